@@ -1,0 +1,514 @@
+//! A record's CRDT state, how changes and other states join into it, and how
+//! it reads.
+//!
+//! | field kind | state                        | a change carries           |
+//! |------------|------------------------------|----------------------------|
+//! | scalar     | `MVReg<Written, Actor>`      | value + context it had seen |
+//! | set        | `Orswot<String, Actor>`      | the author's whole set      |
+//! | log        | entries keyed by UUID        | one new entry               |
+//! | level      | max-register                 | from → to                   |
+//! | counter    | `GCounter<Actor>`            | the author's running total  |
+//!
+//! Soft delete is an enable-wins flag: every change other than a delete adds
+//! its dot to `live`; a delete adds the edit context it had seen to `deletes`.
+//! The record reads as deleted when some delete has seen every edit: an edit
+//! made concurrently with a delete (offline, before the delete reached it)
+//! keeps the record alive. Nothing is ever erased by a delete.
+
+use std::collections::BTreeMap;
+
+use crdts::{CmRDT, CvRDT, GCounter, MVReg, Orswot, VClock};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::change::{Change, Entry, Op};
+use crate::clock::{Actor, Clock, Seq};
+use crate::crdt_form;
+use crate::error::ChangeError;
+use crate::schema::{CollectionDef, FieldKind, Level, Schema};
+use crate::value::Value;
+
+/// A value in a register, with the change that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Written {
+    pub value: Value,
+    pub actor: Actor,
+    pub seq: Seq,
+}
+
+/// A log entry as stored: what the author wrote plus which change appended it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: Uuid,
+    pub at: String,
+    pub fields: BTreeMap<String, Value>,
+    pub actor: Actor,
+    pub seq: Seq,
+}
+
+impl LogEntry {
+    fn same_content(&self, e: &Entry) -> bool {
+        self.at == e.at && self.fields == e.fields
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FieldState {
+    Scalar(MVReg<Written, Actor>),
+    Set(Orswot<String, Actor>),
+    Log(BTreeMap<Uuid, LogEntry>),
+    Counter(GCounter<Actor>),
+}
+
+/// The merged state of one record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: Uuid,
+    pub collection: &'static CollectionDef,
+    pub grid: String,
+    pub(crate) fields: BTreeMap<&'static str, FieldState>,
+    pub(crate) level: Level,
+    /// Dots of every change that was not a delete.
+    pub(crate) live: VClock<Actor>,
+    /// Join of the edit contexts seen by deletes.
+    pub(crate) deletes: VClock<Actor>,
+}
+
+impl Record {
+    pub fn new(id: Uuid, collection: &'static CollectionDef, grid: String) -> Record {
+        Record {
+            id,
+            collection,
+            grid,
+            fields: BTreeMap::new(),
+            level: Level::Grid,
+            live: VClock::new(),
+            deletes: VClock::new(),
+        }
+    }
+
+    /// Whether the record reads as deleted (see the module docs).
+    pub fn is_deleted(&self) -> bool {
+        !self.deletes.is_empty() && self.live <= self.deletes
+    }
+
+    /// The handling level (cases only; `Grid` for other collections).
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Which changes of each actor this record has seen edits from.
+    pub fn edit_context(&self) -> Clock {
+        Clock::from(&self.live)
+    }
+
+    /// Checks that need this record's state; nothing is changed.
+    pub(crate) fn check(&self, change: &Change) -> Result<(), ChangeError> {
+        if change.collection != self.collection.name || change.grid != self.grid {
+            return Err(ChangeError::RecordMismatch {
+                record: self.id,
+                collection: self.collection.name.to_owned(),
+                grid: self.grid.clone(),
+            });
+        }
+        for op in &change.ops {
+            if let Op::Append { field, entry } = op {
+                if let Some(FieldState::Log(log)) = self.fields.get(field.as_str()) {
+                    if let Some(existing) = log.get(&entry.id) {
+                        if !existing.same_content(entry) {
+                            return Err(ChangeError::EntryIdReused {
+                                field: field.clone(),
+                                id: entry.id,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Join a validated change into the record. Commutative, associative and
+    /// idempotent: each op is a delta state joined with the field's state.
+    pub(crate) fn apply(&mut self, change: &Change) {
+        let (actor, seq) = (change.actor, change.seq);
+        let dot = crdts::Dot::new(actor, seq);
+        for op in &change.ops {
+            match op {
+                Op::Set { field, value, seen } => {
+                    let name = self.field_name(field);
+                    if let FieldState::Scalar(reg) = self.field_mut(name) {
+                        reg.apply(crdts::mvreg::Op::Put {
+                            clock: seen.with_dot(actor, seq),
+                            val: Written {
+                                value: value.clone(),
+                                actor,
+                                seq,
+                            },
+                        });
+                    }
+                }
+                Op::Members { field, state, .. } => {
+                    let name = self.field_name(field);
+                    if let FieldState::Set(set) = self.field_mut(name) {
+                        set.merge(crdt_form::state_to_set(state));
+                    }
+                }
+                Op::Append { field, entry } => {
+                    let name = self.field_name(field);
+                    if let FieldState::Log(log) = self.field_mut(name) {
+                        log.entry(entry.id).or_insert_with(|| LogEntry {
+                            id: entry.id,
+                            at: entry.at.clone(),
+                            fields: entry.fields.clone(),
+                            actor,
+                            seq,
+                        });
+                    }
+                }
+                Op::Escalate { to, .. } => self.level = self.level.max(*to),
+                Op::Increment { field, total, .. } => {
+                    let name = self.field_name(field);
+                    if let FieldState::Counter(c) = self.field_mut(name) {
+                        c.apply(crdts::Dot::new(actor, *total));
+                    }
+                }
+                Op::Delete { seen } => self.deletes.merge(VClock::from(seen.clone())),
+                Op::Restore {} => {}
+            }
+        }
+        if !matches!(change.ops.first(), Some(Op::Delete { .. })) {
+            self.live.apply(dot);
+        }
+    }
+
+    /// Join another replica's state of the same record into this one (what a
+    /// device far behind receives instead of the change log).
+    pub fn merge(&mut self, other: &Record) {
+        debug_assert_eq!(self.id, other.id);
+        for (name, theirs) in &other.fields {
+            let ours = self.field_mut(name);
+            match (ours, theirs) {
+                (FieldState::Scalar(a), FieldState::Scalar(b)) => a.merge(b.clone()),
+                (FieldState::Set(a), FieldState::Set(b)) => a.merge(b.clone()),
+                (FieldState::Log(a), FieldState::Log(b)) => {
+                    for (id, e) in b {
+                        a.entry(*id).or_insert_with(|| e.clone());
+                    }
+                }
+                (FieldState::Counter(a), FieldState::Counter(b)) => a.merge(b.clone()),
+                _ => unreachable!("one schema, one kind per field"),
+            }
+        }
+        self.level = self.level.max(other.level);
+        self.live.merge(other.live.clone());
+        self.deletes.merge(other.deletes.clone());
+    }
+
+    fn field_name(&self, field: &str) -> &'static str {
+        self.collection
+            .field(field)
+            .map(|f| f.name)
+            .expect("validated against the schema")
+    }
+
+    fn field_mut(&mut self, name: &'static str) -> &mut FieldState {
+        let collection = self.collection;
+        self.fields.entry(name).or_insert_with(|| {
+            match collection.field(name).map(|f| f.kind).expect("validated") {
+                FieldKind::Scalar { .. } => FieldState::Scalar(MVReg::new()),
+                FieldKind::Set { .. } => FieldState::Set(Orswot::new()),
+                FieldKind::Log { .. } => FieldState::Log(BTreeMap::new()),
+                FieldKind::Counter => FieldState::Counter(GCounter::new()),
+                FieldKind::Level => unreachable!("the level lives in Record::level"),
+            }
+        })
+    }
+
+    // --- reading -------------------------------------------------------------
+
+    /// The scalar register of a field, for building the next write.
+    pub(crate) fn scalar_context(&self, field: &str) -> Clock {
+        match self.fields.get(field) {
+            Some(FieldState::Scalar(reg)) => Clock::from(reg.read_ctx().add_clock),
+            _ => Clock::default(),
+        }
+    }
+
+    pub(crate) fn set_state(&self, field: &str) -> Orswot<String, Actor> {
+        match self.fields.get(field) {
+            Some(FieldState::Set(s)) => s.clone(),
+            _ => Orswot::new(),
+        }
+    }
+
+    pub(crate) fn counter_of(&self, field: &str, actor: Actor) -> u64 {
+        match self.fields.get(field) {
+            Some(FieldState::Counter(c)) => crdt_form::counter_clock(c).get(actor),
+            _ => 0,
+        }
+    }
+
+    /// What a user sees: visible values, conflicts, members, ordered logs.
+    pub fn view(&self) -> RecordView {
+        let fields = self
+            .fields
+            .iter()
+            .map(|(name, state)| {
+                let view = match state {
+                    FieldState::Scalar(reg) => FieldView::scalar(reg.read().val),
+                    FieldState::Set(set) => {
+                        let mut members: Vec<String> = set.read().val.into_iter().collect();
+                        members.sort();
+                        FieldView::Set(members)
+                    }
+                    FieldState::Log(log) => {
+                        let mut entries: Vec<LogEntry> = log.values().cloned().collect();
+                        entries.sort_by(|a, b| {
+                            (&a.at, a.actor, a.seq, a.id).cmp(&(&b.at, b.actor, b.seq, b.id))
+                        });
+                        FieldView::Log(entries)
+                    }
+                    FieldState::Counter(c) => {
+                        FieldView::Counter(crdt_form::counter_clock(c).0.values().sum())
+                    }
+                };
+                (*name, view)
+            })
+            .collect();
+        RecordView {
+            id: self.id,
+            collection: self.collection.name,
+            grid: self.grid.clone(),
+            deleted: self.is_deleted(),
+            level: self.collection.level_field().map(|_| self.level),
+            fields,
+        }
+    }
+}
+
+/// A record as a user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordView {
+    pub id: Uuid,
+    pub collection: &'static str,
+    pub grid: String,
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    pub fields: BTreeMap<&'static str, FieldView>,
+}
+
+impl RecordView {
+    /// The display value of a scalar field (`Null` when unset).
+    pub fn value(&self, field: &str) -> &Value {
+        match self.fields.get(field) {
+            Some(FieldView::Scalar { value, .. }) => value,
+            _ => &Value::Null,
+        }
+    }
+
+    /// The fields whose concurrent values await resolution.
+    pub fn conflicts(&self) -> impl Iterator<Item = (&'static str, &[Written])> {
+        self.fields.iter().filter_map(|(name, f)| match f {
+            FieldView::Scalar { conflict, .. } if !conflict.is_empty() => {
+                Some((*name, conflict.as_slice()))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// One field as a user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FieldView {
+    /// `value` is the display value: with concurrent writes, the one written
+    /// by the highest `(seq, actor)`, a rule that reads no clock and is the
+    /// same on every replica. `conflict` lists every concurrent value with
+    /// its writer, in `(actor, seq)` order; empty when there is no conflict.
+    Scalar {
+        value: Value,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conflict: Vec<Written>,
+    },
+    /// Members in lexical order.
+    Set(Vec<String>),
+    /// Entries ordered by `(at, actor, seq, id)`.
+    Log(Vec<LogEntry>),
+    Counter(u64),
+}
+
+impl FieldView {
+    fn scalar(mut vals: Vec<Written>) -> FieldView {
+        vals.sort_by_key(|w| (w.actor, w.seq));
+        let value = vals
+            .iter()
+            .max_by_key(|w| (w.seq, w.actor))
+            .map(|w| w.value.clone())
+            .unwrap_or(Value::Null);
+        let distinct = vals.iter().skip(1).any(|w| w.value != vals[0].value);
+        FieldView::Scalar {
+            value,
+            conflict: if distinct { vals } else { Vec::new() },
+        }
+    }
+}
+
+// --- the stored form ----------------------------------------------------------
+
+/// Version of the stored form written by [`Record::to_stored`].
+pub const STORED_FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    format: u32,
+    id: Uuid,
+    collection: String,
+    grid: String,
+    #[serde(default, skip_serializing_if = "is_grid")]
+    level: Level,
+    #[serde(default, skip_serializing_if = "Clock::is_empty")]
+    live: Clock,
+    #[serde(default, skip_serializing_if = "Clock::is_empty")]
+    deletes: Clock,
+    fields: BTreeMap<String, StoredField>,
+}
+
+fn is_grid(l: &Level) -> bool {
+    *l == Level::Grid
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum StoredField {
+    /// Concurrent values, each with the clock it was written under.
+    Reg(Vec<StoredValue>),
+    Set(crate::change::SetState),
+    Log(Vec<LogEntry>),
+    /// Each actor's running count.
+    Counter(Clock),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredValue {
+    clock: Clock,
+    value: Value,
+    actor: Actor,
+    seq: Seq,
+}
+
+/// Why a stored record could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredError {
+    #[error("stored record is not valid JSON of the stored form: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("stored form version {0} is not known (this build reads {STORED_FORMAT})")]
+    Format(u32),
+    #[error("stored record names unknown collection `{0}`")]
+    Collection(String),
+    #[error("stored record has field `{0}` of another kind than the schema says")]
+    Field(String),
+}
+
+impl Record {
+    /// The stored form: JSON with a format version, holding every part of the
+    /// state (clocks included), so that [`Record::from_stored`] gives back a
+    /// record that reads and merges exactly as this one.
+    pub fn to_stored(&self) -> String {
+        let fields = self
+            .fields
+            .iter()
+            .map(|(name, state)| {
+                let f = match state {
+                    FieldState::Scalar(reg) => StoredField::Reg(
+                        crdt_form::register_values(reg)
+                            .into_iter()
+                            .map(|(clock, w)| StoredValue {
+                                clock,
+                                value: w.value,
+                                actor: w.actor,
+                                seq: w.seq,
+                            })
+                            .collect(),
+                    ),
+                    FieldState::Set(s) => StoredField::Set(crdt_form::set_to_state(s)),
+                    FieldState::Log(l) => StoredField::Log(l.values().cloned().collect()),
+                    FieldState::Counter(c) => StoredField::Counter(crdt_form::counter_clock(c)),
+                };
+                (name.to_string(), f)
+            })
+            .collect();
+        let stored = Stored {
+            format: STORED_FORMAT,
+            id: self.id,
+            collection: self.collection.name.to_owned(),
+            grid: self.grid.clone(),
+            level: self.level,
+            live: Clock::from(&self.live),
+            deletes: Clock::from(&self.deletes),
+            fields,
+        };
+        serde_json::to_string(&stored).expect("stored form is plain data")
+    }
+
+    /// Read a record back from its stored form.
+    pub fn from_stored(schema: &Schema, json: &str) -> Result<Record, StoredError> {
+        #[derive(Deserialize)]
+        struct Version {
+            format: u32,
+        }
+        let Version { format } = serde_json::from_str(json)?;
+        if format != STORED_FORMAT {
+            return Err(StoredError::Format(format));
+        }
+        let stored: Stored = serde_json::from_str(json)?;
+        let collection = schema
+            .collection(&stored.collection)
+            .ok_or_else(|| StoredError::Collection(stored.collection.clone()))?;
+        let mut fields = BTreeMap::new();
+        for (name, f) in stored.fields {
+            let def = collection
+                .field(&name)
+                .ok_or_else(|| StoredError::Field(name.clone()))?;
+            let state = match (f, def.kind) {
+                (StoredField::Reg(vals), FieldKind::Scalar { .. }) => {
+                    FieldState::Scalar(crdt_form::register_from(
+                        vals.into_iter()
+                            .map(|v| {
+                                let written = Written {
+                                    value: v.value,
+                                    actor: v.actor,
+                                    seq: v.seq,
+                                };
+                                (v.clock, written)
+                            })
+                            .collect(),
+                    ))
+                }
+                (StoredField::Set(s), FieldKind::Set { .. }) => {
+                    FieldState::Set(crdt_form::state_to_set(&s))
+                }
+                (StoredField::Log(l), FieldKind::Log { .. }) => {
+                    FieldState::Log(l.into_iter().map(|e| (e.id, e)).collect())
+                }
+                (StoredField::Counter(c), FieldKind::Counter) => {
+                    FieldState::Counter(crdt_form::counter_from(&c))
+                }
+                _ => return Err(StoredError::Field(name)),
+            };
+            fields.insert(def.name, state);
+        }
+        Ok(Record {
+            id: stored.id,
+            collection,
+            grid: stored.grid,
+            fields,
+            level: stored.level,
+            live: stored.live.into(),
+            deletes: stored.deletes.into(),
+        })
+    }
+}

@@ -1,0 +1,515 @@
+//! Schema validation of a change, before anything of it is applied.
+//!
+//! Validation here reads only the change and the schema, never a replica's
+//! state: whether a change is refused must not depend on the order in which
+//! changes arrive, or replicas would diverge. The few checks that need state
+//! (a reused sequence number, a record of another collection, a reused log
+//! entry id) are in [`crate::replica`] and only ever fire for broken clients.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::change::{Change, Entry, Op, SetState};
+use crate::clock::Clock;
+use crate::error::ChangeError;
+use crate::schema::{CollectionDef, FieldDef, FieldKind, ScalarType, Schema, SCHEMA_VERSION};
+use crate::value::Value;
+
+/// Most ops one change may carry.
+pub const MAX_OPS: usize = 256;
+/// Longest grid id.
+pub const MAX_GRID_LEN: usize = 64;
+
+/// Check a change against the schema; on success, the collection it edits.
+pub fn validate(schema: &Schema, change: &Change) -> Result<&'static CollectionDef, ChangeError> {
+    if change.schema == 0 || change.schema > SCHEMA_VERSION {
+        return Err(ChangeError::UnknownSchemaVersion {
+            found: change.schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let collection = schema
+        .collection(&change.collection)
+        .filter(|c| c.since <= change.schema)
+        .ok_or_else(|| ChangeError::UnknownCollection {
+            collection: change.collection.clone(),
+        })?;
+    validate_header(change)?;
+
+    let mut touched = HashSet::with_capacity(change.ops.len());
+    for op in &change.ops {
+        if let Some(field) = op.field() {
+            if !touched.insert(field) {
+                return Err(ChangeError::FieldTwice {
+                    field: field.to_owned(),
+                });
+            }
+        }
+        validate_op(collection, change, op)?;
+    }
+    Ok(collection)
+}
+
+fn validate_header(change: &Change) -> Result<(), ChangeError> {
+    let bad = |what, reason: &str| {
+        Err(ChangeError::InvalidHeader {
+            what,
+            reason: reason.to_owned(),
+        })
+    };
+    if change.actor == 0 {
+        return bad("actor", "0 is never assigned");
+    }
+    if change.seq == 0 {
+        return bad("seq", "starts at 1");
+    }
+    if change.record.is_nil() {
+        return bad("record", "is the nil UUID");
+    }
+    if change.grid.is_empty()
+        || change.grid.len() > MAX_GRID_LEN
+        || !change
+            .grid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return bad(
+            "grid",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_', '.'",
+        );
+    }
+    if change.ops.is_empty() {
+        return bad("ops", "is empty");
+    }
+    if change.ops.len() > MAX_OPS {
+        return bad(
+            "ops",
+            &format!("has {} ops, at most {MAX_OPS} allowed", change.ops.len()),
+        );
+    }
+    let deletes = change
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Delete { .. }))
+        .count();
+    if deletes > 0 && change.ops.len() > 1 {
+        return Err(ChangeError::DeleteNotAlone);
+    }
+    Ok(())
+}
+
+fn field_def(
+    collection: &CollectionDef,
+    change: &Change,
+    name: &str,
+) -> Result<&'static FieldDef, ChangeError> {
+    let def = collection
+        .field(name)
+        .ok_or_else(|| ChangeError::UnknownField {
+            collection: collection.name.to_owned(),
+            field: name.to_owned(),
+        })?;
+    if def.since > change.schema {
+        return Err(ChangeError::FieldTooNew {
+            field: name.to_owned(),
+            since: def.since,
+            schema: change.schema,
+        });
+    }
+    Ok(def)
+}
+
+fn kind_name(kind: &FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Scalar { .. } => "scalar",
+        FieldKind::Set { .. } => "set",
+        FieldKind::Log { .. } => "log",
+        FieldKind::Level => "level",
+        FieldKind::Counter => "counter",
+    }
+}
+
+fn validate_op(
+    collection: &'static CollectionDef,
+    change: &Change,
+    op: &Op,
+) -> Result<(), ChangeError> {
+    let def = match op.field() {
+        Some(name) => Some(field_def(collection, change, name)?),
+        None => None,
+    };
+    let wrong_op = |def: &FieldDef| ChangeError::WrongOp {
+        field: def.name.to_owned(),
+        kind: kind_name(&def.kind),
+        op: op.name(),
+    };
+    match (op, def.map(|d| (d, &d.kind))) {
+        (Op::Set { field, value, seen }, Some((_, FieldKind::Scalar { ty }))) => {
+            check_context(field, seen, change)?;
+            check_scalar(field, ty, value)
+        }
+        (
+            Op::Members {
+                field,
+                add,
+                remove,
+                state,
+            },
+            Some((
+                _,
+                FieldKind::Set {
+                    max_members,
+                    max_len,
+                    values,
+                },
+            )),
+        ) => check_members(
+            field,
+            add,
+            remove,
+            state,
+            *max_members,
+            *max_len,
+            *values,
+            change,
+        ),
+        (
+            Op::Append { field, entry },
+            Some((
+                _,
+                FieldKind::Log {
+                    entry: fields,
+                    max_entry_bytes,
+                },
+            )),
+        ) => check_entry(field, entry, fields, *max_entry_bytes),
+        (Op::Escalate { from, to }, Some((_, FieldKind::Level))) => {
+            if to <= from {
+                Err(ChangeError::LevelDown {
+                    from: *from,
+                    to: *to,
+                })
+            } else {
+                Ok(())
+            }
+        }
+        (Op::Increment { field, by, total }, Some((_, FieldKind::Counter))) => {
+            if *by == 0 {
+                Err(ChangeError::InvalidOp {
+                    field: field.clone(),
+                    reason: "an increment must be at least 1".into(),
+                })
+            } else if total < by {
+                Err(ChangeError::InvalidOp {
+                    field: field.clone(),
+                    reason: format!("the running total {total} is below the increment {by}"),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        (Op::Delete { seen }, None) => check_context("(record)", seen, change),
+        (Op::Restore {}, None) => Ok(()),
+        (_, Some((def, _))) => Err(wrong_op(def)),
+        (_, None) => unreachable!("every op without a field is matched above"),
+    }
+}
+
+/// A context may only mention the author's own earlier changes.
+fn check_context(field: &str, seen: &Clock, change: &Change) -> Result<(), ChangeError> {
+    let own = seen.get(change.actor);
+    if own >= change.seq {
+        return Err(ChangeError::ContextAhead {
+            field: field.to_owned(),
+            actor: change.actor,
+            seen: own,
+            seq: change.seq,
+        });
+    }
+    Ok(())
+}
+
+/// Check a scalar value against its type. `Null` (clearing) is always allowed.
+pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), ChangeError> {
+    let wrong = |expected: &str| ChangeError::WrongType {
+        field: field.to_owned(),
+        expected: expected.to_owned(),
+        found: match value {
+            Value::Fraction(_) => {
+                "a fractional number (decimals travel as strings, e.g. \"12.50\")".to_owned()
+            }
+            other => other.shape().to_owned(),
+        },
+    };
+    let bad_format = |expected: &str, text: &str| ChangeError::WrongType {
+        field: field.to_owned(),
+        expected: expected.to_owned(),
+        found: format!("`{}`", truncate(text, 80)),
+    };
+    if *value == Value::Null {
+        return Ok(());
+    }
+    match (ty, value) {
+        (ScalarType::Text { max_len }, Value::Text(s)) => check_len(field, s, *max_len),
+        (ScalarType::Integer { min, max }, Value::Int(i)) => {
+            if i < min || i > max {
+                Err(ChangeError::OutOfRange {
+                    field: field.to_owned(),
+                    value: i.to_string(),
+                    min: min.to_string(),
+                    max: max.to_string(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        (ScalarType::Decimal, Value::Text(s)) => {
+            if is_decimal(s) {
+                Ok(())
+            } else {
+                Err(bad_format(
+                    "a decimal string like \"12.50\" (up to 18 digits, 6 after the point)",
+                    s,
+                ))
+            }
+        }
+        (ScalarType::Bool, Value::Bool(_)) => Ok(()),
+        (ScalarType::Date, Value::Text(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(|_| ())
+            .map_err(|_| bad_format("a date YYYY-MM-DD", s)),
+        (ScalarType::DateTime, Value::Text(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|_| ())
+            .map_err(|_| bad_format("an RFC 3339 date-time with offset", s)),
+        (ScalarType::Enum { values }, Value::Text(s)) => {
+            if values.contains(&s.as_str()) {
+                Ok(())
+            } else {
+                Err(ChangeError::NotAllowed {
+                    field: field.to_owned(),
+                    value: truncate(s, 80).to_owned(),
+                    allowed: values,
+                })
+            }
+        }
+        (ScalarType::Ref { collection }, Value::Text(s)) => Uuid::parse_str(s)
+            .map(|_| ())
+            .map_err(|_| bad_format(&format!("the UUID of a {collection}"), s)),
+        (ScalarType::Geo, Value::Geo(g)) => {
+            if (-90.0..=90.0).contains(&g.lat) && (-180.0..=180.0).contains(&g.lng) {
+                Ok(())
+            } else {
+                Err(ChangeError::OutOfRange {
+                    field: field.to_owned(),
+                    value: format!("{},{}", g.lat, g.lng),
+                    min: "-90,-180".into(),
+                    max: "90,180".into(),
+                })
+            }
+        }
+        (ScalarType::Text { .. }, _) => Err(wrong("a string")),
+        (ScalarType::Integer { .. }, _) => Err(wrong("an integer")),
+        (ScalarType::Decimal, _) => Err(wrong("a decimal string like \"12.50\"")),
+        (ScalarType::Bool, _) => Err(wrong("a boolean")),
+        (ScalarType::Date, _) => Err(wrong("a date string YYYY-MM-DD")),
+        (ScalarType::DateTime, _) => Err(wrong("an RFC 3339 date-time string")),
+        (ScalarType::Enum { .. }, _) => Err(wrong("a string")),
+        (ScalarType::Ref { .. }, _) => Err(wrong("a UUID string")),
+        (ScalarType::Geo, _) => Err(wrong("a position {\"lat\": …, \"lng\": …}")),
+    }
+}
+
+fn check_len(field: &str, s: &str, max: usize) -> Result<(), ChangeError> {
+    // Byte length bounds the character count from above: skip the count when short.
+    if s.len() <= max {
+        return Ok(());
+    }
+    let len = s.chars().count();
+    if len > max {
+        return Err(ChangeError::TooLong {
+            field: field.to_owned(),
+            len,
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// `-?\d{1,18}(\.\d{1,6})?`
+fn is_decimal(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let digits = |p: &str, max: usize| {
+        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    digits(int, 18) && frac.is_none_or(|f| digits(f, 6))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_members(
+    field: &str,
+    add: &[String],
+    remove: &[String],
+    state: &SetState,
+    max_members: usize,
+    max_len: usize,
+    allowed: Option<&'static [&'static str]>,
+    change: &Change,
+) -> Result<(), ChangeError> {
+    let invalid = |reason: String| ChangeError::InvalidOp {
+        field: field.to_owned(),
+        reason,
+    };
+    if add.is_empty() && remove.is_empty() {
+        return Err(invalid("neither adds nor removes a member".into()));
+    }
+    for m in add.iter().chain(remove).chain(state.entries.keys()) {
+        if m.is_empty() {
+            return Err(invalid("a member is empty".into()));
+        }
+        check_len(field, m, max_len)?;
+        if let Some(values) = allowed {
+            if !values.contains(&m.as_str()) {
+                return Err(ChangeError::NotAllowed {
+                    field: field.to_owned(),
+                    value: truncate(m, 80).to_owned(),
+                    allowed: values,
+                });
+            }
+        }
+    }
+    if state.entries.len() > max_members {
+        return Err(ChangeError::TooManyMembers {
+            field: field.to_owned(),
+            count: state.entries.len(),
+            max: max_members,
+        });
+    }
+    if let Some(m) = add.iter().find(|m| remove.contains(m)) {
+        return Err(invalid(format!("`{m}` is both added and removed")));
+    }
+    // The state may hold the author's dots up to this change and no further,
+    // and must show what the author says it did.
+    let (actor, seq) = (change.actor, change.seq);
+    let clocks = std::iter::once(&state.clock)
+        .chain(state.entries.values())
+        .chain(state.deferred.iter().map(|d| &d.clock));
+    if clocks.into_iter().any(|c| c.get(actor) > seq) {
+        return Err(ChangeError::ContextAhead {
+            field: field.to_owned(),
+            actor,
+            seen: state.clock.get(actor),
+            seq,
+        });
+    }
+    for m in add {
+        if state.entries.get(m).map(|c| c.get(actor)) != Some(seq) {
+            return Err(invalid(format!(
+                "added member `{m}` is not in the state with this change's dot"
+            )));
+        }
+    }
+    if let Some(m) = remove.iter().find(|m| state.entries.contains_key(*m)) {
+        return Err(invalid(format!(
+            "removed member `{m}` is still in the state"
+        )));
+    }
+    for (m, c) in &state.entries {
+        if c.is_empty() || !c.0.iter().all(|(a, s)| state.clock.get(*a) >= *s) {
+            return Err(invalid(format!(
+                "member `{m}` has dots outside the set's clock"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_entry(
+    field: &str,
+    entry: &Entry,
+    fields: &'static [crate::schema::EntryField],
+    max_bytes: usize,
+) -> Result<(), ChangeError> {
+    if entry.id.is_nil() {
+        return Err(ChangeError::InvalidOp {
+            field: field.to_owned(),
+            reason: "the entry id is the nil UUID".into(),
+        });
+    }
+    check_scalar(
+        &format!("{field}.at"),
+        &ScalarType::DateTime,
+        &Value::Text(entry.at.clone()),
+    )?;
+    for (name, value) in &entry.fields {
+        let def =
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| ChangeError::UnknownField {
+                    collection: format!("entry of {field}"),
+                    field: format!("{field}.{name}"),
+                })?;
+        check_scalar(&format!("{field}.{name}"), &def.ty, value)?;
+    }
+    for def in fields.iter().filter(|f| f.required) {
+        if entry.fields.get(def.name).is_none_or(|v| *v == Value::Null) {
+            return Err(ChangeError::MissingEntryField {
+                field: field.to_owned(),
+                entry_field: def.name,
+            });
+        }
+    }
+    let size = serde_json::to_vec(entry)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max_bytes {
+        return Err(ChangeError::EntryTooLarge {
+            field: field.to_owned(),
+            size,
+            max: max_bytes,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for ok in ["0", "-12.5", "123456789012345678.123456", "12.50"] {
+            assert!(is_decimal(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "1e5",
+            "1.1234567",
+            "1234567890123456789",
+            "+1",
+            "1,5",
+        ] {
+            assert!(!is_decimal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("网格员网格员", 3), "网格员");
+        assert_eq!(truncate("ab", 3), "ab");
+    }
+}
