@@ -244,7 +244,7 @@ pub(crate) const fn log(name: &'static str, entry: &'static [EntryField]) -> Fie
         name,
         kind: FieldKind::Log {
             entry,
-            max_entry_bytes: 8 * 1024,
+            max_entry_bytes: 4 * 1024,
         },
         since: 1,
         sensitive: false,
