@@ -76,7 +76,9 @@ pub mod value;
 pub use change::{Change, DeferredRemove, Entry, Op, SetState};
 pub use clock::{Actor, Clock, Seq};
 pub use error::ChangeError;
-pub use record::{FieldView, LogEntry, Record, RecordView, StoredError, Written, STORED_FORMAT};
+pub use record::{
+    FieldView, LogEntry, Record, RecordView, StoredError, Summary, Written, STORED_FORMAT,
+};
 pub use replica::{Device, Edit, Outcome, Replica};
 pub use schema::{CollectionDef, FieldDef, FieldKind, Level, ScalarType, Schema, SCHEMA_VERSION};
 pub use validate::validate;

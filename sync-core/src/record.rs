@@ -102,6 +102,31 @@ impl Record {
         Clock::from(&self.live)
     }
 
+    /// Validate a change and create the record it is the first change of.
+    /// For replicas whose records live in storage (the server): duplicate
+    /// detection by dot is theirs, as is loading the record if it exists.
+    pub fn from_change(schema: &Schema, change: &Change) -> Result<Record, ChangeError> {
+        let collection = crate::validate::validate(schema, change)?;
+        let mut record = Record::new(change.record, collection, change.grid.clone());
+        record.apply(change);
+        Ok(record)
+    }
+
+    /// Validate a change against the schema and this record's state, then
+    /// join it. On error the record is unchanged.
+    pub fn apply_change(&mut self, schema: &Schema, change: &Change) -> Result<(), ChangeError> {
+        crate::validate::validate(schema, change)?;
+        if change.record != self.id {
+            return Err(ChangeError::InvalidHeader {
+                what: "record",
+                reason: format!("is {}, not {}", change.record, self.id),
+            });
+        }
+        self.check(change)?;
+        self.apply(change);
+        Ok(())
+    }
+
     /// Checks that need this record's state; nothing is changed.
     pub(crate) fn check(&self, change: &Change) -> Result<(), ChangeError> {
         if change.collection != self.collection.name || change.grid != self.grid {
@@ -308,6 +333,22 @@ impl RecordView {
         }
     }
 
+    /// The plain columns a store keeps beside the state so that lists and
+    /// reports are queries over indexes: display values of the well-known
+    /// fields, the level, deletion and the number of fields in conflict.
+    pub fn summary(&self) -> Summary {
+        let text = |f: &str| self.value(f).as_str().map(str::to_owned);
+        Summary {
+            status: text("status"),
+            category: text("category").or_else(|| text("type")),
+            assignee: text("assignee"),
+            deadline: text("deadline"),
+            level: self.level.unwrap_or_default(),
+            deleted: self.deleted,
+            conflicts: self.conflicts().count(),
+        }
+    }
+
     /// The fields whose concurrent values await resolution.
     pub fn conflicts(&self) -> impl Iterator<Item = (&'static str, &[Written])> {
         self.fields.iter().filter_map(|(name, f)| match f {
@@ -317,6 +358,19 @@ impl RecordView {
             _ => None,
         })
     }
+}
+
+/// Derived columns of a record (see [`RecordView::summary`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub assignee: Option<String>,
+    /// RFC 3339, as written.
+    pub deadline: Option<String>,
+    pub level: Level,
+    pub deleted: bool,
+    pub conflicts: usize,
 }
 
 /// One field as a user sees it.
