@@ -361,7 +361,7 @@ fn visible_state_is_what_is_compared() {
 fn store_backed_apply_matches_the_replica() {
     use gridsync_core::{Record, Schema};
     let mut a = Device::new(1);
-    let made = vec![
+    let made = [
         a.create("event", "g-1", ID)
             .set("status", "reported")
             .set("category", "fire_safety")
