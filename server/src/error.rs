@@ -2,19 +2,47 @@
 //! machine-readable `code` and a human `message`, and each variant has one
 //! explicit HTTP status.
 
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::store::StoreError;
+use crate::sync::PullError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("no route for {method} {path}")]
-    NotFound { method: String, path: String },
+    /// The request is malformed or asks for something impossible.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("the request body is over the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The database is unreachable or busy: try again.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
+            ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound { .. } => "not_found",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable(_) => "store_unavailable",
+            ApiError::Internal(_) => "internal",
         }
     }
 }
@@ -22,14 +50,74 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            tracing::error!(code = self.code(), "{self}");
+        }
         HttpResponse::build(self.status_code()).json(serde_json::json!({
             "code": self.code(),
             "message": self.to_string(),
         }))
     }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as Db};
+        match e {
+            StoreError::Pull(PullError::CursorAhead { .. }) => {
+                ApiError::bad("cursor_ahead", e.to_string())
+            }
+            StoreError::Pull(PullError::BadResume) => {
+                ApiError::bad("invalid_resume", e.to_string())
+            }
+            StoreError::Pool(_) | StoreError::Open(_) => ApiError::Unavailable(e.to_string()),
+            StoreError::Query(Db::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            StoreError::Query(Db::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                _,
+            )) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+/// Body extractor errors, mapped once for the whole app.
+pub fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad("invalid_request", e.to_string())
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::bad("malformed_json", e.to_string()),
+        other => ApiError::bad("invalid_request", other.to_string()),
+    }
+}
+
+pub fn query_error(err: &QueryPayloadError) -> ApiError {
+    ApiError::bad("invalid_query", err.to_string())
+}
+
+pub fn path_error(err: &PathError) -> ApiError {
+    ApiError::bad("invalid_path", err.to_string())
 }

@@ -1,29 +1,125 @@
 //! # gridsync-server
 //!
-//! The `gridsync` service. Today: the HTTP skeleton (health, the collection
-//! schema for clients, JSON errors). The store and the sync API come with the
-//! server issue; handlers stay thin and call `gridsync-core` for every merge
-//! decision.
+//! The `gridsync` service: the central store that merges the changes of many
+//! offline devices, and the HTTP API over it. Every merge decision is made by
+//! `gridsync-core`; this crate stores, serves and keeps books.
 //!
-//! - [`routes`]: the HTTP handlers.
-//! - [`error`]: the API error type and its status mapping.
+//! - [`db`]: backends (embedded SQLite, PostgreSQL), pool, migrations, tables.
+//! - [`store`]: the sync batch transaction, the change log, the quarantine,
+//!   and the reads, each written once for both backends.
+//! - [`sync`]: the pull decisions (changes or record states, cursors) as pure
+//!   functions.
+//! - [`api`]: thin HTTP handlers; [`error`]: the one API error type.
+//! - [`metrics`]: Prometheus counters and histograms.
+//! - [`seed`]: the demo district.
 
+pub mod api;
+pub mod db;
 pub mod error;
-pub mod routes;
+pub mod metrics;
+pub mod seed;
+pub mod store;
+pub mod sync;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpRequest, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::api::AppState;
+use crate::db::{Database, Pool};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Most changes in one sync batch.
+    pub max_batch: usize,
+    /// Largest pull page (changes or record states).
+    pub page_size: usize,
+    /// Most grids one device pulls.
+    pub max_grids: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 1_000,
+            page_size: 500,
+            max_grids: 100,
+        }
+    }
+}
+
+/// Open the store on `db` and bring its schema up to date.
+pub fn open_store(db: &Database, pool_size: u32) -> Result<Store, StoreError> {
+    let pool = Pool::open(db, pool_size)?;
+    let applied = pool.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    Ok(Store::new(pool))
+}
 
 /// Start serving on an already bound listener (port 0 in tests).
-pub fn serve(listener: TcpListener) -> std::io::Result<Server> {
-    let server = HttpServer::new(|| {
+pub fn serve(listener: TcpListener, store: Store, limits: Limits) -> std::io::Result<Server> {
+    let state = AppState {
+        store,
+        metrics: Arc::new(Metrics::new()),
+        limits,
+    };
+    let server = HttpServer::new(move || {
+        let limit = state.limits.max_body_bytes;
+        let metrics = state.metrics.clone();
         App::new()
-            .configure(routes::configure)
-            .default_service(web::to(routes::not_found))
+            .app_data(web::Data::new(state.clone()))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(limit)
+                    .error_handler(move |e, _| error::json_error(e, limit).into()),
+            )
+            .app_data(
+                web::QueryConfig::default().error_handler(|e, _| error::query_error(&e).into()),
+            )
+            .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(&e).into()))
+            .wrap_fn(move |req, srv| {
+                let route = req
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                let method = req.method().to_string();
+                let metrics = metrics.clone();
+                let response = srv.call(req);
+                async move {
+                    let res = response.await?;
+                    metrics
+                        .requests
+                        .with_label_values(&[
+                            route.as_str(),
+                            method.as_str(),
+                            res.status().as_str(),
+                        ])
+                        .inc();
+                    Ok(res)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .configure(api::configure)
+            .default_service(web::to(not_found))
     })
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        what: format!("route {} {}", req.method(), req.path()),
+    })
 }

@@ -1,37 +1,88 @@
 use std::net::TcpListener;
 
 use clap::{Parser, Subcommand};
+use gridsync_server::db::Database;
+use gridsync_server::{open_store, seed, Limits};
 use tracing_subscriber::EnvFilter;
 
 /// gridsync: offline-first sync for grid-based community safety work.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Where the store lives: none for the embedded SQLite file ./gridsync.db,
+    /// a path or sqlite://PATH for another file, postgres://… for PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "GRIDSYNC_POOL_SIZE", default_value_t = 8, global = true)]
+    pool_size: u32,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP service.
+    /// Migrate the store and run the HTTP service.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "GRIDSYNC_ADDR", default_value = "127.0.0.1:8080")]
         addr: String,
+        /// Largest request body in bytes.
+        #[arg(long, env = "GRIDSYNC_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+        max_body_bytes: usize,
+        /// Most changes in one sync batch.
+        #[arg(long, env = "GRIDSYNC_MAX_BATCH", default_value_t = Limits::default().max_batch)]
+        max_batch: usize,
+        /// Load the demo district first if the store has none.
+        #[arg(long)]
+        demo: bool,
     },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load the demo district (three grids of households, residents, places,
+    /// cases, patrol rounds) through the sync path.
+    Seed,
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match Cli::parse().command {
-        Command::Serve { addr } => {
+    let cli = Cli::parse();
+    let db = Database::from_url(cli.database_url.as_deref());
+    tracing::info!(database = %db.describe(), "opening store");
+    let store = open_store(&db, cli.pool_size)?;
+    match cli.command {
+        Command::Migrate => {
+            println!("store at {} is up to date", db.describe());
+        }
+        Command::Seed => {
+            let report = seed::demo(&store)?;
+            println!("{report}");
+        }
+        Command::Serve {
+            addr,
+            max_body_bytes,
+            max_batch,
+            demo,
+        } => {
+            if demo {
+                println!("{}", seed::demo(&store)?);
+            }
+            let limits = Limits {
+                max_body_bytes,
+                max_batch,
+                ..Limits::default()
+            };
             let listener = TcpListener::bind(&addr)?;
-            tracing::info!(addr = %listener.local_addr()?, "gridsync serving");
-            actix_web::rt::System::new().block_on(async { gridsync_server::serve(listener)?.await })
+            println!("gridsync serving on http://{}", listener.local_addr()?);
+            actix_web::rt::System::new()
+                .block_on(async { gridsync_server::serve(listener, store, limits)?.await })?;
         }
     }
+    Ok(())
 }

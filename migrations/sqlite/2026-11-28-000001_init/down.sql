@@ -1,0 +1,4 @@
+DROP TABLE quarantine;
+DROP TABLE actors;
+DROP TABLE changes;
+DROP TABLE records;

@@ -1,0 +1,253 @@
+//! Reading the merged state: a grid's records, one record with its history,
+//! a grid's conflicts, the quarantine.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use gridsync_core::{Record, RecordView, Schema, Written};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{valid_grid, AppState};
+use crate::db::models::RecordRow;
+use crate::error::ApiError;
+use crate::store::RecordQuery;
+
+const MAX_LIMIT: i64 = 1000;
+
+/// A record as the API shows it: the visible state plus its derived columns.
+#[derive(Debug, Serialize)]
+pub struct RecordOut {
+    #[serde(flatten)]
+    pub view: RecordView,
+    /// Some scalar field holds concurrent values awaiting a supervisor.
+    pub conflicted: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+    /// The server sequence of the record's latest change.
+    pub server_seq: i64,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn view_of(row: &RecordRow) -> Result<RecordView, ApiError> {
+    Record::from_stored(Schema::current(), &row.state)
+        .map(|r| r.view())
+        .map_err(|e| ApiError::Internal(format!("record {}: {e}", row.id)))
+}
+
+fn record_out(row: &RecordRow) -> Result<RecordOut, ApiError> {
+    Ok(RecordOut {
+        view: view_of(row)?,
+        conflicted: row.conflicts > 0,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        closed_at: row.closed_at.map(rfc3339),
+        server_seq: row.last_seq,
+    })
+}
+
+fn grid_param(grid: &str) -> Result<(), ApiError> {
+    if valid_grid(grid) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_grid",
+            format!("`{grid}` is not a grid id"),
+        ))
+    }
+}
+
+fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+        Some(l) => Err(ApiError::bad(
+            "invalid_query",
+            format!("limit {l} is outside 1..={MAX_LIMIT}"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    collection: Option<String>,
+    status: Option<String>,
+    /// RFC 3339: records changed at or after this time.
+    updated_since: Option<String>,
+    /// Paging: the last id of the previous page.
+    after: Option<uuid::Uuid>,
+    limit: Option<i64>,
+    #[serde(default)]
+    include_deleted: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ListOut {
+    records: Vec<RecordOut>,
+    /// Give as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+pub async fn grid_records(
+    state: web::Data<AppState>,
+    grid: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let grid = grid.into_inner();
+    grid_param(&grid)?;
+    let p = params.into_inner();
+    if let Some(c) = &p.collection {
+        if Schema::current().collection(c).is_none() {
+            return Err(ApiError::bad(
+                "unknown_collection",
+                format!("unknown collection `{c}`"),
+            ));
+        }
+    }
+    let updated_since = match &p.updated_since {
+        Some(s) => Some(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| {
+                    ApiError::bad(
+                        "invalid_query",
+                        format!("updated_since `{s}` is not RFC 3339"),
+                    )
+                })?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    let limit = limit_param(p.limit)?;
+    let query = RecordQuery {
+        grid,
+        collection: p.collection,
+        status: p.status,
+        updated_since,
+        after: p.after.map(|a| a.to_string()),
+        include_deleted: p.include_deleted,
+        limit,
+    };
+    let store = state.store.clone();
+    let rows = web::block(move || store.list(&query)).await??;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let records = rows.iter().map(record_out).collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(ListOut { records, next }))
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryItem {
+    server_seq: i64,
+    actor: i64,
+    seq: i64,
+    batch: String,
+    received_at: String,
+    change: Box<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordParams {
+    history: Option<i64>,
+}
+
+pub async fn record(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<RecordParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::bad("invalid_id", format!("`{id}` is not a record id (UUID)")))?
+        .to_string();
+    let history = limit_param(params.history)?;
+    let store = state.store.clone();
+    let key = id.clone();
+    let found = web::block(move || store.record(&key, history)).await??;
+    let (row, changes) = found.ok_or(ApiError::NotFound {
+        what: format!("record {id}"),
+    })?;
+    let history = changes
+        .into_iter()
+        .map(|c| {
+            Ok(HistoryItem {
+                server_seq: c.seq,
+                actor: c.actor,
+                seq: c.actor_seq,
+                batch: c.batch_id,
+                received_at: rfc3339(c.received_at),
+                change: RawValue::from_string(c.body)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "record": record_out(&row)?, "history": history })))
+}
+
+#[derive(Debug, Serialize)]
+struct ConflictOut {
+    id: String,
+    collection: String,
+    updated_at: String,
+    /// Each field in conflict with all its concurrent values and writers.
+    fields: BTreeMap<&'static str, Vec<Written>>,
+}
+
+pub async fn grid_conflicts(
+    state: web::Data<AppState>,
+    grid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let grid = grid.into_inner();
+    grid_param(&grid)?;
+    let store = state.store.clone();
+    let rows = web::block(move || store.conflicts(&grid, MAX_LIMIT)).await??;
+    let records = rows
+        .iter()
+        .map(|row| {
+            let view = view_of(row)?;
+            Ok(ConflictOut {
+                id: row.id.clone(),
+                collection: row.collection.clone(),
+                updated_at: rfc3339(row.updated_at),
+                fields: view
+                    .conflicts()
+                    .map(|(f, vals)| (f, vals.to_vec()))
+                    .collect(),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "records": records })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineParams {
+    actor: Option<i64>,
+    grid: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Refused changes with their reasons.
+pub async fn quarantine(
+    state: web::Data<AppState>,
+    params: web::Query<QuarantineParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    if let Some(g) = &p.grid {
+        grid_param(g)?;
+    }
+    let limit = limit_param(p.limit)?;
+    let store = state.store.clone();
+    let rows = web::block(move || store.quarantined(p.actor, p.grid.as_deref(), limit)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "changes": rows })))
+}

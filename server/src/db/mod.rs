@@ -1,0 +1,198 @@
+//! The database: which backend, the connection pool, embedded migrations.
+//!
+//! SQLite (bundled, WAL, busy timeout) is the embedded default: no
+//! configuration, one file. PostgreSQL is chosen by a `postgres://` URL and is
+//! how several server nodes share one store.
+
+pub mod models;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::RunQueryDsl;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::store::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// From `DATABASE_URL`: none means the embedded `./gridsync.db`;
+    /// `postgres://…` or `postgresql://…` PostgreSQL; `sqlite://PATH`,
+    /// `sqlite:PATH` or a plain path an SQLite file.
+    pub fn from_url(url: Option<&str>) -> Database {
+        match url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Database::Sqlite(PathBuf::from("gridsync.db")),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Database::Postgres(u.to_owned())
+            }
+            Some(u) => {
+                let path = u
+                    .strip_prefix("sqlite://")
+                    .or_else(|| u.strip_prefix("sqlite:"))
+                    .unwrap_or(u);
+                Database::Sqlite(PathBuf::from(path))
+            }
+        }
+    }
+
+    /// For logs: the URL without a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Database::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
+                _ => u.clone(),
+            },
+        }
+    }
+}
+
+pub type SqlitePool = R2d2Pool<ConnectionManager<SqliteConnection>>;
+pub type PgPool = R2d2Pool<ConnectionManager<PgConnection>>;
+
+/// A pool on one of the two backends.
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pool::Sqlite(p) => write!(f, "Pool::Sqlite({:?})", p.state()),
+            Pool::Pg(p) => write!(f, "Pool::Pg({:?})", p.state()),
+        }
+    }
+}
+
+/// A connection checked out of a [`Pool`].
+#[allow(missing_debug_implementations)] // diesel's connections are not Debug
+pub enum Conn {
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Pg(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Pool {
+    /// Open a pool of `size` connections (PostgreSQL) or `size` readers and
+    /// writers on one file (SQLite; writers take turns).
+    pub fn open(db: &Database, size: u32) -> Result<Pool, StoreError> {
+        let timeout = Duration::from_secs(30);
+        Ok(match db {
+            Database::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+                }
+                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+                Pool::Sqlite(
+                    R2d2Pool::builder()
+                        .max_size(size)
+                        .connection_timeout(timeout)
+                        .connection_customizer(Box::new(SqlitePragmas))
+                        .build(manager)
+                        .map_err(|e| StoreError::Open(e.to_string()))?,
+                )
+            }
+            Database::Postgres(url) => Pool::Pg(
+                R2d2Pool::builder()
+                    .max_size(size)
+                    .connection_timeout(timeout)
+                    .build(ConnectionManager::<PgConnection>::new(url))
+                    .map_err(|e| StoreError::Open(e.to_string()))?,
+            ),
+        })
+    }
+
+    pub fn get(&self) -> Result<Conn, StoreError> {
+        Ok(match self {
+            Pool::Sqlite(p) => Conn::Sqlite(p.get()?),
+            Pool::Pg(p) => Conn::Pg(p.get()?),
+        })
+    }
+
+    /// Apply pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let applied = match self.get()? {
+            Conn::Sqlite(mut c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
+            Conn::Pg(mut c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// The database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let q = diesel::sql_query("SELECT 1");
+        match self.get()? {
+            Conn::Sqlite(mut c) => q.execute(&mut c)?,
+            Conn::Pg(mut c) => q.execute(&mut c)?,
+        };
+        Ok(())
+    }
+}
+
+fn versions(v: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    v.into_iter().map(|v| v.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            Database::from_url(None),
+            Database::Sqlite("gridsync.db".into())
+        );
+        assert_eq!(
+            Database::from_url(Some(" ")),
+            Database::Sqlite("gridsync.db".into())
+        );
+        assert_eq!(
+            Database::from_url(Some("sqlite:///tmp/x.db")),
+            Database::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            Database::from_url(Some("sqlite:x.db")),
+            Database::Sqlite("x.db".into())
+        );
+        assert_eq!(
+            Database::from_url(Some("data/g.db")),
+            Database::Sqlite("data/g.db".into())
+        );
+        let pg = Database::from_url(Some("postgres://u:secret@db:5432/gs"));
+        assert_eq!(
+            pg,
+            Database::Postgres("postgres://u:secret@db:5432/gs".into())
+        );
+        assert_eq!(pg.describe(), "postgres://…@db:5432/gs");
+    }
+}

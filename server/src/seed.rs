@@ -1,0 +1,232 @@
+//! The demo district: three grids with households, residents, places, cases,
+//! a patrol round and a key person, written by the server's own actor through
+//! the same sync path as any device.
+
+use std::collections::BTreeMap;
+
+use gridsync_core::{Change, Device, Entry, Level, Replica, Value};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::api::now_ms;
+use crate::store::{ChangeResult, Push, RecordQuery, Store, StoreError};
+
+/// The server's own actor id: it writes seeds and (later) escalation sweeps.
+pub const SERVER_ACTOR: u32 = 1;
+pub const DEMO_GRIDS: [&str; 3] = ["demo-g01", "demo-g02", "demo-g03"];
+
+const SURNAMES: [&str; 8] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
+const GIVEN: [&str; 8] = ["伟", "芳", "娜", "敏", "静", "磊", "强", "洋"];
+
+fn name(i: usize) -> String {
+    format!("{}{}", SURNAMES[i % 8], GIVEN[(i / 8 + i) % 8])
+}
+
+fn entry(at: &str, fields: &[(&str, Value)]) -> Entry {
+    Entry {
+        id: Uuid::new_v4(),
+        at: at.to_owned(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+type Made = Result<Change, gridsync_core::ChangeError>;
+
+fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
+    let mut out = Vec::new();
+    let n = g * 100;
+    let mut households = Vec::new();
+    for h in 0..5 {
+        let id = Uuid::new_v4();
+        households.push(id);
+        out.push(
+            dev.create("household", grid, id)
+                .set("address_code", format!("{grid}-{h:03}"))
+                .set("address", format!("西塞山区 {}号楼 {}单元", g + 1, h + 1))
+                .set("use", if h % 3 == 0 { "rental" } else { "residential" })
+                .set("owner_name", name(n + h))
+                .set("owner_phone", format!("138{:08}", n * 7 + h))
+                .set("rental", h % 3 == 0)
+                .commit(),
+        );
+    }
+    for r in 0..10 {
+        out.push(
+            dev.create("resident", grid, Uuid::new_v4())
+                .set("name", name(n + 10 + r))
+                .set(
+                    "id_number",
+                    format!("42020219{:02}0101{:04}", 60 + r, n + r),
+                )
+                .set("phone", format!("139{:08}", n * 11 + r))
+                .set("household", households[r % 5].to_string())
+                .set(
+                    "category",
+                    if r == 3 {
+                        "left_behind_elderly"
+                    } else {
+                        "registered"
+                    },
+                )
+                .commit(),
+        );
+    }
+    let place = Uuid::new_v4();
+    out.push(
+        dev.create("place", grid, place)
+            .set("name", format!("{}号网格快递驿站", g + 1))
+            .set("type", "express_logistics")
+            .set("inspection_interval_days", 10i64)
+            .set("status", "active")
+            .append(
+                "inspections",
+                entry("2026-11-20T10:00:00+08:00", &[("result", "pass".into())]),
+            )
+            .commit(),
+    );
+    for (e, status) in ["reported", "dispatched", "closed"].iter().enumerate() {
+        out.push(
+            dev.create("event", grid, Uuid::new_v4())
+                .set(
+                    "category",
+                    if e == 0 {
+                        "fire_safety"
+                    } else {
+                        "public_order"
+                    },
+                )
+                .set("title", format!("演示事件 {}-{}", g + 1, e + 1))
+                .set("severity", "medium")
+                .set("status", *status)
+                .set("place", place.to_string())
+                .append(
+                    "actions",
+                    entry("2026-11-27T09:00:00+08:00", &[("action", "report".into())]),
+                )
+                .commit(),
+        );
+    }
+    let dispute = Uuid::new_v4();
+    out.push(
+        dev.create("dispute", grid, dispute)
+            .set("category", "neighbour")
+            .set("summary", "楼上漏水引发邻里纠纷")
+            .add("parties", &name(n + 40))
+            .add("parties", &name(n + 41))
+            .set("channel", "peoples")
+            .set("status", "mediating")
+            .set("received_on", "2026-11-25")
+            .append(
+                "sessions",
+                entry(
+                    "2026-11-26T15:00:00+08:00",
+                    &[
+                        ("mediator", name(n + 42).into()),
+                        ("outcome", "continued".into()),
+                    ],
+                ),
+            )
+            .commit(),
+    );
+    out.push(dev.edit(dispute).escalate(Level::Community).commit());
+    out.push(
+        dev.create("key_person", grid, Uuid::new_v4())
+            .set("name", name(n + 50))
+            .set("category", "community_correction")
+            .set("risk_level", "medium")
+            .set("community_police", name(n + 51))
+            .add("duties", "stabilize")
+            .add("duties", "assist")
+            .set("visit_interval_days", 30i64)
+            .append(
+                "visits",
+                entry(
+                    "2026-11-01T10:00:00+08:00",
+                    &[
+                        ("visitor", name(n + 51).into()),
+                        ("method", "in_person".into()),
+                    ],
+                ),
+            )
+            .commit(),
+    );
+    let round = Uuid::new_v4();
+    let mut patrol = dev
+        .create("patrol_round", grid, round)
+        .set("route", format!("{}号网格夜巡", g + 1))
+        .set("status", "completed");
+    for cp in ["东门", "驿站", "学校后门"] {
+        patrol = patrol.add("planned_checkpoints", cp);
+    }
+    out.push(patrol.add("members", &name(n + 60)).commit());
+    for (i, cp) in ["东门", "驿站"].iter().enumerate() {
+        out.push(
+            dev.edit(round)
+                .append(
+                    "check_ins",
+                    entry(
+                        &format!("2026-11-27T21:{:02}:00+08:00", 10 * i),
+                        &[("checkpoint", (*cp).into()), ("method", "qr".into())],
+                    ),
+                )
+                .commit(),
+        );
+    }
+    out
+}
+
+/// Load the demo district unless it is there; a line saying what was done.
+pub fn demo(store: &Store) -> Result<String, StoreError> {
+    let probe = RecordQuery {
+        grid: DEMO_GRIDS[0].to_owned(),
+        include_deleted: true,
+        limit: 1,
+        ..RecordQuery::default()
+    };
+    if !store.list(&probe)?.is_empty() {
+        return Ok(format!(
+            "demo district already loaded (grids {})",
+            DEMO_GRIDS.join(", ")
+        ));
+    }
+    let next = u64::try_from(store.actor_max_seq(SERVER_ACTOR)?).unwrap_or(0) + 1;
+    let mut dev = Device::resume(SERVER_ACTOR, next, Replica::default());
+    let mut raws = Vec::new();
+    for (g, grid) in DEMO_GRIDS.iter().enumerate() {
+        for made in grid_changes(&mut dev, g, grid) {
+            let change = made.map_err(|e| StoreError::Corrupt {
+                id: "demo".into(),
+                reason: e.to_string(),
+            })?;
+            raws.push(RawValue::from_string(change.to_json()).expect("a change is JSON"));
+        }
+    }
+    let mut applied = 0;
+    for chunk in raws.chunks(200) {
+        let batch = Uuid::new_v4().to_string();
+        let push = Push {
+            actor: SERVER_ACTOR,
+            batch: &batch,
+            changes: chunk,
+        };
+        for r in store.push(&push, now_ms())? {
+            match r {
+                ChangeResult::Applied { .. } => applied += 1,
+                other => {
+                    return Err(StoreError::Corrupt {
+                        id: "demo".into(),
+                        reason: format!("a demo change was not applied: {other:?}"),
+                    })
+                }
+            }
+        }
+    }
+    let records = dev.replica().records().count();
+    Ok(format!(
+        "demo district loaded: {records} records in grids {} ({applied} changes)",
+        DEMO_GRIDS.join(", ")
+    ))
+}

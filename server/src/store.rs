@@ -1,0 +1,777 @@
+//! The central store: merging sync batches into records, the change log that
+//! devices pull from, the quarantine, and the reads behind the API.
+//!
+//! Every query is written once, in [`queries!`], and compiled for each
+//! backend; the only backend-specific lines are how a transaction starts:
+//!
+//! - a sync batch is one write transaction. On SQLite it is `BEGIN
+//!   IMMEDIATE` (one writer at a time, others wait on the busy timeout); on
+//!   PostgreSQL it takes a transaction-scoped advisory lock, so batches from
+//!   any number of server processes are serialized too. Serializing writers
+//!   is what makes the server sequence (the devices' cursor) follow commit
+//!   order: a device never skips a change that commits late.
+//! - a pull is one read transaction (a snapshot: repeatable read).
+//!
+//! Two syncs touching the same record therefore both merge; neither
+//! overwrites the other.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use gridsync_core::{Change, Record, Schema};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::db::models::{ChangeRow, NewChange, NewQuarantine, RecordForm, RecordRow};
+use crate::db::{Conn, Pool};
+use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
+
+/// The advisory lock key that serializes sync batches on PostgreSQL.
+const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored record {id} cannot be read: {reason}")]
+    Corrupt { id: String, reason: String },
+    #[error(transparent)]
+    Pull(#[from] PullError),
+}
+
+/// The changes a device pushes.
+#[derive(Debug)]
+pub struct Push<'a> {
+    pub actor: u32,
+    pub batch: &'a str,
+    /// Each change as sent; decoded one by one so that one malformed change
+    /// is refused (and kept) without failing the others.
+    pub changes: &'a [Box<RawValue>],
+}
+
+/// What a device asks to pull.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub actor: u32,
+    pub cursor: i64,
+    pub resume: Option<Resume>,
+    pub grids: Vec<String>,
+    pub limit: usize,
+}
+
+/// The result for one pushed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeResult {
+    Applied {
+        actor: u32,
+        seq: u64,
+        server_seq: i64,
+    },
+    Duplicate {
+        actor: u32,
+        seq: u64,
+    },
+    Refused {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        code: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
+}
+
+impl ChangeResult {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ChangeResult::Applied { .. } => "applied",
+            ChangeResult::Duplicate { .. } => "duplicate",
+            ChangeResult::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One page of a pull.
+#[derive(Debug, Serialize)]
+pub struct PullPage {
+    /// Changes after the cursor, in server order (changes mode).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Box<RawValue>>,
+    /// Whole record states in the stored form (states mode).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<Box<RawValue>>,
+    pub cursor: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+    pub more: bool,
+}
+
+/// Filters of a grid's record list.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub grid: String,
+    pub collection: Option<String>,
+    pub status: Option<String>,
+    pub updated_since: Option<i64>,
+    pub after: Option<String>,
+    pub include_deleted: bool,
+    pub limit: i64,
+}
+
+/// A quarantined change.
+#[derive(Debug, Clone, Serialize, diesel::Queryable)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub actor: Option<i64>,
+    pub actor_seq: Option<i64>,
+    pub record_id: Option<String>,
+    pub grid: Option<String>,
+    pub batch_id: String,
+    pub received_at: i64,
+    pub code: String,
+    pub message: String,
+    pub body: String,
+}
+
+/// A record loaded (or created) during a batch.
+struct Loaded {
+    record: Option<Record>,
+    existed: bool,
+    created_at: i64,
+    closed_at: Option<i64>,
+    last_seq: i64,
+    touched: bool,
+}
+
+/// The derived columns of a record after a merge. Pure.
+pub fn record_form(
+    record: &Record,
+    created_at: i64,
+    closed_at: Option<i64>,
+    last_seq: i64,
+    now: i64,
+) -> RecordForm {
+    let summary = record.view().summary();
+    let closed = summary.status.as_deref() == Some("closed");
+    let deadline = summary
+        .deadline
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.timestamp_millis());
+    RecordForm {
+        id: record.id.to_string(),
+        collection: record.collection.name.to_owned(),
+        grid: record.grid.clone(),
+        state: record.to_stored(),
+        status: summary.status,
+        level: summary.level.as_str().to_owned(),
+        category: summary.category,
+        assignee: summary.assignee,
+        deadline,
+        deleted: summary.deleted,
+        conflicts: i32::try_from(summary.conflicts).unwrap_or(i32::MAX),
+        created_at,
+        updated_at: now,
+        closed_at: if closed {
+            closed_at.or(Some(now))
+        } else {
+            None
+        },
+        last_seq,
+    }
+}
+
+fn raw(id: &str, json: String) -> Result<Box<RawValue>, StoreError> {
+    RawValue::from_string(json).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn refused(
+    change: Option<&Change>,
+    code: &str,
+    message: String,
+    field: Option<&str>,
+) -> ChangeResult {
+    ChangeResult::Refused {
+        actor: change.map(|c| c.actor),
+        seq: change.map(|c| c.seq),
+        code: code.to_owned(),
+        message,
+        field: field.map(str::to_owned),
+    }
+}
+
+macro_rules! queries {
+    ($module:ident, $conn:ty) => {
+        mod $module {
+            use super::*;
+            use crate::db::schema::{actors, changes, quarantine, records};
+            use diesel::dsl::max;
+            use diesel::prelude::*;
+
+            pub(super) fn push(
+                c: &mut $conn,
+                schema: &'static Schema,
+                p: &Push<'_>,
+                now: i64,
+            ) -> Result<Vec<ChangeResult>, StoreError> {
+                let mut next_seq = changes::table
+                    .select(max(changes::seq))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0)
+                    + 1;
+                let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
+                let mut logged: Vec<NewChange> = Vec::new();
+                let mut in_batch: HashMap<(i64, i64), usize> = HashMap::new();
+                let mut held: Vec<NewQuarantine> = Vec::new();
+                let mut results = Vec::with_capacity(p.changes.len());
+                let mut quarantine = |change: Option<&Change>, body: &str, result: ChangeResult| {
+                    if let ChangeResult::Refused { code, message, .. } = &result {
+                        held.push(NewQuarantine {
+                            id: 0,
+                            // Who sent it: the device that holds it until it is resolved.
+                            actor: Some(i64::from(p.actor)),
+                            actor_seq: change.and_then(|c| i64::try_from(c.seq).ok()),
+                            record_id: change.map(|c| c.record.to_string()),
+                            grid: change.map(|c| c.grid.clone()),
+                            batch_id: p.batch.to_owned(),
+                            received_at: now,
+                            code: code.clone(),
+                            message: message.clone(),
+                            body: body.to_owned(),
+                        });
+                    }
+                    result
+                };
+
+                for sent in p.changes {
+                    let change = match Change::from_json(sent.get().as_bytes()) {
+                        Ok(change) => change,
+                        Err(e) => {
+                            let r = refused(
+                                None,
+                                "malformed_change",
+                                format!("not a valid change: {e}"),
+                                None,
+                            );
+                            results.push(quarantine(None, sent.get(), r));
+                            continue;
+                        }
+                    };
+                    if change.actor != p.actor {
+                        let msg = format!(
+                            "the change is by actor {}, the request by actor {}",
+                            change.actor, p.actor
+                        );
+                        results.push(quarantine(
+                            Some(&change),
+                            sent.get(),
+                            refused(Some(&change), "actor_mismatch", msg, None),
+                        ));
+                        continue;
+                    }
+                    let Ok(actor_seq) = i64::try_from(change.seq) else {
+                        let msg = "seq is beyond 2^63-1".to_owned();
+                        results.push(quarantine(
+                            Some(&change),
+                            sent.get(),
+                            refused(Some(&change), "invalid_header", msg, None),
+                        ));
+                        continue;
+                    };
+                    let key = (i64::from(change.actor), actor_seq);
+                    let body = change.to_json();
+                    let previous = match in_batch.get(&key) {
+                        Some(i) => Some(logged[*i].body.clone()),
+                        None => changes::table
+                            .filter(changes::actor.eq(key.0))
+                            .filter(changes::actor_seq.eq(key.1))
+                            .select(changes::body)
+                            .first::<String>(c)
+                            .optional()?,
+                    };
+                    match previous {
+                        Some(b) if b == body => {
+                            results.push(ChangeResult::Duplicate {
+                                actor: change.actor,
+                                seq: change.seq,
+                            });
+                            continue;
+                        }
+                        Some(_) => {
+                            let e = gridsync_core::ChangeError::ReusedSequence {
+                                actor: change.actor,
+                                seq: change.seq,
+                            };
+                            let r = refused(Some(&change), e.code(), e.to_string(), None);
+                            results.push(quarantine(Some(&change), &body, r));
+                            continue;
+                        }
+                        None => {}
+                    }
+                    let entry = match loaded.entry(change.record) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => {
+                            let id = change.record.to_string();
+                            let row = records::table
+                                .find(&id)
+                                .select(RecordRow::as_select())
+                                .first(c)
+                                .optional()?;
+                            let l = match row {
+                                Some(row) => Loaded {
+                                    record: Some(Record::from_stored(schema, &row.state).map_err(
+                                        |e| StoreError::Corrupt {
+                                            id,
+                                            reason: e.to_string(),
+                                        },
+                                    )?),
+                                    existed: true,
+                                    created_at: row.created_at,
+                                    closed_at: row.closed_at,
+                                    last_seq: row.last_seq,
+                                    touched: false,
+                                },
+                                None => Loaded {
+                                    record: None,
+                                    existed: false,
+                                    created_at: now,
+                                    closed_at: None,
+                                    last_seq: 0,
+                                    touched: false,
+                                },
+                            };
+                            e.insert(l)
+                        }
+                    };
+                    let merged = match &mut entry.record {
+                        Some(record) => record.apply_change(schema, &change),
+                        None => {
+                            Record::from_change(schema, &change).map(|r| entry.record = Some(r))
+                        }
+                    };
+                    if let Err(e) = merged {
+                        let r = refused(Some(&change), e.code(), e.to_string(), e.field());
+                        results.push(quarantine(Some(&change), &body, r));
+                        continue;
+                    }
+                    entry.last_seq = next_seq;
+                    entry.touched = true;
+                    in_batch.insert(key, logged.len());
+                    logged.push(NewChange {
+                        seq: next_seq,
+                        record_id: change.record.to_string(),
+                        grid: change.grid.clone(),
+                        actor: key.0,
+                        actor_seq: key.1,
+                        batch_id: p.batch.to_owned(),
+                        received_at: now,
+                        body,
+                    });
+                    results.push(ChangeResult::Applied {
+                        actor: change.actor,
+                        seq: change.seq,
+                        server_seq: next_seq,
+                    });
+                    next_seq += 1;
+                }
+
+                for chunk in logged.chunks(1000) {
+                    diesel::insert_into(changes::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                let mut created = Vec::new();
+                for l in loaded.values().filter(|l| l.touched) {
+                    let record = l.record.as_ref().expect("a touched record exists");
+                    let form = record_form(record, l.created_at, l.closed_at, l.last_seq, now);
+                    if l.existed {
+                        diesel::update(records::table.find(&form.id))
+                            .set(&form)
+                            .execute(c)?;
+                    } else {
+                        created.push(form);
+                    }
+                }
+                for chunk in created.chunks(500) {
+                    diesel::insert_into(records::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                record_actor(c, p.actor, &logged, now)?;
+                keep_in_quarantine(c, held)?;
+                Ok(results)
+            }
+
+            fn record_actor(
+                c: &mut $conn,
+                actor: u32,
+                logged: &[NewChange],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let actor = i64::from(actor);
+                let newest = logged.iter().map(|l| l.actor_seq).max().unwrap_or(0);
+                let known = actors::table
+                    .find(actor)
+                    .select(actors::max_seq)
+                    .first::<i64>(c)
+                    .optional()?;
+                match known {
+                    Some(seen) => {
+                        diesel::update(actors::table.find(actor))
+                            .set((
+                                actors::max_seq.eq(seen.max(newest)),
+                                actors::last_sync_at.eq(now),
+                            ))
+                            .execute(c)?;
+                    }
+                    None => {
+                        diesel::insert_into(actors::table)
+                            .values((
+                                actors::actor.eq(actor),
+                                actors::max_seq.eq(newest),
+                                actors::last_sync_at.eq(now),
+                            ))
+                            .execute(c)?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// Keep refused changes, once each (a device retrying the same
+            /// refused change does not fill the quarantine).
+            fn keep_in_quarantine(
+                c: &mut $conn,
+                held: Vec<NewQuarantine>,
+            ) -> Result<(), StoreError> {
+                if held.is_empty() {
+                    return Ok(());
+                }
+                let mut next = quarantine::table
+                    .select(max(quarantine::id))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0)
+                    + 1;
+                for mut q in held {
+                    let known = quarantine::table
+                        .filter(quarantine::body.eq(&q.body))
+                        .filter(quarantine::code.eq(&q.code))
+                        .select(quarantine::id)
+                        .first::<i64>(c)
+                        .optional()?;
+                    if known.is_none() {
+                        q.id = next;
+                        next += 1;
+                        diesel::insert_into(quarantine::table)
+                            .values(&q)
+                            .execute(c)?;
+                    }
+                }
+                Ok(())
+            }
+
+            pub(super) fn pull(
+                c: &mut $conn,
+                q: &Pull,
+                threshold: usize,
+            ) -> Result<PullPage, StoreError> {
+                let max_seq = changes::table
+                    .select(max(changes::seq))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0);
+                let me = i64::from(q.actor);
+                let pending = if q.resume.is_some() {
+                    0
+                } else {
+                    changes::table
+                        .filter(changes::seq.gt(q.cursor))
+                        .filter(changes::grid.eq_any(&q.grids))
+                        .filter(changes::actor.ne(me))
+                        .select(changes::seq)
+                        .limit(threshold as i64 + 1)
+                        .load::<i64>(c)?
+                        .len()
+                };
+                let limit = q.limit as i64;
+                match plan_pull(q.cursor, q.resume.as_ref(), pending, threshold, max_seq)? {
+                    PullPlan::Changes => {
+                        let mut rows = changes::table
+                            .filter(changes::seq.gt(q.cursor))
+                            .filter(changes::grid.eq_any(&q.grids))
+                            .filter(changes::actor.ne(me))
+                            .order(changes::seq.asc())
+                            .limit(limit + 1)
+                            .select((changes::seq, changes::body))
+                            .load::<(i64, String)>(c)?;
+                        let more = rows.len() > q.limit;
+                        rows.truncate(q.limit);
+                        let cursor = next_cursor_after_changes(
+                            rows.last().map(|r| r.0),
+                            more,
+                            max_seq,
+                            q.cursor,
+                        );
+                        let changes = rows
+                            .into_iter()
+                            .map(|(seq, body)| raw(&seq.to_string(), body))
+                            .collect::<Result<_, _>>()?;
+                        Ok(PullPage {
+                            changes,
+                            records: Vec::new(),
+                            cursor,
+                            resume: None,
+                            more,
+                        })
+                    }
+                    PullPlan::States { snapshot, after } => {
+                        let mut query = records::table
+                            .filter(records::grid.eq_any(&q.grids))
+                            .filter(records::last_seq.gt(q.cursor))
+                            .into_boxed();
+                        if let Some(after) = &after {
+                            query = query.filter(records::id.gt(after.clone()));
+                        }
+                        let mut rows = query
+                            .order(records::id.asc())
+                            .limit(limit + 1)
+                            .select((records::id, records::state))
+                            .load::<(String, String)>(c)?;
+                        let more = rows.len() > q.limit;
+                        rows.truncate(q.limit);
+                        let resume = match (more, rows.last()) {
+                            (true, Some((id, _))) => Some(Resume {
+                                snapshot,
+                                after: id.clone(),
+                            }),
+                            _ => None,
+                        };
+                        let cursor = if resume.is_some() { q.cursor } else { snapshot };
+                        let records = rows
+                            .into_iter()
+                            .map(|(id, s)| raw(&id, s))
+                            .collect::<Result<_, _>>()?;
+                        Ok(PullPage {
+                            changes: Vec::new(),
+                            records,
+                            cursor,
+                            resume,
+                            more,
+                        })
+                    }
+                }
+            }
+
+            pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
+                let max_seq = changes::table
+                    .select(max(changes::seq))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0);
+                plan_pull(q.cursor, q.resume.as_ref(), 0, 0, max_seq)?;
+                Ok(())
+            }
+
+            pub(super) fn list(
+                c: &mut $conn,
+                q: &RecordQuery,
+            ) -> Result<Vec<RecordRow>, StoreError> {
+                let mut query = records::table
+                    .filter(records::grid.eq(&q.grid))
+                    .into_boxed();
+                if let Some(col) = &q.collection {
+                    query = query.filter(records::collection.eq(col.clone()));
+                }
+                if let Some(status) = &q.status {
+                    query = query.filter(records::status.eq(status.clone()));
+                }
+                if let Some(since) = q.updated_since {
+                    query = query.filter(records::updated_at.ge(since));
+                }
+                if let Some(after) = &q.after {
+                    query = query.filter(records::id.gt(after.clone()));
+                }
+                if !q.include_deleted {
+                    query = query.filter(records::deleted.eq(false));
+                }
+                Ok(query
+                    .order(records::id.asc())
+                    .limit(q.limit)
+                    .select(RecordRow::as_select())
+                    .load(c)?)
+            }
+
+            pub(super) fn record(
+                c: &mut $conn,
+                id: &str,
+                history: i64,
+            ) -> Result<Option<(RecordRow, Vec<ChangeRow>)>, StoreError> {
+                let Some(row) = records::table
+                    .find(id)
+                    .select(RecordRow::as_select())
+                    .first(c)
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let changes = changes::table
+                    .filter(changes::record_id.eq(id))
+                    .order(changes::seq.asc())
+                    .limit(history)
+                    .select(ChangeRow::as_select())
+                    .load(c)?;
+                Ok(Some((row, changes)))
+            }
+
+            pub(super) fn conflicts(
+                c: &mut $conn,
+                grid: &str,
+                limit: i64,
+            ) -> Result<Vec<RecordRow>, StoreError> {
+                Ok(records::table
+                    .filter(records::grid.eq(grid))
+                    .filter(records::conflicts.gt(0))
+                    .filter(records::deleted.eq(false))
+                    .order(records::id.asc())
+                    .limit(limit)
+                    .select(RecordRow::as_select())
+                    .load(c)?)
+            }
+
+            pub(super) fn actor_max_seq(c: &mut $conn, actor: i64) -> Result<i64, StoreError> {
+                Ok(actors::table
+                    .find(actor)
+                    .select(actors::max_seq)
+                    .first::<i64>(c)
+                    .optional()?
+                    .unwrap_or(0))
+            }
+
+            pub(super) fn quarantined(
+                c: &mut $conn,
+                actor: Option<i64>,
+                grid: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<QuarantineRow>, StoreError> {
+                let mut query = quarantine::table.into_boxed();
+                if let Some(a) = actor {
+                    query = query.filter(quarantine::actor.eq(a));
+                }
+                if let Some(g) = grid {
+                    query = query.filter(quarantine::grid.eq(g.to_owned()));
+                }
+                Ok(query.order(quarantine::id.asc()).limit(limit).load(c)?)
+            }
+        }
+    };
+}
+
+queries!(on_sqlite, SqliteConnection);
+queries!(on_pg, PgConnection);
+
+/// The store: a pool and the schema changes are validated against.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    schema: &'static Schema,
+    /// A pull with more changes than this waiting gets record states.
+    pub state_threshold: usize,
+}
+
+/// Call a query of [`queries!`] on the pool's backend inside a read
+/// transaction (one consistent snapshot).
+macro_rules! read {
+    ($self:ident, $call:ident ( $($arg:expr),* )) => {
+        match $self.pool.get()? {
+            Conn::Sqlite(mut conn) => conn.transaction(|c| on_sqlite::$call(c, $($arg),*)),
+            Conn::Pg(mut conn) => conn
+                .build_transaction()
+                .read_only()
+                .repeatable_read()
+                .run(|c| on_pg::$call(c, $($arg),*)),
+        }
+    };
+}
+
+impl Store {
+    pub fn new(pool: Pool) -> Store {
+        Store {
+            pool,
+            schema: Schema::current(),
+            state_threshold: 2_000,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Merge a batch in one write transaction; a result per change.
+    pub fn push(&self, p: &Push<'_>, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
+        let schema = self.schema;
+        match self.pool.get()? {
+            Conn::Sqlite(mut c) => c.immediate_transaction(|c| on_sqlite::push(c, schema, p, now)),
+            Conn::Pg(mut c) => c.transaction(|c| {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+                    .execute(c)?;
+                on_pg::push(c, schema, p, now)
+            }),
+        }
+    }
+
+    /// One page of what the device has not seen, from a snapshot.
+    pub fn pull(&self, q: &Pull) -> Result<PullPage, StoreError> {
+        let threshold = self.state_threshold;
+        read!(self, pull(q, threshold))
+    }
+
+    /// Refuse a pull that cannot be answered (a cursor ahead of the server, a
+    /// bad resume token) before anything of its request is applied.
+    pub fn check_pull(&self, q: &Pull) -> Result<(), StoreError> {
+        read!(self, check_pull(q))
+    }
+
+    pub fn list(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
+        read!(self, list(q))
+    }
+
+    pub fn record(
+        &self,
+        id: &str,
+        history: i64,
+    ) -> Result<Option<(RecordRow, Vec<ChangeRow>)>, StoreError> {
+        read!(self, record(id, history))
+    }
+
+    pub fn conflicts(&self, grid: &str, limit: i64) -> Result<Vec<RecordRow>, StoreError> {
+        read!(self, conflicts(grid, limit))
+    }
+
+    /// The highest sequence applied for an actor (0 if none).
+    pub fn actor_max_seq(&self, actor: u32) -> Result<i64, StoreError> {
+        let actor = i64::from(actor);
+        read!(self, actor_max_seq(actor))
+    }
+
+    pub fn quarantined(
+        &self,
+        actor: Option<i64>,
+        grid: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<QuarantineRow>, StoreError> {
+        read!(self, quarantined(actor, grid, limit))
+    }
+}

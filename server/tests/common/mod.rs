@@ -1,0 +1,250 @@
+//! Test harness: the real server on port 0 over a real database, one
+//! database per test (a temp SQLite file; a fresh PostgreSQL database when
+//! `GRIDSYNC_TEST_POSTGRES` names a server), and a phone that syncs with it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use diesel::{Connection, RunQueryDsl};
+use gridsync_core::{Change, Device, Record, Replica, Schema};
+use gridsync_server::db::Database;
+use gridsync_server::store::Store;
+use gridsync_server::{open_store, Limits};
+use serde_json::{json, Value as Json};
+
+/// Runs every listed scenario on SQLite, and declares the same scenarios on
+/// PostgreSQL. Those are ignored by a plain `cargo test` (listed as ignored,
+/// with the reason) and run by `.ci/run` with `--ignored` and
+/// `GRIDSYNC_TEST_POSTGRES` naming a server.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(&crate::common::Backend::sqlite()) } )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                #[ignore = "PostgreSQL suite: GRIDSYNC_TEST_POSTGRES=postgres://… cargo test -- --ignored"]
+                fn $name() {
+                    let backend = crate::common::Backend::postgres()
+                        .expect("the PostgreSQL suite needs GRIDSYNC_TEST_POSTGRES=postgres://user@host:port/db");
+                    super::$name(&backend)
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// A database of its own for one test.
+pub enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Backend {
+    pub fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A fresh database on the server named by `GRIDSYNC_TEST_POSTGRES`.
+    pub fn postgres() -> Option<Backend> {
+        let admin = std::env::var("GRIDSYNC_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
+        let mut c = diesel::PgConnection::establish(&admin)
+            .unwrap_or_else(|e| panic!("GRIDSYNC_TEST_POSTGRES is set but unreachable: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .unwrap();
+        Some(Backend::Postgres { admin, name })
+    }
+
+    pub fn database(&self) -> Database {
+        match self {
+            Backend::Sqlite(dir) => Database::Sqlite(dir.path().join("gridsync.db")),
+            Backend::Postgres { admin, name } => {
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+                let (base, query) = match admin.split_once('?') {
+                    Some((_, q)) => (base.split('?').next().unwrap_or(base), format!("?{q}")),
+                    None => (base, String::new()),
+                };
+                Database::Postgres(format!("{base}/{name}{query}"))
+            }
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match self {
+            Backend::Sqlite(dir) => Some(dir.path().join("gridsync.db")),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::Postgres { admin, name } = self {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+    }
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(backend: &Backend) -> TestServer {
+        Self::start_with(backend, Limits::default(), 2_000)
+    }
+
+    pub fn start_with(backend: &Backend, limits: Limits, state_threshold: usize) -> TestServer {
+        let mut store: Store = open_store(&backend.database(), 4).unwrap();
+        store.state_threshold = state_threshold;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = gridsync_server::serve(listener, store, limits).unwrap();
+                tx.send(server.handle()).unwrap();
+                server.await.unwrap();
+            })
+        });
+        TestServer {
+            base,
+            handle: rx.recv().unwrap(),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET, expecting 200, as JSON.
+    pub fn get(&self, path: &str) -> Json {
+        ureq::get(&self.url(path))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
+    /// Any request: (status, JSON body).
+    pub fn call(&self, req: ureq::Request, body: Option<Json>) -> (u16, Json) {
+        let res = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match res {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Json::Null)),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Json::Null)),
+            Err(e) => panic!("transport error: {e}"),
+        }
+    }
+
+    pub fn sync(&self, body: Json) -> (u16, Json) {
+        self.call(ureq::post(&self.url("/v1/sync")), Some(body))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::System::new().block_on(handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A phone: the core device, its outbox, its cursor, and the sync loop.
+pub struct Phone {
+    pub device: Device,
+    pub outbox: Vec<Change>,
+    pub cursor: i64,
+    pub grids: Vec<String>,
+    pub page: usize,
+}
+
+impl Phone {
+    pub fn new(actor: u32, grids: &[&str]) -> Phone {
+        Phone {
+            device: Device::new(actor),
+            outbox: Vec::new(),
+            cursor: 0,
+            grids: grids.iter().map(|g| g.to_string()).collect(),
+            page: 500,
+        }
+    }
+
+    /// Make a change offline and put it in the outbox.
+    pub fn make(
+        &mut self,
+        f: impl FnOnce(&mut Device) -> Result<Change, gridsync_core::ChangeError>,
+    ) -> Change {
+        let c = f(&mut self.device).unwrap();
+        self.outbox.push(c.clone());
+        c
+    }
+
+    /// Push the outbox and pull until caught up; the results of the push.
+    pub fn sync(&mut self, server: &TestServer) -> Vec<Json> {
+        let mut resume = Json::Null;
+        let mut results = Vec::new();
+        let mut first = true;
+        loop {
+            let changes: Vec<Json> = if first {
+                self.outbox
+                    .iter()
+                    .map(|c| serde_json::to_value(c).unwrap())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut body = json!({
+                "actor": self.device.actor(),
+                "cursor": self.cursor,
+                "grids": self.grids,
+                "changes": changes,
+                "limit": self.page,
+            });
+            if !resume.is_null() {
+                body["resume"] = resume.clone();
+            }
+            let (status, res) = server.sync(body);
+            assert_eq!(status, 200, "sync failed: {res}");
+            if first {
+                results = res["results"].as_array().cloned().unwrap_or_default();
+                assert_eq!(results.len(), self.outbox.len());
+                self.outbox.clear();
+                first = false;
+            }
+            for c in res["changes"].as_array().into_iter().flatten() {
+                let change: Change = serde_json::from_value(c.clone()).unwrap();
+                self.device.receive(&change).unwrap();
+            }
+            let mut replica: Replica = self.device.replica().clone();
+            for r in res["records"].as_array().into_iter().flatten() {
+                let record = Record::from_stored(Schema::current(), &r.to_string()).unwrap();
+                replica.merge_record(&record).unwrap();
+            }
+            self.device = Device::resume(self.device.actor(), self.device.next_seq(), replica);
+            self.cursor = res["cursor"].as_i64().unwrap();
+            resume = res.get("resume").cloned().unwrap_or(Json::Null);
+            if !res["more"].as_bool().unwrap() {
+                return results;
+            }
+        }
+    }
+}
