@@ -16,6 +16,7 @@ on_both_backends!(
     reads_lists_history_and_conflicts,
     concurrent_syncs_on_one_record_both_merge,
     health_readiness_and_metrics,
+    the_demo_district_loads_once,
 );
 
 const GRID: &str = "420203-001-003-012";
@@ -479,4 +480,24 @@ fn health_readiness_and_metrics(b: &Backend) {
     );
     let schema = s.get("/v1/schema");
     assert_eq!(schema["version"], gridsync_core::SCHEMA_VERSION);
+}
+
+fn the_demo_district_loads_once(b: &Backend) {
+    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
+    let first = gridsync_server::seed::demo(&store).unwrap();
+    assert!(first.starts_with("demo district loaded"), "{first}");
+    let again = gridsync_server::seed::demo(&store).unwrap();
+    assert!(again.contains("already loaded"), "{again}");
+    drop(store);
+    let s = TestServer::start(b);
+    for grid in gridsync_server::seed::DEMO_GRIDS {
+        let records = s.get(&format!("/v1/grids/{grid}/records?limit=1000"));
+        assert_eq!(records["records"].as_array().unwrap().len(), 22, "{grid}");
+    }
+    let events = s.get("/v1/grids/demo-g02/records?collection=event&status=closed");
+    assert_eq!(events["records"].as_array().unwrap().len(), 1);
+    // A phone of the demo grid pulls it all.
+    let mut p = Phone::new(90, &["demo-g01"]);
+    p.sync(&s);
+    assert_eq!(p.device.replica().records().count(), 22);
 }
