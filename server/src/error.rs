@@ -16,6 +16,16 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// No valid credentials: a missing, bad, expired or revoked token.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// Valid credentials, but not for this.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -39,6 +49,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound { .. } => "not_found",
+            ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. } => code,
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable(_) => "store_unavailable",
@@ -52,6 +66,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,6 +98,9 @@ impl From<StoreError> for ApiError {
             StoreError::Pull(PullError::BadResume) => {
                 ApiError::bad("invalid_resume", e.to_string())
             }
+            StoreError::NotFound(what) => ApiError::NotFound { what },
+            StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
+            StoreError::Invalid { code, message } => ApiError::BadRequest { code, message },
             StoreError::Pool(_) | StoreError::Open(_) => ApiError::Unavailable(e.to_string()),
             StoreError::Query(Db::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
                 ApiError::Unavailable(e.to_string())

@@ -9,11 +9,13 @@
 //!   and the reads, each written once for both backends.
 //! - [`sync`]: the pull decisions (changes or record states, cursors) as pure
 //!   functions.
+//! - [`auth`]: users, devices, tokens, the org tree and who may do what.
 //! - [`api`]: thin HTTP handlers; [`error`]: the one API error type.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`seed`]: the demo district.
 
 pub mod api;
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod metrics;
@@ -29,6 +31,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::api::AppState;
+use crate::auth::Auth;
 use crate::db::{Database, Pool};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -68,10 +71,23 @@ pub fn open_store(db: &Database, pool_size: u32) -> Result<Store, StoreError> {
     Ok(Store::new(pool))
 }
 
+/// The token keys: `jwt_secret` (at least 32 bytes) when configured, else
+/// the secret kept in the store (made on first start, shared by all nodes).
+pub fn auth_for(store: &Store, jwt_secret: Option<&str>) -> Result<Arc<Auth>, StoreError> {
+    let secret = Auth::secret(store, jwt_secret)?;
+    Ok(Arc::new(Auth::new(secret.as_bytes())))
+}
+
 /// Start serving on an already bound listener (port 0 in tests).
-pub fn serve(listener: TcpListener, store: Store, limits: Limits) -> std::io::Result<Server> {
+pub fn serve(
+    listener: TcpListener,
+    store: Store,
+    limits: Limits,
+    auth: Arc<Auth>,
+) -> std::io::Result<Server> {
     let state = AppState {
         store,
+        auth,
         metrics: Arc::new(Metrics::new()),
         limits,
     };

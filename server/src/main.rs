@@ -1,8 +1,10 @@
 use std::net::TcpListener;
 
 use clap::{Parser, Subcommand};
+use gridsync_server::auth::password;
+use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
-use gridsync_server::{open_store, seed, Limits};
+use gridsync_server::{auth_for, open_store, seed, Limits};
 use tracing_subscriber::EnvFilter;
 
 /// gridsync: offline-first sync for grid-based community safety work.
@@ -38,6 +40,23 @@ enum Command {
         /// Load the demo district first if the store has none.
         #[arg(long)]
         demo: bool,
+        /// Secret that signs access tokens (at least 32 bytes); all nodes of
+        /// one deployment share it. Without it, one is made on first start
+        /// and kept in the database.
+        #[arg(long, env = "GRIDSYNC_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+    },
+    /// Create the first admin (and the district node it belongs to) on a
+    /// fresh store. The password is read from GRIDSYNC_ADMIN_PASSWORD.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        /// The district's code (national administrative division code).
+        #[arg(long)]
+        district: String,
+        /// The district's name.
+        #[arg(long)]
+        district_name: String,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -64,15 +83,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let report = seed::demo(&store)?;
             println!("{report}");
         }
+        Command::CreateAdmin {
+            username,
+            district,
+            district_name,
+        } => {
+            let pw = std::env::var("GRIDSYNC_ADMIN_PASSWORD")
+                .map_err(|_| "set GRIDSYNC_ADMIN_PASSWORD")?;
+            password::acceptable(&pw)?;
+            let now = gridsync_server::api::now_ms();
+            if !store.org_tree()?.iter().any(|n| n.code == district) {
+                store.create_node(&OrgNodeRow {
+                    code: district.clone(),
+                    parent: None,
+                    level: "district".into(),
+                    name: district_name,
+                    created_at: now,
+                    updated_at: now,
+                })?;
+            }
+            let user = store.create_user(&NewUser {
+                id: 0,
+                username,
+                full_name: "Administrator".into(),
+                password_hash: password::hash(&pw),
+                role: "admin".into(),
+                node: district,
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            })?;
+            println!("admin `{}` created (user {})", user.username, user.id);
+        }
         Command::Serve {
             addr,
             max_body_bytes,
             max_batch,
             demo,
+            jwt_secret,
         } => {
             if demo {
                 println!("{}", seed::demo(&store)?);
             }
+            let auth = auth_for(&store, jwt_secret.as_deref())?;
             let limits = Limits {
                 max_body_bytes,
                 max_batch,
@@ -81,7 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let listener = TcpListener::bind(&addr)?;
             println!("gridsync serving on http://{}", listener.local_addr()?);
             actix_web::rt::System::new()
-                .block_on(async { gridsync_server::serve(listener, store, limits)?.await })?;
+                .block_on(async { gridsync_server::serve(listener, store, limits, auth)?.await })?;
         }
     }
     Ok(())

@@ -9,7 +9,9 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::api::now_ms;
-use crate::store::{ChangeResult, Push, RecordQuery, Store, StoreError};
+use crate::auth::password;
+use crate::db::models::{NewUser, OrgNodeRow};
+use crate::store::{allow_all, ChangeResult, Push, RecordQuery, Store, StoreError};
 
 /// The server's own actor id: it writes seeds and (later) escalation sweeps.
 pub const SERVER_ACTOR: u32 = 1;
@@ -178,10 +180,88 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
     out
 }
 
-/// Load the demo district unless it is there; a line saying what was done.
+/// The demo org tree: (code, parent, level, name).
+pub const DEMO_TREE: [(&str, Option<&str>, &str, &str); 6] = [
+    ("420203", None, "district", "西塞山区"),
+    ("420203-01", Some("420203"), "park", "工业园区"),
+    ("420203-01-001", Some("420203-01"), "community", "示范社区"),
+    ("demo-g01", Some("420203-01-001"), "grid", "第一网格"),
+    ("demo-g02", Some("420203-01-001"), "grid", "第二网格"),
+    ("demo-g03", Some("420203-01-001"), "grid", "第三网格"),
+];
+
+/// The demo logins: (username, role, node). All share [`DEMO_PASSWORD`].
+pub const DEMO_USERS: [(&str, &str, &str); 8] = [
+    ("admin", "admin", "420203"),
+    ("supervisor01", "supervisor", "420203-01-001"),
+    ("worker01", "grid_worker", "demo-g01"),
+    ("worker02", "grid_worker", "demo-g02"),
+    ("worker03", "grid_worker", "demo-g03"),
+    ("patrol01", "patrol", "420203-01-001"),
+    ("police01", "police", "420203-01-001"),
+    ("mediator01", "mediator", "420203-01-001"),
+];
+pub const DEMO_PASSWORD: &str = "gridsync-demo";
+
+/// Create the demo org tree and logins where missing.
+fn demo_people(store: &Store) -> Result<usize, StoreError> {
+    let now = now_ms();
+    let known: Vec<String> = store.org_tree()?.into_iter().map(|n| n.code).collect();
+    for (code, parent, level, name) in DEMO_TREE {
+        if !known.iter().any(|k| k == code) {
+            store.create_node(&OrgNodeRow {
+                code: code.into(),
+                parent: parent.map(str::to_owned),
+                level: level.into(),
+                name: name.into(),
+                created_at: now,
+                updated_at: now,
+            })?;
+        }
+    }
+    let mut created = 0;
+    for (username, role, node) in DEMO_USERS {
+        if store.user_by_name(username)?.is_none() {
+            store.create_user(&NewUser {
+                id: 0,
+                username: username.into(),
+                full_name: format!("演示用户 {username}"),
+                password_hash: password::hash(DEMO_PASSWORD),
+                role: role.into(),
+                node: node.into(),
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            })?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// Load the demo district unless it is there: its org tree, its logins and
+/// its records. Says what was done, logins included.
 pub fn demo(store: &Store) -> Result<String, StoreError> {
+    demo_people(store)?;
+    let records = demo_records(store)?;
+    let logins: Vec<String> = DEMO_USERS
+        .iter()
+        .map(|(u, r, n)| format!("  {u:<13} {r:<12} {n}"))
+        .collect();
+    Ok(format!(
+        "{records}\ndemo logins (password `{DEMO_PASSWORD}`):\n{}",
+        logins.join("\n")
+    ))
+}
+
+fn demo_records(store: &Store) -> Result<String, StoreError> {
     let probe = RecordQuery {
         grid: DEMO_GRIDS[0].to_owned(),
+        collections: gridsync_core::Schema::current()
+            .collections
+            .iter()
+            .map(|c| c.name.to_owned())
+            .collect(),
         include_deleted: true,
         limit: 1,
         ..RecordQuery::default()
@@ -211,6 +291,7 @@ pub fn demo(store: &Store) -> Result<String, StoreError> {
             actor: SERVER_ACTOR,
             batch: &batch,
             changes: chunk,
+            guard: &allow_all,
         };
         for r in store.push(&push, now_ms())? {
             match r {

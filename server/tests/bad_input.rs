@@ -17,14 +17,15 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
         ..Default::default()
     };
     let s = TestServer::start_with(b, limits, 2_000);
-    let mut a = Phone::new(5, &[GRID]);
+    let mut a = Phone::enroll(&s, "user5", "grid_worker", GRID, &[GRID]);
     let id = Uuid::new_v4();
     let c = a.make(|d| {
         d.create("event", GRID, id)
             .set("status", "reported")
             .commit()
     });
-    let sync = || ureq::post(&s.url("/v1/sync"));
+    let sync = || s.authed(ureq::post(&s.url("/v1/sync")), &a.token);
+    let get = |path: &str| s.get_as(&a.token, path);
 
     let raw = |body: &str, ct: &str| match sync().set("Content-Type", ct).send_string(body) {
         Ok(r) => (r.status(), r.into_json::<serde_json::Value>().unwrap()),
@@ -72,88 +73,85 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
         (
             400,
             "too_many_changes",
-            s.sync(json!({"actor": 5, "grids": [GRID], "changes": vec![c.clone(); 6]})),
+            s.sync(
+                &a.token,
+                json!({"actor": a.actor(), "grids": [GRID], "changes": vec![c.clone(); 6]}),
+            ),
         ),
         (
-            400,
-            "invalid_actor",
-            s.sync(json!({"actor": 0, "grids": [GRID], "changes": [c]})),
+            403,
+            "actor_not_yours",
+            s.sync(
+                &a.token,
+                json!({"actor": a.actor() + 1, "grids": [GRID], "changes": [c]}),
+            ),
         ),
         (
             400,
             "invalid_grids",
-            s.sync(json!({"actor": 5, "grids": [], "changes": [c]})),
+            s.sync(&a.token, json!({"grids": [], "changes": [c]})),
         ),
         (
             400,
             "invalid_grids",
-            s.sync(json!({"actor": 5, "grids": ["../etc"], "changes": [c]})),
+            s.sync(&a.token, json!({"grids": ["../etc"], "changes": [c]})),
+        ),
+        (
+            403,
+            "out_of_scope",
+            s.sync(&a.token, json!({"grids": ["g3"], "changes": [c]})),
         ),
         (
             400,
             "invalid_batch",
-            s.sync(json!({"actor": 5, "batch": "b1", "grids": [GRID], "changes": [c]})),
+            s.sync(
+                &a.token,
+                json!({"batch": "b1", "grids": [GRID], "changes": [c]}),
+            ),
         ),
         (
             400,
             "cursor_ahead",
-            s.sync(json!({"actor": 5, "cursor": 999, "grids": [GRID], "changes": [c]})),
+            s.sync(
+                &a.token,
+                json!({"cursor": 999, "grids": [GRID], "changes": [c]}),
+            ),
         ),
         (
             400,
             "invalid_resume",
-            s.sync(json!({"actor": 5, "grids": [GRID], "resume": {"snapshot": 10, "after": "x"}})),
+            s.sync(
+                &a.token,
+                json!({"grids": [GRID], "resume": {"snapshot": 10, "after": "x"}}),
+            ),
         ),
-        (
-            400,
-            "invalid_id",
-            s.call(ureq::get(&s.url("/v1/records/not-a-uuid")), None),
-        ),
+        (400, "invalid_id", get("/v1/records/not-a-uuid")),
         (
             404,
             "not_found",
-            s.call(
-                ureq::get(&s.url(&format!("/v1/records/{}", Uuid::new_v4()))),
-                None,
-            ),
+            get(&format!("/v1/records/{}", Uuid::new_v4())),
         ),
         (
             400,
             "unknown_collection",
-            s.call(
-                ureq::get(&s.url(&format!("/v1/grids/{GRID}/records?collection=ufo"))),
-                None,
-            ),
+            get(&format!("/v1/grids/{GRID}/records?collection=ufo")),
         ),
         (
             400,
             "invalid_query",
-            s.call(
-                ureq::get(&s.url(&format!("/v1/grids/{GRID}/records?limit=0"))),
-                None,
-            ),
+            get(&format!("/v1/grids/{GRID}/records?limit=0")),
         ),
         (
             400,
             "invalid_query",
-            s.call(
-                ureq::get(&s.url(&format!("/v1/grids/{GRID}/records?updated_since=yesterday"))),
-                None,
-            ),
+            get(&format!("/v1/grids/{GRID}/records?updated_since=yesterday")),
         ),
         (
             400,
             "invalid_query",
-            s.call(
-                ureq::get(&s.url(&format!("/v1/grids/{GRID}/records?after=nope"))),
-                None,
-            ),
+            get(&format!("/v1/grids/{GRID}/records?after=nope")),
         ),
-        (
-            404,
-            "not_found",
-            s.call(ureq::get(&s.url("/v2/anything")), None),
-        ),
+        (404, "not_found", get("/v2/anything")),
     ];
     for (status, code, (got_status, body)) in cases {
         assert_eq!(

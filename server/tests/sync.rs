@@ -27,8 +27,8 @@ fn status_of(r: &serde_json::Value) -> &str {
 
 fn two_phones_edit_offline_and_converge(b: &Backend) {
     let s = TestServer::start(b);
-    let mut a = Phone::new(11, &[GRID]);
-    let mut w = Phone::new(12, &[GRID]);
+    let mut a = Phone::enroll(&s, "user11", "grid_worker", GRID, &[GRID]);
+    let mut w = Phone::enroll(&s, "user12", "grid_worker", GRID, &[GRID]);
     let id = Uuid::new_v4();
     let c = a.make(|d| {
         d.create("event", GRID, id)
@@ -99,7 +99,7 @@ fn two_phones_edit_offline_and_converge(b: &Backend) {
 
 fn the_same_request_twice_is_harmless(b: &Backend) {
     let s = TestServer::start(b);
-    let mut a = Phone::new(21, &[GRID]);
+    let mut a = Phone::enroll(&s, "user21", "grid_worker", GRID, &[GRID]);
     let id = Uuid::new_v4();
     let c1 = a.make(|d| {
         d.create("household", GRID, id)
@@ -107,10 +107,10 @@ fn the_same_request_twice_is_harmless(b: &Backend) {
             .commit()
     });
     let c2 = a.make(|d| d.edit(id).set("owner_name", "Li").commit());
-    let body = json!({"actor": 21, "batch": Uuid::new_v4().to_string(), "cursor": 0, "grids": [GRID], "changes": [c1, c2]});
-    let (st, first) = s.sync(body.clone());
+    let body = json!({"actor": a.actor(), "batch": Uuid::new_v4().to_string(), "cursor": 0, "grids": [GRID], "changes": [c1, c2]});
+    let (st, first) = s.sync(&a.token, body.clone());
     assert_eq!(st, 200);
-    let (st, second) = s.sync(body);
+    let (st, second) = s.sync(&a.token, body);
     assert_eq!(st, 200);
     let statuses = |r: &serde_json::Value| {
         r["results"]
@@ -127,13 +127,16 @@ fn the_same_request_twice_is_harmless(b: &Backend) {
     assert_eq!(rec["record"]["fields"]["owner_name"]["value"], "Li");
     // A duplicate inside one batch is a duplicate too.
     let c3 = a.make(|d| d.edit(id).set("rental", true).commit());
-    let (_, r) = s.sync(json!({"actor": 21, "grids": [GRID], "changes": [c3, c3]}));
+    let (_, r) = s.sync(
+        &a.token,
+        json!({"actor": a.actor(), "grids": [GRID], "changes": [c3, c3]}),
+    );
     assert_eq!(statuses(&r), ["applied", "duplicate"]);
 }
 
 fn refused_changes_are_quarantined_and_the_rest_applies(b: &Backend) {
     let s = TestServer::start(b);
-    let mut a = Phone::new(31, &[GRID]);
+    let mut a = Phone::enroll(&s, "user31", "grid_worker", GRID, &[GRID]);
     let good = a.make(|d| {
         d.create("event", GRID, Uuid::new_v4())
             .set("status", "reported")
@@ -154,7 +157,8 @@ fn refused_changes_are_quarantined_and_the_rest_applies(b: &Backend) {
     let mut other_actor = good.clone();
     other_actor.actor = 32;
     let (st, r) = s.sync(
-        json!({"actor": 31, "grids": [GRID], "changes": [good, bad, malformed, other_actor]}),
+        &a.token,
+        json!({"actor": a.actor(), "grids": [GRID], "changes": [good, bad, malformed, other_actor]}),
     );
     assert_eq!(st, 200);
     let res = r["results"].as_array().unwrap();
@@ -185,13 +189,15 @@ fn refused_changes_are_quarantined_and_the_rest_applies(b: &Backend) {
         value: Value::from("other"),
         seen: Default::default(),
     }];
-    let (_, r) = s.sync(json!({"actor": 31, "grids": [GRID], "changes": [reused]}));
+    let (_, r) = s.sync(
+        &a.token,
+        json!({"actor": a.actor(), "grids": [GRID], "changes": [reused]}),
+    );
     assert_eq!(r["results"][0]["code"], "reused_sequence");
 
-    let q = s.get("/v1/quarantine")["changes"]
-        .as_array()
-        .unwrap()
-        .clone();
+    // The admin sees every refused change; a supervisor those of their grids.
+    let (_, all) = s.get_as(&s.admin_token(), "/v1/quarantine");
+    let q = all["changes"].as_array().unwrap().clone();
     let codes: Vec<&str> = q.iter().map(|x| x["code"].as_str().unwrap()).collect();
     assert_eq!(
         codes,
@@ -207,9 +213,16 @@ fn refused_changes_are_quarantined_and_the_rest_applies(b: &Backend) {
         "the bytes sent are kept"
     );
     // Sending the same refused change again does not fill the quarantine.
-    let (_, _) = s.sync(json!({"actor": 31, "grids": [GRID], "changes": [bad]}));
+    let (_, _) = s.sync(
+        &a.token,
+        json!({"actor": a.actor(), "grids": [GRID], "changes": [bad]}),
+    );
     assert_eq!(
-        s.get("/v1/quarantine?actor=31")["changes"]
+        s.get_as(
+            &s.admin_token(),
+            &format!("/v1/quarantine?actor={}", a.actor())
+        )
+        .1["changes"]
             .as_array()
             .unwrap()
             .len(),
@@ -226,7 +239,7 @@ fn refused_changes_are_quarantined_and_the_rest_applies(b: &Backend) {
 
 fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
     let s = TestServer::start(b);
-    let mut writer = Phone::new(41, &[GRID]);
+    let mut writer = Phone::enroll(&s, "user41", "grid_worker", GRID, &[GRID]);
     let mut ids = Vec::new();
     for i in 0..57 {
         let id = Uuid::new_v4();
@@ -239,7 +252,7 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
     }
     writer.sync(&s);
     // Elsewhere: a record of another grid, which the reader must not get.
-    let mut other = Phone::new(42, &["other-grid"]);
+    let mut other = Phone::enroll(&s, "user42", "grid_worker", "other-grid", &["other-grid"]);
     other.make(|d| {
         d.create("place", "other-grid", Uuid::new_v4())
             .set("name", "x")
@@ -247,16 +260,17 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
     });
     other.sync(&s);
 
-    let mut reader = Phone::new(43, &[GRID]);
+    let mut reader = Phone::enroll(&s, "user43", "grid_worker", GRID, &[GRID]);
     reader.page = 10;
     let mut pages = 0;
     let mut resume = serde_json::Value::Null;
     loop {
-        let mut body = json!({"actor": 43, "cursor": reader.cursor, "grids": [GRID], "limit": 10});
+        let mut body =
+            json!({"actor": reader.actor(), "cursor": reader.cursor, "grids": [GRID], "limit": 10});
         if !resume.is_null() {
             body["resume"] = resume.clone();
         }
-        let (_, r) = s.sync(body);
+        let (_, r) = s.sync(&reader.token, body);
         pages += 1;
         assert!(r["records"].as_array().map_or(0, |v| v.len()) <= 10);
         resume = r.get("resume").cloned().unwrap_or_default();
@@ -271,7 +285,7 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
     }
     assert_eq!(pages, 6);
     // The phone's own loop gets the same 57 records, none of the other grid.
-    let mut fresh = Phone::new(44, &[GRID]);
+    let mut fresh = Phone::enroll(&s, "user44", "grid_worker", GRID, &[GRID]);
     fresh.page = 10;
     fresh.sync(&s);
     assert_eq!(fresh.device.replica().records().count(), 57);
@@ -284,8 +298,8 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
 
 fn a_device_far_behind_gets_record_states_then_changes(b: &Backend) {
     let s = TestServer::start_with(b, gridsync_server::Limits::default(), 5);
-    let mut a = Phone::new(51, &[GRID]);
-    let mut w = Phone::new(52, &[GRID]);
+    let mut a = Phone::enroll(&s, "user51", "grid_worker", GRID, &[GRID]);
+    let mut w = Phone::enroll(&s, "user52", "grid_worker", GRID, &[GRID]);
     let id = Uuid::new_v4();
     a.make(|d| {
         d.create("event", GRID, id)
@@ -299,7 +313,10 @@ fn a_device_far_behind_gets_record_states_then_changes(b: &Backend) {
         a.make(|d| d.edit(id).set("title", format!("t{i}")).commit());
     }
     a.sync(&s);
-    let (_, r) = s.sync(json!({"actor": 52, "cursor": w.cursor, "grids": [GRID]}));
+    let (_, r) = s.sync(
+        &w.token,
+        json!({"actor": w.actor(), "cursor": w.cursor, "grids": [GRID]}),
+    );
     assert_eq!(r["records"].as_array().unwrap().len(), 1);
     assert!(r.get("changes").is_none());
     w.sync(&s);
@@ -307,15 +324,18 @@ fn a_device_far_behind_gets_record_states_then_changes(b: &Backend) {
     // A little later, a few changes come as changes.
     a.make(|d| d.edit(id).set("severity", "high").commit());
     a.sync(&s);
-    let (_, r) = s.sync(json!({"actor": 52, "cursor": w.cursor, "grids": [GRID]}));
+    let (_, r) = s.sync(
+        &w.token,
+        json!({"actor": w.actor(), "cursor": w.cursor, "grids": [GRID]}),
+    );
     assert_eq!(r["changes"].as_array().unwrap().len(), 1);
     assert!(r.get("records").is_none());
 }
 
 fn reads_lists_history_and_conflicts(b: &Backend) {
     let s = TestServer::start(b);
-    let mut a = Phone::new(61, &[GRID]);
-    let mut w = Phone::new(62, &[GRID]);
+    let mut a = Phone::enroll(&s, "user61", "grid_worker", GRID, &[GRID]);
+    let mut w = Phone::enroll(&s, "user62", "grid_worker", GRID, &[GRID]);
     let mut events = Vec::new();
     for (i, status) in ["reported", "closed", "reported"].iter().enumerate() {
         let id = Uuid::new_v4();
@@ -369,13 +389,14 @@ fn reads_lists_history_and_conflicts(b: &Backend) {
     let conflicts = s.get(&format!("/v1/grids/{GRID}/conflicts"));
     let recs = conflicts["records"].as_array().unwrap();
     assert_eq!(recs.len(), 1);
+    let expected = vec![i64::from(a.actor()), i64::from(w.actor())];
     let writers: Vec<i64> = recs[0]["fields"]["assignee"]
         .as_array()
         .unwrap()
         .iter()
         .map(|w| w["actor"].as_i64().unwrap())
         .collect();
-    assert_eq!(writers, [61, 62]);
+    assert_eq!(writers, expected);
 
     let rec = s.get(&format!("/v1/records/{}", events[0]));
     let history = rec["history"].as_array().unwrap();
@@ -391,14 +412,16 @@ fn concurrent_syncs_on_one_record_both_merge(b: &Backend) {
     let s1 = TestServer::start(b);
     let s2 = TestServer::start(b);
     let id = Uuid::new_v4();
-    let mut seed = Phone::new(70, &[GRID]);
+    let mut seed = Phone::enroll(&s1, "user70", "grid_worker", GRID, &[GRID]);
     seed.make(|d| {
         d.create("patrol_round", GRID, id)
             .set("route", "night")
             .commit()
     });
     seed.sync(&s1);
-    let mut phones: Vec<Phone> = (71..=74).map(|a| Phone::new(a, &[GRID])).collect();
+    let mut phones: Vec<Phone> = (71..=74)
+        .map(|a| Phone::enroll(&s1, &format!("user{a}"), "grid_worker", GRID, &[GRID]))
+        .collect();
     for p in &mut phones {
         p.sync(&s1);
     }
@@ -452,7 +475,7 @@ fn health_readiness_and_metrics(b: &Backend) {
     let s = TestServer::start(b);
     assert_eq!(s.get("/healthz")["status"], "ok");
     assert_eq!(s.get("/readyz")["status"], "ready");
-    let mut a = Phone::new(81, &[GRID]);
+    let mut a = Phone::enroll(&s, "user81", "grid_worker", GRID, &[GRID]);
     a.make(|d| {
         d.create("event", GRID, Uuid::new_v4())
             .set("status", "reported")
@@ -486,18 +509,33 @@ fn the_demo_district_loads_once(b: &Backend) {
     let store = gridsync_server::open_store(&b.database(), 2).unwrap();
     let first = gridsync_server::seed::demo(&store).unwrap();
     assert!(first.starts_with("demo district loaded"), "{first}");
+    assert!(
+        first.contains("supervisor01"),
+        "the logins are printed: {first}"
+    );
     let again = gridsync_server::seed::demo(&store).unwrap();
     assert!(again.contains("already loaded"), "{again}");
     drop(store);
     let s = TestServer::start(b);
+    let login = s.login("supervisor01", gridsync_server::seed::DEMO_PASSWORD);
+    let token = login["access_token"].as_str().unwrap();
     for grid in gridsync_server::seed::DEMO_GRIDS {
-        let records = s.get(&format!("/v1/grids/{grid}/records?limit=1000"));
+        let (st, records) = s.get_as(token, &format!("/v1/grids/{grid}/records?limit=1000"));
+        assert_eq!(st, 200);
         assert_eq!(records["records"].as_array().unwrap().len(), 22, "{grid}");
     }
-    let events = s.get("/v1/grids/demo-g02/records?collection=event&status=closed");
+    let (_, events) = s.get_as(
+        token,
+        "/v1/grids/demo-g02/records?collection=event&status=closed",
+    );
     assert_eq!(events["records"].as_array().unwrap().len(), 1);
-    // A phone of the demo grid pulls it all.
-    let mut p = Phone::new(90, &["demo-g01"]);
+    // The demo grid worker's phone pulls everything of their grid.
+    let mut p = Phone::enroll_existing(
+        &s,
+        "worker01",
+        gridsync_server::seed::DEMO_PASSWORD,
+        &["demo-g01"],
+    );
     p.sync(&s);
     assert_eq!(p.device.replica().records().count(), 22);
 }

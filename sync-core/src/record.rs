@@ -25,7 +25,7 @@ use crate::change::{Change, Entry, Op};
 use crate::clock::{Actor, Clock, Seq};
 use crate::crdt_form;
 use crate::error::ChangeError;
-use crate::schema::{CollectionDef, FieldKind, Level, Schema};
+use crate::schema::{CollectionDef, FieldDef, FieldKind, Level, Schema};
 use crate::value::Value;
 
 /// A value in a register, with the change that wrote it.
@@ -248,6 +248,29 @@ impl Record {
                 FieldKind::Level => unreachable!("the level lives in Record::level"),
             }
         })
+    }
+
+    /// Replace the values of the scalar fields `hide` selects with what `mask`
+    /// makes of them, keeping every clock: for a replica that must not hold
+    /// some values in full (personal data). The result still merges; a write
+    /// made on top of it replaces the masked values like any other.
+    pub fn redact(&mut self, hide: impl Fn(&FieldDef) -> bool, mask: impl Fn(&Value) -> Value) {
+        let collection = self.collection;
+        for (name, state) in self.fields.iter_mut() {
+            let Some(def) = collection.field(name) else {
+                continue;
+            };
+            if let (true, FieldState::Scalar(reg)) = (hide(def), &mut *state) {
+                let vals = crdt_form::register_values(reg)
+                    .into_iter()
+                    .map(|(clock, w)| {
+                        let value = mask(&w.value);
+                        (clock, Written { value, ..w })
+                    })
+                    .collect();
+                *reg = crdt_form::register_from(vals);
+            }
+        }
     }
 
     // --- reading -------------------------------------------------------------

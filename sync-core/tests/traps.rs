@@ -403,3 +403,38 @@ fn store_backed_apply_matches_the_replica() {
     );
     assert_eq!(r2.view(), r.view());
 }
+
+/// A redacted copy (personal data masked for a role) keeps its clocks: it
+/// still merges, and a later write replaces the masked value everywhere.
+#[test]
+fn a_redacted_record_still_merges() {
+    use gridsync_core::{Record, Schema};
+    let mut w = Device::new(1);
+    let create = w
+        .create("resident", "g-1", ID)
+        .set("name", "Wang")
+        .set("id_number", "420202199001011234")
+        .commit()
+        .unwrap();
+    let mut copy = w.replica().record(ID).unwrap().clone();
+    copy.redact(|f| f.sensitive, |_| Value::from("****"));
+    let v = copy.view();
+    assert_eq!(v.value("id_number"), &Value::from("****"));
+    assert_eq!(v.value("name"), &Value::from("Wang"));
+    // The device holding the masked copy fixes the number: its write wins.
+    let mut replica = Replica::default();
+    replica.merge_record(&copy).unwrap();
+    let mut phone = Device::resume(2, 1, replica);
+    let fix = phone
+        .edit(ID)
+        .set("id_number", "420202199001015678")
+        .commit()
+        .unwrap();
+    let mut server = Replica::default();
+    server.apply(&create).unwrap();
+    server.apply(&fix).unwrap();
+    let v = server.record(ID).unwrap().view();
+    assert_eq!(v.value("id_number"), &Value::from("420202199001015678"));
+    assert_eq!(v.conflicts().count(), 0);
+    let _ = Record::from_stored(Schema::current(), &copy.to_stored()).unwrap();
+}

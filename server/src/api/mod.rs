@@ -1,6 +1,9 @@
 //! HTTP handlers: parse, call the store inside `web::block`, map the result.
 
+pub mod admin;
+pub mod auth;
 pub mod health;
+pub mod privacy;
 pub mod records;
 pub mod sync;
 
@@ -9,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::web;
 
+use crate::auth::Auth;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::Limits;
@@ -17,6 +21,7 @@ use crate::Limits;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
 }
@@ -36,10 +41,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(records::grid_conflicts),
         )
         .route("/v1/records/{id}", web::get().to(records::record))
-        .route("/v1/quarantine", web::get().to(records::quarantine));
+        .route("/v1/quarantine", web::get().to(records::quarantine))
+        .route(
+            "/v1/quarantine/{id}/accept",
+            web::post().to(sync::accept_quarantined),
+        )
+        .route(
+            "/v1/quarantine/{id}/reject",
+            web::post().to(sync::reject_quarantined),
+        )
+        .route("/v1/auth/login", web::post().to(auth::login))
+        .route("/v1/auth/refresh", web::post().to(auth::refresh))
+        .route("/v1/devices", web::post().to(auth::register_device))
+        .route("/v1/devices", web::get().to(auth::list_devices))
+        .route(
+            "/v1/devices/{id}/revoke",
+            web::post().to(auth::revoke_device),
+        )
+        .route("/v1/org/nodes", web::get().to(admin::list_nodes))
+        .route("/v1/org/nodes", web::post().to(admin::create_node))
+        .route("/v1/org/nodes/{code}", web::patch().to(admin::update_node))
+        .route("/v1/users", web::get().to(admin::list_users))
+        .route("/v1/users", web::post().to(admin::create_user))
+        .route("/v1/users/{id}", web::patch().to(admin::update_user))
+        .route("/v1/audit", web::get().to(admin::audit_log));
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -8,10 +8,14 @@ use gridsync_core::{Record, RecordView, Schema, Written};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{valid_grid, AppState};
+use super::privacy::{audit_entry, mask_view};
+use super::{now_ms, valid_grid, AppState};
+use crate::auth::policy::{Role, Scope};
+use crate::auth::Caller;
 use crate::db::models::RecordRow;
 use crate::error::ApiError;
-use crate::store::RecordQuery;
+use crate::store::identity::AuditEntry;
+use crate::store::{RecordQuery, Store, StoreError};
 
 const MAX_LIMIT: i64 = 1000;
 
@@ -36,15 +40,21 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn view_of(row: &RecordRow) -> Result<RecordView, ApiError> {
-    Record::from_stored(Schema::current(), &row.state)
+/// The record as `caller` may see it (personal data masked for roles that
+/// may not see it in full).
+fn view_of(row: &RecordRow, caller: &Caller) -> Result<RecordView, ApiError> {
+    let mut view = Record::from_stored(Schema::current(), &row.state)
         .map(|r| r.view())
-        .map_err(|e| ApiError::Internal(format!("record {}: {e}", row.id)))
+        .map_err(|e| ApiError::Internal(format!("record {}: {e}", row.id)))?;
+    if !caller.role.sees_personal_data() {
+        mask_view(&mut view);
+    }
+    Ok(view)
 }
 
-fn record_out(row: &RecordRow) -> Result<RecordOut, ApiError> {
+fn record_out(row: &RecordRow, caller: &Caller) -> Result<RecordOut, ApiError> {
     Ok(RecordOut {
-        view: view_of(row)?,
+        view: view_of(row, caller)?,
         conflicted: row.conflicts > 0,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
@@ -62,6 +72,35 @@ fn grid_param(grid: &str) -> Result<(), ApiError> {
             format!("`{grid}` is not a grid id"),
         ))
     }
+}
+
+fn outside(grid: &str, scope: &Scope) -> ApiError {
+    ApiError::Forbidden {
+        code: "out_of_scope",
+        message: format!("grid `{grid}` is outside node `{}`", scope.node),
+    }
+}
+
+/// Audit the key persons among `rows` read by `caller`.
+fn audit_key_persons(
+    store: &Store,
+    caller: &Caller,
+    rows: &[RecordRow],
+    how: &str,
+) -> Result<(), StoreError> {
+    let entries: Vec<AuditEntry> = rows
+        .iter()
+        .filter(|r| r.collection == "key_person")
+        .map(|r| {
+            audit_entry(
+                caller,
+                "read_key_person",
+                format!("key_person:{}", r.id),
+                how.to_owned(),
+            )
+        })
+        .collect();
+    store.audit(&entries, now_ms())
 }
 
 fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
@@ -99,6 +138,7 @@ struct ListOut {
 
 pub async fn grid_records(
     state: web::Data<AppState>,
+    caller: Caller,
     grid: web::Path<String>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -127,8 +167,17 @@ pub async fn grid_records(
         None => None,
     };
     let limit = limit_param(p.limit)?;
+    if let Some(c) = &p.collection {
+        if !caller.role.may_read(c) {
+            return Err(ApiError::Forbidden {
+                code: "forbidden_collection",
+                message: format!("a {} does not read `{c}` records", caller.role.as_str()),
+            });
+        }
+    }
     let query = RecordQuery {
         grid,
+        collections: caller.role.reads().iter().map(|c| c.to_string()).collect(),
         collection: p.collection,
         status: p.status,
         updated_since,
@@ -137,11 +186,24 @@ pub async fn grid_records(
         limit,
     };
     let store = state.store.clone();
-    let rows = web::block(move || store.list(&query)).await??;
+    let who = caller.clone();
+    let rows = web::block(move || {
+        let scope = who.scope(&store)?;
+        if !scope.has_grid(&query.grid) {
+            return Ok(Err(outside(&query.grid, &scope)));
+        }
+        let rows = store.list(&query)?;
+        audit_key_persons(&store, &who, &rows, &format!("list of grid {}", query.grid))?;
+        Ok::<_, StoreError>(Ok(rows))
+    })
+    .await???;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
-    let records = rows.iter().map(record_out).collect::<Result<_, _>>()?;
+    let records = rows
+        .iter()
+        .map(|r| record_out(r, &caller))
+        .collect::<Result<_, _>>()?;
     Ok(HttpResponse::Ok().json(ListOut { records, next }))
 }
 
@@ -163,6 +225,7 @@ pub struct RecordParams {
 
 pub async fn record(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     params: web::Query<RecordParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -172,10 +235,24 @@ pub async fn record(
     let history = limit_param(params.history)?;
     let store = state.store.clone();
     let key = id.clone();
-    let found = web::block(move || store.record(&key, history)).await??;
+    let who = caller.clone();
+    let found = web::block(move || {
+        let Some((row, changes)) = store.record(&key, history)? else {
+            return Ok(None);
+        };
+        // Outside the caller's reach reads as absent: existence is not disclosed.
+        let scope = who.scope(&store)?;
+        if !scope.has_grid(&row.grid) || !who.role.may_read(&row.collection) {
+            return Ok(None);
+        }
+        audit_key_persons(&store, &who, std::slice::from_ref(&row), "record")?;
+        Ok::<_, StoreError>(Some((row, changes)))
+    })
+    .await??;
     let (row, changes) = found.ok_or(ApiError::NotFound {
         what: format!("record {id}"),
     })?;
+    let masking = !caller.role.sees_personal_data();
     let history = changes
         .into_iter()
         .map(|c| {
@@ -185,13 +262,17 @@ pub async fn record(
                 seq: c.actor_seq,
                 batch: c.batch_id,
                 received_at: rfc3339(c.received_at),
-                change: RawValue::from_string(c.body)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                change: RawValue::from_string(if masking {
+                    super::privacy::mask_change(&c.body).unwrap_or_default()
+                } else {
+                    c.body
+                })
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "record": record_out(&row)?, "history": history })))
+        .json(serde_json::json!({ "record": record_out(&row, &caller)?, "history": history })))
 }
 
 #[derive(Debug, Serialize)]
@@ -205,16 +286,28 @@ struct ConflictOut {
 
 pub async fn grid_conflicts(
     state: web::Data<AppState>,
+    caller: Caller,
     grid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let grid = grid.into_inner();
     grid_param(&grid)?;
     let store = state.store.clone();
-    let rows = web::block(move || store.conflicts(&grid, MAX_LIMIT)).await??;
+    let who = caller.clone();
+    let rows = web::block(move || {
+        let scope = who.scope(&store)?;
+        if !scope.has_grid(&grid) {
+            return Ok(Err(outside(&grid, &scope)));
+        }
+        let collections: Vec<String> = who.role.reads().iter().map(|c| c.to_string()).collect();
+        let rows = store.conflicts(&grid, &collections, MAX_LIMIT)?;
+        audit_key_persons(&store, &who, &rows, &format!("conflicts of grid {grid}"))?;
+        Ok::<_, StoreError>(Ok(rows))
+    })
+    .await???;
     let records = rows
         .iter()
         .map(|row| {
-            let view = view_of(row)?;
+            let view = view_of(row, &caller)?;
             Ok(ConflictOut {
                 id: row.id.clone(),
                 collection: row.collection.clone(),
@@ -238,8 +331,12 @@ pub struct QuarantineParams {
 }
 
 /// Refused changes with their reasons.
+///
+/// Supervisors see those of their grids, admins all, anyone else what their
+/// own device sent.
 pub async fn quarantine(
     state: web::Data<AppState>,
+    caller: Caller,
     params: web::Query<QuarantineParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner();
@@ -248,6 +345,30 @@ pub async fn quarantine(
     }
     let limit = limit_param(p.limit)?;
     let store = state.store.clone();
-    let rows = web::block(move || store.quarantined(p.actor, p.grid.as_deref(), limit)).await??;
+    let rows = web::block(move || {
+        let (actor, grids) = match caller.role {
+            Role::Admin => (p.actor, p.grid.map(|g| vec![g])),
+            Role::Supervisor => {
+                let scope = caller.scope(&store)?;
+                let grids: Vec<String> = match p.grid {
+                    Some(g) if scope.has_grid(&g) => vec![g],
+                    Some(g) => return Ok(Err(outside(&g, &scope))),
+                    None => scope.grids.into_iter().collect(),
+                };
+                (p.actor, Some(grids))
+            }
+            _ => match &caller.device {
+                Some(d) => (Some(i64::from(d.actor)), p.grid.map(|g| vec![g])),
+                None => {
+                    return Ok(Err(ApiError::Forbidden {
+                        code: "device_required",
+                        message: "a device sees what it sent; sign in with its tokens".into(),
+                    }))
+                }
+            },
+        };
+        Ok::<_, StoreError>(Ok(store.quarantined(actor, grids.as_deref(), limit)?))
+    })
+    .await???;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "changes": rows })))
 }

@@ -1,21 +1,27 @@
-//! `POST /v1/sync`: push and pull in one round trip.
+//! `POST /v1/sync`: push and pull in one round trip, for one device within
+//! its user's scope; and the supervisors' decisions on quarantined changes.
 
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
+use gridsync_core::Change;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::privacy::{audit_entry, mask_change, mask_state};
 use super::{now_ms, valid_grid, AppState};
+use crate::auth::policy::Role;
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::store::{ChangeResult, Pull, PullPage, Push};
+use crate::store::{allow_all, ChangeResult, Pull, PullPage, Push, StoreError};
 use crate::sync::Resume;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// The device's actor id.
-    pub actor: u32,
+    /// The device's actor id; when given it must be the token's device's.
+    #[serde(default)]
+    pub actor: Option<u32>,
     /// The device's id for this batch (a UUID); generated when absent.
     #[serde(default)]
     pub batch: Option<String>,
@@ -25,8 +31,9 @@ pub struct SyncRequest {
     /// Given back from the previous page of a transfer of record states.
     #[serde(default)]
     pub resume: Option<Resume>,
-    /// The grids whose changes the device pulls.
-    pub grids: Vec<String>,
+    /// The grids to pull; all the grids of the user's node when absent.
+    #[serde(default)]
+    pub grids: Option<Vec<String>>,
     /// Unsent changes, oldest first.
     #[serde(default)]
     pub changes: Vec<Box<RawValue>>,
@@ -38,6 +45,7 @@ pub struct SyncRequest {
 #[derive(Debug, Serialize)]
 pub struct SyncResponse {
     pub batch: String,
+    pub actor: u32,
     pub results: Vec<ChangeResult>,
     #[serde(flatten)]
     pub page: PullPage,
@@ -45,25 +53,35 @@ pub struct SyncResponse {
 
 pub async fn sync(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<SyncRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let req = body.into_inner();
     let limits = &state.limits;
-    if req.actor == 0 {
-        return Err(ApiError::bad("invalid_actor", "actor 0 is never assigned"));
+    let device = caller.device.clone().ok_or_else(|| ApiError::Forbidden {
+        code: "device_required",
+        message: "sync with the tokens of a registered device (POST /v1/devices)".into(),
+    })?;
+    if req.actor.is_some_and(|a| a != device.actor) {
+        return Err(ApiError::Forbidden {
+            code: "actor_not_yours",
+            message: format!("this device's actor is {}", device.actor),
+        });
     }
-    if req.grids.is_empty() || req.grids.len() > limits.max_grids {
-        return Err(ApiError::bad(
-            "invalid_grids",
-            format!("name 1 to {} grids to pull", limits.max_grids),
-        ));
-    }
-    if let Some(g) = req.grids.iter().find(|g| !valid_grid(g)) {
-        return Err(ApiError::bad(
-            "invalid_grids",
-            format!("`{g}` is not a grid id"),
-        ));
+    if let Some(grids) = &req.grids {
+        if grids.is_empty() || grids.len() > limits.max_grids {
+            return Err(ApiError::bad(
+                "invalid_grids",
+                format!("name 1 to {} grids to pull", limits.max_grids),
+            ));
+        }
+        if let Some(g) = grids.iter().find(|g| !valid_grid(g)) {
+            return Err(ApiError::bad(
+                "invalid_grids",
+                format!("`{g}` is not a grid id"),
+            ));
+        }
     }
     if req.changes.len() > limits.max_batch {
         return Err(ApiError::bad(
@@ -81,43 +99,67 @@ pub async fn sync(
             .to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let pull = Pull {
-        actor: req.actor,
-        cursor: req.cursor,
-        resume: req.resume,
-        grids: req.grids,
-        limit: req
-            .limit
-            .unwrap_or(limits.page_size)
-            .clamp(1, limits.page_size),
-    };
-    let store = state.store.clone();
-    let (actor, changes) = (req.actor, req.changes);
+    let limit = req
+        .limit
+        .unwrap_or(limits.page_size)
+        .clamp(1, limits.page_size);
+    let st = state.clone();
+    let actor = device.actor;
     let batch_id = batch.clone();
+    let who = caller.clone();
     let outcome = web::block(move || {
+        let store = &st.store;
+        let scope = who.scope(store)?;
+        let grids: Vec<String> = match req.grids {
+            Some(g) => {
+                if let Some(outside) = g.iter().find(|g| !scope.has_grid(g)) {
+                    return Ok(Err(ApiError::Forbidden {
+                        code: "out_of_scope",
+                        message: format!("grid `{outside}` is outside node `{}`", scope.node),
+                    }));
+                }
+                g
+            }
+            None => scope.grids.iter().cloned().collect(),
+        };
+        let pull = Pull {
+            actor,
+            cursor: req.cursor,
+            resume: req.resume,
+            grids,
+            collections: who.role.reads().iter().map(|c| c.to_string()).collect(),
+            limit,
+        };
         // A request is answered whole or refused whole: check the pull first.
         store.check_pull(&pull)?;
-        let results = if changes.is_empty() {
+        let results = if req.changes.is_empty() {
             Vec::new()
         } else {
+            let guard = |c: &Change| scope.write_refusal(&c.collection, &c.grid);
             let push = Push {
                 actor,
                 batch: &batch_id,
-                changes: &changes,
+                changes: &req.changes,
+                guard: &guard,
             };
             store.push(&push, now_ms())?
         };
-        let page = store.pull(&pull)?;
-        Ok::<_, crate::store::StoreError>((results, page))
+        let mut page = store.pull(&pull)?;
+        deliver(&mut page, &who, store)?;
+        Ok::<_, StoreError>(Ok((results, page)))
     })
     .await?;
-    let label = if outcome.is_ok() { "ok" } else { "error" };
+    let label = if matches!(outcome, Ok(Ok(_))) {
+        "ok"
+    } else {
+        "error"
+    };
     state
         .metrics
         .sync_seconds
         .with_label_values(&[label])
         .observe(started.elapsed().as_secs_f64());
-    let (results, page) = outcome?;
+    let (results, page) = outcome??;
     for r in &results {
         state
             .metrics
@@ -127,6 +169,7 @@ pub async fn sync(
     }
     tracing::info!(
         actor,
+        user = %caller.username,
         batch = %batch,
         pushed = results.len(),
         applied = results.iter().filter(|r| r.outcome() == "applied").count(),
@@ -137,7 +180,177 @@ pub async fn sync(
     );
     Ok(HttpResponse::Ok().json(SyncResponse {
         batch,
+        actor,
         results,
         page,
     }))
+}
+
+/// Mask what the caller's role may not see in full, and audit key persons
+/// delivered to the device.
+fn deliver(
+    page: &mut PullPage,
+    caller: &Caller,
+    store: &crate::store::Store,
+) -> Result<(), StoreError> {
+    let masking = !caller.role.sees_personal_data();
+    let mut key_persons = 0;
+    let redo = |raw: &RawValue,
+                f: &dyn Fn(&str) -> Option<String>|
+     -> Result<Box<RawValue>, StoreError> {
+        let text = f(raw.get()).ok_or_else(|| StoreError::Corrupt {
+            id: "pull".into(),
+            reason: "a stored change or record does not decode".into(),
+        })?;
+        RawValue::from_string(text).map_err(|e| StoreError::Corrupt {
+            id: "pull".into(),
+            reason: e.to_string(),
+        })
+    };
+    for c in page.changes.iter_mut() {
+        if c.get().contains("\"collection\":\"key_person\"") {
+            key_persons += 1;
+        }
+        if masking {
+            *c = redo(c, &mask_change)?;
+        }
+    }
+    for r in page.records.iter_mut() {
+        if r.get().contains("\"collection\":\"key_person\"") {
+            key_persons += 1;
+        }
+        if masking {
+            *r = redo(r, &mask_state)?;
+        }
+    }
+    if key_persons > 0 {
+        let entry = audit_entry(
+            caller,
+            "sync_key_persons",
+            "key_person".into(),
+            format!("{key_persons} key-person changes or records delivered to the device"),
+        );
+        store.audit(&[entry], now_ms())?;
+    }
+    Ok(())
+}
+
+/// The quarantined change `id`, if the caller may decide on it.
+fn decidable(
+    store: &crate::store::Store,
+    caller: &Caller,
+    id: i64,
+) -> Result<Result<crate::store::QuarantineRow, ApiError>, StoreError> {
+    let Some(row) = store.quarantined_change(id)? else {
+        return Ok(Err(ApiError::NotFound {
+            what: format!("quarantined change {id}"),
+        }));
+    };
+    let in_scope = match (&row.grid, caller.role) {
+        (_, Role::Admin) => true,
+        (Some(g), Role::Supervisor) => caller.scope(store)?.has_grid(g),
+        _ => false,
+    };
+    if !in_scope {
+        return Ok(Err(ApiError::Forbidden {
+            code: "out_of_scope",
+            message: "only a supervisor of the change's grid decides on it".into(),
+        }));
+    }
+    if let Some(done) = &row.resolution {
+        return Ok(Err(ApiError::Conflict {
+            code: "already_resolved",
+            message: format!("this change was already {done}"),
+        }));
+    }
+    Ok(Ok(row))
+}
+
+/// A supervisor accepts a quarantined change (typically `out_of_scope` from a
+/// worker moved while offline): it is merged as its author made it.
+pub async fn accept_quarantined(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Supervisor])?;
+    let id = id.into_inner();
+    let st = state.clone();
+    let result = web::block(move || {
+        let store = &st.store;
+        let row = match decidable(store, &caller, id)? {
+            Ok(row) => row,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Ok(change) = serde_json::from_str::<Change>(&row.body) else {
+            return Ok(Err(ApiError::bad(
+                "malformed_change",
+                "a change that does not decode cannot be accepted; reject it",
+            )));
+        };
+        let raw = [
+            RawValue::from_string(row.body).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })?,
+        ];
+        let batch = uuid::Uuid::new_v4().to_string();
+        let push = Push {
+            actor: change.actor,
+            batch: &batch,
+            changes: &raw,
+            guard: &allow_all,
+        };
+        let results = store.push(&push, now_ms())?;
+        if let Some(ChangeResult::Refused { code, message, .. }) = results.first() {
+            return Ok(Err(ApiError::Conflict {
+                code: "still_refused",
+                message: format!("the change is still refused ({code}): {message}"),
+            }));
+        }
+        store.resolve_quarantine(id, "accepted", caller.user_id, now_ms())?;
+        let entry = audit_entry(
+            &caller,
+            "quarantine_accept",
+            format!("quarantine:{id}"),
+            format!("{:?}", results.first()),
+        );
+        store.audit(&[entry], now_ms())?;
+        Ok::<_, StoreError>(Ok(results))
+    })
+    .await??;
+    let results = result?;
+    Ok(
+        HttpResponse::Ok()
+            .json(serde_json::json!({ "resolution": "accepted", "results": results })),
+    )
+}
+
+/// A supervisor rejects a quarantined change; it stays in the quarantine,
+/// marked, and is never applied.
+pub async fn reject_quarantined(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let id = id.into_inner();
+    let st = state.clone();
+    web::block(move || {
+        let store = &st.store;
+        if let Err(e) = decidable(store, &caller, id)? {
+            return Ok(Err(e));
+        }
+        store.resolve_quarantine(id, "rejected", caller.user_id, now_ms())?;
+        let entry = audit_entry(
+            &caller,
+            "quarantine_reject",
+            format!("quarantine:{id}"),
+            String::new(),
+        );
+        store.audit(&[entry], now_ms())?;
+        Ok::<_, StoreError>(Ok(()))
+    })
+    .await???;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "resolution": "rejected" })))
 }

@@ -58,6 +58,7 @@ pub struct ChangeRow {
     pub batch_id: String,
     pub received_at: i64,
     pub body: String,
+    pub collection: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -71,6 +72,7 @@ pub struct NewChange {
     pub batch_id: String,
     pub received_at: i64,
     pub body: String,
+    pub collection: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -86,4 +88,82 @@ pub struct NewQuarantine {
     pub code: String,
     pub message: String,
     pub body: String,
+}
+
+/// A node of the org tree.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = super::schema::org_nodes)]
+pub struct OrgNodeRow {
+    pub code: String,
+    pub parent: Option<String>,
+    pub level: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub node: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::users)]
+pub struct NewUser {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub node: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = super::schema::devices)]
+pub struct DeviceRow {
+    pub id: String,
+    pub user_id: i64,
+    pub actor: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::refresh_tokens)]
+pub struct RefreshRow {
+    pub hash: String,
+    pub family: String,
+    pub user_id: i64,
+    pub device_id: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = super::schema::audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub device_id: Option<String>,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
 }

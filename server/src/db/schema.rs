@@ -30,6 +30,7 @@ diesel::table! {
         batch_id -> Text,
         received_at -> BigInt,
         body -> Text,
+        collection -> Text,
     }
 }
 
@@ -53,7 +54,82 @@ diesel::table! {
         code -> Text,
         message -> Text,
         body -> Text,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<BigInt>,
+        resolved_at -> Nullable<BigInt>,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(records, changes, actors, quarantine);
+
+diesel::table! {
+    org_nodes (code) {
+        code -> Text,
+        parent -> Nullable<Text>,
+        level -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        full_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        node -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        user_id -> BigInt,
+        actor -> BigInt,
+        name -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (hash) {
+        hash -> Text,
+        family -> Text,
+        user_id -> BigInt,
+        device_id -> Nullable<Text>,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        user_id -> Nullable<BigInt>,
+        username -> Text,
+        device_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(org_nodes, users, devices, refresh_tokens, audit_log);

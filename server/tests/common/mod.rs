@@ -8,10 +8,72 @@ use std::path::PathBuf;
 
 use diesel::{Connection, RunQueryDsl};
 use gridsync_core::{Change, Device, Record, Replica, Schema};
+use gridsync_server::auth::password;
+use gridsync_server::auth::tokens::Keys;
+use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
 use gridsync_server::store::Store;
 use gridsync_server::{open_store, Limits};
 use serde_json::{json, Value as Json};
+
+/// The signing secret of test servers (tests forge tokens with it).
+pub const SECRET: &str = "test-secret-test-secret-test-secret!";
+pub const ADMIN: &str = "root";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The test org tree: d → p1 → c1 → {GRID, g-bad, g1, g2}; d → p2 → c2 → {other-grid, g3}.
+pub const TREE: [(&str, Option<&str>, &str); 11] = [
+    ("d", None, "district"),
+    ("p1", Some("d"), "park"),
+    ("p2", Some("d"), "park"),
+    ("c1", Some("p1"), "community"),
+    ("c2", Some("p2"), "community"),
+    ("420203-001-003-012", Some("c1"), "grid"),
+    ("g-bad", Some("c1"), "grid"),
+    ("g1", Some("c1"), "grid"),
+    ("g2", Some("c1"), "grid"),
+    ("other-grid", Some("c2"), "grid"),
+    ("g3", Some("c2"), "grid"),
+];
+
+/// Create the test tree and the admin, where missing.
+fn bootstrap(store: &Store) {
+    let known: Vec<String> = store
+        .org_tree()
+        .unwrap()
+        .into_iter()
+        .map(|n| n.code)
+        .collect();
+    for (code, parent, level) in TREE {
+        if !known.iter().any(|k| k == code) {
+            store
+                .create_node(&OrgNodeRow {
+                    code: code.into(),
+                    parent: parent.map(str::to_owned),
+                    level: level.into(),
+                    name: format!("node {code}"),
+                    created_at: 0,
+                    updated_at: 0,
+                })
+                .unwrap();
+        }
+    }
+    if store.user_by_name(ADMIN).unwrap().is_none() {
+        store
+            .create_user(&NewUser {
+                id: 0,
+                username: ADMIN.into(),
+                full_name: "Root".into(),
+                password_hash: password::hash(PASSWORD),
+                role: "admin".into(),
+                node: "d".into(),
+                disabled: false,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .unwrap();
+    }
+}
 
 /// Runs every listed scenario on SQLite, and declares the same scenarios on
 /// PostgreSQL. Those are ignored by a plain `cargo test` (listed as ignored,
@@ -98,6 +160,8 @@ impl Drop for Backend {
 /// A running server.
 pub struct TestServer {
     pub base: String,
+    admin: std::sync::OnceLock<String>,
+    supervisor: std::sync::OnceLock<String>,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -110,18 +174,22 @@ impl TestServer {
     pub fn start_with(backend: &Backend, limits: Limits, state_threshold: usize) -> TestServer {
         let mut store: Store = open_store(&backend.database(), 4).unwrap();
         store.state_threshold = state_threshold;
+        bootstrap(&store);
+        let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = gridsync_server::serve(listener, store, limits).unwrap();
+                let server = gridsync_server::serve(listener, store, limits, auth).unwrap();
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
             })
         });
         TestServer {
             base,
+            admin: std::sync::OnceLock::new(),
+            supervisor: std::sync::OnceLock::new(),
             handle: rx.recv().unwrap(),
             thread: Some(thread),
         }
@@ -131,13 +199,74 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
-    /// GET, expecting 200, as JSON.
+    pub fn keys(&self) -> Keys {
+        Keys::new(SECRET.as_bytes())
+    }
+
+    /// Log in; the token pair and user as JSON.
+    pub fn login(&self, username: &str, password: &str) -> Json {
+        let (st, body) = self.call(
+            ureq::post(&self.url("/v1/auth/login")),
+            Some(json!({"username": username, "password": password})),
+        );
+        assert_eq!(st, 200, "login {username}: {body}");
+        body
+    }
+
+    /// An admin's access token.
+    pub fn admin_token(&self) -> String {
+        self.admin
+            .get_or_init(|| {
+                self.login(ADMIN, PASSWORD)["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .clone()
+    }
+
+    /// Create a user (as the admin); their id.
+    pub fn create_user(&self, username: &str, role: &str, node: &str) -> i64 {
+        let (st, body) = self.call(
+            self.authed(ureq::post(&self.url("/v1/users")), &self.admin_token()),
+            Some(json!({"username": username, "full_name": username, "password": PASSWORD, "role": role, "node": node})),
+        );
+        assert_eq!(st, 201, "create user {username}: {body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    pub fn authed(&self, req: ureq::Request, token: &str) -> ureq::Request {
+        req.set("Authorization", &format!("Bearer {token}"))
+    }
+
+    /// GET with a token: (status, JSON).
+    pub fn get_as(&self, token: &str, path: &str) -> (u16, Json) {
+        self.call(self.authed(ureq::get(&self.url(path)), token), None)
+    }
+
+    /// GET as a supervisor of the whole test district, expecting 200.
     pub fn get(&self, path: &str) -> Json {
-        ureq::get(&self.url(path))
-            .call()
+        let token = self.supervisor_token();
+        let (st, body) = self.get_as(&token, path);
+        assert_eq!(st, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// A supervisor of the whole test district (created on first use).
+    pub fn supervisor_token(&self) -> String {
+        if let Some(t) = self.supervisor.get() {
+            return t.clone();
+        }
+        let (st, _b) = self.call(
+            self.authed(ureq::post(&self.url("/v1/users")), &self.admin_token()),
+            Some(json!({"username": "chief", "full_name": "Chief", "password": PASSWORD, "role": "supervisor", "node": "d"})),
+        );
+        assert!(st == 201 || st == 409, "{st} {_b}");
+        let t = self.login("chief", PASSWORD)["access_token"]
+            .as_str()
             .unwrap()
-            .into_json()
-            .unwrap()
+            .to_owned();
+        self.supervisor.get_or_init(|| t).clone()
     }
 
     /// Any request: (status, JSON body).
@@ -153,8 +282,12 @@ impl TestServer {
         }
     }
 
-    pub fn sync(&self, body: Json) -> (u16, Json) {
-        self.call(ureq::post(&self.url("/v1/sync")), Some(body))
+    /// `POST /v1/sync` with a device's token.
+    pub fn sync(&self, token: &str, body: Json) -> (u16, Json) {
+        self.call(
+            self.authed(ureq::post(&self.url("/v1/sync")), token),
+            Some(body),
+        )
     }
 }
 
@@ -168,9 +301,12 @@ impl Drop for TestServer {
     }
 }
 
-/// A phone: the core device, its outbox, its cursor, and the sync loop.
+/// A phone: the core device, its tokens, its outbox, its cursor, the sync loop.
 pub struct Phone {
     pub device: Device,
+    pub token: String,
+    pub refresh: String,
+    pub device_id: String,
     pub outbox: Vec<Change>,
     pub cursor: i64,
     pub grids: Vec<String>,
@@ -178,14 +314,48 @@ pub struct Phone {
 }
 
 impl Phone {
-    pub fn new(actor: u32, grids: &[&str]) -> Phone {
+    /// A new user `username` with `role` at `node`, logged in on a newly
+    /// registered device that pulls `grids`.
+    pub fn enroll(
+        server: &TestServer,
+        username: &str,
+        role: &str,
+        node: &str,
+        grids: &[&str],
+    ) -> Phone {
+        server.create_user(username, role, node);
+        Phone::enroll_existing(server, username, PASSWORD, grids)
+    }
+
+    /// A new device of an existing user.
+    pub fn enroll_existing(
+        server: &TestServer,
+        username: &str,
+        password: &str,
+        grids: &[&str],
+    ) -> Phone {
+        let login = server.login(username, password);
+        let token = login["access_token"].as_str().unwrap();
+        let (st, reg) = server.call(
+            server.authed(ureq::post(&server.url("/v1/devices")), token),
+            Some(json!({"name": format!("{username}'s phone")})),
+        );
+        assert_eq!(st, 201, "{reg}");
+        let actor = reg["device"]["actor"].as_u64().unwrap() as u32;
         Phone {
             device: Device::new(actor),
+            token: reg["access_token"].as_str().unwrap().to_owned(),
+            refresh: reg["refresh_token"].as_str().unwrap().to_owned(),
+            device_id: reg["device"]["id"].as_str().unwrap().to_owned(),
             outbox: Vec::new(),
             cursor: 0,
             grids: grids.iter().map(|g| g.to_string()).collect(),
             page: 500,
         }
+    }
+
+    pub fn actor(&self) -> u32 {
+        self.device.actor()
     }
 
     /// Make a change offline and put it in the outbox.
@@ -222,7 +392,7 @@ impl Phone {
             if !resume.is_null() {
                 body["resume"] = resume.clone();
             }
-            let (status, res) = server.sync(body);
+            let (status, res) = server.sync(&self.token, body);
             assert_eq!(status, 200, "sync failed: {res}");
             if first {
                 results = res["results"].as_array().cloned().unwrap_or_default();

@@ -35,6 +35,15 @@ const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The request names something that does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request contradicts the store (a name taken, a node in use).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The request is not acceptable as it stands.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
     #[error("cannot open the database: {0}")]
     Open(String),
     #[error("no database connection available: {0}")]
@@ -50,13 +59,30 @@ pub enum StoreError {
 }
 
 /// The changes a device pushes.
-#[derive(Debug)]
 pub struct Push<'a> {
     pub actor: u32,
     pub batch: &'a str,
     /// Each change as sent; decoded one by one so that one malformed change
     /// is refused (and kept) without failing the others.
     pub changes: &'a [Box<RawValue>],
+    /// Why the sender may not make this change, if it may not (scope, role):
+    /// `(code, message)`. The change is then refused and quarantined.
+    pub guard: &'a (dyn Fn(&Change) -> Option<(&'static str, String)> + Sync),
+}
+
+impl std::fmt::Debug for Push<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Push")
+            .field("actor", &self.actor)
+            .field("batch", &self.batch)
+            .field("changes", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A guard that lets every change through (the server's own writes).
+pub fn allow_all(_: &Change) -> Option<(&'static str, String)> {
+    None
 }
 
 /// What a device asks to pull.
@@ -66,6 +92,8 @@ pub struct Pull {
     pub cursor: i64,
     pub resume: Option<Resume>,
     pub grids: Vec<String>,
+    /// The collections the device's role reads.
+    pub collections: Vec<String>,
     pub limit: usize,
 }
 
@@ -123,6 +151,8 @@ pub struct PullPage {
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
     pub grid: String,
+    /// Only these collections (the ones the caller's role reads).
+    pub collections: Vec<String>,
     pub collection: Option<String>,
     pub status: Option<String>,
     pub updated_since: Option<i64>,
@@ -144,6 +174,10 @@ pub struct QuarantineRow {
     pub code: String,
     pub message: String,
     pub body: String,
+    /// `accepted` or `rejected` once a supervisor decided; absent while open.
+    pub resolution: Option<String>,
+    pub resolved_by: Option<i64>,
+    pub resolved_at: Option<i64>,
 }
 
 /// A record loaded (or created) during a batch.
@@ -285,6 +319,14 @@ macro_rules! queries {
                         ));
                         continue;
                     }
+                    if let Some((code, message)) = (p.guard)(&change) {
+                        results.push(quarantine(
+                            Some(&change),
+                            sent.get(),
+                            refused(Some(&change), code, message, None),
+                        ));
+                        continue;
+                    }
                     let Ok(actor_seq) = i64::try_from(change.seq) else {
                         let msg = "seq is beyond 2^63-1".to_owned();
                         results.push(quarantine(
@@ -382,6 +424,7 @@ macro_rules! queries {
                         batch_id: p.batch.to_owned(),
                         received_at: now,
                         body,
+                        collection: change.collection.clone(),
                     });
                     results.push(ChangeResult::Applied {
                         actor: change.actor,
@@ -501,6 +544,7 @@ macro_rules! queries {
                     changes::table
                         .filter(changes::seq.gt(q.cursor))
                         .filter(changes::grid.eq_any(&q.grids))
+                        .filter(changes::collection.eq_any(&q.collections))
                         .filter(changes::actor.ne(me))
                         .select(changes::seq)
                         .limit(threshold as i64 + 1)
@@ -513,6 +557,7 @@ macro_rules! queries {
                         let mut rows = changes::table
                             .filter(changes::seq.gt(q.cursor))
                             .filter(changes::grid.eq_any(&q.grids))
+                            .filter(changes::collection.eq_any(&q.collections))
                             .filter(changes::actor.ne(me))
                             .order(changes::seq.asc())
                             .limit(limit + 1)
@@ -541,6 +586,7 @@ macro_rules! queries {
                     PullPlan::States { snapshot, after } => {
                         let mut query = records::table
                             .filter(records::grid.eq_any(&q.grids))
+                            .filter(records::collection.eq_any(&q.collections))
                             .filter(records::last_seq.gt(q.cursor))
                             .into_boxed();
                         if let Some(after) = &after {
@@ -639,10 +685,12 @@ macro_rules! queries {
             pub(super) fn conflicts(
                 c: &mut $conn,
                 grid: &str,
+                collections: &[String],
                 limit: i64,
             ) -> Result<Vec<RecordRow>, StoreError> {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
+                    .filter(records::collection.eq_any(collections))
                     .filter(records::conflicts.gt(0))
                     .filter(records::deleted.eq(false))
                     .order(records::id.asc())
@@ -663,15 +711,15 @@ macro_rules! queries {
             pub(super) fn quarantined(
                 c: &mut $conn,
                 actor: Option<i64>,
-                grid: Option<&str>,
+                grids: Option<&[String]>,
                 limit: i64,
             ) -> Result<Vec<QuarantineRow>, StoreError> {
                 let mut query = quarantine::table.into_boxed();
                 if let Some(a) = actor {
                     query = query.filter(quarantine::actor.eq(a));
                 }
-                if let Some(g) = grid {
-                    query = query.filter(quarantine::grid.eq(g.to_owned()));
+                if let Some(g) = grids {
+                    query = query.filter(quarantine::grid.eq_any(g.to_vec()));
                 }
                 Ok(query.order(quarantine::id.asc()).limit(limit).load(c)?)
             }
@@ -691,9 +739,24 @@ pub struct Store {
     pub state_threshold: usize,
 }
 
-/// Call a query of [`queries!`] on the pool's backend inside a read
-/// transaction (one consistent snapshot).
-macro_rules! read {
+/// Call a query of this module's `on_sqlite` / `on_pg` on the pool's backend
+/// inside a write transaction: `BEGIN IMMEDIATE` on SQLite, the advisory
+/// write lock on PostgreSQL. Writers are serialized across processes.
+macro_rules! write_tx {
+    ($self:ident, $call:ident ( $($arg:expr),* )) => {
+        match $self.pool.get()? {
+            Conn::Sqlite(mut conn) => conn.immediate_transaction(|c| on_sqlite::$call(c, $($arg),*)),
+            Conn::Pg(mut conn) => conn.transaction(|c| {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})")).execute(c)?;
+                on_pg::$call(c, $($arg),*)
+            }),
+        }
+    };
+}
+
+/// Call a query of this module's `on_sqlite` / `on_pg` on the pool's backend
+/// inside a read transaction (one consistent snapshot).
+macro_rules! read_tx {
     ($self:ident, $call:ident ( $($arg:expr),* )) => {
         match $self.pool.get()? {
             Conn::Sqlite(mut conn) => conn.transaction(|c| on_sqlite::$call(c, $($arg),*)),
@@ -735,17 +798,17 @@ impl Store {
     /// One page of what the device has not seen, from a snapshot.
     pub fn pull(&self, q: &Pull) -> Result<PullPage, StoreError> {
         let threshold = self.state_threshold;
-        read!(self, pull(q, threshold))
+        read_tx!(self, pull(q, threshold))
     }
 
     /// Refuse a pull that cannot be answered (a cursor ahead of the server, a
     /// bad resume token) before anything of its request is applied.
     pub fn check_pull(&self, q: &Pull) -> Result<(), StoreError> {
-        read!(self, check_pull(q))
+        read_tx!(self, check_pull(q))
     }
 
     pub fn list(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
-        read!(self, list(q))
+        read_tx!(self, list(q))
     }
 
     pub fn record(
@@ -753,25 +816,33 @@ impl Store {
         id: &str,
         history: i64,
     ) -> Result<Option<(RecordRow, Vec<ChangeRow>)>, StoreError> {
-        read!(self, record(id, history))
+        read_tx!(self, record(id, history))
     }
 
-    pub fn conflicts(&self, grid: &str, limit: i64) -> Result<Vec<RecordRow>, StoreError> {
-        read!(self, conflicts(grid, limit))
+    pub fn conflicts(
+        &self,
+        grid: &str,
+        collections: &[String],
+        limit: i64,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        read_tx!(self, conflicts(grid, collections, limit))
     }
 
     /// The highest sequence applied for an actor (0 if none).
     pub fn actor_max_seq(&self, actor: u32) -> Result<i64, StoreError> {
         let actor = i64::from(actor);
-        read!(self, actor_max_seq(actor))
+        read_tx!(self, actor_max_seq(actor))
     }
 
     pub fn quarantined(
         &self,
         actor: Option<i64>,
-        grid: Option<&str>,
+        grids: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<QuarantineRow>, StoreError> {
-        read!(self, quarantined(actor, grid, limit))
+        read_tx!(self, quarantined(actor, grids, limit))
     }
 }
+
+// After the macros above, which it uses.
+pub mod identity;

@@ -1,0 +1,10 @@
+ALTER TABLE changes DROP COLUMN collection;
+ALTER TABLE quarantine DROP COLUMN resolved_at;
+ALTER TABLE quarantine DROP COLUMN resolved_by;
+ALTER TABLE quarantine DROP COLUMN resolution;
+DROP TABLE settings;
+DROP TABLE audit_log;
+DROP TABLE refresh_tokens;
+DROP TABLE devices;
+DROP TABLE users;
+DROP TABLE org_nodes;

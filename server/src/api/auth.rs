@@ -1,0 +1,250 @@
+//! Login, token refresh, devices.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{now_ms, AppState};
+use crate::auth::policy::Role;
+use crate::auth::tokens::{self, REFRESH_TTL_SECS};
+use crate::auth::{password, Caller};
+use crate::db::models::{DeviceRow, RefreshRow};
+use crate::error::ApiError;
+use crate::store::identity::Rotation;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+/// A new access token and a new refresh token of a new family.
+fn issue(
+    state: &AppState,
+    store: &Store,
+    user_id: i64,
+    device: Option<&str>,
+) -> Result<TokenPair, StoreError> {
+    let now = now_ms() / 1000;
+    let (refresh, hash) = tokens::new_refresh_token();
+    store.insert_refresh(&RefreshRow {
+        hash,
+        family: uuid::Uuid::new_v4().to_string(),
+        user_id,
+        device_id: device.map(str::to_owned),
+        issued_at: now,
+        expires_at: now + REFRESH_TTL_SECS,
+        used_at: None,
+        revoked_at: None,
+    })?;
+    Ok(TokenPair {
+        access_token: state.auth.keys.issue(user_id, device, now),
+        token_type: "Bearer",
+        expires_in: tokens::ACCESS_TTL_SECS,
+        refresh_token: refresh,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    username: String,
+    password: String,
+    /// Bind the tokens to this registered device of the user.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Login>,
+) -> Result<HttpResponse, ApiError> {
+    let Login {
+        username,
+        password,
+        device,
+    } = body.into_inner();
+    let address = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    state.auth.allow_login(&username, &address)?;
+    let name = username.clone();
+    let st = state.clone();
+    let result = web::block(move || {
+        let store = &st.store;
+        let Some(user) = store.user_by_name(&username)? else {
+            // Spend the same time as a real check, so that timing tells nothing.
+            password::verify_nothing(&password);
+            return Ok(None);
+        };
+        if user.disabled || !password::verify(&password, &user.password_hash) {
+            return Ok(None);
+        }
+        if let Some(d) = &device {
+            match store.device(d)? {
+                Some(row) if row.user_id == user.id && row.revoked_at.is_none() => {}
+                _ => return Ok(Some(Err(user))),
+            }
+        }
+        let pair = issue(&st, store, user.id, device.as_deref())?;
+        Ok::<_, StoreError>(Some(Ok((user, pair))))
+    })
+    .await??;
+    if result.is_none() {
+        state.auth.login_failed(&name, &address);
+    }
+    match result {
+        None => Err(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            message: "wrong username or password".into(),
+        }),
+        Some(Err(_)) => Err(ApiError::Forbidden {
+            code: "device_not_yours",
+            message: "that device is not an active device of this user".into(),
+        }),
+        Some(Ok((user, pair))) => Ok(HttpResponse::Ok().json(serde_json::json!({
+            "access_token": pair.access_token,
+            "token_type": pair.token_type,
+            "expires_in": pair.expires_in,
+            "refresh_token": pair.refresh_token,
+            "user": {"id": user.id, "username": user.username, "full_name": user.full_name, "role": user.role, "node": user.node},
+        }))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    refresh_token: String,
+}
+
+/// Rotate a refresh token: the old one is spent; a spent one used again
+/// revokes its whole family (someone else holds a copy).
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<Refresh>,
+) -> Result<HttpResponse, ApiError> {
+    let old = tokens::hash_refresh_token(&body.refresh_token);
+    let st = state.clone();
+    let outcome = web::block(move || {
+        let now = now_ms() / 1000;
+        let (token, hash) = tokens::new_refresh_token();
+        let new = RefreshRow {
+            hash,
+            family: String::new(),
+            user_id: 0,
+            device_id: None,
+            issued_at: now,
+            expires_at: now + REFRESH_TTL_SECS,
+            used_at: None,
+            revoked_at: None,
+        };
+        let rotation = st.store.rotate_refresh(&old, &new, now)?;
+        if let Rotation::Rotated { user_id, device_id } = &rotation {
+            // The user and the device must still be allowed.
+            let user_ok = st.store.user(*user_id)?.is_some_and(|u| !u.disabled);
+            let device_ok = match device_id {
+                Some(d) => st.store.device(d)?.is_some_and(|d| d.revoked_at.is_none()),
+                None => true,
+            };
+            if !user_ok || !device_ok {
+                return Ok::<_, StoreError>(Err("refresh_token_revoked"));
+            }
+            let access = st.auth.keys.issue(*user_id, device_id.as_deref(), now);
+            return Ok(Ok((access, token)));
+        }
+        match rotation {
+            Rotation::Refused(code) => Ok(Err(code)),
+            Rotation::Rotated { .. } => unreachable!(),
+        }
+    })
+    .await??;
+    match outcome {
+        Ok((access, refresh)) => Ok(HttpResponse::Ok().json(serde_json::json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": tokens::ACCESS_TTL_SECS,
+            "refresh_token": refresh,
+        }))),
+        Err(code) => Err(ApiError::Unauthorized {
+            code,
+            message: match code {
+                "refresh_token_reused" => "this refresh token was already used; all tokens of its login are revoked, log in again",
+                "refresh_token_expired" => "the refresh token has expired; log in again",
+                "refresh_token_revoked" => "the refresh token was revoked; log in again",
+                _ => "not a valid refresh token",
+            }
+            .into(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// A name the user recognises ("Li's phone").
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DeviceOut {
+    device: DeviceRow,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+/// Register this app install: it gets its actor id (never reused) and tokens
+/// bound to it, which are what `POST /v1/sync` takes.
+pub async fn register_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewDevice>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body.into_inner().name;
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad(
+            "invalid_name",
+            "a device name has 1 to 100 characters",
+        ));
+    }
+    let st = state.clone();
+    let out = web::block(move || {
+        let id = uuid::Uuid::new_v4().to_string();
+        let device = st
+            .store
+            .register_device(caller.user_id, &id, name.trim(), now_ms())?;
+        let tokens = issue(&st, &st.store, caller.user_id, Some(&id))?;
+        Ok::<_, StoreError>(DeviceOut { device, tokens })
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// Admins see every device; others their own.
+pub async fn list_devices(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let filter = (caller.role != Role::Admin).then_some(caller.user_id);
+    let store = state.store.clone();
+    let devices = web::block(move || store.devices(filter)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "devices": devices })))
+}
+
+/// An admin cuts a device off: its tokens stop working at once; what it
+/// already synced stays.
+pub async fn revoke_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let store = state.store.clone();
+    let device = web::block(move || store.revoke_device(&id, now_ms())).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "device": device })))
+}

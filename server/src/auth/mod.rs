@@ -1,0 +1,260 @@
+//! Identity and access: who the caller is ([`Caller`], from a bearer token),
+//! what they may reach ([`policy`]), tokens and passwords.
+
+pub mod password;
+pub mod policy;
+pub mod tokens;
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use self::policy::{OrgTree, Role, Scope};
+use self::tokens::{Keys, TokenError};
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::store::{Store, StoreError};
+
+/// Failed logins allowed per minute, per account and per address; past
+/// them, the account (or address) waits until the limiter lets it in again.
+const FAILURES_PER_ACCOUNT: u32 = 5;
+const FAILURES_PER_ADDRESS: u32 = 20;
+
+/// Signing keys and login throttles, shared by the workers of one process.
+pub struct Auth {
+    pub keys: Keys,
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_address: DefaultKeyedRateLimiter<String>,
+    /// Keys (account or address) locked out, until when.
+    locked: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    pub fn new(secret: &[u8]) -> Auth {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).expect("non-zero"));
+        Auth {
+            keys: Keys::new(secret),
+            per_account: RateLimiter::keyed(per_minute(FAILURES_PER_ACCOUNT)),
+            per_address: RateLimiter::keyed(per_minute(FAILURES_PER_ADDRESS)),
+            locked: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The signing secret: `GRIDSYNC_JWT_SECRET` when set (at least 32 bytes),
+    /// else one generated on first start and kept in the store, so that every
+    /// server process on one database signs alike.
+    pub fn secret(store: &Store, configured: Option<&str>) -> Result<String, StoreError> {
+        match configured.filter(|s| !s.is_empty()) {
+            Some(s) if s.len() >= 32 => Ok(s.to_owned()),
+            Some(_) => Err(StoreError::Invalid {
+                code: "weak_secret",
+                message: "GRIDSYNC_JWT_SECRET must be at least 32 bytes".into(),
+            }),
+            None => store.setting_or_init("jwt_secret", &tokens::new_secret()),
+        }
+    }
+
+    /// Refuse a login attempt while its account or its address is locked out.
+    pub fn allow_login(&self, username: &str, address: &str) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        locked.retain(|_, until| *until > now);
+        let keys = [
+            format!("account:{}", username.to_lowercase()),
+            format!("address:{address}"),
+        ];
+        if keys.iter().any(|k| locked.contains_key(k)) {
+            return Err(ApiError::TooManyRequests(
+                "too many failed logins; wait a minute and try again".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Count a failed login; too many lock the account or the address out.
+    pub fn login_failed(&self, username: &str, address: &str) {
+        let clock = governor::clock::DefaultClock::default();
+        let lock = |key: String, until: Option<std::time::Instant>| {
+            if let Some(until) = until {
+                self.locked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, until);
+            }
+        };
+        let account = username.to_lowercase();
+        if let Err(not_until) = self.per_account.check_key(&account) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+            lock(
+                format!("account:{account}"),
+                std::time::Instant::now().checked_add(wait),
+            );
+        }
+        if let Err(not_until) = self.per_address.check_key(&address.to_owned()) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+            lock(
+                format!("address:{address}"),
+                std::time::Instant::now().checked_add(wait),
+            );
+        }
+    }
+}
+
+/// The device a token is bound to.
+#[derive(Debug, Clone)]
+pub struct CallerDevice {
+    pub id: String,
+    pub actor: u32,
+}
+
+/// The authenticated caller of a request, as the store knows them now: a
+/// user moved or disabled, or a device revoked, counts from the next request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub node: String,
+    pub device: Option<CallerDevice>,
+    pub address: Option<String>,
+}
+
+impl Caller {
+    /// The caller's reach, from the current org tree (call inside `web::block`).
+    pub fn scope(&self, store: &Store) -> Result<Scope, StoreError> {
+        Ok(Scope::new(&load_tree(store)?, self.role, &self.node))
+    }
+
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                code: "forbidden",
+                message: format!("a {} may not do this", self.role.as_str()),
+            })
+        }
+    }
+}
+
+/// The org tree, from the store.
+pub fn load_tree(store: &Store) -> Result<OrgTree, StoreError> {
+    Ok(OrgTree::new(store.org_tree()?.into_iter().filter_map(
+        |n| {
+            let level = policy::NodeLevel::parse(&n.level)?;
+            Some((n.code, n.parent, level))
+        },
+    )))
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        ApiError::Unauthorized {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::Unauthorized {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
+        let address = req
+            .connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let header = header.ok_or_else(|| {
+                unauthorized("missing_token", "send Authorization: Bearer <access token>")
+            })?;
+            let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+                unauthorized("missing_token", "send Authorization: Bearer <access token>")
+            })?;
+            let claims = state.auth.keys.verify(token.trim())?;
+            let user_id: i64 = claims
+                .sub
+                .parse()
+                .map_err(|_| unauthorized("invalid_token", "the token names no user"))?;
+            let store = state.store.clone();
+            let device_id = claims.dev.clone();
+            let (user, device) = web::block(move || {
+                let user = store.user(user_id)?;
+                let device = match &device_id {
+                    Some(d) => store.device(d)?,
+                    None => None,
+                };
+                Ok::<_, StoreError>((user, device))
+            })
+            .await??;
+            let user = user
+                .ok_or_else(|| unauthorized("invalid_token", "the token's user does not exist"))?;
+            if user.disabled {
+                return Err(unauthorized("user_disabled", "this account is disabled"));
+            }
+            let device = match (claims.dev, device) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(unauthorized(
+                        "invalid_token",
+                        "the token's device does not exist",
+                    ))
+                }
+                (Some(_), Some(d)) if d.user_id != user.id => {
+                    return Err(unauthorized(
+                        "invalid_token",
+                        "the token's device belongs to another user",
+                    ))
+                }
+                (Some(_), Some(d)) if d.revoked_at.is_some() => {
+                    return Err(unauthorized(
+                        "device_revoked",
+                        "this device has been revoked",
+                    ))
+                }
+                (Some(_), Some(d)) => Some(CallerDevice {
+                    id: d.id,
+                    actor: u32::try_from(d.actor)
+                        .map_err(|_| ApiError::Internal("actor out of range".into()))?,
+                }),
+            };
+            let role = Role::parse(&user.role)
+                .ok_or_else(|| ApiError::Internal(format!("stored role `{}`", user.role)))?;
+            Ok(Caller {
+                user_id: user.id,
+                username: user.username,
+                role,
+                node: user.node,
+                device,
+                address,
+            })
+        })
+    }
+}

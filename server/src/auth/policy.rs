@@ -1,0 +1,346 @@
+//! Who may read and write what: roles, the org tree and scopes, masking.
+//! Pure: tested without a database or HTTP.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+/// A user's one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    GridWorker,
+    Patrol,
+    Police,
+    Mediator,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::GridWorker,
+        Role::Patrol,
+        Role::Police,
+        Role::Mediator,
+        Role::Supervisor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::Patrol => "patrol",
+            Role::Police => "police",
+            Role::Mediator => "mediator",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Collections this role writes (inside its node).
+    pub fn writes(self) -> &'static [&'static str] {
+        match self {
+            Role::GridWorker => &FIELD_COLLECTIONS,
+            Role::Patrol => &["patrol_round", "event"],
+            Role::Police => &["key_person", "dispute"],
+            Role::Mediator => &["dispute"],
+            Role::Supervisor => &["event", "hazard", "dispute", "petition"],
+            Role::Admin => &[],
+        }
+    }
+
+    /// Collections this role reads (inside its node).
+    pub fn reads(self) -> &'static [&'static str] {
+        match self {
+            Role::GridWorker | Role::Police | Role::Supervisor => &FIELD_COLLECTIONS,
+            Role::Patrol => &["patrol_round", "event", "place"],
+            Role::Mediator => &["dispute", "resident", "household"],
+            Role::Admin => &[],
+        }
+    }
+
+    pub fn may_write(self, collection: &str) -> bool {
+        self.writes().contains(&collection)
+    }
+
+    pub fn may_read(self, collection: &str) -> bool {
+        self.reads().contains(&collection)
+    }
+
+    /// Whether the role sees ID numbers and phone numbers in full.
+    pub fn sees_personal_data(self) -> bool {
+        matches!(self, Role::Police | Role::Supervisor)
+    }
+
+    /// Whether the role decides on quarantined changes of its subtree.
+    pub fn resolves_quarantine(self) -> bool {
+        matches!(self, Role::Supervisor)
+    }
+}
+
+/// Every collection a field device works on.
+pub const FIELD_COLLECTIONS: [&str; 9] = [
+    "household",
+    "resident",
+    "place",
+    "patrol_round",
+    "event",
+    "hazard",
+    "dispute",
+    "petition",
+    "key_person",
+];
+
+/// The four levels of the org tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeLevel {
+    District,
+    Park,
+    Community,
+    Grid,
+}
+
+impl NodeLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeLevel::District => "district",
+            NodeLevel::Park => "park",
+            NodeLevel::Community => "community",
+            NodeLevel::Grid => "grid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NodeLevel> {
+        [
+            NodeLevel::District,
+            NodeLevel::Park,
+            NodeLevel::Community,
+            NodeLevel::Grid,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+    }
+
+    /// The level a parent of this level has (none for a district).
+    pub fn parent(self) -> Option<NodeLevel> {
+        match self {
+            NodeLevel::District => None,
+            NodeLevel::Park => Some(NodeLevel::District),
+            NodeLevel::Community => Some(NodeLevel::Park),
+            NodeLevel::Grid => Some(NodeLevel::Community),
+        }
+    }
+}
+
+/// The org tree, as loaded from the store.
+#[derive(Debug, Clone, Default)]
+pub struct OrgTree {
+    nodes: HashMap<String, (Option<String>, NodeLevel)>,
+}
+
+impl OrgTree {
+    pub fn new(rows: impl IntoIterator<Item = (String, Option<String>, NodeLevel)>) -> OrgTree {
+        OrgTree {
+            nodes: rows.into_iter().map(|(c, p, l)| (c, (p, l))).collect(),
+        }
+    }
+
+    pub fn level(&self, code: &str) -> Option<NodeLevel> {
+        self.nodes.get(code).map(|n| n.1)
+    }
+
+    /// Whether `node` is `ancestor` or lies below it.
+    pub fn contains(&self, ancestor: &str, node: &str) -> bool {
+        let mut at = Some(node);
+        let mut steps = 0;
+        while let Some(code) = at {
+            if code == ancestor {
+                return true;
+            }
+            at = self.nodes.get(code).and_then(|n| n.0.as_deref());
+            steps += 1;
+            if steps > 8 {
+                return false; // the tree has four levels; a loop is not a tree
+            }
+        }
+        false
+    }
+
+    /// Every grid at or below `node`.
+    pub fn grids_under(&self, node: &str) -> BTreeSet<String> {
+        self.nodes
+            .iter()
+            .filter(|(code, (_, level))| *level == NodeLevel::Grid && self.contains(node, code))
+            .map(|(code, _)| code.clone())
+            .collect()
+    }
+}
+
+/// What one caller may reach: the grids under its node and its role.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub role: Role,
+    pub node: String,
+    pub grids: BTreeSet<String>,
+}
+
+impl Scope {
+    pub fn new(tree: &OrgTree, role: Role, node: &str) -> Scope {
+        Scope {
+            role,
+            node: node.to_owned(),
+            grids: tree.grids_under(node),
+        }
+    }
+
+    pub fn has_grid(&self, grid: &str) -> bool {
+        self.grids.contains(grid)
+    }
+
+    /// Why this caller may not write `collection` into `grid`, if it may not.
+    pub fn write_refusal(&self, collection: &str, grid: &str) -> Option<(&'static str, String)> {
+        if !self.has_grid(grid) {
+            return Some((
+                "out_of_scope",
+                format!("grid `{grid}` is outside node `{}`", self.node),
+            ));
+        }
+        if !self.role.may_write(collection) {
+            return Some((
+                "forbidden_collection",
+                format!(
+                    "a {} does not write `{collection}` records",
+                    self.role.as_str()
+                ),
+            ));
+        }
+        None
+    }
+}
+
+/// Mask personal data: an ID number keeps its first 6 and last 4
+/// characters (`420202********1234`), a phone number its first 3 and last 4
+/// (`138****5678`); anything shorter is masked whole.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let n = chars.len();
+    let (head, tail) = match n {
+        15.. => (6, 4),
+        8..=14 => (3, 4),
+        _ => (0, 0),
+    };
+    let mut out: String = chars[..head].iter().collect();
+    out.extend(std::iter::repeat_n('*', n - head - tail));
+    out.extend(&chars[n - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> OrgTree {
+        let n = |c: &str, p: Option<&str>, l| (c.to_owned(), p.map(str::to_owned), l);
+        OrgTree::new([
+            n("d", None, NodeLevel::District),
+            n("p1", Some("d"), NodeLevel::Park),
+            n("p2", Some("d"), NodeLevel::Park),
+            n("c1", Some("p1"), NodeLevel::Community),
+            n("c2", Some("p2"), NodeLevel::Community),
+            n("g1", Some("c1"), NodeLevel::Grid),
+            n("g2", Some("c1"), NodeLevel::Grid),
+            n("g3", Some("c2"), NodeLevel::Grid),
+        ])
+    }
+
+    #[test]
+    fn scopes_follow_the_tree() {
+        let t = tree();
+        let grids = |node: &str| t.grids_under(node).into_iter().collect::<Vec<_>>();
+        assert_eq!(grids("d"), ["g1", "g2", "g3"]);
+        assert_eq!(grids("p1"), ["g1", "g2"]);
+        assert_eq!(grids("c2"), ["g3"]);
+        assert_eq!(grids("g2"), ["g2"]);
+        assert!(grids("nowhere").is_empty());
+        assert!(t.contains("d", "g3") && t.contains("g3", "g3") && !t.contains("p1", "g3"));
+    }
+
+    #[test]
+    fn write_refusals() {
+        let t = tree();
+        let worker = Scope::new(&t, Role::GridWorker, "g1");
+        assert_eq!(worker.write_refusal("resident", "g1"), None);
+        assert_eq!(
+            worker.write_refusal("resident", "g2").unwrap().0,
+            "out_of_scope"
+        );
+        let patrol = Scope::new(&t, Role::Patrol, "c1");
+        assert_eq!(patrol.write_refusal("patrol_round", "g2"), None);
+        assert_eq!(
+            patrol.write_refusal("resident", "g2").unwrap().0,
+            "forbidden_collection"
+        );
+        let admin = Scope::new(&t, Role::Admin, "d");
+        assert_eq!(
+            admin.write_refusal("event", "g1").unwrap().0,
+            "forbidden_collection"
+        );
+    }
+
+    #[test]
+    fn the_role_table() {
+        use Role::*;
+        // (role, collection, reads, writes)
+        let table = [
+            (GridWorker, "resident", true, true),
+            (GridWorker, "key_person", true, true),
+            (Patrol, "patrol_round", true, true),
+            (Patrol, "event", true, true),
+            (Patrol, "place", true, false),
+            (Patrol, "resident", false, false),
+            (Police, "key_person", true, true),
+            (Police, "dispute", true, true),
+            (Police, "household", true, false),
+            (Mediator, "dispute", true, true),
+            (Mediator, "resident", true, false),
+            (Mediator, "key_person", false, false),
+            (Supervisor, "event", true, true),
+            (Supervisor, "petition", true, true),
+            (Supervisor, "resident", true, false),
+            (Admin, "event", false, false),
+        ];
+        for (role, collection, reads, writes) in table {
+            assert_eq!(
+                role.may_read(collection),
+                reads,
+                "{role:?} reads {collection}"
+            );
+            assert_eq!(
+                role.may_write(collection),
+                writes,
+                "{role:?} writes {collection}"
+            );
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert!(
+                role.writes().iter().all(|c| role.may_read(c)),
+                "{role:?} writes what it cannot read"
+            );
+        }
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("420202199001011234"), "420202********1234");
+        assert_eq!(mask("13812345678"), "138****5678");
+        assert_eq!(mask("1234567"), "*******");
+        assert_eq!(mask(""), "");
+    }
+}

@@ -1,0 +1,614 @@
+//! The identity tables: org tree, users, devices, refresh tokens, audit log,
+//! settings, quarantine decisions. Writes go through the same serialized
+//! write transaction as sync batches (ids are allocated in it).
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+
+use super::{QuarantineRow, Store, StoreError, WRITE_LOCK};
+use crate::auth::policy::NodeLevel;
+use crate::db::models::{AuditRow, DeviceRow, NewUser, OrgNodeRow, RefreshRow, UserRow};
+use crate::db::Conn;
+
+/// The lowest actor id given to a device; below it are the server's own.
+pub const FIRST_DEVICE_ACTOR: i64 = 1000;
+
+/// Changes to a user (admin API); `None` leaves a column as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub full_name: Option<String>,
+    pub role: Option<String>,
+    pub node: Option<String>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+/// An audit entry to write.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub device_id: Option<String>,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// What using a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was valid; it is now used and the new one stored.
+    Rotated {
+        user_id: i64,
+        device_id: Option<String>,
+    },
+    /// Refused, with the code to answer (401). A reused token has revoked
+    /// its whole family by the time this is returned (committed).
+    Refused(&'static str),
+}
+
+macro_rules! identity_queries {
+    ($module:ident, $conn:ty) => {
+        mod $module {
+            use super::*;
+            use crate::db::schema::{
+                actors, audit_log, devices, org_nodes, quarantine, refresh_tokens, settings, users,
+            };
+            use diesel::dsl::max;
+            use diesel::prelude::*;
+
+            pub(super) fn tree(c: &mut $conn) -> Result<Vec<OrgNodeRow>, StoreError> {
+                Ok(org_nodes::table
+                    .order(org_nodes::code.asc())
+                    .select(OrgNodeRow::as_select())
+                    .load(c)?)
+            }
+
+            fn check_parent(
+                c: &mut $conn,
+                level: NodeLevel,
+                parent: Option<&str>,
+            ) -> Result<(), StoreError> {
+                let invalid = |message: String| StoreError::Invalid {
+                    code: "invalid_parent",
+                    message,
+                };
+                match (level.parent(), parent) {
+                    (None, None) => Ok(()),
+                    (None, Some(_)) => Err(invalid("a district has no parent".into())),
+                    (Some(want), None) => Err(invalid(format!(
+                        "a {} needs a {} parent",
+                        level.as_str(),
+                        want.as_str()
+                    ))),
+                    (Some(want), Some(p)) => {
+                        let found = org_nodes::table
+                            .find(p)
+                            .select(org_nodes::level)
+                            .first::<String>(c)
+                            .optional()?;
+                        match found {
+                            None => Err(invalid(format!("parent `{p}` does not exist"))),
+                            Some(l) if l == want.as_str() => Ok(()),
+                            Some(l) => Err(invalid(format!(
+                                "a {} goes under a {}; `{p}` is a {l}",
+                                level.as_str(),
+                                want.as_str()
+                            ))),
+                        }
+                    }
+                }
+            }
+
+            pub(super) fn create_node(c: &mut $conn, row: &OrgNodeRow) -> Result<(), StoreError> {
+                let level = NodeLevel::parse(&row.level).ok_or_else(|| StoreError::Invalid {
+                    code: "invalid_level",
+                    message: format!(
+                        "`{}` is not one of district, park, community, grid",
+                        row.level
+                    ),
+                })?;
+                if org_nodes::table
+                    .find(&row.code)
+                    .count()
+                    .get_result::<i64>(c)?
+                    > 0
+                {
+                    return Err(StoreError::Conflict {
+                        code: "node_exists",
+                        message: format!("node `{}` exists", row.code),
+                    });
+                }
+                check_parent(c, level, row.parent.as_deref())?;
+                diesel::insert_into(org_nodes::table)
+                    .values(row)
+                    .execute(c)?;
+                Ok(())
+            }
+
+            pub(super) fn update_node(
+                c: &mut $conn,
+                code: &str,
+                name: Option<&str>,
+                parent: Option<&str>,
+                now: i64,
+            ) -> Result<OrgNodeRow, StoreError> {
+                let node = org_nodes::table
+                    .find(code)
+                    .select(OrgNodeRow::as_select())
+                    .first(c)
+                    .optional()?
+                    .ok_or_else(|| StoreError::NotFound(format!("node `{code}`")))?;
+                if let Some(p) = parent {
+                    let level = NodeLevel::parse(&node.level).expect("stored levels are valid");
+                    check_parent(c, level, Some(p))?;
+                    diesel::update(org_nodes::table.find(code))
+                        .set(org_nodes::parent.eq(p))
+                        .execute(c)?;
+                }
+                if let Some(n) = name {
+                    diesel::update(org_nodes::table.find(code))
+                        .set(org_nodes::name.eq(n))
+                        .execute(c)?;
+                }
+                diesel::update(org_nodes::table.find(code))
+                    .set(org_nodes::updated_at.eq(now))
+                    .execute(c)?;
+                Ok(org_nodes::table
+                    .find(code)
+                    .select(OrgNodeRow::as_select())
+                    .first(c)?)
+            }
+
+            pub(super) fn create_user(
+                c: &mut $conn,
+                mut user: NewUser,
+            ) -> Result<UserRow, StoreError> {
+                if users::table
+                    .filter(users::username.eq(&user.username))
+                    .count()
+                    .get_result::<i64>(c)?
+                    > 0
+                {
+                    return Err(StoreError::Conflict {
+                        code: "username_taken",
+                        message: format!("username `{}` is taken", user.username),
+                    });
+                }
+                if org_nodes::table
+                    .find(&user.node)
+                    .count()
+                    .get_result::<i64>(c)?
+                    == 0
+                {
+                    return Err(StoreError::Invalid {
+                        code: "unknown_node",
+                        message: format!("node `{}` does not exist", user.node),
+                    });
+                }
+                user.id = users::table
+                    .select(max(users::id))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0)
+                    + 1;
+                diesel::insert_into(users::table).values(&user).execute(c)?;
+                Ok(users::table
+                    .find(user.id)
+                    .select(UserRow::as_select())
+                    .first(c)?)
+            }
+
+            pub(super) fn update_user(
+                c: &mut $conn,
+                id: i64,
+                ch: &UserChanges,
+                now: i64,
+            ) -> Result<UserRow, StoreError> {
+                if users::table.find(id).count().get_result::<i64>(c)? == 0 {
+                    return Err(StoreError::NotFound(format!("user {id}")));
+                }
+                if let Some(node) = &ch.node {
+                    if org_nodes::table.find(node).count().get_result::<i64>(c)? == 0 {
+                        return Err(StoreError::Invalid {
+                            code: "unknown_node",
+                            message: format!("node `{node}` does not exist"),
+                        });
+                    }
+                    diesel::update(users::table.find(id))
+                        .set(users::node.eq(node))
+                        .execute(c)?;
+                }
+                if let Some(v) = &ch.full_name {
+                    diesel::update(users::table.find(id))
+                        .set(users::full_name.eq(v))
+                        .execute(c)?;
+                }
+                if let Some(v) = &ch.role {
+                    diesel::update(users::table.find(id))
+                        .set(users::role.eq(v))
+                        .execute(c)?;
+                }
+                if let Some(v) = ch.disabled {
+                    diesel::update(users::table.find(id))
+                        .set(users::disabled.eq(v))
+                        .execute(c)?;
+                }
+                if let Some(v) = &ch.password_hash {
+                    diesel::update(users::table.find(id))
+                        .set(users::password_hash.eq(v))
+                        .execute(c)?;
+                }
+                diesel::update(users::table.find(id))
+                    .set(users::updated_at.eq(now))
+                    .execute(c)?;
+                Ok(users::table
+                    .find(id)
+                    .select(UserRow::as_select())
+                    .first(c)?)
+            }
+
+            pub(super) fn users(c: &mut $conn) -> Result<Vec<UserRow>, StoreError> {
+                Ok(users::table
+                    .order(users::id.asc())
+                    .select(UserRow::as_select())
+                    .load(c)?)
+            }
+
+            pub(super) fn user_by_name(
+                c: &mut $conn,
+                name: &str,
+            ) -> Result<Option<UserRow>, StoreError> {
+                Ok(users::table
+                    .filter(users::username.eq(name))
+                    .select(UserRow::as_select())
+                    .first(c)
+                    .optional()?)
+            }
+
+            pub(super) fn user(c: &mut $conn, id: i64) -> Result<Option<UserRow>, StoreError> {
+                Ok(users::table
+                    .find(id)
+                    .select(UserRow::as_select())
+                    .first(c)
+                    .optional()?)
+            }
+
+            pub(super) fn register_device(
+                c: &mut $conn,
+                user_id: i64,
+                id: &str,
+                name: &str,
+                now: i64,
+            ) -> Result<DeviceRow, StoreError> {
+                // Never reuse an actor: above every device's and every actor that ever synced.
+                let used = devices::table
+                    .select(max(devices::actor))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0);
+                let synced = actors::table
+                    .select(max(actors::actor))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0);
+                let actor = used.max(synced).max(FIRST_DEVICE_ACTOR - 1) + 1;
+                let row = DeviceRow {
+                    id: id.to_owned(),
+                    user_id,
+                    actor,
+                    name: name.to_owned(),
+                    created_at: now,
+                    revoked_at: None,
+                };
+                diesel::insert_into(devices::table)
+                    .values(&row)
+                    .execute(c)?;
+                Ok(row)
+            }
+
+            pub(super) fn device(c: &mut $conn, id: &str) -> Result<Option<DeviceRow>, StoreError> {
+                Ok(devices::table
+                    .find(id)
+                    .select(DeviceRow::as_select())
+                    .first(c)
+                    .optional()?)
+            }
+
+            pub(super) fn devices(
+                c: &mut $conn,
+                user: Option<i64>,
+            ) -> Result<Vec<DeviceRow>, StoreError> {
+                let mut q = devices::table.into_boxed();
+                if let Some(u) = user {
+                    q = q.filter(devices::user_id.eq(u));
+                }
+                Ok(q.order(devices::created_at.asc())
+                    .select(DeviceRow::as_select())
+                    .load(c)?)
+            }
+
+            pub(super) fn revoke_device(
+                c: &mut $conn,
+                id: &str,
+                now: i64,
+            ) -> Result<DeviceRow, StoreError> {
+                let device = devices::table
+                    .find(id)
+                    .select(DeviceRow::as_select())
+                    .first(c)
+                    .optional()?
+                    .ok_or_else(|| StoreError::NotFound(format!("device `{id}`")))?;
+                if device.revoked_at.is_none() {
+                    diesel::update(devices::table.find(id))
+                        .set(devices::revoked_at.eq(now))
+                        .execute(c)?;
+                }
+                diesel::update(refresh_tokens::table.filter(refresh_tokens::device_id.eq(id)))
+                    .filter(refresh_tokens::revoked_at.is_null())
+                    .set(refresh_tokens::revoked_at.eq(now))
+                    .execute(c)?;
+                Ok(devices::table
+                    .find(id)
+                    .select(DeviceRow::as_select())
+                    .first(c)?)
+            }
+
+            pub(super) fn insert_refresh(
+                c: &mut $conn,
+                row: &RefreshRow,
+            ) -> Result<(), StoreError> {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(row)
+                    .execute(c)?;
+                Ok(())
+            }
+
+            pub(super) fn rotate_refresh(
+                c: &mut $conn,
+                old_hash: &str,
+                new: &RefreshRow,
+                now: i64,
+            ) -> Result<Rotation, StoreError> {
+                let Some(old) = refresh_tokens::table
+                    .find(old_hash)
+                    .select(RefreshRow::as_select())
+                    .first(c)
+                    .optional()?
+                else {
+                    return Ok(Rotation::Refused("invalid_refresh_token"));
+                };
+                if old.revoked_at.is_some() {
+                    return Ok(Rotation::Refused("refresh_token_revoked"));
+                }
+                if old.used_at.is_some() {
+                    // Used twice: someone holds a copy. Revoke the whole family.
+                    diesel::update(
+                        refresh_tokens::table.filter(refresh_tokens::family.eq(&old.family)),
+                    )
+                    .filter(refresh_tokens::revoked_at.is_null())
+                    .set(refresh_tokens::revoked_at.eq(now))
+                    .execute(c)?;
+                    return Ok(Rotation::Refused("refresh_token_reused"));
+                }
+                if old.expires_at <= now {
+                    return Ok(Rotation::Refused("refresh_token_expired"));
+                }
+                diesel::update(refresh_tokens::table.find(old_hash))
+                    .set(refresh_tokens::used_at.eq(now))
+                    .execute(c)?;
+                let row = RefreshRow {
+                    family: old.family.clone(),
+                    user_id: old.user_id,
+                    device_id: old.device_id.clone(),
+                    ..new.clone()
+                };
+                diesel::insert_into(refresh_tokens::table)
+                    .values(&row)
+                    .execute(c)?;
+                Ok(Rotation::Rotated {
+                    user_id: old.user_id,
+                    device_id: old.device_id,
+                })
+            }
+
+            pub(super) fn audit(
+                c: &mut $conn,
+                entries: &[AuditEntry],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let mut next = audit_log::table
+                    .select(max(audit_log::id))
+                    .first::<Option<i64>>(c)?
+                    .unwrap_or(0)
+                    + 1;
+                for e in entries {
+                    let row = AuditRow {
+                        id: next,
+                        at: now,
+                        user_id: e.user_id,
+                        username: e.username.clone(),
+                        device_id: e.device_id.clone(),
+                        address: e.address.clone(),
+                        action: e.action.clone(),
+                        target: e.target.clone(),
+                        detail: e.detail.clone(),
+                    };
+                    diesel::insert_into(audit_log::table)
+                        .values(&row)
+                        .execute(c)?;
+                    next += 1;
+                }
+                Ok(())
+            }
+
+            pub(super) fn audit_log(
+                c: &mut $conn,
+                limit: i64,
+            ) -> Result<Vec<AuditRow>, StoreError> {
+                Ok(audit_log::table
+                    .order(audit_log::id.desc())
+                    .limit(limit)
+                    .select(AuditRow::as_select())
+                    .load(c)?)
+            }
+
+            pub(super) fn setting_or_init(
+                c: &mut $conn,
+                key: &str,
+                value: &str,
+            ) -> Result<String, StoreError> {
+                let found = settings::table
+                    .find(key)
+                    .select(settings::value)
+                    .first::<String>(c)
+                    .optional()?;
+                if let Some(v) = found {
+                    return Ok(v);
+                }
+                diesel::insert_into(settings::table)
+                    .values((settings::key.eq(key), settings::value.eq(value)))
+                    .execute(c)?;
+                Ok(value.to_owned())
+            }
+
+            pub(super) fn quarantined_change(
+                c: &mut $conn,
+                id: i64,
+            ) -> Result<Option<QuarantineRow>, StoreError> {
+                Ok(quarantine::table.find(id).first(c).optional()?)
+            }
+
+            pub(super) fn resolve_quarantine(
+                c: &mut $conn,
+                id: i64,
+                resolution: &str,
+                by: i64,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                diesel::update(quarantine::table.find(id))
+                    .filter(quarantine::resolution.is_null())
+                    .set((
+                        quarantine::resolution.eq(resolution),
+                        quarantine::resolved_by.eq(by),
+                        quarantine::resolved_at.eq(now),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+identity_queries!(on_sqlite, SqliteConnection);
+identity_queries!(on_pg, PgConnection);
+
+impl Store {
+    pub fn org_tree(&self) -> Result<Vec<OrgNodeRow>, StoreError> {
+        read_tx!(self, tree())
+    }
+
+    pub fn create_node(&self, row: &OrgNodeRow) -> Result<(), StoreError> {
+        write_tx!(self, create_node(row))
+    }
+
+    pub fn update_node(
+        &self,
+        code: &str,
+        name: Option<&str>,
+        parent: Option<&str>,
+        now: i64,
+    ) -> Result<OrgNodeRow, StoreError> {
+        write_tx!(self, update_node(code, name, parent, now))
+    }
+
+    pub fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
+        write_tx!(self, create_user(user.clone()))
+    }
+
+    pub fn update_user(
+        &self,
+        id: i64,
+        changes: &UserChanges,
+        now: i64,
+    ) -> Result<UserRow, StoreError> {
+        write_tx!(self, update_user(id, changes, now))
+    }
+
+    pub fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        read_tx!(self, users())
+    }
+
+    pub fn user_by_name(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        read_tx!(self, user_by_name(name))
+    }
+
+    pub fn user(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        read_tx!(self, user(id))
+    }
+
+    pub fn register_device(
+        &self,
+        user_id: i64,
+        id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<DeviceRow, StoreError> {
+        write_tx!(self, register_device(user_id, id, name, now))
+    }
+
+    pub fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError> {
+        read_tx!(self, device(id))
+    }
+
+    pub fn devices(&self, user: Option<i64>) -> Result<Vec<DeviceRow>, StoreError> {
+        read_tx!(self, devices(user))
+    }
+
+    pub fn revoke_device(&self, id: &str, now: i64) -> Result<DeviceRow, StoreError> {
+        write_tx!(self, revoke_device(id, now))
+    }
+
+    pub fn insert_refresh(&self, row: &RefreshRow) -> Result<(), StoreError> {
+        write_tx!(self, insert_refresh(row))
+    }
+
+    pub fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new: &RefreshRow,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        write_tx!(self, rotate_refresh(old_hash, new, now))
+    }
+
+    pub fn audit(&self, entries: &[AuditEntry], now: i64) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, audit(entries, now))
+    }
+
+    pub fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        read_tx!(self, audit_log(limit))
+    }
+
+    /// A setting, stored with `value` the first time it is asked for (so all
+    /// server processes on one database share, e.g., the signing secret).
+    pub fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        write_tx!(self, setting_or_init(key, value))
+    }
+
+    pub fn quarantined_change(&self, id: i64) -> Result<Option<QuarantineRow>, StoreError> {
+        read_tx!(self, quarantined_change(id))
+    }
+
+    pub fn resolve_quarantine(
+        &self,
+        id: i64,
+        resolution: &str,
+        by: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, resolve_quarantine(id, resolution, by, now))
+    }
+}
