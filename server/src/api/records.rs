@@ -74,6 +74,17 @@ fn grid_param(grid: &str) -> Result<(), ApiError> {
     }
 }
 
+/// 403 for a role that reads no records at all (admins manage, not read).
+fn reads_records(caller: &Caller) -> Result<(), ApiError> {
+    if caller.role.reads().is_empty() {
+        return Err(ApiError::Forbidden {
+            code: "forbidden",
+            message: format!("a {} does not read records", caller.role.as_str()),
+        });
+    }
+    Ok(())
+}
+
 fn outside(grid: &str, scope: &Scope) -> ApiError {
     ApiError::Forbidden {
         code: "out_of_scope",
@@ -142,6 +153,7 @@ pub async fn grid_records(
     grid: web::Path<String>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
+    reads_records(&caller)?;
     let grid = grid.into_inner();
     grid_param(&grid)?;
     let p = params.into_inner();
@@ -289,6 +301,7 @@ pub async fn grid_conflicts(
     caller: Caller,
     grid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    reads_records(&caller)?;
     let grid = grid.into_inner();
     grid_param(&grid)?;
     let store = state.store.clone();

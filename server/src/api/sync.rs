@@ -195,18 +195,17 @@ fn deliver(
 ) -> Result<(), StoreError> {
     let masking = !caller.role.sees_personal_data();
     let mut key_persons = 0;
-    let redo = |raw: &RawValue,
-                f: &dyn Fn(&str) -> Option<String>|
-     -> Result<Box<RawValue>, StoreError> {
-        let text = f(raw.get()).ok_or_else(|| StoreError::Corrupt {
-            id: "pull".into(),
-            reason: "a stored change or record does not decode".into(),
-        })?;
-        RawValue::from_string(text).map_err(|e| StoreError::Corrupt {
-            id: "pull".into(),
-            reason: e.to_string(),
-        })
-    };
+    let redo =
+        |raw: &RawValue, f: &dyn Fn(&str) -> Option<String>| -> Result<Box<RawValue>, StoreError> {
+            let text = f(raw.get()).ok_or_else(|| StoreError::Corrupt {
+                id: "pull".into(),
+                reason: "a stored change or record does not decode".into(),
+            })?;
+            RawValue::from_string(text).map_err(|e| StoreError::Corrupt {
+                id: "pull".into(),
+                reason: e.to_string(),
+            })
+        };
     for c in page.changes.iter_mut() {
         if c.get().contains("\"collection\":\"key_person\"") {
             key_persons += 1;

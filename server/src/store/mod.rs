@@ -637,6 +637,7 @@ macro_rules! queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut query = records::table
                     .filter(records::grid.eq(&q.grid))
+                    .filter(records::collection.eq_any(&q.collections))
                     .into_boxed();
                 if let Some(col) = &q.collection {
                     query = query.filter(records::collection.eq(col.clone()));
