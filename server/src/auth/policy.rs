@@ -337,6 +337,16 @@ mod tests {
     }
 
     #[test]
+    fn field_collections_are_the_schemas() {
+        let schema: Vec<&str> = gridsync_core::Schema::current()
+            .collections
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(FIELD_COLLECTIONS.to_vec(), schema);
+    }
+
+    #[test]
     fn masking() {
         assert_eq!(mask("420202199001011234"), "420202********1234");
         assert_eq!(mask("13812345678"), "138****5678");

@@ -75,6 +75,25 @@ pub struct NewChange {
     pub collection: String,
 }
 
+/// A quarantined change.
+#[derive(Debug, Clone, serde::Serialize, Queryable)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub actor: Option<i64>,
+    pub actor_seq: Option<i64>,
+    pub record_id: Option<String>,
+    pub grid: Option<String>,
+    pub batch_id: String,
+    pub received_at: i64,
+    pub code: String,
+    pub message: String,
+    pub body: String,
+    /// `accepted` or `rejected` once a supervisor decided; absent while open.
+    pub resolution: Option<String>,
+    pub resolved_by: Option<i64>,
+    pub resolved_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = quarantine)]
 pub struct NewQuarantine {

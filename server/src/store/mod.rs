@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+pub use crate::db::models::QuarantineRow;
 use crate::db::models::{ChangeRow, NewChange, NewQuarantine, RecordForm, RecordRow};
 use crate::db::{Conn, Pool};
 use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
@@ -159,25 +160,6 @@ pub struct RecordQuery {
     pub after: Option<String>,
     pub include_deleted: bool,
     pub limit: i64,
-}
-
-/// A quarantined change.
-#[derive(Debug, Clone, Serialize, diesel::Queryable)]
-pub struct QuarantineRow {
-    pub id: i64,
-    pub actor: Option<i64>,
-    pub actor_seq: Option<i64>,
-    pub record_id: Option<String>,
-    pub grid: Option<String>,
-    pub batch_id: String,
-    pub received_at: i64,
-    pub code: String,
-    pub message: String,
-    pub body: String,
-    /// `accepted` or `rejected` once a supervisor decided; absent while open.
-    pub resolution: Option<String>,
-    pub resolved_by: Option<i64>,
-    pub resolved_at: Option<i64>,
 }
 
 /// A record loaded (or created) during a batch.
