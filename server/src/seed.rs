@@ -89,9 +89,24 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
             )
             .commit(),
     );
-    for (e, status) in ["reported", "dispatched", "closed"].iter().enumerate() {
+    // Three events: one just reported, one dispatched, one closed, each
+    // walked through the event flow one step at a time.
+    let paths: [&[&str]; 3] = [
+        &[],
+        &["accepted", "verified", "dispatched"],
+        &[
+            "accepted",
+            "verified",
+            "dispatched",
+            "handled",
+            "checked",
+            "closed",
+        ],
+    ];
+    for (e, path) in paths.iter().enumerate() {
+        let event = Uuid::new_v4();
         out.push(
-            dev.create("event", grid, Uuid::new_v4())
+            dev.create("event", grid, event)
                 .set(
                     "category",
                     if e == 0 {
@@ -102,7 +117,7 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
                 )
                 .set("title", format!("演示事件 {}-{}", g + 1, e + 1))
                 .set("severity", "medium")
-                .set("status", *status)
+                .set("status", "reported")
                 .set("place", place.to_string())
                 .append(
                     "actions",
@@ -110,6 +125,9 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
                 )
                 .commit(),
         );
+        for status in path.iter() {
+            out.push(dev.edit(event).set("status", *status).commit());
+        }
     }
     let dispute = Uuid::new_v4();
     out.push(
@@ -119,7 +137,7 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
             .add("parties", &name(n + 40))
             .add("parties", &name(n + 41))
             .set("channel", "peoples")
-            .set("status", "mediating")
+            .set("status", "registered")
             .set("received_on", "2026-11-25")
             .append(
                 "sessions",
@@ -133,7 +151,12 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
             )
             .commit(),
     );
-    out.push(dev.edit(dispute).escalate(Level::Community).commit());
+    out.push(
+        dev.edit(dispute)
+            .set("status", "mediating")
+            .escalate(Level::Community)
+            .commit(),
+    );
     out.push(
         dev.create("key_person", grid, Uuid::new_v4())
             .set("name", name(n + 50))
@@ -159,7 +182,7 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
     let mut patrol = dev
         .create("patrol_round", grid, round)
         .set("route", format!("{}号网格夜巡", g + 1))
-        .set("status", "completed");
+        .set("status", "in_progress");
     for cp in ["东门", "驿站", "学校后门"] {
         patrol = patrol.add("planned_checkpoints", cp);
     }
@@ -177,6 +200,7 @@ fn grid_changes(dev: &mut Device, g: usize, grid: &str) -> Vec<Made> {
                 .commit(),
         );
     }
+    out.push(dev.edit(round).set("status", "completed").commit());
     out
 }
 

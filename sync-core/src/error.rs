@@ -102,6 +102,12 @@ pub enum ChangeError {
     RecordDeleted { record: Uuid },
     #[error("record {record} is not known here")]
     UnknownRecord { record: Uuid },
+    #[error("field `{field}`: the flow does not go from {from:?} to `{to}`")]
+    TransitionNotAllowed {
+        field: String,
+        from: Vec<String>,
+        to: String,
+    },
 }
 
 impl ChangeError {
@@ -131,6 +137,7 @@ impl ChangeError {
             ChangeError::EntryIdReused { .. } => "entry_id_reused",
             ChangeError::RecordDeleted { .. } => "record_deleted",
             ChangeError::UnknownRecord { .. } => "unknown_record",
+            ChangeError::TransitionNotAllowed { .. } => "transition_not_allowed",
         }
     }
 
@@ -150,7 +157,8 @@ impl ChangeError {
             | ChangeError::MissingEntryField { field, .. }
             | ChangeError::InvalidOp { field, .. }
             | ChangeError::ContextAhead { field, .. }
-            | ChangeError::EntryIdReused { field, .. } => Some(field),
+            | ChangeError::EntryIdReused { field, .. }
+            | ChangeError::TransitionNotAllowed { field, .. } => Some(field),
             ChangeError::LevelDown { .. } => Some("level"),
             _ => None,
         }

@@ -14,6 +14,8 @@
 //! - [`change`]: [`Change`], the unit a device makes and syncs, and its ops.
 //! - [`validate`](mod@validate): schema checks; a bad change is refused with a typed
 //!   [`ChangeError`] and nothing of it is applied.
+//! - [`flows`]: the status flows of cases (event, hazard, dispute, petition,
+//!   patrol round).
 //! - [`record`]: a record's CRDT state, merge, reading (conflicts included),
 //!   and the versioned stored form.
 //! - [`replica`]: [`Replica`] (apply changes, merge states) and [`Device`]
@@ -67,6 +69,7 @@ pub mod change;
 pub mod clock;
 mod crdt_form;
 pub mod error;
+pub mod flows;
 pub mod record;
 pub mod replica;
 pub mod schema;
@@ -76,6 +79,7 @@ pub mod value;
 pub use change::{Change, DeferredRemove, Entry, Op, SetState};
 pub use clock::{Actor, Clock, Seq};
 pub use error::ChangeError;
+pub use flows::Flow;
 pub use record::{
     FieldView, LogEntry, Record, RecordView, StoredError, Summary, Written, STORED_FORMAT,
 };

@@ -321,9 +321,57 @@ impl Edit<'_> {
         if existing.is_some_and(Record::is_deleted) && !restoring {
             return Err(ChangeError::RecordDeleted { record: id });
         }
+        check_flow(existing, &collection, &intents)?;
         let ops = build_ops(existing, device.actor, device.next_seq, intents);
         device.commit(id, collection, grid, ops)
     }
+}
+
+/// A device refuses a status move its flow does not allow. With a status
+/// conflict, a move allowed from any of the concurrent statuses is allowed
+/// (that is how a supervisor resolves it).
+fn check_flow(
+    record: Option<&Record>,
+    collection: &str,
+    intents: &[Intent],
+) -> Result<(), ChangeError> {
+    let Some(flow) = crate::flows::Flow::of(collection) else {
+        return Ok(());
+    };
+    for intent in intents {
+        let Intent::Set(field, Value::Text(to)) = intent else {
+            continue;
+        };
+        if field != "status" {
+            continue;
+        }
+        let from: Vec<String> = match record.and_then(|r| r.view().fields.remove("status")) {
+            Some(crate::record::FieldView::Scalar { value, conflict }) if conflict.is_empty() => {
+                value
+                    .as_str()
+                    .map(|s| vec![s.to_owned()])
+                    .unwrap_or_default()
+            }
+            Some(crate::record::FieldView::Scalar { conflict, .. }) => conflict
+                .iter()
+                .filter_map(|w| w.value.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let allowed = if from.is_empty() {
+            flow.allows(None, to)
+        } else {
+            from.iter().any(|f| flow.allows(Some(f), to))
+        };
+        if !allowed {
+            return Err(ChangeError::TransitionNotAllowed {
+                field: field.clone(),
+                from,
+                to: to.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn build_ops(record: Option<&Record>, actor: Actor, seq: Seq, intents: Vec<Intent>) -> Vec<Op> {

@@ -140,7 +140,11 @@ fn make(
             }
             Some(change)
         }
-        Err(ChangeError::LevelDown { .. } | ChangeError::RecordDeleted { .. }) => None,
+        Err(
+            ChangeError::LevelDown { .. }
+            | ChangeError::RecordDeleted { .. }
+            | ChangeError::TransitionNotAllowed { .. },
+        ) => None,
         Err(other) => panic!("unexpected refusal of a device's own edit: {other}"),
     }
 }

@@ -340,7 +340,7 @@ fn visible_state_is_what_is_compared() {
     let mut b = Device::new(2);
     let create = a
         .create("event", "g-1", ID)
-        .set("title", "t")
+        .set("status", "reported")
         .commit()
         .unwrap();
     b.receive(&create).unwrap();

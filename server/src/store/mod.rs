@@ -181,7 +181,14 @@ pub fn record_form(
     now: i64,
 ) -> RecordForm {
     let summary = record.view().summary();
-    let closed = summary.status.as_deref() == Some("closed");
+    // Closed: a status that ends the case in its collection's flow.
+    let closed = match (
+        gridsync_core::Flow::of(record.collection.name),
+        summary.status.as_deref(),
+    ) {
+        (Some(flow), Some(status)) => flow.is_terminal(status),
+        _ => false,
+    };
     let deadline = summary
         .deadline
         .as_deref()
