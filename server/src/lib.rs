@@ -19,6 +19,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod metrics;
+pub mod rules;
 pub mod seed;
 pub mod store;
 pub mod sync;
@@ -48,6 +49,8 @@ pub struct Limits {
     pub page_size: usize,
     /// Most grids one device pulls.
     pub max_grids: usize,
+    /// How often the escalation sweep runs (none: only on demand).
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             max_batch: 1_000,
             page_size: 500,
             max_grids: 100,
+            sweep_every: Some(std::time::Duration::from_secs(600)),
         }
     }
 }

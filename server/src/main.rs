@@ -45,6 +45,13 @@ enum Command {
         /// and kept in the database.
         #[arg(long, env = "GRIDSYNC_JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
+        /// A JSON file of deadline rules (see GET /v1/rules for the form);
+        /// the built-in defaults otherwise.
+        #[arg(long, env = "GRIDSYNC_RULES")]
+        rules: Option<std::path::PathBuf>,
+        /// Seconds between escalation sweeps; 0 runs them only on demand.
+        #[arg(long, env = "GRIDSYNC_SWEEP_SECS", default_value_t = 600)]
+        sweep_secs: u64,
     },
     /// Create the first admin (and the district node it belongs to) on a
     /// fresh store. The password is read from GRIDSYNC_ADMIN_PASSWORD.
@@ -121,7 +128,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_batch,
             demo,
             jwt_secret,
+            rules,
+            sweep_secs,
         } => {
+            let mut store = store;
+            if let Some(path) = rules {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                store.rules = std::sync::Arc::new(gridsync_server::rules::Rules::from_json(&text)?);
+            }
             if demo {
                 println!("{}", seed::demo(&store)?);
             }
@@ -129,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let limits = Limits {
                 max_body_bytes,
                 max_batch,
+                sweep_every: (sweep_secs > 0).then(|| std::time::Duration::from_secs(sweep_secs)),
                 ..Limits::default()
             };
             let listener = TcpListener::bind(&addr)?;

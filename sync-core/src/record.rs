@@ -297,6 +297,20 @@ impl Record {
         }
     }
 
+    /// The distinct values a scalar field holds (several in a conflict),
+    /// cheaper than a whole [`Record::view`].
+    pub fn values(&self, field: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = Vec::new();
+        if let Some(FieldState::Scalar(reg)) = self.fields.get(field) {
+            for w in reg.read().val {
+                if !out.contains(&w.value) {
+                    out.push(w.value);
+                }
+            }
+        }
+        out
+    }
+
     /// What a user sees: visible values, conflicts, members, ordered logs.
     pub fn view(&self) -> RecordView {
         let fields = self

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cases;
 pub mod health;
 pub mod privacy;
 pub mod records;
@@ -64,7 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users", web::get().to(admin::list_users))
         .route("/v1/users", web::post().to(admin::create_user))
         .route("/v1/users/{id}", web::patch().to(admin::update_user))
-        .route("/v1/audit", web::get().to(admin::audit_log));
+        .route("/v1/audit", web::get().to(admin::audit_log))
+        .route("/v1/nodes/{code}/cases", web::get().to(cases::node_cases))
+        .route("/v1/admin/sweep", web::post().to(cases::sweep))
+        .route("/v1/rules", web::get().to(cases::rules));
 }
 
 pub fn now_ms() -> i64 {

@@ -32,6 +32,15 @@ pub struct RecordOut {
     pub closed_at: Option<String>,
     /// The server sequence of the record's latest change.
     pub server_seq: i64,
+    /// Cases: when it is due (from the rules, or as written), whether it is
+    /// past due, and since when it is at its level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    pub overdue: bool,
+    pub level_since: String,
+    /// Why the record needs a look, e.g. a status move outside its flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -52,7 +61,7 @@ fn view_of(row: &RecordRow, caller: &Caller) -> Result<RecordView, ApiError> {
     Ok(view)
 }
 
-fn record_out(row: &RecordRow, caller: &Caller) -> Result<RecordOut, ApiError> {
+pub(crate) fn record_out(row: &RecordRow, caller: &Caller) -> Result<RecordOut, ApiError> {
     Ok(RecordOut {
         view: view_of(row, caller)?,
         conflicted: row.conflicts > 0,
@@ -60,6 +69,10 @@ fn record_out(row: &RecordRow, caller: &Caller) -> Result<RecordOut, ApiError> {
         updated_at: rfc3339(row.updated_at),
         closed_at: row.closed_at.map(rfc3339),
         server_seq: row.last_seq,
+        deadline: row.deadline.map(rfc3339),
+        overdue: row.overdue,
+        level_since: rfc3339(row.level_since),
+        flag: row.flag.clone(),
     })
 }
 

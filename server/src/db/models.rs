@@ -23,6 +23,10 @@ pub struct RecordRow {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub last_seq: i64,
+    pub level_since: i64,
+    pub overdue: bool,
+    /// Why the record needs a look (a status move outside its flow).
+    pub flag: Option<String>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -44,6 +48,10 @@ pub struct RecordForm {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub last_seq: i64,
+    pub level_since: i64,
+    pub overdue: bool,
+    /// Why the record needs a look (a status move outside its flow).
+    pub flag: Option<String>,
 }
 
 /// A merged change, as logged.

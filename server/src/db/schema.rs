@@ -17,6 +17,9 @@ diesel::table! {
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
         last_seq -> BigInt,
+        level_since -> BigInt,
+        overdue -> Bool,
+        flag -> Nullable<Text>,
     }
 }
 

@@ -29,6 +29,7 @@ use uuid::Uuid;
 pub use crate::db::models::QuarantineRow;
 use crate::db::models::{ChangeRow, NewChange, NewQuarantine, RecordForm, RecordRow};
 use crate::db::{Conn, Pool};
+use crate::rules::Rules;
 use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
 
 /// The advisory lock key that serializes sync batches on PostgreSQL.
@@ -166,21 +167,80 @@ pub struct RecordQuery {
 struct Loaded {
     record: Option<Record>,
     existed: bool,
-    created_at: i64,
-    closed_at: Option<i64>,
+    prior: Prior,
     last_seq: i64,
     touched: bool,
+}
+
+/// What a record's row said before this batch (or, for a new record, its
+/// creation), that the derived columns carry on from.
+#[derive(Debug, Clone, Default)]
+pub struct Prior {
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+    /// The level stored (none for a new record).
+    pub level: Option<String>,
+    pub level_since: i64,
+    pub flag: Option<String>,
+}
+
+/// Whether the status values `before` → `after` (a change just applied)
+/// follow the collection's flow; the flag to keep on the record: a move
+/// outside the flow is flagged (and merged: refusing it would make replicas
+/// diverge), a later move within it clears the flag.
+pub fn flow_flag(
+    collection: &str,
+    before: &[gridsync_core::Value],
+    after: &[gridsync_core::Value],
+    flag: Option<String>,
+    by: &str,
+) -> Option<String> {
+    let Some(flow) = gridsync_core::Flow::of(collection) else {
+        return flag;
+    };
+    if before == after {
+        return flag;
+    }
+    let text = |v: &gridsync_core::Value| v.as_str().unwrap_or_default().to_owned();
+    let new: Vec<String> = after
+        .iter()
+        .filter(|v| !before.contains(v))
+        .map(text)
+        .collect();
+    let old: Vec<String> = before.iter().map(text).collect();
+    let allowed = new.iter().all(|to| {
+        if old.is_empty() {
+            flow.allows(None, to)
+        } else {
+            old.iter().any(|from| flow.allows(Some(from), to))
+        }
+    });
+    if allowed {
+        None
+    } else {
+        Some(format!(
+            "status moved from {old:?} to {new:?} outside the {collection} flow (change {by})"
+        ))
+    }
 }
 
 /// The derived columns of a record after a merge. Pure.
 pub fn record_form(
     record: &Record,
-    created_at: i64,
-    closed_at: Option<i64>,
+    prior: &Prior,
     last_seq: i64,
     now: i64,
+    rules: &Rules,
 ) -> RecordForm {
-    let summary = record.view().summary();
+    let view = record.view();
+    let summary = view.summary();
+    let level = summary.level.as_str();
+    // Deadlines count from when the case reached its level.
+    let level_since = match &prior.level {
+        Some(l) if l == level => prior.level_since,
+        _ => now,
+    };
+    let deadline = rules.deadline(&view, level_since);
     // Closed: a status that ends the case in its collection's flow.
     let closed = match (
         gridsync_core::Flow::of(record.collection.name),
@@ -189,11 +249,6 @@ pub fn record_form(
         (Some(flow), Some(status)) => flow.is_terminal(status),
         _ => false,
     };
-    let deadline = summary
-        .deadline
-        .as_deref()
-        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-        .map(|d| d.timestamp_millis());
     RecordForm {
         id: record.id.to_string(),
         collection: record.collection.name.to_owned(),
@@ -206,14 +261,17 @@ pub fn record_form(
         deadline,
         deleted: summary.deleted,
         conflicts: i32::try_from(summary.conflicts).unwrap_or(i32::MAX),
-        created_at,
+        created_at: prior.created_at,
         updated_at: now,
         closed_at: if closed {
-            closed_at.or(Some(now))
+            prior.closed_at.or(Some(now))
         } else {
             None
         },
         last_seq,
+        level_since,
+        overdue: deadline.is_some_and(|d| d < now),
+        flag: prior.flag.clone(),
     }
 }
 
@@ -250,6 +308,7 @@ macro_rules! queries {
             pub(super) fn push(
                 c: &mut $conn,
                 schema: &'static Schema,
+                rules: &Rules,
                 p: &Push<'_>,
                 now: i64,
             ) -> Result<Vec<ChangeResult>, StoreError> {
@@ -373,22 +432,34 @@ macro_rules! queries {
                                         },
                                     )?),
                                     existed: true,
-                                    created_at: row.created_at,
-                                    closed_at: row.closed_at,
+                                    prior: Prior {
+                                        created_at: row.created_at,
+                                        closed_at: row.closed_at,
+                                        level: Some(row.level),
+                                        level_since: row.level_since,
+                                        flag: row.flag,
+                                    },
                                     last_seq: row.last_seq,
                                     touched: false,
                                 },
                                 None => Loaded {
                                     record: None,
                                     existed: false,
-                                    created_at: now,
-                                    closed_at: None,
+                                    prior: Prior { created_at: now, ..Prior::default() },
                                     last_seq: 0,
                                     touched: false,
                                 },
                             };
                             e.insert(l)
                         }
+                    };
+                    let moves_status = change
+                        .ops
+                        .iter()
+                        .any(|o| matches!(o, gridsync_core::Op::Set { field, .. } if field == "status"));
+                    let before = match (&entry.record, moves_status) {
+                        (Some(r), true) => r.values("status"),
+                        _ => Vec::new(),
                     };
                     let merged = match &mut entry.record {
                         Some(record) => record.apply_change(schema, &change),
@@ -400,6 +471,11 @@ macro_rules! queries {
                         let r = refused(Some(&change), e.code(), e.to_string(), e.field());
                         results.push(quarantine(Some(&change), &body, r));
                         continue;
+                    }
+                    if moves_status {
+                        let after = entry.record.as_ref().map(|r| r.values("status")).unwrap_or_default();
+                        let by = format!("{}:{}", change.actor, change.seq);
+                        entry.prior.flag = flow_flag(&change.collection, &before, &after, entry.prior.flag.take(), &by);
                     }
                     entry.last_seq = next_seq;
                     entry.touched = true;
@@ -431,7 +507,7 @@ macro_rules! queries {
                 let mut created = Vec::new();
                 for l in loaded.values().filter(|l| l.touched) {
                     let record = l.record.as_ref().expect("a touched record exists");
-                    let form = record_form(record, l.created_at, l.closed_at, l.last_seq, now);
+                    let form = record_form(record, &l.prior, l.last_seq, now, rules);
                     if l.existed {
                         diesel::update(records::table.find(&form.id))
                             .set(&form)
@@ -611,6 +687,93 @@ macro_rules! queries {
                 }
             }
 
+            /// Escalate every open case past its deadline one level, as the
+            /// server's own actor, logged like any change; mark overdue cases.
+            pub(super) fn sweep(
+                c: &mut $conn,
+                schema: &'static Schema,
+                rules: &Rules,
+                now: i64,
+            ) -> Result<Vec<ChangeResult>, StoreError> {
+                let open_past = || {
+                    records::table
+                        .filter(records::deadline.lt(now))
+                        .filter(records::closed_at.is_null())
+                        .filter(records::deleted.eq(false))
+                };
+                diesel::update(open_past().filter(records::overdue.eq(false)))
+                    .set(records::overdue.eq(true))
+                    .execute(c)?;
+                // Only cases have a handling level to raise.
+                let cases: Vec<&str> = schema
+                    .collections
+                    .iter()
+                    .filter(|c| c.level_field().is_some())
+                    .map(|c| c.name)
+                    .collect();
+                let due = open_past()
+                    .filter(records::collection.eq_any(cases))
+                    .filter(records::level.ne(gridsync_core::Level::District.as_str()))
+                    .order(records::id.asc())
+                    .select((records::id, records::state))
+                    .load::<(String, String)>(c)?;
+                if due.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let server = i64::from(crate::seed::SERVER_ACTOR);
+                let next = actors::table.find(server).select(actors::max_seq).first::<i64>(c).optional()?.unwrap_or(0) + 1;
+                let mut replica = gridsync_core::Replica::default();
+                for (id, state) in &due {
+                    let r = Record::from_stored(schema, state).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
+                    replica.merge_record(&r).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
+                }
+                let mut dev = gridsync_core::Device::resume(crate::seed::SERVER_ACTOR, next as u64, replica);
+                let mut raws = Vec::with_capacity(due.len());
+                for (id, _) in &due {
+                    let uuid = Uuid::parse_str(id).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
+                    let level = dev.replica().record(uuid).map(Record::level).unwrap_or_default();
+                    let Some(up) = level.up() else { continue };
+                    let change = dev
+                        .edit(uuid)
+                        .escalate(up)
+                        .commit()
+                        .map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
+                    raws.push(raw(id, change.to_json())?);
+                }
+                let batch = Uuid::new_v4().to_string();
+                let sweep = Push { actor: crate::seed::SERVER_ACTOR, batch: &batch, changes: &raws, guard: &allow_all };
+                push(c, schema, rules, &sweep, now)
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            pub(super) fn cases(
+                c: &mut $conn,
+                grids: &[String],
+                levels: &[String],
+                collections: &[String],
+                status: Option<&str>,
+                overdue: Option<bool>,
+                after: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<RecordRow>, StoreError> {
+                let mut q = records::table
+                    .filter(records::grid.eq_any(grids))
+                    .filter(records::level.eq_any(levels))
+                    .filter(records::collection.eq_any(collections))
+                    .filter(records::deleted.eq(false))
+                    .into_boxed();
+                if let Some(st) = status {
+                    q = q.filter(records::status.eq(st.to_owned()));
+                }
+                if let Some(o) = overdue {
+                    q = q.filter(records::overdue.eq(o));
+                }
+                if let Some(a) = after {
+                    q = q.filter(records::id.gt(a.to_owned()));
+                }
+                Ok(q.order(records::id.asc()).limit(limit).select(RecordRow::as_select()).load(c)?)
+            }
+
             pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
                 let max_seq = changes::table
                     .select(max(changes::seq))
@@ -725,6 +888,8 @@ queries!(on_pg, PgConnection);
 pub struct Store {
     pool: Pool,
     schema: &'static Schema,
+    /// The deadline rules applied at merge time.
+    pub rules: std::sync::Arc<Rules>,
     /// A pull with more changes than this waiting gets record states.
     pub state_threshold: usize,
 }
@@ -764,6 +929,7 @@ impl Store {
         Store {
             pool,
             schema: Schema::current(),
+            rules: std::sync::Arc::new(Rules::default()),
             state_threshold: 2_000,
         }
     }
@@ -774,15 +940,32 @@ impl Store {
 
     /// Merge a batch in one write transaction; a result per change.
     pub fn push(&self, p: &Push<'_>, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
-        let schema = self.schema;
-        match self.pool.get()? {
-            Conn::Sqlite(mut c) => c.immediate_transaction(|c| on_sqlite::push(c, schema, p, now)),
-            Conn::Pg(mut c) => c.transaction(|c| {
-                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
-                    .execute(c)?;
-                on_pg::push(c, schema, p, now)
-            }),
-        }
+        let (schema, rules) = (self.schema, self.rules.clone());
+        write_tx!(self, push(schema, &rules, p, now))
+    }
+
+    /// The escalation sweep as of `now` (see `queries!::sweep`).
+    pub fn sweep(&self, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
+        let (schema, rules) = (self.schema, self.rules.clone());
+        write_tx!(self, sweep(schema, &rules, now))
+    }
+
+    /// Cases of `grids` at one of `levels`, for a node's list.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cases(
+        &self,
+        grids: &[String],
+        levels: &[String],
+        collections: &[String],
+        status: Option<&str>,
+        overdue: Option<bool>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        read_tx!(
+            self,
+            cases(grids, levels, collections, status, overdue, after, limit)
+        )
     }
 
     /// One page of what the device has not seen, from a snapshot.

@@ -1,0 +1,617 @@
+//! Field workflows end to end through HTTP, with devices editing offline:
+//! each case flow, deadlines from the rules table, the escalation sweep with a
+//! controllable clock, a status conflict raised and resolved, and a move
+//! outside the flow flagged rather than dropped.
+
+mod common;
+
+use common::{on_both_backends, Backend, Phone, TestServer};
+use gridsync_core::{Entry, Level, Value};
+use serde_json::{json, Value as Json};
+use uuid::Uuid;
+
+on_both_backends!(
+    an_event_goes_through_its_flow_with_two_devices,
+    a_status_conflict_is_shown_and_resolved,
+    a_move_outside_the_flow_is_flagged_not_dropped,
+    hazards_disputes_petitions_and_key_persons,
+    patrol_check_ins_from_two_devices,
+    the_sweep_escalates_overdue_cases_one_level,
+);
+
+const DAY_MS: i64 = 86_400_000;
+
+fn entry(at: &str, fields: &[(&str, &str)]) -> Entry {
+    Entry {
+        id: Uuid::new_v4(),
+        at: at.into(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    }
+}
+
+fn record(s: &TestServer, id: Uuid) -> Json {
+    s.get(&format!("/v1/records/{id}"))["record"].clone()
+}
+
+fn ms(rfc3339: &Json) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339.as_str().unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn people(s: &TestServer) -> (Phone, Phone) {
+    let worker = Phone::enroll(s, "worker", "grid_worker", "g1", &["g1"]);
+    let sup = Phone::enroll(s, "supervisor", "supervisor", "p1", &["g1"]);
+    (worker, sup)
+}
+
+fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, mut sup) = people(&s);
+    let id = Uuid::new_v4();
+    w.make(|d| {
+        d.create("event", "g1", id)
+            .set("category", "fire_safety")
+            .set("title", "Blocked fire exit")
+            .set("severity", "high")
+            .set("status", "reported")
+            .add("photos_before", "sha256:aa11")
+            .append(
+                "actions",
+                entry("2026-11-28T09:00:00+08:00", &[("action", "report")]),
+            )
+            .commit()
+    });
+    w.sync(&s);
+    let r = record(&s, id);
+    let created = ms(&r["created_at"]);
+    assert_eq!(
+        ms(&r["deadline"]),
+        created + 3 * DAY_MS,
+        "high severity: 72 hours"
+    );
+    sup.sync(&s);
+    for status in ["accepted", "verified", "dispatched"] {
+        sup.make(|d| d.edit(id).set("status", status).commit());
+    }
+    sup.make(|d| {
+        d.edit(id)
+            .set("assignee", "城管中队 王伟")
+            .append(
+                "actions",
+                entry(
+                    "2026-11-28T10:00:00+08:00",
+                    &[("action", "dispatch"), ("note", "to 城管")],
+                ),
+            )
+            .commit()
+    });
+    sup.sync(&s);
+    assert_eq!(record(&s, id)["fields"]["status"]["value"], "dispatched");
+    assert_eq!(
+        record(&s, id)["fields"]["assignee"]["value"],
+        "城管中队 王伟"
+    );
+    // The worker, offline, handles it and adds the after photo.
+    w.sync(&s);
+    w.make(|d| {
+        d.edit(id)
+            .set("status", "handled")
+            .add("photos_after", "sha256:bb22")
+            .append(
+                "actions",
+                entry("2026-11-28T15:00:00+08:00", &[("action", "handle")]),
+            )
+            .commit()
+    });
+    // The device refuses a move its flow does not allow.
+    assert_eq!(
+        w.device
+            .edit(id)
+            .set("status", "reported")
+            .commit()
+            .unwrap_err()
+            .code(),
+        "transition_not_allowed"
+    );
+    w.sync(&s);
+    sup.sync(&s);
+    sup.make(|d| d.edit(id).set("status", "checked").commit());
+    sup.make(|d| d.edit(id).set("status", "closed").commit());
+    sup.sync(&s);
+    let r = record(&s, id);
+    assert_eq!(r["fields"]["status"]["value"], "closed");
+    assert!(r["closed_at"].is_string());
+    assert!(r.get("deadline").is_none(), "a closed case is due nothing");
+    assert_eq!(r["fields"]["actions"].as_array().unwrap().len(), 3);
+    assert_eq!(r["fields"]["photos_before"], json!(["sha256:aa11"]));
+    assert_eq!(r["fields"]["photos_after"], json!(["sha256:bb22"]));
+    assert!(r.get("flag").is_none());
+    // Reopened (返工): it is open again, with a deadline.
+    sup.make(|d| d.edit(id).set("status", "reopened").commit());
+    sup.sync(&s);
+    let r = record(&s, id);
+    assert!(r.get("closed_at").is_none() && r["deadline"].is_string());
+}
+
+fn a_status_conflict_is_shown_and_resolved(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, mut sup) = people(&s);
+    let mut w2 = Phone::enroll(&s, "worker2", "grid_worker", "g1", &["g1"]);
+    let id = Uuid::new_v4();
+    w.make(|d| {
+        d.create("event", "g1", id)
+            .set("status", "reported")
+            .set("title", "t")
+            .commit()
+    });
+    w.sync(&s);
+    w2.sync(&s);
+    // Offline, one accepts, the other rejects.
+    w.make(|d| d.edit(id).set("status", "accepted").commit());
+    w2.make(|d| d.edit(id).set("status", "rejected").commit());
+    w.sync(&s);
+    w2.sync(&s);
+    let r = record(&s, id);
+    assert_eq!(r["conflicted"], true);
+    let conflict = r["fields"]["status"]["conflict"].as_array().unwrap();
+    let values: Vec<&str> = conflict
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2);
+    assert!(values.contains(&"accepted") && values.contains(&"rejected"));
+    let listed = s.get("/v1/grids/g1/conflicts");
+    assert_eq!(listed["records"][0]["id"], id.to_string());
+    // The supervisor, having seen both, decides.
+    sup.sync(&s);
+    sup.make(|d| d.edit(id).set("status", "verified").commit());
+    sup.sync(&s);
+    let r = record(&s, id);
+    assert_eq!(r["conflicted"], false);
+    assert_eq!(r["fields"]["status"]["value"], "verified");
+    assert!(r.get("flag").is_none(), "{r}");
+    assert!(s.get("/v1/grids/g1/conflicts")["records"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+fn a_move_outside_the_flow_is_flagged_not_dropped(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, mut sup) = people(&s);
+    let id = Uuid::new_v4();
+    w.make(|d| {
+        d.create("event", "g1", id)
+            .set("status", "reported")
+            .set("title", "t")
+            .commit()
+    });
+    w.sync(&s);
+    // An old app (or a hand-made client) jumps straight to `closed`.
+    let mut jump = w.device.edit(id).set("title", "t2").commit().unwrap();
+    jump.ops = vec![gridsync_core::Op::Set {
+        field: "status".into(),
+        value: Value::from("closed"),
+        seen: w
+            .device
+            .replica()
+            .record(id)
+            .map(|_| gridsync_core::Clock::from([(w.actor(), 1)]))
+            .unwrap(),
+    }];
+    w.outbox.push(jump);
+    let results = w.sync(&s);
+    assert_eq!(results[0]["status"], "applied", "merged, not refused");
+    let r = record(&s, id);
+    assert_eq!(r["fields"]["status"]["value"], "closed");
+    let flag = r["flag"].as_str().unwrap();
+    assert!(
+        flag.contains("reported") && flag.contains("closed"),
+        "{flag}"
+    );
+    // A supervisor sees the flag; a move within the flow afterwards clears it.
+    sup.sync(&s);
+    sup.make(|d| d.edit(id).set("status", "reopened").commit());
+    sup.sync(&s);
+    assert!(record(&s, id).get("flag").is_none());
+}
+
+fn hazards_disputes_petitions_and_key_persons(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, mut sup) = people(&s);
+    let police = Phone::enroll(&s, "police", "police", "c1", &["g1"]);
+    let (hazard, dispute, petition, person) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    // Hazard: reported, confirmed, listed (挂牌整治) with a leader and a rectification day.
+    w.make(|d| {
+        d.create("hazard", "g1", hazard)
+            .set("category", "fire")
+            .set("severity", "high")
+            .set("status", "reported")
+            .commit()
+    });
+    w.make(|d| d.edit(hazard).set("status", "confirmed").commit());
+    w.make(|d| {
+        d.edit(hazard)
+            .set("status", "listed")
+            .set("listed", true)
+            .set("responsible_leader", "街道办 李主任")
+            .set("rectification_deadline", "2026-12-15")
+            .set("listed_on", "2026-11-28")
+            .commit()
+    });
+    // Dispute: sessions appended, an agreement, a follow-up visit.
+    w.make(|d| {
+        d.create("dispute", "g1", dispute)
+            .set("category", "neighbour")
+            .add("parties", "张三")
+            .add("parties", "李四")
+            .set("channel", "peoples")
+            .set("status", "registered")
+            .set("received_on", "2026-11-20")
+            .commit()
+    });
+    for (at, outcome) in [
+        ("2026-11-21T10:00:00+08:00", "continued"),
+        ("2026-11-24T10:00:00+08:00", "agreed"),
+    ] {
+        w.make(|d| {
+            let e = entry(at, &[("mediator", "调解员 刘"), ("outcome", outcome)]);
+            d.edit(dispute)
+                .set("status", "mediating")
+                .append("sessions", e)
+                .commit()
+        });
+    }
+    w.make(|d| {
+        d.edit(dispute)
+            .set("status", "agreed")
+            .set("agreement", "楼上修复防水，赔偿 500 元")
+            .commit()
+    });
+    // Petition: received with its date.
+    w.make(|d| {
+        d.create("petition", "g1", petition)
+            .add("petitioners", "王五")
+            .set("group_size", 1i64)
+            .set("matter", "拖欠工资")
+            .set("status", "received")
+            .set("received_on", "2026-11-25")
+            .commit()
+    });
+    // Key person: visited on 1 November, interval 30 days.
+    w.make(|d| {
+        d.create("key_person", "g1", person)
+            .set("name", "赵六")
+            .set("risk_level", "medium")
+            .set("community_police", "民警 孙")
+            .add("duties", "stabilize")
+            .append(
+                "visits",
+                entry(
+                    "2026-11-01T10:00:00+08:00",
+                    &[("visitor", "民警 孙"), ("method", "in_person")],
+                ),
+            )
+            .commit()
+    });
+    w.sync(&s);
+    let date = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+            - 8 * 3_600_000
+    };
+    assert_eq!(
+        ms(&record(&s, hazard)["deadline"]),
+        date("2026-12-16"),
+        "end of the rectification day"
+    );
+    assert_eq!(
+        ms(&record(&s, dispute)["deadline"]),
+        date("2026-11-20") + 30 * DAY_MS,
+        "a month from receipt"
+    );
+    assert_eq!(
+        record(&s, dispute)["fields"]["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        ms(&record(&s, petition)["deadline"]),
+        date("2026-11-25") + 15 * DAY_MS,
+        "accept or not within 15 days"
+    );
+    let visit = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00+08:00")
+        .unwrap()
+        .timestamp_millis();
+    assert_eq!(
+        ms(&record(&s, person)["deadline"]),
+        visit + 30 * DAY_MS,
+        "next visit due"
+    );
+    // The petition is accepted with one extension; the reply is due 60 + 30 days after.
+    sup.sync(&s);
+    sup.make(|d| {
+        d.edit(petition)
+            .set("status", "accepted")
+            .set("accepted_on", "2026-11-27")
+            .commit()
+    });
+    sup.make(|d| {
+        d.edit(petition)
+            .set("status", "replying")
+            .set("extension_days", 30i64)
+            .set("extension_reason", "涉及多部门核实")
+            .commit()
+    });
+    sup.sync(&s);
+    assert_eq!(
+        ms(&record(&s, petition)["deadline"]),
+        date("2026-11-27") + 90 * DAY_MS
+    );
+    // The police officer visits again: the next visit moves.
+    let mut police = police;
+    police.sync(&s);
+    police.make(|d| {
+        let e = entry(
+            "2026-11-28T16:00:00+08:00",
+            &[
+                ("visitor", "民警 孙"),
+                ("method", "phone"),
+                ("risk_assessment", "low"),
+            ],
+        );
+        d.edit(person)
+            .set("visit_interval_days", 14i64)
+            .append("visits", e)
+            .commit()
+    });
+    police.sync(&s);
+    let last = chrono::DateTime::parse_from_rfc3339("2026-11-28T16:00:00+08:00")
+        .unwrap()
+        .timestamp_millis();
+    assert_eq!(ms(&record(&s, person)["deadline"]), last + 14 * DAY_MS);
+    // The hazard is fixed: re-inspected and delisted; it closes.
+    w.sync(&s);
+    w.make(|d| d.edit(hazard).set("status", "rectifying").commit());
+    w.make(|d| {
+        let e = entry("2026-12-10T10:00:00+08:00", &[("result", "fixed")]);
+        d.edit(hazard)
+            .set("status", "rechecked")
+            .append("reinspections", e)
+            .commit()
+    });
+    w.make(|d| {
+        d.edit(hazard)
+            .set("status", "delisted")
+            .set("delisted_on", "2026-12-10")
+            .commit()
+    });
+    w.make(|d| d.edit(hazard).set("status", "closed").commit());
+    w.sync(&s);
+    let r = record(&s, hazard);
+    assert!(r["closed_at"].is_string() && r.get("deadline").is_none());
+    assert_eq!(r["fields"]["reinspections"].as_array().unwrap().len(), 1);
+    let (_, rules) = s.get_as(&w.token, "/v1/rules");
+    assert!(rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["collection"] == "petition"));
+}
+
+fn patrol_check_ins_from_two_devices(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut lead = Phone::enroll(&s, "patrol-lead", "patrol", "c1", &["g1"]);
+    let mut mate = Phone::enroll(&s, "patrol-mate", "patrol", "c1", &["g1"]);
+    let round = Uuid::new_v4();
+    lead.make(|d| {
+        d.create("patrol_round", "g1", round)
+            .set("route", "夜巡一号线")
+            .set("status", "planned")
+            .add("planned_checkpoints", "东门")
+            .add("planned_checkpoints", "驿站")
+            .add("members", "patrol-lead")
+            .add("members", "patrol-mate")
+            .commit()
+    });
+    lead.sync(&s);
+    mate.sync(&s);
+    lead.make(|d| {
+        d.edit(round)
+            .set("status", "in_progress")
+            .set("started_at", "2026-11-28T21:00:00+08:00")
+            .commit()
+    });
+    // Both check in offline, one by QR with a position, one by hand.
+    lead.make(|d| {
+        let mut e = entry(
+            "2026-11-28T21:10:00+08:00",
+            &[("checkpoint", "东门"), ("method", "qr")],
+        );
+        e.fields.insert(
+            "position".into(),
+            Value::Geo(gridsync_core::Geo {
+                lat: 30.2,
+                lng: 115.1,
+            }),
+        );
+        d.edit(round).append("check_ins", e).commit()
+    });
+    mate.make(|d| {
+        d.edit(round)
+            .append(
+                "check_ins",
+                entry(
+                    "2026-11-28T21:20:00+08:00",
+                    &[
+                        ("checkpoint", "驿站"),
+                        ("method", "manual"),
+                        ("note", "门锁坏了"),
+                    ],
+                ),
+            )
+            .commit()
+    });
+    mate.make(|d| d.edit(round).increment("sightings", 2).commit());
+    lead.make(|d| d.edit(round).increment("sightings", 1).commit());
+    lead.make(|d| {
+        d.edit(round)
+            .set("status", "completed")
+            .set("ended_at", "2026-11-28T22:00:00+08:00")
+            .commit()
+    });
+    mate.sync(&s);
+    lead.sync(&s);
+    mate.sync(&s);
+    let r = record(&s, round);
+    let check_ins = r["fields"]["check_ins"].as_array().unwrap();
+    let points: Vec<&str> = check_ins
+        .iter()
+        .map(|c| c["fields"]["checkpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(points, ["东门", "驿站"], "in time order");
+    assert_eq!(
+        check_ins[0]["fields"]["position"],
+        json!({"lat": 30.2, "lng": 115.1})
+    );
+    assert_eq!(r["fields"]["sightings"], 3);
+    assert_eq!(r["fields"]["status"]["value"], "completed");
+    assert_eq!(lead.device.replica().view(), mate.device.replica().view());
+}
+
+fn the_sweep_escalates_overdue_cases_one_level(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, mut sup) = people(&s);
+    let (late, fresh, household) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    w.make(|d| {
+        d.create("event", "g1", late)
+            .set("status", "reported")
+            .set("severity", "medium")
+            .set("title", "late")
+            .commit()
+    });
+    w.make(|d| {
+        d.create("event", "g1", fresh)
+            .set("status", "reported")
+            .set("severity", "low")
+            .set("title", "fresh")
+            .commit()
+    });
+    w.make(|d| {
+        d.create("household", "g1", household)
+            .set("address", "5 Lane")
+            .commit()
+    });
+    w.sync(&s);
+    let created = ms(&record(&s, late)["created_at"]);
+    let admin = s.admin_token();
+    let sweep = |at_ms: i64| {
+        let at = chrono::DateTime::from_timestamp_millis(at_ms)
+            .unwrap()
+            .to_rfc3339();
+        let (st, body) = s.call(
+            s.authed(ureq::post(&s.url("/v1/admin/sweep")), &admin),
+            Some(json!({"at": at})),
+        );
+        assert_eq!(st, 200, "{body}");
+        body
+    };
+    assert_eq!(
+        sweep(created + DAY_MS)["escalated"],
+        0,
+        "nothing is due yet"
+    );
+    // Eight days on, the medium event (7 days) is overdue; the low one (15) is not.
+    let r = sweep(created + 8 * DAY_MS);
+    assert_eq!(r["escalated"], 1, "{r}");
+    let rec = record(&s, late);
+    assert_eq!(rec["level"], "community");
+    let rec_history = s.get(&format!("/v1/records/{late}"))["history"].clone();
+    let last = rec_history.as_array().unwrap().last().unwrap();
+    assert_eq!(last["actor"], 1, "written by the server's own actor");
+    assert_eq!(
+        last["change"]["ops"][0]["escalate"],
+        json!({"from": "grid", "to": "community"})
+    );
+    assert_eq!(ms(&rec["level_since"]), created + 8 * DAY_MS);
+    assert_eq!(rec["overdue"], false, "a new level, a new deadline");
+    assert_eq!(record(&s, fresh)["level"], "grid");
+    // It now shows in the community's case list, and not yet in the park's.
+    let (st, community) = s.get_as(&sup.token, "/v1/nodes/c1/cases");
+    assert_eq!(st, 200);
+    let ids: Vec<&str> = community["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [late.to_string().as_str()]);
+    assert!(s.get_as(&sup.token, "/v1/nodes/p1/cases").1["records"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.get_as(&sup.token, "/v1/nodes/g1/cases").1["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.get_as(&w.token, "/v1/nodes/c1/cases").0,
+        403,
+        "a grid worker's node is its grid"
+    );
+    // The same sweep again does nothing; the next period escalates again.
+    assert_eq!(sweep(created + 8 * DAY_MS)["escalated"], 0);
+    let r = sweep(created + 16 * DAY_MS);
+    assert_eq!(
+        r["escalated"], 2,
+        "the late one to park, the fresh one (15 days) to community: {r}"
+    );
+    assert_eq!(record(&s, late)["level"], "park");
+    // A level never goes down: the worker's phone, which last saw the case
+    // at grid level, escalates it to community; it stays at park.
+    w.make(|d| d.edit(late).escalate(Level::Community).commit());
+    let results = w.sync(&s);
+    assert_eq!(results[0]["status"], "applied");
+    assert_eq!(record(&s, late)["level"], "park");
+    // A supervisor escalates by hand: to the district.
+    sup.sync(&s);
+    sup.make(|d| d.edit(late).escalate(Level::District).commit());
+    sup.sync(&s);
+    assert_eq!(record(&s, late)["level"], "district");
+    assert_eq!(
+        sweep(created + 400 * DAY_MS)["escalated"],
+        1,
+        "only the fresh one is left below district"
+    );
+    assert_eq!(record(&s, late)["level"], "district");
+    assert_eq!(
+        record(&s, late)["overdue"],
+        true,
+        "past due at the top: flagged overdue"
+    );
+    // Households have no deadline and are never swept.
+    assert!(record(&s, household).get("deadline").is_none());
+    let (st, _) = s.call(
+        s.authed(ureq::post(&s.url("/v1/admin/sweep")), &sup.token),
+        Some(json!({})),
+    );
+    assert_eq!(st, 403, "only admins sweep on demand");
+}
