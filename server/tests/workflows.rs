@@ -271,12 +271,28 @@ fn hazards_disputes_petitions_and_key_persons(b: &Backend) {
                 .commit()
         });
     }
+    w.sync(&s);
+    // A mediator's phone records a session of its own while the worker's
+    // phone, offline, records the agreement: both survive.
+    let mut mediator = Phone::enroll(&s, "mediator", "mediator", "c1", &["g1"]);
+    mediator.sync(&s);
+    mediator.make(|d| {
+        let e = entry(
+            "2026-11-24T15:00:00+08:00",
+            &[("mediator", "律师 陈"), ("outcome", "agreed")],
+        );
+        d.edit(dispute)
+            .append("sessions", e)
+            .set("mediator", "律师 陈")
+            .commit()
+    });
     w.make(|d| {
         d.edit(dispute)
             .set("status", "agreed")
             .set("agreement", "楼上修复防水，赔偿 500 元")
             .commit()
     });
+    mediator.sync(&s);
     // Petition: received with its date.
     w.make(|d| {
         d.create("petition", "g1", petition)
@@ -323,13 +339,14 @@ fn hazards_disputes_petitions_and_key_persons(b: &Backend) {
         date("2026-11-20") + 30 * DAY_MS,
         "a month from receipt"
     );
+    let d = record(&s, dispute);
     assert_eq!(
-        record(&s, dispute)["fields"]["sessions"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
+        d["fields"]["sessions"].as_array().unwrap().len(),
+        3,
+        "every session kept"
     );
+    assert_eq!(d["fields"]["status"]["value"], "agreed");
+    assert_eq!(d["fields"]["mediator"]["value"], "律师 陈");
     assert_eq!(
         ms(&record(&s, petition)["deadline"]),
         date("2026-11-25") + 15 * DAY_MS,
