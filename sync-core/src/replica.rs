@@ -37,7 +37,7 @@ pub struct Replica {
     schema: &'static Schema,
     records: BTreeMap<Uuid, Record>,
     /// Content digest of every change applied, by `(actor, seq)`.
-    seen: HashMap<(Actor, Seq), u64>,
+    seen: HashMap<(Actor, Seq), u64, foldhash::fast::FixedState>,
 }
 
 impl Default for Replica {
@@ -51,7 +51,7 @@ impl Replica {
         Replica {
             schema,
             records: BTreeMap::new(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         }
     }
 
@@ -345,19 +345,12 @@ fn check_flow(
         if field != "status" {
             continue;
         }
-        let from: Vec<String> = match record.and_then(|r| r.view().fields.remove("status")) {
-            Some(crate::record::FieldView::Scalar { value, conflict }) if conflict.is_empty() => {
-                value
-                    .as_str()
-                    .map(|s| vec![s.to_owned()])
-                    .unwrap_or_default()
-            }
-            Some(crate::record::FieldView::Scalar { conflict, .. }) => conflict
-                .iter()
-                .filter_map(|w| w.value.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let from: Vec<String> = record
+            .map(|r| r.values("status"))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
         let allowed = if from.is_empty() {
             flow.allows(None, to)
         } else {

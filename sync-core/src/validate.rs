@@ -6,8 +6,6 @@
 //! (a reused sequence number, a record of another collection, a reused log
 //! entry id) are in [`crate::replica`] and only ever fire for broken clients.
 
-use std::collections::HashSet;
-
 use uuid::Uuid;
 
 use crate::change::{Change, Entry, Op, SetState};
@@ -37,14 +35,16 @@ pub fn validate(schema: &Schema, change: &Change) -> Result<&'static CollectionD
         })?;
     validate_header(change)?;
 
-    let mut touched = HashSet::with_capacity(change.ops.len());
+    // Most changes carry a few ops: a linear scan beats hashing them.
+    let mut touched: Vec<&str> = Vec::with_capacity(change.ops.len());
     for op in &change.ops {
         if let Some(field) = op.field() {
-            if !touched.insert(field) {
+            if touched.contains(&field) {
                 return Err(ChangeError::FieldTwice {
                     field: field.to_owned(),
                 });
             }
+            touched.push(field);
         }
         validate_op(collection, change, op)?;
     }
