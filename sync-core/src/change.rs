@@ -144,7 +144,7 @@ impl Change {
     /// reused `(actor, seq)` with different content. Stable within a build.
     pub fn digest(&self) -> u64 {
         use std::hash::BuildHasher;
-        foldhash::fast::FixedState::with_seed(0x67_72_69_64).hash_one(self)
+        foldhash::fast::FixedState::with_seed(0x6772_6964).hash_one(self)
     }
 
     /// Decode one change from JSON.
