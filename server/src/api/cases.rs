@@ -5,13 +5,13 @@ use actix_web::{web, HttpResponse};
 use gridsync_core::Level;
 use serde::Deserialize;
 
-use super::records::record_out;
+use super::records::{limit_param, record_out};
 use super::{now_ms, AppState};
 use crate::auth::load_tree;
 use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::store::StoreError;
+use crate::store::{CaseQuery, StoreError};
 
 /// The case collections (those with a handling level).
 const CASES: [&str; 4] = ["event", "hazard", "dispute", "petition"];
@@ -36,16 +36,7 @@ pub async fn node_cases(
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
     let p = params.into_inner();
-    let limit = match p.limit {
-        None => 100,
-        Some(l) if (1..=1000).contains(&l) => l,
-        Some(l) => {
-            return Err(ApiError::bad(
-                "invalid_query",
-                format!("limit {l} is outside 1..=1000"),
-            ))
-        }
-    };
+    let limit = limit_param(p.limit)?;
     let collections: Vec<String> = CASES
         .iter()
         .filter(|c| caller.role.may_read(c))
@@ -84,16 +75,16 @@ pub async fn node_cases(
             .map(|l| l.as_str().to_owned())
             .collect();
         let grids: Vec<String> = tree.grids_under(&code).into_iter().collect();
-        let after = p.after.map(|a| a.to_string());
-        let rows = store.cases(
-            &grids,
-            &levels,
-            &collections,
-            p.status.as_deref(),
-            p.overdue,
-            after.as_deref(),
+        let query = CaseQuery {
+            grids,
+            levels,
+            collections,
+            status: p.status,
+            overdue: p.overdue,
+            after: p.after.map(|a| a.to_string()),
             limit,
-        )?;
+        };
+        let rows = store.cases(&query)?;
         Ok::<_, StoreError>(Ok(rows))
     })
     .await???;

@@ -127,7 +127,7 @@ fn audit_key_persons(
     store.audit(&entries, now_ms())
 }
 
-fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
+pub(crate) fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(100),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),

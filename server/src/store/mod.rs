@@ -163,6 +163,19 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
+/// Filters of a node's case list.
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    pub grids: Vec<String>,
+    /// The handling levels shown (the node's and those above).
+    pub levels: Vec<String>,
+    pub collections: Vec<String>,
+    pub status: Option<String>,
+    pub overdue: Option<bool>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
 /// A record loaded (or created) during a batch.
 struct Loaded {
     record: Option<Record>,
@@ -745,33 +758,23 @@ macro_rules! queries {
                 push(c, schema, rules, &sweep, now)
             }
 
-            #[allow(clippy::too_many_arguments)]
-            pub(super) fn cases(
-                c: &mut $conn,
-                grids: &[String],
-                levels: &[String],
-                collections: &[String],
-                status: Option<&str>,
-                overdue: Option<bool>,
-                after: Option<&str>,
-                limit: i64,
-            ) -> Result<Vec<RecordRow>, StoreError> {
+            pub(super) fn cases(c: &mut $conn, cq: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
                 let mut q = records::table
-                    .filter(records::grid.eq_any(grids))
-                    .filter(records::level.eq_any(levels))
-                    .filter(records::collection.eq_any(collections))
+                    .filter(records::grid.eq_any(&cq.grids))
+                    .filter(records::level.eq_any(&cq.levels))
+                    .filter(records::collection.eq_any(&cq.collections))
                     .filter(records::deleted.eq(false))
                     .into_boxed();
-                if let Some(st) = status {
-                    q = q.filter(records::status.eq(st.to_owned()));
+                if let Some(st) = &cq.status {
+                    q = q.filter(records::status.eq(st.clone()));
                 }
-                if let Some(o) = overdue {
+                if let Some(o) = cq.overdue {
                     q = q.filter(records::overdue.eq(o));
                 }
-                if let Some(a) = after {
-                    q = q.filter(records::id.gt(a.to_owned()));
+                if let Some(a) = &cq.after {
+                    q = q.filter(records::id.gt(a.clone()));
                 }
-                Ok(q.order(records::id.asc()).limit(limit).select(RecordRow::as_select()).load(c)?)
+                Ok(q.order(records::id.asc()).limit(cq.limit).select(RecordRow::as_select()).load(c)?)
             }
 
             pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
@@ -950,22 +953,9 @@ impl Store {
         write_tx!(self, sweep(schema, &rules, now))
     }
 
-    /// Cases of `grids` at one of `levels`, for a node's list.
-    #[allow(clippy::too_many_arguments)]
-    pub fn cases(
-        &self,
-        grids: &[String],
-        levels: &[String],
-        collections: &[String],
-        status: Option<&str>,
-        overdue: Option<bool>,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<RecordRow>, StoreError> {
-        read_tx!(
-            self,
-            cases(grids, levels, collections, status, overdue, after, limit)
-        )
+    /// Cases of some grids at some levels, for a node's list.
+    pub fn cases(&self, q: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
+        read_tx!(self, cases(q))
     }
 
     /// One page of what the device has not seen, from a snapshot.
