@@ -515,15 +515,20 @@ impl Record {
             .map(|(name, state)| {
                 let f = match state {
                     FieldState::Scalar(reg) => StoredField::Reg(
-                        crdt_form::register_values(reg)
-                            .into_iter()
-                            .map(|(clock, w)| StoredValue {
-                                clock,
-                                value: w.value,
-                                actor: w.actor,
-                                seq: w.seq,
-                            })
-                            .collect(),
+                        {
+                            // Canonical: equal states store equal bytes, whatever the arrival order.
+                            let mut vals = crdt_form::register_values(reg);
+                            vals.sort_by_key(|(_, w)| (w.actor, w.seq));
+                            vals
+                        }
+                        .into_iter()
+                        .map(|(clock, w)| StoredValue {
+                            clock,
+                            value: w.value,
+                            actor: w.actor,
+                            seq: w.seq,
+                        })
+                        .collect(),
                     ),
                     FieldState::Set(s) => StoredField::Set(crdt_form::set_to_state(s)),
                     FieldState::Log(l) => StoredField::Log(l.values().cloned().collect()),
