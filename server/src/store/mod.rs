@@ -903,7 +903,8 @@ pub struct Store {
 /// inside a write transaction: `BEGIN IMMEDIATE` on SQLite, the advisory
 /// write lock on PostgreSQL. Writers are serialized across processes.
 macro_rules! write_tx {
-    ($self:ident, $call:ident ( $($arg:expr),* )) => {
+    ($self:ident, $call:ident ( $($arg:expr),* )) => {{
+        let _writer = $self.pool.writer();
         match $self.pool.get()? {
             Conn::Sqlite(mut conn) => conn.immediate_transaction(|c| on_sqlite::$call(c, $($arg),*)),
             Conn::Pg(mut conn) => conn.transaction(|c| {
@@ -911,7 +912,7 @@ macro_rules! write_tx {
                 on_pg::$call(c, $($arg),*)
             }),
         }
-    };
+    }};
 }
 
 /// Call a query of this module's `on_sqlite` / `on_pg` on the pool's backend
