@@ -13,8 +13,7 @@ use crate::auth::password;
 use crate::db::models::{NewUser, OrgNodeRow};
 use crate::store::{allow_all, ChangeResult, Push, RecordQuery, Store, StoreError};
 
-/// The server's own actor id: it writes seeds and (later) escalation sweeps.
-pub const SERVER_ACTOR: u32 = 1;
+pub use crate::store::SERVER_ACTOR;
 pub const DEMO_GRIDS: [&str; 3] = ["demo-g01", "demo-g02", "demo-g03"];
 
 const SURNAMES: [&str; 8] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];

@@ -19,6 +19,16 @@ pub const MAX_OPS: usize = 256;
 /// Longest grid id.
 pub const MAX_GRID_LEN: usize = 64;
 
+/// A grid id (and any other code of the org tree): 1 to 64 characters of
+/// `A-Z a-z 0-9 - _ .`.
+pub fn valid_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= MAX_GRID_LEN
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Check a change against the schema; on success, the collection it edits.
 pub fn validate(schema: &Schema, change: &Change) -> Result<&'static CollectionDef, ChangeError> {
     if change.schema == 0 || change.schema > SCHEMA_VERSION {
@@ -67,13 +77,7 @@ fn validate_header(change: &Change) -> Result<(), ChangeError> {
     if change.record.is_nil() {
         return bad("record", "is the nil UUID");
     }
-    if change.grid.is_empty()
-        || change.grid.len() > MAX_GRID_LEN
-        || !change
-            .grid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+    if !valid_code(&change.grid) {
         return bad(
             "grid",
             "must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_', '.'",

@@ -34,14 +34,6 @@ impl From<UserRow> for UserOut {
     }
 }
 
-fn code_ok(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= gridsync_core::validate::MAX_GRID_LEN
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 /// The whole tree (any signed-in user: codes and names are not personal data).
 pub async fn list_nodes(
     state: web::Data<AppState>,
@@ -69,7 +61,7 @@ pub async fn create_node(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let n = body.into_inner();
-    if !code_ok(&n.code) {
+    if !gridsync_core::validate::valid_code(&n.code) {
         return Err(ApiError::bad(
             "invalid_code",
             "a node code is 1 to 64 characters of A-Z a-z 0-9 - _ .",
@@ -164,12 +156,7 @@ pub async fn create_user(
     caller.require(&[Role::Admin])?;
     let u = body.into_inner();
     check_role(&u.role)?;
-    let name_ok = !u.username.is_empty()
-        && u.username.len() <= 64
-        && u.username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !name_ok {
+    if !gridsync_core::validate::valid_code(&u.username) {
         return Err(ApiError::bad(
             "invalid_username",
             "a username is 1 to 64 of A-Z a-z 0-9 - _ .",

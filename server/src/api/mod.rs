@@ -79,10 +79,4 @@ pub fn now_ms() -> i64 {
 }
 
 /// A grid id as the core accepts it.
-pub(crate) fn valid_grid(grid: &str) -> bool {
-    !grid.is_empty()
-        && grid.len() <= gridsync_core::validate::MAX_GRID_LEN
-        && grid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
+pub(crate) use gridsync_core::validate::valid_code as valid_grid;

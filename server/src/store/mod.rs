@@ -32,6 +32,10 @@ use crate::db::{Conn, Pool};
 use crate::rules::Rules;
 use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
 
+/// The server's own actor id: it writes seeds and escalation sweeps. Device
+/// actors start at [`identity::FIRST_DEVICE_ACTOR`].
+pub const SERVER_ACTOR: u32 = 1;
+
 /// The advisory lock key that serializes sync batches on PostgreSQL.
 const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
 
@@ -735,14 +739,14 @@ macro_rules! queries {
                 if due.is_empty() {
                     return Ok(Vec::new());
                 }
-                let server = i64::from(crate::seed::SERVER_ACTOR);
+                let server = i64::from(SERVER_ACTOR);
                 let next = actors::table.find(server).select(actors::max_seq).first::<i64>(c).optional()?.unwrap_or(0) + 1;
                 let mut replica = gridsync_core::Replica::default();
                 for (id, state) in &due {
                     let r = Record::from_stored(schema, state).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
                     replica.merge_record(&r).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
                 }
-                let mut dev = gridsync_core::Device::resume(crate::seed::SERVER_ACTOR, next as u64, replica);
+                let mut dev = gridsync_core::Device::resume(SERVER_ACTOR, next as u64, replica);
                 let mut raws = Vec::with_capacity(due.len());
                 for (id, _) in &due {
                     let uuid = Uuid::parse_str(id).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
@@ -756,7 +760,7 @@ macro_rules! queries {
                     raws.push(raw(id, change.to_json())?);
                 }
                 let batch = Uuid::new_v4().to_string();
-                let sweep = Push { actor: crate::seed::SERVER_ACTOR, batch: &batch, changes: &raws, guard: &allow_all };
+                let sweep = Push { actor: SERVER_ACTOR, batch: &batch, changes: &raws, guard: &allow_all };
                 push(c, schema, rules, &sweep, now)
             }
 
