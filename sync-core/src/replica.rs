@@ -162,6 +162,11 @@ impl Device {
         self.replica.apply(change)
     }
 
+    /// Join a record state that came from elsewhere (a pull of states).
+    pub fn merge_record(&mut self, state: &Record) -> Result<(), ChangeError> {
+        self.replica.merge_record(state)
+    }
+
     /// Start a change that creates record `id` (a new UUID v4 the app chose).
     pub fn create(&mut self, collection: &str, grid: &str, id: Uuid) -> Edit<'_> {
         Edit {

@@ -1,0 +1,4 @@
+DROP TABLE refused;
+DROP TABLE outbox;
+DROP TABLE records;
+DROP TABLE device;

@@ -1,0 +1,565 @@
+//! `gridsync-device`: a phone in a terminal. Its state lives in a folder of
+//! its own (`--dir`), so several "phones" can run side by side and a script
+//! can drive them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gridsync_client::client::now_rfc3339;
+use gridsync_client::{input, Client, ClientError, Http, LocalStore};
+use gridsync_core::{Entry, Level, Schema, Value};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "gridsync-device",
+    version,
+    about = "A gridsync phone in a terminal: enroll, work offline, sync."
+)]
+struct Cli {
+    /// The device's folder (its local store).
+    #[arg(
+        long,
+        env = "GRIDSYNC_DEVICE_DIR",
+        default_value = "gridsync-device",
+        global = true
+    )]
+    dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in and register this install.
+    Enroll {
+        #[arg(long, env = "GRIDSYNC_SERVER")]
+        server: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, env = "GRIDSYNC_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// A name for the install, shown to admins.
+        #[arg(long)]
+        name: Option<String>,
+        /// Grids to pull (repeat); all of the user's node when absent.
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+    },
+    /// Create a record: `create event --grid G title=… status=reported`.
+    Create {
+        collection: String,
+        #[arg(long)]
+        grid: String,
+        /// The record's id (a new one when absent).
+        #[arg(long)]
+        id: Option<Uuid>,
+        /// FIELD=VALUE for scalar fields.
+        fields: Vec<String>,
+        #[arg(long = "add", value_name = "FIELD=MEMBER")]
+        add: Vec<String>,
+    },
+    /// Edit a record: scalar fields, set members, level, counters.
+    Edit {
+        id: Uuid,
+        /// FIELD=VALUE for scalar fields (an empty value clears).
+        fields: Vec<String>,
+        #[arg(long = "add", value_name = "FIELD=MEMBER")]
+        add: Vec<String>,
+        #[arg(long = "remove", value_name = "FIELD=MEMBER")]
+        remove: Vec<String>,
+        #[arg(long, value_name = "LEVEL")]
+        escalate: Option<String>,
+        #[arg(long = "increment", value_name = "FIELD=N")]
+        increment: Vec<String>,
+        /// Bring a deleted record back.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Append an entry to a log field: a visit, a mediation session, an
+    /// inspection, an action: `append ID visits result=stable note=…`.
+    Append {
+        id: Uuid,
+        field: String,
+        /// KEY=VALUE for the entry's fields.
+        entries: Vec<String>,
+        /// When it happened (RFC 3339); now when absent.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Check in at a checkpoint of a patrol round.
+    CheckIn {
+        round: Uuid,
+        checkpoint: String,
+        #[arg(long, default_value = "qr")]
+        method: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// lat,lng
+        #[arg(long)]
+        position: Option<String>,
+    },
+    /// Soft-delete a record.
+    Delete { id: Uuid },
+    /// One record as merged here.
+    Show { id: Uuid },
+    /// The records held here.
+    List {
+        #[arg(long)]
+        collection: Option<String>,
+        #[arg(long)]
+        grid: Option<String>,
+    },
+    /// Fields with concurrent values, each with its writers.
+    Conflicts,
+    /// Resolve a conflict by writing the field (a value, or --pick N of the
+    /// listed values).
+    Resolve {
+        id: Uuid,
+        field: String,
+        value: Option<String>,
+        #[arg(long)]
+        pick: Option<usize>,
+    },
+    /// Changes the server refused, with its reasons.
+    Refused,
+    /// Identity, cursor, outbox, conflicts.
+    Status,
+    /// Push the outbox and pull until caught up.
+    Sync {
+        /// Changes per round trip.
+        #[arg(long)]
+        batch: Option<usize>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(out) => {
+            let text = if cli.json {
+                serde_json::to_string_pretty(&out.json).expect("JSON prints")
+            } else {
+                out.text
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if cli.json {
+                let code = e.code().unwrap_or("device_error");
+                eprintln!("{}", json!({"code": code, "message": e.to_string()}));
+            } else {
+                eprintln!("gridsync-device: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a command prints: text for a person, JSON for a script.
+struct Out {
+    text: String,
+    json: serde_json::Value,
+}
+
+fn out(text: impl Into<String>, json: serde_json::Value) -> Out {
+    Out {
+        text: text.into(),
+        json,
+    }
+}
+
+fn usage(msg: impl Into<String>) -> ClientError {
+    ClientError::Usage(msg.into())
+}
+
+fn open(cli: &Cli) -> Result<Client, ClientError> {
+    Client::open(LocalStore::open_dir(&cli.dir)?)
+}
+
+fn collection_of(
+    phone: &Client,
+    id: Uuid,
+) -> Result<&'static gridsync_core::CollectionDef, ClientError> {
+    phone
+        .replica()
+        .record(id)
+        .map(|r| r.collection)
+        .ok_or_else(|| usage(format!("no record {id} on this device (sync first?)")))
+}
+
+fn run(cli: &Cli) -> Result<Out, ClientError> {
+    match &cli.command {
+        Command::Enroll {
+            server,
+            user,
+            password,
+            name,
+            grids,
+        } => {
+            let store = LocalStore::open_dir(&cli.dir)?;
+            let name = name
+                .clone()
+                .unwrap_or_else(|| format!("{user}'s gridsync-device"));
+            let grids = (!grids.is_empty()).then(|| grids.clone());
+            let mut phone =
+                Client::enroll(store, &Http::new(server), user, password, &name, grids)?;
+            let status = phone.status()?;
+            Ok(out(
+                format!(
+                    "enrolled {} as device {} (actor {}) in {}",
+                    user,
+                    status.device_id,
+                    status.actor,
+                    cli.dir.display()
+                ),
+                serde_json::to_value(status).expect("status serializes"),
+            ))
+        }
+        Command::Create {
+            collection,
+            grid,
+            id,
+            fields,
+            add,
+        } => {
+            let mut phone = open(cli)?;
+            let def = Schema::current()
+                .collection(collection)
+                .ok_or_else(|| usage(format!("no collection `{collection}`")))?;
+            let sets = pairs(add)?;
+            let values = fields
+                .iter()
+                .map(|f| input::assignment(def, f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            let id = id.unwrap_or_else(Uuid::new_v4);
+            let change = phone.make(|d| {
+                let mut e = d.create(collection, grid, id);
+                for (f, v) in values {
+                    e = e.set(&f, v);
+                }
+                for (f, m) in &sets {
+                    e = e.add(f, m);
+                }
+                e.commit()
+            })?;
+            Ok(out(id.to_string(), json!({"id": id, "seq": change.seq})))
+        }
+        Command::Edit {
+            id,
+            fields,
+            add,
+            remove,
+            escalate,
+            increment,
+            restore,
+        } => {
+            let mut phone = open(cli)?;
+            let def = collection_of(&phone, *id)?;
+            let values = fields
+                .iter()
+                .map(|f| input::assignment(def, f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            let (adds, removes) = (pairs(add)?, pairs(remove)?);
+            let level = escalate
+                .as_deref()
+                .map(|l| {
+                    Level::ALL
+                        .into_iter()
+                        .find(|x| x.as_str() == l)
+                        .ok_or_else(|| {
+                            usage(format!(
+                                "`{l}` is not a level (grid, community, park, district)"
+                            ))
+                        })
+                })
+                .transpose()?;
+            let counts = pairs(increment)?
+                .into_iter()
+                .map(|(f, n)| {
+                    n.parse::<u64>()
+                        .map(|n| (f, n))
+                        .map_err(|_| usage(format!("`{n}` is not a count")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let change = phone.make(|d| {
+                let mut e = d.edit(*id);
+                if *restore {
+                    e = e.restore();
+                }
+                for (f, v) in values {
+                    e = e.set(&f, v);
+                }
+                for (f, m) in &adds {
+                    e = e.add(f, m);
+                }
+                for (f, m) in &removes {
+                    e = e.remove(f, m);
+                }
+                if let Some(l) = level {
+                    e = e.escalate(l);
+                }
+                for (f, n) in &counts {
+                    e = e.increment(f, *n);
+                }
+                e.commit()
+            })?;
+            Ok(out(
+                format!("edited {id} (seq {})", change.seq),
+                json!({"id": id, "seq": change.seq}),
+            ))
+        }
+        Command::Append {
+            id,
+            field,
+            entries,
+            at,
+        } => {
+            let mut phone = open(cli)?;
+            let def = collection_of(&phone, *id)?;
+            let fields = entries
+                .iter()
+                .map(|e| input::entry_field(def, field, e))
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map_err(usage)?;
+            append(&mut phone, *id, field, fields, at.clone())
+        }
+        Command::CheckIn {
+            round,
+            checkpoint,
+            method,
+            note,
+            position,
+        } => {
+            let mut phone = open(cli)?;
+            let def = collection_of(&phone, *round)?;
+            let mut args = vec![
+                format!("checkpoint={checkpoint}"),
+                format!("method={method}"),
+            ];
+            args.extend(note.iter().map(|n| format!("note={n}")));
+            args.extend(position.iter().map(|p| format!("position={p}")));
+            let fields = args
+                .iter()
+                .map(|a| input::entry_field(def, "check_ins", a))
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map_err(usage)?;
+            append(&mut phone, *round, "check_ins", fields, None)
+        }
+        Command::Delete { id } => {
+            let mut phone = open(cli)?;
+            let change = phone.make(|d| d.delete(*id))?;
+            Ok(out(
+                format!("deleted {id} (seq {})", change.seq),
+                json!({"id": id, "seq": change.seq}),
+            ))
+        }
+        Command::Show { id } => {
+            let phone = open(cli)?;
+            let view = phone
+                .view(*id)
+                .ok_or_else(|| usage(format!("no record {id} on this device")))?;
+            let json = serde_json::to_value(&view).expect("views serialize");
+            Ok(out(
+                serde_json::to_string_pretty(&json).expect("JSON prints"),
+                json,
+            ))
+        }
+        Command::List { collection, grid } => {
+            let phone = open(cli)?;
+            let mut rows = Vec::new();
+            let mut text = String::new();
+            for r in phone.replica().records() {
+                if collection
+                    .as_deref()
+                    .is_some_and(|c| c != r.collection.name)
+                    || grid.as_deref().is_some_and(|g| g != r.grid)
+                {
+                    continue;
+                }
+                let view = r.view();
+                let s = view.summary();
+                let title = ["title", "name", "route", "address", "description"]
+                    .iter()
+                    .find_map(|f| view.value(f).as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "{}  {:<13} {:<20} {:<12} {}{}\n",
+                    r.id,
+                    r.collection.name,
+                    r.grid,
+                    s.status.as_deref().unwrap_or("-"),
+                    title,
+                    if s.conflicts > 0 { "  [conflict]" } else { "" }
+                ));
+                rows.push(json!({"id": r.id, "collection": r.collection.name, "grid": r.grid,
+                    "status": s.status, "title": title, "deleted": s.deleted, "conflicts": s.conflicts}));
+            }
+            text.push_str(&format!("{} records", rows.len()));
+            Ok(out(text, json!(rows)))
+        }
+        Command::Conflicts => {
+            let phone = open(cli)?;
+            let conflicts = phone.conflicts();
+            let mut text = String::new();
+            for c in &conflicts {
+                text.push_str(&format!("{} {} `{}`:\n", c.collection, c.record, c.field));
+                for (i, w) in c.values.iter().enumerate() {
+                    text.push_str(&format!(
+                        "  [{i}] {} (actor {}, seq {})\n",
+                        serde_json::to_string(&w.value).expect("values print"),
+                        w.actor,
+                        w.seq
+                    ));
+                }
+            }
+            text.push_str(&format!("{} conflicts", conflicts.len()));
+            Ok(out(
+                text,
+                serde_json::to_value(&conflicts).expect("conflicts serialize"),
+            ))
+        }
+        Command::Resolve {
+            id,
+            field,
+            value,
+            pick,
+        } => {
+            let mut phone = open(cli)?;
+            let def = collection_of(&phone, *id)?;
+            let chosen: Value = match (value, pick) {
+                (Some(v), None) => {
+                    input::assignment(def, &format!("{field}={v}"))
+                        .map_err(usage)?
+                        .1
+                }
+                (None, Some(n)) => phone
+                    .conflicts()
+                    .into_iter()
+                    .find(|c| c.record == *id && c.field == field)
+                    .and_then(|c| c.values.get(*n).map(|w| w.value.clone()))
+                    .ok_or_else(|| {
+                        usage(format!("no value [{n}] in a conflict on `{field}` of {id}"))
+                    })?,
+                _ => return Err(usage("give either a VALUE or --pick N")),
+            };
+            let change = phone.make(|d| d.edit(*id).set(field, chosen).commit())?;
+            Ok(out(
+                format!("resolved `{field}` of {id} (seq {})", change.seq),
+                json!({"id": id, "seq": change.seq}),
+            ))
+        }
+        Command::Refused => {
+            let mut phone = open(cli)?;
+            let refused = phone.refused()?;
+            let mut text = String::new();
+            for r in &refused {
+                text.push_str(&format!(
+                    "seq {} record {}: {} {}\n",
+                    r.seq, r.record, r.code, r.message
+                ));
+            }
+            text.push_str(&format!("{} refused", refused.len()));
+            Ok(out(
+                text,
+                serde_json::to_value(&refused).expect("rows serialize"),
+            ))
+        }
+        Command::Status => {
+            let mut phone = open(cli)?;
+            let s = phone.status()?;
+            let text = format!(
+                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts",
+                s.username,
+                s.server,
+                s.device_id,
+                s.actor,
+                s.cursor,
+                if s.transfer_in_progress { " (transfer under way)" } else { "" },
+                s.records,
+                s.outbox,
+                s.refused,
+                s.conflicts
+            );
+            Ok(out(
+                text,
+                serde_json::to_value(s).expect("status serializes"),
+            ))
+        }
+        Command::Sync { batch } => {
+            let mut phone = open(cli)?;
+            if let Some(b) = batch {
+                phone.options.batch = (*b).max(1);
+            }
+            // Test hook: die right after the Nth answer arrives, before it
+            // is stored (the crash tests use it).
+            let die_after: Option<u32> = std::env::var("GRIDSYNC_DEVICE_DIE_AFTER_ANSWERS")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            let report = phone.sync_observed(&mut |a| {
+                if die_after == Some(a.round_trip) {
+                    std::process::abort();
+                }
+            })?;
+            let waiting = phone.outbox_len()?;
+            Ok(out(
+                format!(
+                    "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; cursor {}; {} waiting",
+                    report.delivered,
+                    report.refused,
+                    report.pulled_changes,
+                    report.pulled_records,
+                    report.round_trips,
+                    report.cursor,
+                    waiting
+                ),
+                serde_json::to_value(&report).expect("report serializes"),
+            ))
+        }
+    }
+}
+
+fn append(
+    phone: &mut Client,
+    id: Uuid,
+    field: &str,
+    fields: BTreeMap<String, Value>,
+    at: Option<String>,
+) -> Result<Out, ClientError> {
+    let entry = Entry {
+        id: Uuid::new_v4(),
+        at: at.unwrap_or_else(now_rfc3339),
+        fields,
+    };
+    let entry_id = entry.id;
+    let change = phone.make(|d| d.edit(id).append(field, entry).commit())?;
+    Ok(out(
+        format!(
+            "appended {entry_id} to `{field}` of {id} (seq {})",
+            change.seq
+        ),
+        json!({"id": id, "entry": entry_id, "seq": change.seq}),
+    ))
+}
+
+/// `FIELD=MEMBER` arguments.
+fn pairs(args: &[String]) -> Result<Vec<(String, String)>, ClientError> {
+    args.iter()
+        .map(|a| {
+            input::split(a)
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .map_err(usage)
+        })
+        .collect()
+}

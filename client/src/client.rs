@@ -1,0 +1,508 @@
+//! [`Client`]: one enrolled install, its local store and its sync loop.
+
+use std::collections::BTreeSet;
+
+use gridsync_core::record::Written;
+use gridsync_core::{Change, ChangeError, Device, Record, RecordView, Replica, Schema};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::error::ClientError;
+use crate::http::{Http, Tokens};
+use crate::store::{Acknowledged, DeviceRow, LocalStore, OutboxRow, RecordRow, RefusedRow};
+use crate::sync::{
+    recover, sort_results, Failure, Recovery, RetryPolicy, SyncRequest, SyncResponse,
+};
+
+/// How a device syncs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Changes pushed per round trip (the server's limit is 1,000 by default).
+    pub batch: usize,
+    /// Page size asked of the pull (the server caps it, 500 by default).
+    pub page: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch: 500,
+            page: 500,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    /// Changes the server merged (or already had: a resend after a lost answer).
+    pub delivered: u64,
+    pub refused: u64,
+    pub pulled_changes: u64,
+    pub pulled_records: u64,
+    pub retries: u32,
+    pub cursor: i64,
+}
+
+/// Seen by a sync observer after each answer, before it is stored.
+#[derive(Debug)]
+pub struct Answered<'a> {
+    pub round_trip: u32,
+    pub pushed: usize,
+    pub response: &'a SyncResponse,
+}
+
+/// A field holding concurrent values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub record: Uuid,
+    pub collection: &'static str,
+    pub grid: String,
+    pub field: &'static str,
+    /// Every concurrent value with its writer.
+    pub values: Vec<Written>,
+}
+
+/// The device at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub server: String,
+    pub username: String,
+    pub device_id: String,
+    pub actor: u32,
+    pub next_seq: u64,
+    pub cursor: i64,
+    pub transfer_in_progress: bool,
+    pub records: usize,
+    pub outbox: i64,
+    pub refused: usize,
+    pub conflicts: usize,
+    pub last_sync_at: Option<i64>,
+}
+
+/// One enrolled install: the core [`Device`] in memory, mirrored by the
+/// local store after every step.
+#[derive(Debug)]
+pub struct Client {
+    store: LocalStore,
+    row: DeviceRow,
+    device: Device,
+    http: Http,
+    pub options: SyncOptions,
+}
+
+impl Client {
+    /// Log in with a password and register this install.
+    pub fn enroll(
+        store: LocalStore,
+        http: &Http,
+        username: &str,
+        password: &str,
+        name: &str,
+        grids: Option<Vec<String>>,
+    ) -> Result<Client, ClientError> {
+        let login = http.login(username, password).map_err(refused)?;
+        Client::register(store, http, username, &login, name, grids)
+    }
+
+    /// Register this install with a user's fresh login.
+    pub fn register(
+        mut store: LocalStore,
+        http: &Http,
+        username: &str,
+        login: &Tokens,
+        name: &str,
+        grids: Option<Vec<String>>,
+    ) -> Result<Client, ClientError> {
+        if store.device()?.is_some() {
+            return Err(ClientError::AlreadyEnrolled);
+        }
+        let reg = http.register(&login.access_token, name).map_err(refused)?;
+        let row = DeviceRow {
+            id: 1,
+            server: http.base().to_owned(),
+            username: username.to_owned(),
+            device_id: reg.device.id,
+            actor: i64::from(reg.device.actor),
+            next_seq: 1,
+            cursor: 0,
+            resume: None,
+            grids: grids.map(|g| serde_json::to_string(&g).expect("strings serialize")),
+            access_token: reg.access_token,
+            refresh_token: reg.refresh_token,
+            last_sync_at: None,
+        };
+        store.enroll(&row)?;
+        Client::open_with(store, http.clone())
+    }
+
+    /// Reopen an enrolled install (after a restart).
+    pub fn open(store: LocalStore) -> Result<Client, ClientError> {
+        let mut store = store;
+        let row = store.device()?.ok_or(ClientError::NotEnrolled)?;
+        let http = Http::new(&row.server);
+        Client::open_with(store, http)
+    }
+
+    /// Reopen, sharing a transport (many simulated devices share one agent).
+    pub fn open_with(mut store: LocalStore, http: Http) -> Result<Client, ClientError> {
+        let (row, device) = load(&mut store)?;
+        Ok(Client {
+            store,
+            row,
+            device,
+            http,
+            options: SyncOptions::default(),
+        })
+    }
+
+    /// Drop what is in memory and read the store again: after a failed
+    /// write, memory never runs ahead of the disk.
+    fn reload(&mut self) -> Result<(), ClientError> {
+        let (row, device) = load(&mut self.store)?;
+        self.row = row;
+        self.device = device;
+        Ok(())
+    }
+
+    pub fn actor(&self) -> u32 {
+        self.device.actor()
+    }
+
+    pub fn username(&self) -> &str {
+        &self.row.username
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.row.device_id
+    }
+
+    /// The grids this device pulls (`None`: every grid of the user's node).
+    pub fn grids(&self) -> Option<Vec<String>> {
+        self.row
+            .grids
+            .as_deref()
+            .and_then(|g| serde_json::from_str(g).ok())
+    }
+
+    /// The merged records held here.
+    pub fn replica(&self) -> &Replica {
+        self.device.replica()
+    }
+
+    pub fn view(&self, id: Uuid) -> Option<RecordView> {
+        self.device.replica().record(id).map(Record::view)
+    }
+
+    /// Make a change offline: build it with the core's edit API, which
+    /// checks it; it is kept (outbox, record, next sequence) before this
+    /// returns. An edit the core refuses changes nothing.
+    ///
+    /// ```no_run
+    /// # fn demo(phone: &mut gridsync_client::Client) -> Result<(), gridsync_client::ClientError> {
+    /// let id = uuid::Uuid::new_v4();
+    /// phone.make(|d| d.create("event", "g1", id).set("title", "积水").set("status", "reported").commit())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn make(
+        &mut self,
+        f: impl FnOnce(&mut Device) -> Result<Change, ChangeError>,
+    ) -> Result<Change, ClientError> {
+        let change = f(&mut self.device)?;
+        let record = self
+            .device
+            .replica()
+            .record(change.record)
+            .ok_or_else(|| ClientError::Protocol("a change left no record".into()))?;
+        let out = OutboxRow {
+            seq: change.seq as i64,
+            record: change.record.to_string(),
+            change: serde_json::to_string(&change).expect("changes serialize"),
+            made_at: now_ms(),
+        };
+        let kept = self
+            .store
+            .record_change(&out, &row_of(record), self.device.next_seq() as i64);
+        if let Err(e) = kept {
+            self.reload()?;
+            return Err(e);
+        }
+        self.row.next_seq = self.device.next_seq() as i64;
+        Ok(change)
+    }
+
+    /// Fields holding concurrent values, to show and resolve (resolve by
+    /// writing the field: [`Client::make`] with `edit(id).set(field, value)`).
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut out = Vec::new();
+        for r in self.device.replica().records() {
+            let view = r.view();
+            for (field, values) in view.conflicts() {
+                out.push(Conflict {
+                    record: r.id,
+                    collection: r.collection.name,
+                    grid: r.grid.clone(),
+                    field,
+                    values: values.to_vec(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Changes the server refused, with its reasons.
+    pub fn refused(&mut self) -> Result<Vec<RefusedRow>, ClientError> {
+        self.store.refused()
+    }
+
+    pub fn outbox_len(&mut self) -> Result<i64, ClientError> {
+        self.store.outbox_len()
+    }
+
+    pub fn status(&mut self) -> Result<Status, ClientError> {
+        Ok(Status {
+            server: self.row.server.clone(),
+            username: self.row.username.clone(),
+            device_id: self.row.device_id.clone(),
+            actor: self.actor(),
+            next_seq: self.device.next_seq(),
+            cursor: self.row.cursor,
+            transfer_in_progress: self.row.resume.is_some(),
+            records: self.device.replica().records().count(),
+            outbox: self.store.outbox_len()?,
+            refused: self.store.refused()?.len(),
+            conflicts: self.conflicts().len(),
+            last_sync_at: self.row.last_sync_at,
+        })
+    }
+
+    /// Push the outbox and pull until caught up.
+    pub fn sync(&mut self) -> Result<SyncReport, ClientError> {
+        self.sync_observed(&mut |_| {})
+    }
+
+    /// [`Client::sync`], calling `observe` with each answer before it is
+    /// stored (progress display; tests use it to die at that moment).
+    pub fn sync_observed(
+        &mut self,
+        observe: &mut dyn FnMut(&Answered<'_>),
+    ) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
+        loop {
+            let outbox = self.store.outbox(self.options.batch as i64)?;
+            let Some(response) = self.round_trip(&outbox, &mut report)? else {
+                continue; // the cursor was reset: build the request again
+            };
+            report.round_trips += 1;
+            observe(&Answered {
+                round_trip: report.round_trips,
+                pushed: outbox.len(),
+                response: &response,
+            });
+            if let Err(e) = self.keep(&outbox, &response, &mut report) {
+                self.reload()?;
+                return Err(e);
+            }
+            report.cursor = self.row.cursor;
+            if !response.more && outbox.len() < self.options.batch {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Send one request, retrying as [`recover`] decides. `None`: the
+    /// server asked for a pull from 0; the cursor is reset.
+    fn round_trip(
+        &mut self,
+        outbox: &[OutboxRow],
+        report: &mut SyncReport,
+    ) -> Result<Option<SyncResponse>, ClientError> {
+        let changes: Vec<Box<RawValue>> = outbox
+            .iter()
+            .map(|o| RawValue::from_string(o.change.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ClientError::Protocol(format!("outbox entry unreadable: {e}")))?;
+        let resume: Option<Box<RawValue>> = match &self.row.resume {
+            Some(r) => Some(
+                RawValue::from_string(r.clone())
+                    .map_err(|e| ClientError::Protocol(format!("resume token: {e}")))?,
+            ),
+            None => None,
+        };
+        let grids = self.grids();
+        let batch = Uuid::new_v4();
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            let req = SyncRequest {
+                actor: self.actor(),
+                batch,
+                cursor: self.row.cursor,
+                resume: resume.as_deref(),
+                grids: grids.as_deref(),
+                changes: changes.iter().map(|c| c.as_ref()).collect(),
+                limit: self.options.page,
+            };
+            let failure = match self.http.sync(&self.row.access_token, &req) {
+                Ok(res) => return Ok(Some(res)),
+                Err(f) => f,
+            };
+            match recover(&failure, attempt, &self.options.retry, rand::random()) {
+                Recovery::Retry(pause) => {
+                    attempt += 1;
+                    report.retries += 1;
+                    std::thread::sleep(pause);
+                }
+                Recovery::Refresh if !refreshed => {
+                    refreshed = true;
+                    let tokens = self
+                        .http
+                        .refresh(&self.row.refresh_token)
+                        .map_err(refused)?;
+                    self.store
+                        .set_tokens(&tokens.access_token, &tokens.refresh_token)?;
+                    self.row.access_token = tokens.access_token;
+                    self.row.refresh_token = tokens.refresh_token;
+                }
+                Recovery::PullFromZero if self.row.cursor != 0 || self.row.resume.is_some() => {
+                    self.store.reset_cursor()?;
+                    self.row.cursor = 0;
+                    self.row.resume = None;
+                    return Ok(None);
+                }
+                Recovery::Refresh | Recovery::PullFromZero | Recovery::GiveUp => {
+                    return Err(refused(failure))
+                }
+            }
+        }
+    }
+
+    /// Apply an answer in memory and keep it in one transaction.
+    fn keep(
+        &mut self,
+        outbox: &[OutboxRow],
+        response: &SyncResponse,
+        report: &mut SyncReport,
+    ) -> Result<(), ClientError> {
+        let sent: Vec<u64> = outbox.iter().map(|o| o.seq as u64).collect();
+        let (done, refusals) =
+            sort_results(&sent, &response.results).map_err(ClientError::Protocol)?;
+        let at = now_ms();
+        let refused_rows: Vec<RefusedRow> = refusals
+            .into_iter()
+            .map(|r| {
+                let o = outbox
+                    .iter()
+                    .find(|o| o.seq as u64 == r.seq)
+                    .expect("refusals pair with the outbox");
+                RefusedRow {
+                    seq: o.seq,
+                    record: o.record.clone(),
+                    change: o.change.clone(),
+                    code: r.code,
+                    field: r.field,
+                    message: r.message,
+                    refused_at: at,
+                }
+            })
+            .collect();
+        let mut touched = BTreeSet::new();
+        for c in &response.changes {
+            self.device.receive(c)?;
+            touched.insert(c.record);
+        }
+        // A state for a record not held yet is kept as it came (the stored
+        // form is canonical); one merged into local edits is written anew.
+        let mut rows = Vec::new();
+        for raw in &response.records {
+            let state = Record::from_stored(Schema::current(), raw.get())?;
+            let fresh = self.device.replica().record(state.id).is_none();
+            self.device.merge_record(&state)?;
+            if fresh && !touched.contains(&state.id) {
+                rows.push(RecordRow {
+                    id: state.id.to_string(),
+                    collection: state.collection.name.to_owned(),
+                    grid: state.grid.clone(),
+                    state: raw.get().to_owned(),
+                });
+            } else {
+                touched.insert(state.id);
+            }
+        }
+        for id in &touched {
+            if let Some(r) = self.device.replica().record(*id) {
+                rows.push(row_of(r));
+            }
+        }
+        let ack = Acknowledged {
+            done: done.iter().map(|&s| s as i64).collect(),
+            refused: refused_rows,
+            records: rows,
+            cursor: response.cursor,
+            resume: response.resume.as_ref().map(|r| r.get().to_owned()),
+            at,
+        };
+        self.store.acknowledge(&ack)?;
+        self.row.cursor = ack.cursor;
+        self.row.resume = ack.resume;
+        self.row.last_sync_at = Some(at);
+        report.delivered += done.len() as u64;
+        report.refused += ack.refused.len() as u64;
+        report.pulled_changes += response.changes.len() as u64;
+        report.pulled_records += response.records.len() as u64;
+        Ok(())
+    }
+}
+
+fn load(store: &mut LocalStore) -> Result<(DeviceRow, Device), ClientError> {
+    let row = store.device()?.ok_or(ClientError::NotEnrolled)?;
+    let mut replica = Replica::default();
+    for r in store.records()? {
+        replica.merge_record(&Record::from_stored(Schema::current(), &r.state)?)?;
+    }
+    let device = Device::resume(row.actor as u32, row.next_seq as u64, replica);
+    Ok((row, device))
+}
+
+fn row_of(r: &Record) -> RecordRow {
+    RecordRow {
+        id: r.id.to_string(),
+        collection: r.collection.name.to_owned(),
+        grid: r.grid.clone(),
+        state: r.to_stored(),
+    }
+}
+
+fn refused(f: Failure) -> ClientError {
+    match f {
+        Failure::Transport(t) => ClientError::Unreachable(t),
+        Failure::Status {
+            status,
+            code,
+            message,
+        } => ClientError::Api {
+            status,
+            code,
+            message,
+        },
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Now as RFC 3339 (UTC), the form log entries and times take.
+pub fn now_rfc3339() -> String {
+    chrono::DateTime::from_timestamp_millis(now_ms())
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,138 @@
+//! The HTTP transport: the server's JSON endpoints over a blocking agent.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use crate::sync::{Failure, SyncRequest, SyncResponse};
+
+/// The server, reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A token pair (login, device registration, refresh).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The registered install.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Registered {
+    pub device: RegisteredDevice,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisteredDevice {
+    pub id: String,
+    pub actor: u32,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Http {
+        Http {
+            base: base.trim_end_matches('/').to_owned(),
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(10))
+                .timeout_read(Duration::from_secs(120))
+                .timeout_write(Duration::from_secs(120))
+                .build(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Log in with a password: a user token pair.
+    pub fn login(&self, username: &str, password: &str) -> Result<Tokens, Failure> {
+        self.post(
+            "/v1/auth/login",
+            None,
+            &json!({"username": username, "password": password}),
+        )
+    }
+
+    /// Register this install; its actor id and device-bound tokens.
+    pub fn register(&self, user_token: &str, name: &str) -> Result<Registered, Failure> {
+        self.post("/v1/devices", Some(user_token), &json!({ "name": name }))
+    }
+
+    /// Rotate the refresh token.
+    pub fn refresh(&self, refresh_token: &str) -> Result<Tokens, Failure> {
+        self.post(
+            "/v1/auth/refresh",
+            None,
+            &json!({ "refresh_token": refresh_token }),
+        )
+    }
+
+    /// One sync round trip.
+    pub fn sync(&self, token: &str, req: &SyncRequest<'_>) -> Result<SyncResponse, Failure> {
+        self.post("/v1/sync", Some(token), req)
+    }
+
+    /// Any GET, for the tools (the simulator's checks).
+    pub fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, Failure> {
+        let req = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"));
+        answer(req.call())
+    }
+
+    /// Any POST with a JSON body.
+    pub fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &impl serde::Serialize,
+    ) -> Result<T, Failure> {
+        let mut req = self.agent.post(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let body = serde_json::to_vec(body).map_err(|e| Failure::Transport(e.to_string()))?;
+        answer(
+            req.set("Content-Type", "application/json")
+                .send_bytes(&body),
+        )
+    }
+}
+
+fn answer<T: DeserializeOwned>(res: Result<ureq::Response, ureq::Error>) -> Result<T, Failure> {
+    match res {
+        Ok(r) => {
+            let status = r.status();
+            // Streamed: a page of record states is not copied into a string.
+            serde_json::from_reader(std::io::BufReader::new(r.into_reader())).map_err(|e| {
+                if e.is_io() || e.is_eof() {
+                    Failure::Transport(format!("reading the answer: {e}"))
+                } else {
+                    Failure::Status {
+                        status,
+                        code: "unreadable_answer".into(),
+                        message: format!("{e}"),
+                    }
+                }
+            })
+        }
+        Err(ureq::Error::Status(status, r)) => {
+            let body: Json = r.into_json().unwrap_or(Json::Null);
+            Err(Failure::Status {
+                status,
+                code: body["code"].as_str().unwrap_or("http_error").to_owned(),
+                message: body["message"].as_str().unwrap_or_default().to_owned(),
+            })
+        }
+        Err(ureq::Error::Transport(t)) => Err(Failure::Transport(t.to_string())),
+    }
+}

@@ -1,0 +1,288 @@
+//! The device's local SQLite store: its identity and tokens, the merged
+//! records of its grids, the outbox and the refused changes.
+//!
+//! Every write is one transaction that moves the store from one consistent
+//! state to the next: a change goes into the outbox together with the record
+//! it edits and the next sequence number; an acknowledged sync removes the
+//! acknowledged changes together with the records and cursor it pulled. A
+//! process killed at any point leaves either the old or the new state.
+
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::path::Path;
+
+use crate::error::ClientError;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The database file inside a device folder.
+pub const DB_FILE: &str = "device.db";
+
+pub(crate) mod schema {
+    diesel::table! {
+        device (id) {
+            id -> Integer,
+            server -> Text,
+            username -> Text,
+            device_id -> Text,
+            actor -> BigInt,
+            next_seq -> BigInt,
+            cursor -> BigInt,
+            resume -> Nullable<Text>,
+            grids -> Nullable<Text>,
+            access_token -> Text,
+            refresh_token -> Text,
+            last_sync_at -> Nullable<BigInt>,
+        }
+    }
+    diesel::table! {
+        records (id) {
+            id -> Text,
+            collection -> Text,
+            grid -> Text,
+            state -> Text,
+        }
+    }
+    diesel::table! {
+        outbox (seq) {
+            seq -> BigInt,
+            record -> Text,
+            change -> Text,
+            made_at -> BigInt,
+        }
+    }
+    diesel::table! {
+        refused (seq) {
+            seq -> BigInt,
+            record -> Text,
+            change -> Text,
+            code -> Text,
+            field -> Nullable<Text>,
+            message -> Text,
+            refused_at -> BigInt,
+        }
+    }
+}
+
+use schema::{device, outbox, records, refused};
+
+/// The device row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = device)]
+pub struct DeviceRow {
+    pub id: i32,
+    pub server: String,
+    pub username: String,
+    pub device_id: String,
+    pub actor: i64,
+    pub next_seq: i64,
+    pub cursor: i64,
+    pub resume: Option<String>,
+    pub grids: Option<String>,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub last_sync_at: Option<i64>,
+}
+
+/// A record state as kept.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = records)]
+pub struct RecordRow {
+    pub id: String,
+    pub collection: String,
+    pub grid: String,
+    pub state: String,
+}
+
+/// A change waiting to be acknowledged.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub record: String,
+    pub change: String,
+    pub made_at: i64,
+}
+
+/// A change the server refused, with its reason.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = refused)]
+pub struct RefusedRow {
+    pub seq: i64,
+    pub record: String,
+    pub change: String,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+    pub refused_at: i64,
+}
+
+/// What one sync round trip writes, all or nothing.
+#[derive(Debug, Default)]
+pub struct Acknowledged {
+    /// Outbox sequence numbers the server applied or already had.
+    pub done: Vec<i64>,
+    /// Outbox entries the server refused (moved out of the outbox).
+    pub refused: Vec<RefusedRow>,
+    /// Record states touched by the pull.
+    pub records: Vec<RecordRow>,
+    pub cursor: i64,
+    pub resume: Option<String>,
+    pub at: i64,
+}
+
+/// The local store. One connection: a device is one process.
+pub struct LocalStore {
+    conn: SqliteConnection,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore").finish_non_exhaustive()
+    }
+}
+
+impl LocalStore {
+    /// Open (creating and migrating) the store in a device folder.
+    pub fn open_dir(dir: &Path) -> Result<LocalStore, ClientError> {
+        std::fs::create_dir_all(dir).map_err(|e| ClientError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        let path = dir.join(DB_FILE);
+        Self::open_url(&path.to_string_lossy(), true)
+    }
+
+    /// A store that lives in memory only (simulated devices).
+    pub fn in_memory() -> Result<LocalStore, ClientError> {
+        Self::open_url(":memory:", false)
+    }
+
+    fn open_url(url: &str, durable: bool) -> Result<LocalStore, ClientError> {
+        let mut conn = SqliteConnection::establish(url)?;
+        // A change the user saw saved must survive a power cut: fsync at
+        // every commit (WAL + FULL).
+        let pragmas = if durable {
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+        } else {
+            "PRAGMA journal_mode = MEMORY;"
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, pragmas)?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| ClientError::Migration(e.to_string()))?;
+        Ok(LocalStore { conn })
+    }
+
+    pub fn device(&mut self) -> Result<Option<DeviceRow>, ClientError> {
+        Ok(device::table
+            .select(DeviceRow::as_select())
+            .first(&mut self.conn)
+            .optional()?)
+    }
+
+    /// Write the device row of a new enrollment. A folder holds one device.
+    pub fn enroll(&mut self, row: &DeviceRow) -> Result<(), ClientError> {
+        self.conn.immediate_transaction(|c| {
+            if device::table.count().get_result::<i64>(c)? > 0 {
+                return Err(ClientError::AlreadyEnrolled);
+            }
+            diesel::insert_into(device::table).values(row).execute(c)?;
+            Ok(())
+        })
+    }
+
+    pub fn set_tokens(&mut self, access: &str, refresh: &str) -> Result<(), ClientError> {
+        diesel::update(device::table)
+            .set((
+                device::access_token.eq(access),
+                device::refresh_token.eq(refresh),
+            ))
+            .execute(&mut self.conn)?;
+        Ok(())
+    }
+
+    /// Forget the cursor and any transfer (the server asked for a pull from 0).
+    pub fn reset_cursor(&mut self) -> Result<(), ClientError> {
+        diesel::update(device::table)
+            .set((device::cursor.eq(0), device::resume.eq(None::<String>)))
+            .execute(&mut self.conn)?;
+        Ok(())
+    }
+
+    pub fn records(&mut self) -> Result<Vec<RecordRow>, ClientError> {
+        Ok(records::table
+            .select(RecordRow::as_select())
+            .order(records::id)
+            .load(&mut self.conn)?)
+    }
+
+    /// The oldest `limit` changes of the outbox.
+    pub fn outbox(&mut self, limit: i64) -> Result<Vec<OutboxRow>, ClientError> {
+        Ok(outbox::table
+            .select(OutboxRow::as_select())
+            .order(outbox::seq)
+            .limit(limit)
+            .load(&mut self.conn)?)
+    }
+
+    pub fn outbox_len(&mut self) -> Result<i64, ClientError> {
+        Ok(outbox::table.count().get_result(&mut self.conn)?)
+    }
+
+    pub fn refused(&mut self) -> Result<Vec<RefusedRow>, ClientError> {
+        Ok(refused::table
+            .select(RefusedRow::as_select())
+            .order(refused::seq)
+            .load(&mut self.conn)?)
+    }
+
+    /// Keep a change made on this device: the outbox entry, the record it
+    /// edits and the next sequence number, in one transaction.
+    pub fn record_change(
+        &mut self,
+        change: &OutboxRow,
+        record: &RecordRow,
+        next_seq: i64,
+    ) -> Result<(), ClientError> {
+        self.conn.immediate_transaction(|c| {
+            diesel::insert_into(outbox::table)
+                .values(change)
+                .execute(c)?;
+            upsert_record(c, record)?;
+            diesel::update(device::table)
+                .set(device::next_seq.eq(next_seq))
+                .execute(c)?;
+            Ok(())
+        })
+    }
+
+    /// Keep what one sync round trip brought, in one transaction.
+    pub fn acknowledge(&mut self, ack: &Acknowledged) -> Result<(), ClientError> {
+        self.conn.immediate_transaction(|c| {
+            for chunk in ack.done.chunks(500) {
+                diesel::delete(outbox::table.filter(outbox::seq.eq_any(chunk))).execute(c)?;
+            }
+            for r in &ack.refused {
+                diesel::delete(outbox::table.filter(outbox::seq.eq(r.seq))).execute(c)?;
+                diesel::replace_into(refused::table).values(r).execute(c)?;
+            }
+            for r in &ack.records {
+                upsert_record(c, r)?;
+            }
+            diesel::update(device::table)
+                .set((
+                    device::cursor.eq(ack.cursor),
+                    device::resume.eq(&ack.resume),
+                    device::last_sync_at.eq(ack.at),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+    }
+}
+
+fn upsert_record(c: &mut SqliteConnection, r: &RecordRow) -> Result<(), ClientError> {
+    diesel::replace_into(records::table).values(r).execute(c)?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The real server on port 0 over a temp SQLite file, with a small org tree
+//! (d → p1 → c1 → {g1, g2}) and users made straight in its store.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+
+use gridsync_client::{Client, Http, LocalStore};
+use gridsync_server::auth::password;
+use gridsync_server::db::models::{NewUser, OrgNodeRow};
+use gridsync_server::db::Database;
+use gridsync_server::store::Store;
+use gridsync_server::{open_store, Limits};
+
+pub const SECRET: &str = "client-tests-secret-client-tests-secret";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Server {
+    pub url: String,
+    pub store: Store,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(&Database::Sqlite(dir.path().join("server.db")), 4).unwrap();
+        for (code, parent, level) in [
+            ("d", None, "district"),
+            ("p1", Some("d"), "park"),
+            ("c1", Some("p1"), "community"),
+            ("g1", Some("c1"), "grid"),
+            ("g2", Some("c1"), "grid"),
+        ] {
+            store
+                .create_node(&OrgNodeRow {
+                    code: code.into(),
+                    parent: parent.map(str::to_owned),
+                    level: level.into(),
+                    name: format!("node {code}"),
+                    created_at: 0,
+                    updated_at: 0,
+                })
+                .unwrap();
+        }
+        let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let served = store.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server =
+                    gridsync_server::serve(listener, served, Limits::default(), auth).unwrap();
+                tx.send(server.handle()).unwrap();
+                server.await.unwrap();
+            })
+        });
+        let server = Server {
+            url,
+            store,
+            handle: rx.recv().unwrap(),
+            thread: Some(thread),
+            _dir: dir,
+        };
+        server.user("admin", "admin", "d");
+        server
+    }
+
+    /// A user with [`PASSWORD`].
+    pub fn user(&self, username: &str, role: &str, node: &str) {
+        self.store
+            .create_user(&NewUser {
+                id: 0,
+                username: username.into(),
+                full_name: username.into(),
+                password_hash: password::hash(PASSWORD),
+                role: role.into(),
+                node: node.into(),
+                disabled: false,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .unwrap();
+    }
+
+    pub fn http(&self) -> Http {
+        Http::new(&self.url)
+    }
+
+    /// A device of `username` whose store is a file in `dir`.
+    pub fn phone(&self, dir: &std::path::Path, username: &str) -> Client {
+        let store = LocalStore::open_dir(dir).unwrap();
+        Client::enroll(store, &self.http(), username, PASSWORD, "test phone", None).unwrap()
+    }
+
+    /// GET as a district supervisor.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        if self.store.user_by_name("chief").unwrap().is_none() {
+            self.user("chief", "supervisor", "d");
+        }
+        let token = self.http().login("chief", PASSWORD).unwrap().access_token;
+        self.http().get(path, &token).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::System::new().block_on(handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
