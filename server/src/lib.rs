@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod fixture;
 pub mod metrics;
 pub mod rules;
 pub mod seed;
