@@ -19,7 +19,8 @@ fn device(dir: &std::path::Path) -> Command {
     c
 }
 
-fn ok(out: Output) -> Json {
+fn ok(cmd: &mut Command) -> Json {
+    let out: Output = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -30,7 +31,7 @@ fn ok(out: Output) -> Json {
 }
 
 fn status(dir: &std::path::Path) -> Json {
-    ok(device(dir).args(["--json", "status"]).output().unwrap())
+    ok(device(dir).args(["--json", "status"]))
 }
 
 /// Check-ins in the server's state of the round and changes in its log.
@@ -47,50 +48,41 @@ fn killed_mid_sync_then_restarted_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
 
-    let enrolled = ok(device(dir)
-        .args([
-            "--json",
-            "enroll",
-            "--server",
-            &server.url,
-            "--user",
-            "zhou",
-            "--grid",
-            "g1",
-        ])
-        .output()
-        .unwrap());
+    let enrolled = ok(device(dir).args([
+        "--json",
+        "enroll",
+        "--server",
+        &server.url,
+        "--user",
+        "zhou",
+        "--grid",
+        "g1",
+    ]));
     assert!(enrolled["actor"].as_u64().unwrap() >= 1000, "{enrolled}");
-    let made = ok(device(dir)
-        .args([
-            "--json",
-            "create",
-            "patrol_round",
-            "--grid",
-            "g1",
-            "route=东环线",
-            "status=in_progress",
-            "--add",
-            "planned_checkpoints=cp-01",
-            "--add",
-            "planned_checkpoints=cp-02",
-        ])
-        .output()
-        .unwrap());
+    let made = ok(device(dir).args([
+        "--json",
+        "create",
+        "patrol_round",
+        "--grid",
+        "g1",
+        "route=东环线",
+        "status=in_progress",
+        "--add",
+        "planned_checkpoints=cp-01",
+        "--add",
+        "planned_checkpoints=cp-02",
+    ]));
     let round = made["id"].as_str().unwrap().to_owned();
-    ok(device(dir)
-        .args([
-            "--json",
-            "check-in",
-            &round,
-            "cp-01",
-            "--note",
-            "正常",
-            "--position",
-            "30.2,115.1",
-        ])
-        .output()
-        .unwrap());
+    ok(device(dir).args([
+        "--json",
+        "check-in",
+        &round,
+        "cp-01",
+        "--note",
+        "正常",
+        "--position",
+        "30.2,115.1",
+    ]));
 
     // A long shift offline: 600 more check-ins, made through the library.
     {
@@ -146,7 +138,7 @@ fn killed_mid_sync_then_restarted_loses_and_doubles_nothing() {
     );
 
     // 3. Started again: everything arrives once.
-    let report = ok(device(dir).args(["--json", "sync"]).output().unwrap());
+    let report = ok(device(dir).args(["--json", "sync"]));
     assert_eq!(report["refused"], 0, "{report}");
     let s = status(dir);
     assert_eq!(
