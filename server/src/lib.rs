@@ -12,6 +12,7 @@
 //! - [`auth`]: users, devices, tokens, the org tree and who may do what.
 //! - [`api`]: thin HTTP handlers; [`error`]: the one API error type.
 //! - [`metrics`]: Prometheus counters and histograms.
+//! - [`reports`]: supervisor reports (periods, figures, rankings, exports).
 //! - [`seed`]: the demo district.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod fixture;
 pub mod metrics;
+pub mod reports;
 pub mod rules;
 pub mod seed;
 pub mod store;

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod health;
 pub mod privacy;
 pub mod records;
+pub mod reports;
 pub mod sync;
 
 use std::sync::Arc;
@@ -68,7 +69,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/audit", web::get().to(admin::audit_log))
         .route("/v1/nodes/{code}/cases", web::get().to(cases::node_cases))
         .route("/v1/admin/sweep", web::post().to(cases::sweep))
-        .route("/v1/rules", web::get().to(cases::rules));
+        .route("/v1/rules", web::get().to(cases::rules))
+        .route("/v1/reports/summary", web::get().to(reports::summary))
+        .route(
+            "/v1/reports/patrol",
+            web::get().to(reports::patrol_coverage),
+        )
+        .route("/v1/reports/overdue", web::get().to(reports::overdue_lists))
+        .route("/v1/reports/ranking", web::get().to(reports::rankings))
+        .route("/v1/reports/brief", web::get().to(reports::daily_brief))
+        .route("/dashboard", web::get().to(reports::dashboard))
+        .route(
+            "/dashboard/{asset}",
+            web::get().to(reports::dashboard_asset),
+        );
 }
 
 pub fn now_ms() -> i64 {

@@ -27,6 +27,12 @@ pub struct RecordRow {
     pub overdue: bool,
     /// Why the record needs a look (a status move outside its flow).
     pub flag: Option<String>,
+    /// Patrol rounds: checkpoints planned, planned checkpoints visited,
+    /// check-ins, and when the round was due to start (ms).
+    pub planned: Option<i32>,
+    pub visited: Option<i32>,
+    pub checkins: Option<i32>,
+    pub starts_at: Option<i64>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -52,6 +58,12 @@ pub struct RecordForm {
     pub overdue: bool,
     /// Why the record needs a look (a status move outside its flow).
     pub flag: Option<String>,
+    /// Patrol rounds: checkpoints planned, planned checkpoints visited,
+    /// check-ins, and when the round was due to start (ms).
+    pub planned: Option<i32>,
+    pub visited: Option<i32>,
+    pub checkins: Option<i32>,
+    pub starts_at: Option<i64>,
 }
 
 /// A merged change, as logged.

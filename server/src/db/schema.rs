@@ -20,6 +20,10 @@ diesel::table! {
         level_since -> BigInt,
         overdue -> Bool,
         flag -> Nullable<Text>,
+        planned -> Nullable<Integer>,
+        visited -> Nullable<Integer>,
+        checkins -> Nullable<Integer>,
+        starts_at -> Nullable<BigInt>,
     }
 }
 

@@ -251,6 +251,7 @@ pub fn record_form(
 ) -> RecordForm {
     let view = record.view();
     let summary = view.summary();
+    let patrol = crate::reports::patrol_figures(&view, prior.created_at);
     let level = summary.level.as_str();
     // Deadlines count from when the case reached its level.
     let level_since = match &prior.level {
@@ -289,6 +290,10 @@ pub fn record_form(
         level_since,
         overdue: deadline.is_some_and(|d| d < now),
         flag: prior.flag.clone(),
+        planned: patrol.map(|p| p.planned),
+        visited: patrol.map(|p| p.visited),
+        checkins: patrol.map(|p| p.checkins),
+        starts_at: patrol.map(|p| p.starts_at),
     }
 }
 
@@ -1014,5 +1019,6 @@ impl Store {
     }
 }
 
-// After the macros above, which it uses.
+// After the macros above, which they use.
 pub mod identity;
+pub mod reports;

@@ -1,0 +1,648 @@
+//! Supervisor reports: `GET /v1/reports/{summary,patrol,overdue,ranking,brief}`
+//! as JSON, CSV or a spreadsheet, for a node's subtree and a period; and the
+//! dashboard page that shows them. Definitions in docs/REPORTS.md.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use gridsync_core::{Record, Schema};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use super::privacy::audit_entry;
+use super::{now_ms, AppState};
+use crate::auth::policy::{NodeLevel, OrgTree, Role};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::reports::export::{to_csv, to_xlsx, Table};
+use crate::reports::{
+    self, days_late, label_of, local_date, local_time, overdue_list, patrol_report, rank,
+    summarize, LateItem, Period, Person, Tree, DAY_MS, OVERDUE_LISTS,
+};
+use crate::store::reports::{LateQuery, LateRow, Windows};
+use crate::store::{Store, StoreError};
+
+/// Longest list of late records per collection.
+const MAX_LIST: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// The org node (default: the caller's).
+    node: Option<String>,
+    period: Option<String>,
+    date: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    format: Option<String>,
+    /// CSV: which table of the report (default its first).
+    table: Option<String>,
+    /// Lists and rankings: how many lines.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// What a report is computed for.
+#[derive(Debug)]
+struct Ctx {
+    code: String,
+    node: reports::NodeOut,
+    tree: Tree,
+    org: OrgTree,
+    grids: Vec<String>,
+    period: Period,
+    as_of: i64,
+    limit: i64,
+}
+
+/// A computed report: its JSON body and its tables; how many key persons it
+/// lists (audited).
+#[derive(Debug)]
+struct Report {
+    body: Json,
+    tables: Vec<Table>,
+    key_persons: usize,
+}
+
+macro_rules! cols {
+    ($($k:expr),* ; figures) => {{
+        const C: &[&str] = &[$($k,)* "records", "open", "new", "closed", "overdue", "escalated", "conflicted", "newly_overdue", "due_soon"];
+        C
+    }};
+    ($($k:expr),*) => {{
+        const C: &[&str] = &[$($k),*];
+        C
+    }};
+}
+
+fn rows_of(v: &Json) -> Vec<Json> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// Run one report: check the caller and the node, compute it in the store's
+/// thread pool, audit exports and key-person lists, answer in the format asked.
+async fn run(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: ReportParams,
+    name: &'static str,
+    default_limit: i64,
+    compute: fn(&Store, &Ctx) -> Result<Report, StoreError>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Supervisor])?;
+    let format = match params.format.as_deref() {
+        None | Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("xlsx") => Format::Xlsx,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "invalid_query",
+                format!("format `{other}` is not one of json, csv, xlsx"),
+            ))
+        }
+    };
+    let now = now_ms();
+    let period = Period::parse(
+        params.period.as_deref(),
+        params.date.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        local_date(now),
+    )
+    .map_err(|m| ApiError::bad("invalid_period", m))?;
+    let limit = match params.limit {
+        None => default_limit,
+        Some(l) if (1..=MAX_LIST).contains(&l) => l,
+        Some(l) => {
+            return Err(ApiError::bad(
+                "invalid_query",
+                format!("limit {l} is outside 1..={MAX_LIST}"),
+            ))
+        }
+    };
+    let code = params.node.clone().unwrap_or_else(|| caller.node.clone());
+    let table = params.table.clone();
+    let store = state.store.clone();
+    let who = caller.clone();
+    let (bytes, filename) = web::block(move || {
+        let rows = store.org_tree()?;
+        let tree = Tree::new(rows.iter().map(|n| {
+            (
+                n.code.clone(),
+                n.parent.clone(),
+                n.level.clone(),
+                n.name.clone(),
+            )
+        }));
+        let org = OrgTree::new(
+            rows.into_iter()
+                .filter_map(|n| Some((n.code, n.parent, NodeLevel::parse(&n.level)?))),
+        );
+        let Some(node) = tree.node(&code) else {
+            return Ok(Err(ApiError::NotFound {
+                what: format!("node `{code}`"),
+            }));
+        };
+        if !org.contains(&who.node, &code) {
+            return Ok(Err(ApiError::Forbidden {
+                code: "out_of_scope",
+                message: format!("node `{code}` is outside node `{}`", who.node),
+            }));
+        }
+        let grids: Vec<String> = org.grids_under(&code).into_iter().collect();
+        let ctx = Ctx {
+            code,
+            node,
+            tree,
+            org,
+            grids,
+            period,
+            as_of: now,
+            limit,
+        };
+        let mut report = compute(&store, &ctx)?;
+        let mut envelope = json!({
+            "report": name,
+            "node": ctx.node,
+            "period": ctx.period.out(),
+            "as_of": local_time(ctx.as_of),
+        });
+        if let (Some(e), Json::Object(body)) = (envelope.as_object_mut(), report.body.take()) {
+            e.extend(body);
+        }
+        let mut audit = Vec::new();
+        if report.key_persons > 0 {
+            audit.push(audit_entry(
+                &who,
+                "report_key_persons",
+                format!("node:{}", ctx.code),
+                format!(
+                    "{} key persons listed in the {name} report",
+                    report.key_persons
+                ),
+            ));
+        }
+        let stem = format!(
+            "gridsync-{name}-{}-{}-{}",
+            ctx.code, ctx.period.first, ctx.period.last
+        );
+        let out = match format {
+            Format::Json => {
+                store.audit(&audit, now)?;
+                return Ok(Ok((envelope.to_string().into_bytes(), None)));
+            }
+            Format::Csv => {
+                let t = match &table {
+                    None => report.tables.first(),
+                    Some(t) => report.tables.iter().find(|x| x.name == t),
+                };
+                let Some(t) = t else {
+                    let names: Vec<&str> = report.tables.iter().map(|t| t.name).collect();
+                    return Ok(Err(ApiError::bad(
+                        "unknown_table",
+                        format!("the {name} report has the tables {names:?}"),
+                    )));
+                };
+                let bytes = to_csv(t).map_err(ApiError::Internal);
+                (
+                    bytes,
+                    format!("{stem}-{}.csv", t.name),
+                    t.name.to_owned(),
+                    t.rows.len(),
+                )
+            }
+            Format::Xlsx => {
+                let title = format!(
+                    "{} {} {}..{} ({})",
+                    ctx.node.name,
+                    name,
+                    ctx.period.first,
+                    ctx.period.last,
+                    local_time(ctx.as_of)
+                );
+                let bytes = to_xlsx(&title, &report.tables).map_err(ApiError::Internal);
+                let n = report.tables.iter().map(|t| t.rows.len()).sum();
+                (bytes, format!("{stem}.xlsx"), "all".to_owned(), n)
+            }
+        };
+        let (bytes, filename, table, n) = out;
+        audit.push(audit_entry(
+            &who,
+            "export_report",
+            format!("report:{name} node:{}", ctx.code),
+            format!(
+                "format={} table={table} rows={n} period={}..{}",
+                if format == Format::Csv { "csv" } else { "xlsx" },
+                ctx.period.first,
+                ctx.period.last
+            ),
+        ));
+        store.audit(&audit, now)?;
+        Ok::<_, StoreError>(bytes.map(|b| (b, Some(filename))))
+    })
+    .await???;
+    let mut res = HttpResponse::Ok();
+    match (format, filename) {
+        (Format::Json, _) | (_, None) => res.content_type("application/json"),
+        (Format::Csv, Some(f)) => res.content_type("text/csv; charset=utf-8").insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{f}\""),
+        )),
+        (Format::Xlsx, Some(f)) => res
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{f}\""),
+            )),
+    };
+    Ok(res.body(bytes))
+}
+
+fn windows(ctx: &Ctx, from: i64, to: i64) -> Windows {
+    Windows {
+        from,
+        to,
+        as_of: ctx.as_of,
+        soon: DAY_MS,
+    }
+}
+
+fn summary_report(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
+    let w = windows(ctx, ctx.period.start_ms(), ctx.period.end_ms());
+    let rows = store.report_counts(&ctx.grids, w)?;
+    let s = summarize(&rows, &ctx.tree, &ctx.code);
+    let body = serde_json::to_value(&s).unwrap_or_default();
+    let tables = vec![
+        Table {
+            name: "by_node",
+            columns: cols!("code", "name", "level"; figures),
+            rows: rows_of(&body["by_node"]),
+        },
+        Table {
+            name: "by_collection",
+            columns: cols!("collection"; figures),
+            rows: rows_of(&body["by_collection"]),
+        },
+        Table {
+            name: "by_category",
+            columns: cols!("collection", "category"; figures),
+            rows: rows_of(&body["by_category"]),
+        },
+        Table {
+            name: "by_status",
+            columns: cols!("collection", "status"; figures),
+            rows: rows_of(&body["by_status"]),
+        },
+        Table {
+            name: "by_level",
+            columns: cols!("collection", "level"; figures),
+            rows: rows_of(&body["by_level"]),
+        },
+    ];
+    Ok(Report {
+        body,
+        tables,
+        key_persons: 0,
+    })
+}
+
+fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
+    let rounds = store.report_rounds(&ctx.grids, ctx.period.start_ms(), ctx.period.end_ms())?;
+    let rep = patrol_report(rounds, ctx.as_of);
+    let body = serde_json::to_value(&rep).unwrap_or_default();
+    let tables = vec![
+        Table {
+            name: "by_grid",
+            columns: cols!(
+                "grid", "rounds", "missed", "planned", "visited", "checkins", "coverage"
+            ),
+            rows: rows_of(&body["by_grid"]),
+        },
+        Table {
+            name: "by_day",
+            columns: cols!("day", "rounds", "missed", "planned", "visited", "checkins", "coverage"),
+            rows: rows_of(&body["by_day"]),
+        },
+        Table {
+            name: "rounds",
+            columns: cols!(
+                "day",
+                "grid",
+                "id",
+                "status",
+                "planned",
+                "visited",
+                "checkins",
+                "missed",
+                "starts_at"
+            ),
+            rows: rows_of(&body["rounds"]),
+        },
+    ];
+    Ok(Report {
+        body,
+        tables,
+        key_persons: 0,
+    })
+}
+
+fn late_items(rows: Vec<LateRow>, as_of: i64) -> Vec<LateItem> {
+    rows.into_iter()
+        .map(|r| {
+            let label = Record::from_stored(Schema::current(), &r.state)
+                .map(|rec| label_of(&rec.view()))
+                .unwrap_or_default();
+            LateItem {
+                label,
+                days_late: days_late(r.deadline, as_of),
+                deadline: local_time(r.deadline),
+                id: r.id,
+                collection: r.collection,
+                grid: r.grid,
+                category: r.category,
+                status: r.status,
+                level: r.level,
+                assignee: r.assignee,
+            }
+        })
+        .collect()
+}
+
+const LATE_COLUMNS: &[&str] = &[
+    "list",
+    "collection",
+    "grid",
+    "id",
+    "label",
+    "category",
+    "status",
+    "level",
+    "assignee",
+    "deadline",
+    "days_late",
+];
+
+/// Late items grouped into the five lists, with their full counts.
+fn lists(items: Vec<LateItem>, counts: &[(String, i64)]) -> (Json, Vec<Table>, usize) {
+    let mut by_list: HashMap<&str, Vec<Json>> = HashMap::new();
+    let mut key_persons = 0;
+    for item in items {
+        let Some(list) = overdue_list(&item.collection) else {
+            continue;
+        };
+        key_persons += usize::from(item.collection == "key_person");
+        let mut v = serde_json::to_value(&item).unwrap_or_default();
+        v["list"] = json!(list);
+        by_list.entry(list).or_default().push(v);
+    }
+    let mut body = serde_json::Map::new();
+    let mut totals = serde_json::Map::new();
+    let mut tables = Vec::new();
+    for (list, collections) in OVERDUE_LISTS {
+        let n: i64 = counts
+            .iter()
+            .filter(|(c, _)| collections.contains(&c.as_str()))
+            .map(|(_, n)| n)
+            .sum();
+        totals.insert(list.to_owned(), json!(n));
+        let rows = by_list.remove(list).unwrap_or_default();
+        body.insert(list.to_owned(), Json::Array(rows.clone()));
+        tables.push(Table {
+            name: list,
+            columns: LATE_COLUMNS,
+            rows,
+        });
+    }
+    body.insert("counts".into(), Json::Object(totals));
+    (Json::Object(body), tables, key_persons)
+}
+
+fn all_late_collections() -> Vec<String> {
+    OVERDUE_LISTS
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.to_string()))
+        .collect()
+}
+
+fn overdue(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
+    let q = LateQuery {
+        grids: ctx.grids.clone(),
+        collections: all_late_collections(),
+        before: ctx.as_of,
+        since: None,
+        limit: ctx.limit,
+    };
+    let (rows, counts) = store.report_late(&q)?;
+    let (body, tables, key_persons) = lists(late_items(rows, ctx.as_of), &counts);
+    Ok(Report {
+        body,
+        tables,
+        key_persons,
+    })
+}
+
+fn ranking(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
+    let a = store.report_activity(&ctx.grids, ctx.period.start_ms(), ctx.period.end_ms())?;
+    let actors: HashMap<i64, i64> = a.actors.into_iter().collect();
+    let people: Vec<Person> = a
+        .users
+        .into_iter()
+        .filter(|u| !u.disabled && ctx.org.contains(&ctx.code, &u.node))
+        .map(|u| Person {
+            user_id: u.id,
+            username: u.username,
+            full_name: u.full_name,
+            role: u.role,
+            node: u.node,
+        })
+        .collect();
+    let mut r = rank(&a.changes, &actors, &people);
+    let top = usize::try_from(ctx.limit).unwrap_or(10);
+    let counted = json!({
+        "grid_workers": r.grid_workers.len(),
+        "mediators": r.mediators.len(),
+        "changes": a.changes.len(),
+    });
+    r.grid_workers.truncate(top);
+    r.mediators.truncate(top);
+    let mut body = serde_json::to_value(&r).unwrap_or_default();
+    body["counted"] = counted;
+    const WORKER: &[&str] = &[
+        "rank",
+        "username",
+        "full_name",
+        "node",
+        "score",
+        "reported",
+        "closed",
+        "visits",
+        "inspections",
+        "check_ins",
+        "case_actions",
+        "changes",
+        "records",
+    ];
+    const MEDIATOR: &[&str] = &[
+        "rank",
+        "username",
+        "full_name",
+        "node",
+        "score",
+        "sessions",
+        "agreed",
+        "closed",
+        "changes",
+        "records",
+    ];
+    let tables = vec![
+        Table {
+            name: "grid_workers",
+            columns: WORKER,
+            rows: rows_of(&body["grid_workers"]),
+        },
+        Table {
+            name: "mediators",
+            columns: MEDIATOR,
+            rows: rows_of(&body["mediators"]),
+        },
+    ];
+    Ok(Report {
+        body,
+        tables,
+        key_persons: 0,
+    })
+}
+
+/// Since yesterday 00:00 (China time) of the brief's day, to the end of it.
+fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
+    let from = ctx.period.start_ms() - DAY_MS;
+    let to = ctx.period.end_ms();
+    let rows = store.report_counts(&ctx.grids, windows(ctx, from, to))?;
+    let s = summarize(&rows, &ctx.tree, &ctx.code);
+    let q = LateQuery {
+        grids: ctx.grids.clone(),
+        collections: all_late_collections(),
+        before: ctx.as_of + DAY_MS,
+        since: Some(from),
+        limit: ctx.limit,
+    };
+    let (late, counts) = store.report_late(&q)?;
+    let (at_risk, mut tables, key_persons) = lists(late_items(late, ctx.as_of), &counts);
+    let body = json!({
+        "since": local_time(from),
+        "totals": s.totals,
+        "by_node": s.by_node,
+        "by_collection": s.by_collection,
+        "at_risk": at_risk,
+    });
+    tables.insert(
+        0,
+        Table {
+            name: "by_node",
+            columns: cols!("code", "name", "level"; figures),
+            rows: rows_of(&body["by_node"]),
+        },
+    );
+    tables.insert(
+        1,
+        Table {
+            name: "by_collection",
+            columns: cols!("collection"; figures),
+            rows: rows_of(&body["by_collection"]),
+        },
+    );
+    Ok(Report {
+        body,
+        tables,
+        key_persons,
+    })
+}
+
+pub async fn summary(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    run(
+        state,
+        caller,
+        params.into_inner(),
+        "summary",
+        100,
+        summary_report,
+    )
+    .await
+}
+
+pub async fn patrol_coverage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    run(state, caller, params.into_inner(), "patrol", 100, patrol).await
+}
+
+pub async fn overdue_lists(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    run(state, caller, params.into_inner(), "overdue", 200, overdue).await
+}
+
+pub async fn rankings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    run(state, caller, params.into_inner(), "ranking", 10, ranking).await
+}
+
+pub async fn daily_brief(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    if p.period.as_deref().is_some_and(|x| x != "day") || p.from.is_some() || p.to.is_some() {
+        return Err(ApiError::bad(
+            "invalid_period",
+            "the brief is for one day: give `date` (default today)",
+        ));
+    }
+    run(state, caller, p, "brief", 200, brief).await
+}
+
+// ---------------------------------------------------------------- dashboard
+
+const INDEX_HTML: &str = include_str!("../../assets/dashboard/index.html");
+const APP_JS: &str = include_str!("../../assets/dashboard/app.js");
+const STYLE_CSS: &str = include_str!("../../assets/dashboard/style.css");
+
+/// The dashboard page (no external assets: it works without internet).
+pub async fn dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(INDEX_HTML)
+}
+
+pub async fn dashboard_asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (body, kind) = match name.as_str() {
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
+        other => {
+            return Err(ApiError::NotFound {
+                what: format!("dashboard asset `{other}`"),
+            })
+        }
+    };
+    Ok(HttpResponse::Ok().content_type(kind).body(body))
+}

@@ -1,0 +1,120 @@
+//! Reports as tables: CSV (one table, UTF-8 with a byte-order mark so that
+//! spreadsheet programs read the Chinese labels) and spreadsheets (.xlsx, one
+//! sheet per table). Headers are the Chinese label with the English key.
+
+use rust_xlsxwriter::{Format, Workbook};
+use serde_json::Value as Json;
+
+/// One table of a report: its rows are JSON objects, its columns keys of them.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Json>,
+}
+
+/// The Chinese label of a report key (the key itself when there is none).
+pub fn zh(key: &str) -> &str {
+    match key {
+        "code" => "节点编码",
+        "name" => "名称",
+        "level" => "层级",
+        "grid" => "网格",
+        "collection" => "类别",
+        "category" => "分类",
+        "status" => "状态",
+        "records" => "在册",
+        "open" => "在办",
+        "new" => "新增",
+        "closed" => "办结",
+        "overdue" => "超期",
+        "escalated" => "上报升级",
+        "conflicted" => "待裁决冲突",
+        "newly_overdue" => "新超期",
+        "due_soon" => "24小时内到期",
+        "day" => "日期",
+        "rounds" => "巡逻轮次",
+        "missed" => "漏巡",
+        "planned" => "计划点位",
+        "visited" => "已巡点位",
+        "checkins" => "打卡",
+        "coverage" => "覆盖率",
+        "starts_at" => "计划开始",
+        "id" => "编号",
+        "label" => "标题",
+        "assignee" => "承办人",
+        "deadline" => "期限",
+        "days_late" => "超期天数",
+        "rank" => "排名",
+        "username" => "账号",
+        "full_name" => "姓名",
+        "node" => "所属节点",
+        "changes" => "提交",
+        "reported" => "上报",
+        "visits" => "走访",
+        "inspections" => "巡查",
+        "check_ins" => "巡逻打卡",
+        "case_actions" => "处置记录",
+        "sessions" => "调解次数",
+        "agreed" => "调解成功",
+        "score" => "得分",
+        "list" => "清单",
+        other => other,
+    }
+}
+
+fn cell_text(v: Option<&Json>) -> String {
+    match v {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One table as CSV.
+pub fn to_csv(t: &Table) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let header: Vec<String> = t.columns.iter().map(|k| format!("{} {k}", zh(k))).collect();
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for row in &t.rows {
+        let cells: Vec<String> = t.columns.iter().map(|k| cell_text(row.get(*k))).collect();
+        w.write_record(&cells).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+/// Every table of a report as one workbook, a sheet per table.
+pub fn to_xlsx(title: &str, tables: &[Table]) -> Result<Vec<u8>, String> {
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    for t in tables {
+        let sheet = book.add_worksheet();
+        sheet.set_name(t.name).map_err(|e| e.to_string())?;
+        sheet
+            .write_string_with_format(0, 0, title, &bold)
+            .map_err(|e| e.to_string())?;
+        for (c, k) in t.columns.iter().enumerate() {
+            let col = u16::try_from(c).map_err(|e| e.to_string())?;
+            sheet
+                .write_string_with_format(1, col, format!("{} {k}", zh(k)), &bold)
+                .map_err(|e| e.to_string())?;
+            sheet.set_column_width(col, 14).map_err(|e| e.to_string())?;
+        }
+        for (r, row) in t.rows.iter().enumerate() {
+            let line = u32::try_from(r + 2).map_err(|e| e.to_string())?;
+            for (c, k) in t.columns.iter().enumerate() {
+                let col = u16::try_from(c).map_err(|e| e.to_string())?;
+                let res = match row.get(*k) {
+                    None | Some(Json::Null) => continue,
+                    Some(Json::Number(n)) => {
+                        sheet.write_number(line, col, n.as_f64().unwrap_or(0.0))
+                    }
+                    Some(Json::Bool(b)) => sheet.write_boolean(line, col, *b),
+                    v => sheet.write_string(line, col, cell_text(v)),
+                };
+                res.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    book.save_to_buffer().map_err(|e| e.to_string())
+}

@@ -1,0 +1,683 @@
+//! Supervisor reports through HTTP on both backends, against a small district
+//! whose every figure is counted by hand in `fixture` below: the summary and
+//! its roll-up, patrol coverage, the overdue lists, the rankings, the daily
+//! brief, CSV and spreadsheet downloads (audited), and the identity rules.
+
+mod common;
+
+use std::io::Read;
+
+use chrono::{Duration, NaiveDate};
+use common::{on_both_backends, Backend, Phone, TestServer};
+use gridsync_core::{Entry, Level, Value};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+on_both_backends!(
+    the_summary_counts_what_was_done,
+    patrol_overdue_ranking_and_brief,
+    downloads_are_audited_and_scoped,
+);
+
+/// Today, yesterday and the day before, in China time (the reports' zone).
+fn today() -> NaiveDate {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
+        .unwrap()
+        .date_naive()
+}
+
+fn entry(at: &str, fields: &[(&str, &str)]) -> Entry {
+    Entry {
+        id: Uuid::new_v4(),
+        at: at.into(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    }
+}
+
+/// The ids of the fixture's records.
+#[allow(dead_code)]
+struct Fixture {
+    e1: Uuid,
+    e2: Uuid,
+    e3: Uuid,
+    e4: Uuid,
+    e5: Uuid,
+    kp: Uuid,
+    pl1: Uuid,
+    pl2: Uuid,
+    pt: Uuid,
+    h1: Uuid,
+    dp1: Uuid,
+    dp2: Uuid,
+    r1: Uuid,
+    r2: Uuid,
+    r3: Uuid,
+}
+
+/// The hand-countable district (all made today):
+///
+/// | grid | record | state | counts as |
+/// |---|---|---|---|
+/// | g1 | e1 event fire_safety, high | reported | open |
+/// | g1 | e2 event traffic, deadline 2026-01-01 | reported | open, overdue |
+/// | g1 | e3 event fire_safety | closed by the supervisor | closed |
+/// | g1 | e4 event fire_safety | escalated to community | open, escalated |
+/// | g1 | e5 event public_order, critical (24 h) | reported | open, due soon |
+/// | g1 | kp key person 张三, last visit 2026-01-01 | active | overdue (visit due) |
+/// | g1 | pl1 place, inspected 10 days ago at 00:00 | | overdue since today 00:00 |
+/// | g1 | pl2 place, name in conflict (two workers) | | conflicted |
+/// | g2 | pt petition land, received 2026-09-01 | received | overdue (15 days) |
+/// | g2 | dp1 dispute neighbour, received 2026-10-01 | mediating | overdue (a month) |
+/// | g1 | dp2 dispute family | closed by the mediator | closed |
+/// | g3 | h1 hazard fire | reported | open (park p2) |
+/// | g1 | r1 round today, planned A–D, check-ins A, B, B | in_progress | 4 planned, 2 visited, 3 check-ins |
+/// | g2 | r2 round yesterday, planned A, B, no check-in | planned | missed |
+/// | g2 | r3 round today, planned A | cancelled | missed, closed |
+///
+/// Workers: `w1` (grid worker, c1) made e1–e5, kp (1 visit), pl1 (1
+/// inspection), pl2, pt; `w3` (grid worker, g1) one edit of pl2; `w2` (grid
+/// worker, g3) h1; `med` (mediator, c1) dp1 and dp2 (2 sessions, 1 agreed, 1
+/// closed); `pat` (patrol, c1) the rounds; `sup` (supervisor, p1) closed e3
+/// and escalated e4.
+fn fixture(s: &TestServer) -> Fixture {
+    let t = today();
+    let ids: Vec<Uuid> = (0..15).map(|_| Uuid::new_v4()).collect();
+    let f = Fixture {
+        e1: ids[0],
+        e2: ids[1],
+        e3: ids[2],
+        e4: ids[3],
+        e5: ids[4],
+        kp: ids[5],
+        pl1: ids[6],
+        pl2: ids[7],
+        pt: ids[8],
+        h1: ids[9],
+        dp1: ids[10],
+        dp2: ids[11],
+        r1: ids[12],
+        r2: ids[13],
+        r3: ids[14],
+    };
+    let mut w1 = Phone::enroll(s, "w1", "grid_worker", "c1", &["g1", "g2"]);
+    let mut w2 = Phone::enroll(s, "w2", "grid_worker", "g3", &["g3"]);
+    let mut w3 = Phone::enroll(s, "w3", "grid_worker", "g1", &["g1"]);
+    let mut med = Phone::enroll(s, "med", "mediator", "c1", &["g1", "g2"]);
+    let mut pat = Phone::enroll(s, "pat", "patrol", "c1", &["g1", "g2"]);
+    let mut sup = Phone::enroll(s, "sup", "supervisor", "p1", &["g1", "g2"]);
+
+    for (id, cat, extra) in [
+        (f.e1, "fire_safety", ("severity", "high")),
+        (f.e2, "traffic", ("deadline", "2026-01-01T00:00:00+08:00")),
+        (f.e3, "fire_safety", ("title", "e3")),
+        (f.e4, "fire_safety", ("title", "e4")),
+        (f.e5, "public_order", ("severity", "critical")),
+    ] {
+        w1.make(|d| {
+            d.create("event", "g1", id)
+                .set("category", cat)
+                .set("status", "reported")
+                .set(extra.0, extra.1)
+                .commit()
+        });
+    }
+    w1.make(|d| {
+        d.create("key_person", "g1", f.kp)
+            .set("name", "张三")
+            .set("id_number", "420202199001011234")
+            .set("status", "active")
+            .commit()
+    });
+    w1.make(|d| {
+        d.edit(f.kp)
+            .append(
+                "visits",
+                entry(
+                    "2026-01-01T10:00:00+08:00",
+                    &[("visitor", "w1"), ("method", "in_person")],
+                ),
+            )
+            .commit()
+    });
+    let inspected = format!("{}T00:00:00+08:00", t - Duration::days(10));
+    w1.make(|d| {
+        d.create("place", "g1", f.pl1)
+            .set("name", "星光KTV")
+            .append("inspections", entry(&inspected, &[("result", "pass")]))
+            .commit()
+    });
+    w1.make(|d| {
+        d.create("place", "g1", f.pl2)
+            .set("name", "便利店")
+            .commit()
+    });
+    w1.make(|d| {
+        d.create("petition", "g2", f.pt)
+            .set("category", "land")
+            .set("status", "received")
+            .set("received_on", "2026-09-01")
+            .commit()
+    });
+    w1.sync(s);
+    // w3 renames pl2 while w1, offline, renames it too: a conflict.
+    w3.sync(s);
+    w3.make(|d| d.edit(f.pl2).set("name", "便利店A").commit());
+    w1.make(|d| d.edit(f.pl2).set("name", "便利店B").commit());
+    w3.sync(s);
+    w1.sync(s);
+
+    w2.make(|d| {
+        d.create("hazard", "g3", f.h1)
+            .set("category", "fire")
+            .set("status", "reported")
+            .commit()
+    });
+    w2.sync(s);
+
+    let session = |outcome: &str| {
+        entry(
+            "2026-11-20T10:00:00+08:00",
+            &[("mediator", "med"), ("outcome", outcome)],
+        )
+    };
+    med.make(|d| {
+        d.create("dispute", "g2", f.dp1)
+            .set("category", "neighbour")
+            .set("status", "registered")
+            .set("received_on", "2026-10-01")
+            .commit()
+    });
+    med.make(|d| {
+        d.edit(f.dp1)
+            .set("status", "mediating")
+            .append("sessions", session("continued"))
+            .commit()
+    });
+    med.make(|d| {
+        d.create("dispute", "g1", f.dp2)
+            .set("category", "family")
+            .set("status", "registered")
+            .commit()
+    });
+    med.make(|d| {
+        d.edit(f.dp2)
+            .set("status", "mediating")
+            .append("sessions", session("agreed"))
+            .commit()
+    });
+    med.make(|d| d.edit(f.dp2).set("status", "agreed").commit());
+    med.make(|d| d.edit(f.dp2).set("status", "closed").commit());
+    med.sync(s);
+
+    let at = |day: NaiveDate, hm: &str| format!("{day}T{hm}:00+08:00");
+    pat.make(|d| {
+        d.create("patrol_round", "g1", f.r1)
+            .set("status", "planned")
+            .set("planned_start", at(t, "08:00"))
+            .add("planned_checkpoints", "A")
+            .add("planned_checkpoints", "B")
+            .add("planned_checkpoints", "C")
+            .add("planned_checkpoints", "D")
+            .commit()
+    });
+    pat.make(|d| d.edit(f.r1).set("status", "in_progress").commit());
+    for (hm, cp, how) in [
+        ("08:05", "A", "qr"),
+        ("08:20", "B", "nfc"),
+        ("08:21", "B", "manual"),
+    ] {
+        pat.make(|d| {
+            d.edit(f.r1)
+                .append(
+                    "check_ins",
+                    entry(&at(t, hm), &[("checkpoint", cp), ("method", how)]),
+                )
+                .commit()
+        });
+    }
+    pat.make(|d| {
+        d.create("patrol_round", "g2", f.r2)
+            .set("status", "planned")
+            .set("planned_start", at(t - Duration::days(1), "09:00"))
+            .add("planned_checkpoints", "A")
+            .add("planned_checkpoints", "B")
+            .commit()
+    });
+    pat.make(|d| {
+        d.create("patrol_round", "g2", f.r3)
+            .set("status", "planned")
+            .set("planned_start", at(t, "00:00"))
+            .add("planned_checkpoints", "A")
+            .commit()
+    });
+    pat.make(|d| d.edit(f.r3).set("status", "cancelled").commit());
+    pat.sync(s);
+
+    sup.sync(s);
+    for st in [
+        "accepted",
+        "verified",
+        "dispatched",
+        "handled",
+        "checked",
+        "closed",
+    ] {
+        sup.make(|d| d.edit(f.e3).set("status", st).commit());
+    }
+    sup.make(|d| d.edit(f.e4).escalate(Level::Community).commit());
+    sup.sync(s);
+    f
+}
+
+/// A period around today (a day either side): the fixture was made today,
+/// whatever the hour in China.
+fn around() -> String {
+    let t = today();
+    format!(
+        "from={}&to={}",
+        t - Duration::days(1),
+        t + Duration::days(1)
+    )
+}
+
+fn figures(v: &Json) -> [i64; 9] {
+    [
+        "records",
+        "open",
+        "new",
+        "closed",
+        "overdue",
+        "escalated",
+        "conflicted",
+        "newly_overdue",
+        "due_soon",
+    ]
+    .map(|k| v[k].as_i64().unwrap_or_else(|| panic!("{k} in {v}")))
+}
+
+fn find<'a>(rows: &'a Json, key: &str, value: &str) -> &'a Json {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[key] == value)
+        .unwrap_or_else(|| panic!("no {key}={value} in {rows}"))
+}
+
+fn the_summary_counts_what_was_done(b: &Backend) {
+    let s = TestServer::start(b);
+    fixture(&s);
+    let r = s.get(&format!("/v1/reports/summary?node=d&{}", around()));
+    assert_eq!(r["report"], "summary");
+    assert_eq!(r["node"]["code"], "d");
+    assert_eq!(r["period"]["kind"], "range");
+    assert_eq!(r["period"]["timezone"], "+08:00");
+    // records open new closed overdue escalated conflicted newly_overdue due_soon
+    assert_eq!(figures(&r["totals"]), [15, 12, 15, 3, 5, 1, 1, 1, 1]);
+    let col = |c: &str| figures(find(&r["by_collection"], "collection", c));
+    assert_eq!(col("event"), [5, 4, 5, 1, 1, 1, 0, 0, 1]);
+    assert_eq!(col("key_person"), [1, 1, 1, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(col("place"), [2, 2, 2, 0, 1, 0, 1, 1, 0]);
+    assert_eq!(col("petition"), [1, 1, 1, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(col("dispute"), [2, 1, 2, 1, 1, 0, 0, 0, 0]);
+    assert_eq!(col("hazard"), [1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(col("patrol_round"), [3, 2, 3, 1, 0, 0, 0, 0, 0]);
+    let cat = r["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["collection"] == "event" && x["category"] == "fire_safety")
+        .unwrap();
+    assert_eq!(cat["records"], 3);
+    assert_eq!(cat["closed"], 1);
+    let lvl = |l: &str| {
+        r["by_level"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["collection"] == "event" && x["level"] == l)
+            .map(|x| x["records"].as_i64().unwrap())
+    };
+    assert_eq!((lvl("grid"), lvl("community")), (Some(4), Some(1)));
+    let st = r["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["collection"] == "event" && x["status"] == "reported")
+        .unwrap();
+    assert_eq!(st["records"], 4);
+    // One level down: p1 holds everything but the hazard of g3.
+    let nodes: Vec<(String, i64)> = r["by_node"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["code"].as_str().unwrap().to_owned(),
+                n["records"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(nodes, [("p1".to_owned(), 14), ("p2".to_owned(), 1)]);
+
+    // A period with nothing in it: the stock is there, the flows are not.
+    let r = s.get("/v1/reports/summary?node=d&period=month&date=2020-01-15");
+    assert_eq!(r["period"]["first_day"], "2020-01-01");
+    assert_eq!(r["period"]["last_day"], "2020-01-31");
+    assert_eq!(r["period"]["from"], "2020-01-01T00:00:00+08:00");
+    assert_eq!(figures(&r["totals"]), [15, 12, 0, 0, 5, 0, 1, 0, 1]);
+
+    // A community's report rolls up to its grids.
+    let r = s.get(&format!("/v1/reports/summary?node=c1&{}", around()));
+    let grids: Vec<(String, i64)> = r["by_node"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["records"].as_i64().unwrap() > 0)
+        .map(|n| {
+            (
+                n["code"].as_str().unwrap().to_owned(),
+                n["records"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(grids, [("g1".to_owned(), 10), ("g2".to_owned(), 4)]);
+}
+
+fn patrol_overdue_ranking_and_brief(b: &Backend) {
+    let s = TestServer::start(b);
+    let f = fixture(&s);
+    let p = s.get(&format!("/v1/reports/patrol?node=d&{}", around()));
+    let t = &p["totals"];
+    assert_eq!(
+        [
+            t["rounds"].clone(),
+            t["missed"].clone(),
+            t["planned"].clone(),
+            t["visited"].clone(),
+            t["checkins"].clone()
+        ],
+        [3, 2, 7, 2, 3].map(Json::from)
+    );
+    assert_eq!(t["coverage"], 0.286);
+    let g1 = find(&p["by_grid"], "grid", "g1");
+    assert_eq!(
+        (
+            g1["planned"].as_i64(),
+            g1["visited"].as_i64(),
+            g1["missed"].as_i64()
+        ),
+        (Some(4), Some(2), Some(0))
+    );
+    let g2 = find(&p["by_grid"], "grid", "g2");
+    assert_eq!(
+        (g2["rounds"].as_i64(), g2["missed"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let yesterday = (today() - Duration::days(1)).to_string();
+    assert_eq!(find(&p["by_day"], "day", &yesterday)["rounds"], 1);
+    let r2 = find(&p["rounds"], "id", &f.r2.to_string());
+    assert_eq!(
+        (r2["missed"].as_bool(), r2["day"].as_str()),
+        (Some(true), Some(yesterday.as_str()))
+    );
+    assert_eq!(find(&p["rounds"], "id", &f.r1.to_string())["missed"], false);
+
+    let o = s.get("/v1/reports/overdue?node=d");
+    let ids = |list: &str| -> Vec<String> {
+        o[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("cases"), [f.e2.to_string()]);
+    assert_eq!(ids("petitions"), [f.pt.to_string()]);
+    assert_eq!(ids("mediations"), [f.dp1.to_string()]);
+    assert_eq!(ids("key_persons"), [f.kp.to_string()]);
+    assert_eq!(ids("places"), [f.pl1.to_string()]);
+    for list in ["cases", "petitions", "mediations", "key_persons", "places"] {
+        assert_eq!(o["counts"][list], 1, "{list}");
+    }
+    let kp = &o["key_persons"][0];
+    assert_eq!(kp["label"], "张*", "names are masked in reports");
+    assert!(!o.to_string().contains("420202199001011234"));
+    // The petition was due 15 days after 2026-09-01.
+    assert_eq!(o["petitions"][0]["deadline"], "2026-09-16T00:00:00+08:00");
+
+    let rk = s.get(&format!("/v1/reports/ranking?node=d&{}", around()));
+    let line = |who: &Json| {
+        (
+            who["rank"].as_i64().unwrap(),
+            who["username"].as_str().unwrap().to_owned(),
+            who["score"].as_i64().unwrap(),
+        )
+    };
+    let workers: Vec<_> = rk["grid_workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(line)
+        .collect();
+    // w1: 6 reported (5 events, 1 petition) + 1 visit + 1 inspection; w2: 1 hazard; w3: a rename.
+    assert_eq!(
+        workers,
+        [
+            (1, "w1".to_owned(), 8),
+            (2, "w2".to_owned(), 1),
+            (3, "w3".to_owned(), 0)
+        ]
+    );
+    assert_eq!(rk["grid_workers"][0]["visits"], 1);
+    assert_eq!(rk["grid_workers"][0]["inspections"], 1);
+    assert_eq!(rk["grid_workers"][2]["changes"], 1);
+    let m = &rk["mediators"][0];
+    assert_eq!(
+        (
+            m["username"].as_str(),
+            m["sessions"].as_i64(),
+            m["agreed"].as_i64(),
+            m["closed"].as_i64(),
+            m["score"].as_i64()
+        ),
+        (Some("med"), Some(2), Some(1), Some(1), Some(4))
+    );
+    // Top one only.
+    let rk = s.get(&format!("/v1/reports/ranking?node=d&limit=1&{}", around()));
+    assert_eq!(rk["grid_workers"].as_array().unwrap().len(), 1);
+    assert_eq!(rk["counted"]["grid_workers"], 3);
+    // A park sees its own people: w2 works in p2.
+    let rk = s.get(&format!("/v1/reports/ranking?node=p2&{}", around()));
+    let names: Vec<&str> = rk["grid_workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["w2"]);
+
+    let br = s.get("/v1/reports/brief?node=d");
+    assert_eq!(br["report"], "brief");
+    let p1 = find(&br["by_node"], "code", "p1");
+    assert_eq!(
+        (
+            p1["new"].as_i64(),
+            p1["due_soon"].as_i64(),
+            p1["newly_overdue"].as_i64()
+        ),
+        (Some(14), Some(1), Some(1))
+    );
+    assert_eq!(find(&br["by_node"], "code", "p2")["new"], 1);
+    assert_eq!(br["at_risk"]["cases"][0]["id"], f.e5.to_string());
+    assert_eq!(br["at_risk"]["places"][0]["id"], f.pl1.to_string());
+    assert_eq!(br["at_risk"]["counts"]["cases"], 1);
+    assert_eq!(br["at_risk"]["counts"]["petitions"], 0);
+}
+
+fn download(s: &TestServer, token: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let res = s.authed(ureq::get(&s.url(path)), token).call();
+    let r = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = r.status();
+    let kind = r.content_type().to_owned();
+    let mut bytes = Vec::new();
+    r.into_reader().read_to_end(&mut bytes).unwrap();
+    (status, kind, bytes)
+}
+
+fn downloads_are_audited_and_scoped(b: &Backend) {
+    let s = TestServer::start(b);
+    fixture(&s);
+    let chief = s.supervisor_token();
+    let (st, kind, csv) = download(
+        &s,
+        &chief,
+        &format!(
+            "/v1/reports/summary?node=d&format=csv&table=by_collection&{}",
+            around()
+        ),
+    );
+    assert_eq!((st, kind.as_str()), (200, "text/csv"));
+    assert!(
+        csv.starts_with(b"\xEF\xBB\xBF"),
+        "a BOM for spreadsheet programs"
+    );
+    let mut reader = csv::Reader::from_reader(&csv[3..]);
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[0], "类别 collection");
+    assert_eq!(header[3], "新增 new");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let event = rows.iter().find(|r| &r[0] == "event").unwrap();
+    assert_eq!(
+        event.iter().skip(1).collect::<Vec<_>>(),
+        ["5", "4", "5", "1", "1", "1", "0", "0", "1"]
+    );
+
+    let (st, kind, xlsx) = download(&s, &chief, "/v1/reports/overdue?node=d&format=xlsx");
+    assert_eq!(st, 200);
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(xlsx.starts_with(b"PK"), "a zip container");
+
+    let (st, _, body) = download(
+        &s,
+        &chief,
+        "/v1/reports/summary?node=d&format=csv&table=nope",
+    );
+    assert_eq!(st, 400);
+    assert!(String::from_utf8_lossy(&body).contains("unknown_table"));
+
+    // Every export is audited; the overdue list names a key person: audited too.
+    let (st, audit) = s.get_as(&s.admin_token(), "/v1/audit");
+    assert_eq!(st, 200);
+    let entries = audit["entries"].as_array().unwrap();
+    let exports: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["action"] == "export_report")
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap(),
+                e["username"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        exports,
+        [
+            ("report:overdue node:d", "chief"),
+            ("report:summary node:d", "chief")
+        ]
+    );
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "report_key_persons" && e["target"] == "node:d"));
+    let detail = entries
+        .iter()
+        .find(|e| e["action"] == "export_report")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap();
+    assert!(detail.starts_with("format=xlsx table=all"), "{detail}");
+
+    // Scope: a park supervisor sees its park only; others see no reports.
+    let sup = s.login("sup", common::PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, r) = s.get_as(&sup, &format!("/v1/reports/summary?node=p1&{}", around()));
+    assert_eq!(st, 200);
+    assert_eq!(r["totals"]["records"], 14);
+    let (st, r) = s.get_as(&sup, "/v1/reports/summary");
+    assert_eq!(
+        (st, r["node"]["code"].as_str()),
+        (200, Some("p1")),
+        "the caller's node by default"
+    );
+    for node in ["d", "p2", "g3"] {
+        let (st, r) = s.get_as(&sup, &format!("/v1/reports/overdue?node={node}"));
+        assert_eq!(
+            (st, r["code"].as_str()),
+            (403, Some("out_of_scope")),
+            "{node}"
+        );
+        let (st, _, _) = download(
+            &s,
+            &sup,
+            &format!("/v1/reports/summary?node={node}&format=csv"),
+        );
+        assert_eq!(st, 403);
+    }
+    let worker = s.login("w1", common::PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, r) = s.get_as(&worker, "/v1/reports/summary?node=g1");
+    assert_eq!((st, r["code"].as_str()), (403, Some("forbidden")));
+    let (st, r) = s.get_as(&s.admin_token(), "/v1/reports/summary?node=d");
+    assert_eq!((st, r["code"].as_str()), (403, Some("forbidden")));
+    let (st, r) = s.get_as(&chief, "/v1/reports/summary?node=nowhere");
+    assert_eq!((st, r["code"].as_str()), (404, Some("not_found")));
+    for bad in [
+        "period=year",
+        "period=day&date=2026-02-30",
+        "from=2026-11-05&to=2026-11-01",
+        "from=2026-11-05",
+        "format=pdf",
+        "limit=0",
+        "colour=red",
+    ] {
+        let (st, r) = s.get_as(&chief, &format!("/v1/reports/summary?node=d&{bad}"));
+        assert_eq!(st, 400, "{bad}: {r}");
+    }
+    let (st, r) = s.get_as(&chief, "/v1/reports/brief?period=month");
+    assert_eq!((st, r["code"].as_str()), (400, Some("invalid_period")));
+    // No export was made by the refused calls.
+    let (_, audit) = s.get_as(&s.admin_token(), "/v1/audit");
+    let n = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "export_report")
+        .count();
+    assert_eq!(n, 2);
+    // Unauthenticated: 401.
+    let (st, _) = s.call(ureq::get(&s.url("/v1/reports/summary")), None);
+    assert_eq!(st, 401);
+}
