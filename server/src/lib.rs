@@ -13,7 +13,7 @@
 //! - [`api`]: thin HTTP handlers; [`error`]: the one API error type.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`reports`]: supervisor reports (periods, figures, rankings, exports).
-//! - [`seed`]: the demo district.
+//! - [`fixture`]: synthetic districts (the demo, the reference district).
 
 pub mod api;
 pub mod auth;
@@ -23,7 +23,6 @@ pub mod fixture;
 pub mod metrics;
 pub mod reports;
 pub mod rules;
-pub mod seed;
 pub mod store;
 pub mod sync;
 

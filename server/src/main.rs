@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 use gridsync_server::auth::password;
 use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
-use gridsync_server::{auth_for, open_store, seed, Limits};
+use gridsync_server::fixture::{self, Options, Shape};
+use gridsync_server::{auth_for, open_store, Limits};
 use tracing_subscriber::EnvFilter;
 
 /// gridsync: offline-first sync for grid-based community safety work.
@@ -37,7 +38,8 @@ enum Command {
         /// Most changes in one sync batch.
         #[arg(long, env = "GRIDSYNC_MAX_BATCH", default_value_t = Limits::default().max_batch)]
         max_batch: usize,
-        /// Load the demo district first if the store has none.
+        /// Load the `demo` fixture first if the store has none, and print
+        /// its logins.
         #[arg(long)]
         demo: bool,
         /// Secret that signs access tokens (at least 32 bytes); all nodes of
@@ -67,9 +69,25 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
-    /// Load the demo district (three grids of households, residents, places,
-    /// cases, patrol rounds) through the sync path.
-    Seed,
+    /// Load a synthetic district (org tree, logins, records with a history
+    /// of cases) through the sync path, into a store that does not hold it.
+    Seed {
+        /// `demo` (6 grids) or `district` (the reference district: 300
+        /// grids); see fixtures/README.md.
+        #[arg(long, default_value = "demo")]
+        fixture: String,
+        /// Multiplies the records of each grid (households, residents,
+        /// cases); the org tree and the logins stay as they are.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        scale: u32,
+        /// The generator's seed: the same seed makes the same district.
+        #[arg(long, default_value_t = fixture::DEFAULT_SEED)]
+        seed: u64,
+        /// The fixture's present (RFC 3339); its history ends there.
+        /// Default: now, to the minute.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -86,9 +104,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate => {
             println!("store at {} is up to date", db.describe());
         }
-        Command::Seed => {
-            let report = seed::demo(&store)?;
-            println!("{report}");
+        Command::Seed {
+            fixture: name,
+            scale,
+            seed,
+            as_of,
+        } => {
+            let shape = Shape::named(&name)?;
+            let as_of = match as_of {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .map_err(|e| format!("--as-of {t}: {e}"))?
+                    .timestamp_millis(),
+                None => fixture::this_minute(),
+            };
+            let options = Options {
+                seed,
+                scale: scale as usize,
+                as_of,
+            };
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} changes ({elapsed}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_message(format!("loading `{name}`"));
+            let report = fixture::load(&store, &shape, options, &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            print!("{report}");
+            println!("{}", fixture::logins(&report.logins, Some(3)));
         }
         Command::CreateAdmin {
             username,
@@ -138,7 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 store.rules = std::sync::Arc::new(gridsync_server::rules::Rules::from_json(&text)?);
             }
             if demo {
-                println!("{}", seed::demo(&store)?);
+                println!("{}", fixture::demo(&store)?);
             }
             let auth = auth_for(&store, jwt_secret.as_deref())?;
             let limits = Limits {

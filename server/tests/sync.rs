@@ -16,7 +16,6 @@ on_both_backends!(
     reads_lists_history_and_conflicts,
     concurrent_syncs_on_one_record_both_merge,
     health_readiness_and_metrics,
-    the_demo_district_loads_once,
 );
 
 const GRID: &str = "420203-001-003-012";
@@ -506,39 +505,4 @@ fn health_readiness_and_metrics(b: &Backend) {
     );
     let schema = s.get("/v1/schema");
     assert_eq!(schema["version"], gridsync_core::SCHEMA_VERSION);
-}
-
-fn the_demo_district_loads_once(b: &Backend) {
-    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
-    let first = gridsync_server::seed::demo(&store).unwrap();
-    assert!(first.starts_with("demo district loaded"), "{first}");
-    assert!(
-        first.contains("supervisor01"),
-        "the logins are printed: {first}"
-    );
-    let again = gridsync_server::seed::demo(&store).unwrap();
-    assert!(again.contains("already loaded"), "{again}");
-    drop(store);
-    let s = TestServer::start(b);
-    let login = s.login("supervisor01", gridsync_server::seed::DEMO_PASSWORD);
-    let token = login["access_token"].as_str().unwrap();
-    for grid in gridsync_server::seed::DEMO_GRIDS {
-        let (st, records) = s.get_as(token, &format!("/v1/grids/{grid}/records?limit=1000"));
-        assert_eq!(st, 200);
-        assert_eq!(records["records"].as_array().unwrap().len(), 22, "{grid}");
-    }
-    let (_, events) = s.get_as(
-        token,
-        "/v1/grids/demo-g02/records?collection=event&status=closed",
-    );
-    assert_eq!(events["records"].as_array().unwrap().len(), 1);
-    // The demo grid worker's phone pulls everything of their grid.
-    let mut p = Phone::enroll_existing(
-        &s,
-        "worker01",
-        gridsync_server::seed::DEMO_PASSWORD,
-        &["demo-g01"],
-    );
-    p.sync(&s);
-    assert_eq!(p.device.replica().records().count(), 22);
 }

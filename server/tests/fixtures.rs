@@ -1,0 +1,250 @@
+//! The demo fixture loaded into a real store, served, and read back through
+//! HTTP by its own generated logins; on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{on_both_backends, Backend, Phone, TestServer};
+use gridsync_server::fixture::{self, FixtureError, Options, Shape, DEMO_PASSWORD};
+use serde_json::Value as Json;
+
+on_both_backends!(
+    the_demo_fixture_loads_once_and_its_logins_see_their_records,
+    serve_demo_loads_the_demo_once_and_prints_its_logins,
+);
+
+fn demo_options() -> Options {
+    Options {
+        seed: 11,
+        scale: 1,
+        // 2026-11-28T12:00:00+08:00: a fixed present, so the statuses and
+        // deadlines below are the same on every run.
+        as_of: 1_795_838_400_000,
+    }
+}
+
+/// Every record of a grid as `token` sees it, page by page.
+fn all_records(s: &TestServer, token: &str, grid: &str) -> Vec<Json> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = format!("/v1/grids/{grid}/records?limit=100{after}");
+        let (st, body) = s.get_as(token, &path);
+        assert_eq!(st, 200, "{path}: {body}");
+        out.extend(body["records"].as_array().unwrap().iter().cloned());
+        match body["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return out,
+        }
+    }
+}
+
+fn by_collection(records: &[Json]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        *m.entry(r["collection"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    m
+}
+
+fn token(s: &TestServer, username: &str) -> String {
+    s.login(username, DEMO_PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
+    let shape = Shape::named("demo").unwrap();
+    let options = demo_options();
+    let expected = fixture::generate(&shape, options, 1).unwrap();
+    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
+    let mut calls = Vec::new();
+    let report = fixture::load(&store, &shape, options, &mut |done, total| {
+        calls.push((done, total))
+    })
+    .unwrap();
+    assert_eq!(report.records, expected.records);
+    assert_eq!(report.changes - report.escalated, expected.changes.len());
+    assert_eq!(report.logins, expected.users);
+    // Progress: from nothing to everything, never backwards.
+    assert_eq!(calls.first(), Some(&(0, expected.changes.len())));
+    assert_eq!(
+        calls.last(),
+        Some(&(expected.changes.len(), expected.changes.len()))
+    );
+    assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0));
+    // Loading it again is refused, whatever the seed, and changes nothing.
+    let again = fixture::load(
+        &store,
+        &shape,
+        Options {
+            seed: 12,
+            ..options
+        },
+        &mut |_, _| {},
+    );
+    assert!(
+        matches!(again, Err(FixtureError::AlreadyLoaded { ref node, .. }) if node == "420203"),
+        "{again:?}"
+    );
+    drop(store);
+
+    let s = TestServer::start(b);
+    // The tree and the logins, as the admin of the fixture sees them.
+    let admin = token(&s, "admin");
+    let (st, nodes) = s.get_as(&admin, "/v1/org/nodes");
+    assert_eq!(st, 200);
+    // Every generated node is there, at its level under its parent.
+    let served: BTreeMap<&str, (&str, Option<&str>)> = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["code"].as_str().unwrap(),
+                (n["level"].as_str().unwrap(), n["parent"].as_str()),
+            )
+        })
+        .collect();
+    for n in &expected.nodes {
+        assert_eq!(
+            served.get(n.code.as_str()),
+            Some(&(n.level, n.parent.as_deref())),
+            "{}",
+            n.code
+        );
+    }
+    let level_count = |l: &str| expected.nodes.iter().filter(|n| n.level == l).count();
+    assert_eq!(level_count("district"), 1);
+    assert_eq!(level_count("park"), shape.parks);
+    assert_eq!(level_count("community"), shape.communities);
+    assert_eq!(level_count("grid"), shape.grids);
+    let (_, users) = s.get_as(&admin, "/v1/users");
+    let mut roles: BTreeMap<String, usize> = BTreeMap::new();
+    for u in users["users"].as_array().unwrap() {
+        if expected.users.iter().any(|e| e.username == u["username"]) {
+            *roles
+                .entry(u["role"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(roles["grid_worker"], shape.grids);
+    assert_eq!(roles["patrol"], shape.patrol_members);
+    assert_eq!(
+        roles["police"],
+        shape.communities * shape.police_per_community
+    );
+    assert_eq!(
+        roles["mediator"],
+        shape.communities * shape.mediators_per_community
+    );
+    assert_eq!(roles.values().sum::<usize>(), expected.users.len());
+
+    // A generated grid worker logs in with the demo password and sees every
+    // record of their grid, as many of each collection as were generated,
+    // with phone and ID numbers masked.
+    let worker = expected.users_of("grid_worker").nth(1).unwrap();
+    let grid = worker.node.clone();
+    let wt = token(&s, &worker.username);
+    let seen = all_records(&s, &wt, &grid);
+    let generated: BTreeMap<String, usize> = expected
+        .per_grid
+        .iter()
+        .filter(|((g, _), _)| *g == grid)
+        .map(|((_, c), n)| ((*c).to_owned(), *n))
+        .collect();
+    assert_eq!(by_collection(&seen), generated);
+    let resident = seen.iter().find(|r| r["collection"] == "resident").unwrap();
+    let id_number = resident["fields"]["id_number"]["value"].as_str().unwrap();
+    assert!(id_number.contains("********"), "masked: {id_number}");
+    // Not another grid's.
+    let other = expected.grids().find(|g| g.code != grid).unwrap();
+    let (st, _) = s.get_as(&wt, &format!("/v1/grids/{}/records", other.code));
+    assert_eq!(st, 403);
+    // Their phone pulls the same records.
+    let mut phone = Phone::enroll_existing(&s, &worker.username, DEMO_PASSWORD, &[&grid]);
+    phone.sync(&s);
+    assert_eq!(phone.device.replica().records().count(), seen.len());
+
+    // A district supervisor sees every grid: the totals match the shape.
+    let sup = expected
+        .users_of("supervisor")
+        .find(|u| u.node == "420203")
+        .unwrap();
+    let st_token = token(&s, &sup.username);
+    let all: Vec<Json> = expected
+        .grids()
+        .flat_map(|g| all_records(&s, &st_token, &g.code))
+        .collect();
+    let totals = by_collection(&all);
+    let want_totals: BTreeMap<String, usize> = expected
+        .records
+        .iter()
+        .map(|(c, n)| ((*c).to_owned(), *n))
+        .collect();
+    assert_eq!(totals, want_totals);
+    assert_eq!(
+        want_totals["household"],
+        shape.grids * shape.households_per_grid
+    );
+    assert_eq!(
+        want_totals["resident"],
+        shape.grids * shape.residents_per_grid
+    );
+    assert_eq!(want_totals["event"], shape.grids * shape.events_per_grid);
+    // The history shows: closed and open cases, cases raised above their
+    // grid, records past due (marked by the closing sweep).
+    let events: Vec<&Json> = all.iter().filter(|r| r["collection"] == "event").collect();
+    assert!(events.iter().any(|c| c["closed_at"].is_string()));
+    assert!(events.iter().any(|c| c["closed_at"].is_null()));
+    assert!(all
+        .iter()
+        .any(|r| r["level"].as_str().is_some_and(|l| l != "grid")));
+    assert!(all.iter().any(|r| r["overdue"] == true));
+    // A patrol login reads its rounds but not households.
+    let patrol = expected
+        .users_of("patrol")
+        .find(|u| expected.grids().any(|g| g.code == u.node))
+        .unwrap();
+    let pt = token(&s, &patrol.username);
+    let (st, rounds) = s.get_as(
+        &pt,
+        &format!("/v1/grids/{}/records?collection=patrol_round", patrol.node),
+    );
+    assert_eq!(st, 200);
+    assert_eq!(
+        rounds["records"].as_array().unwrap().len(),
+        shape.rounds_per_grid
+    );
+    let (st, _) = s.get_as(
+        &pt,
+        &format!("/v1/grids/{}/records?collection=household", patrol.node),
+    );
+    assert_eq!(st, 403);
+}
+
+fn serve_demo_loads_the_demo_once_and_prints_its_logins(b: &Backend) {
+    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
+    let first = fixture::demo(&store).unwrap();
+    assert!(first.starts_with("fixture `demo` loaded"), "{first}");
+    for login in [
+        "admin",
+        "supervisor01",
+        "worker01",
+        "patrol01",
+        "police01",
+        "mediator01",
+    ] {
+        assert!(first.contains(login), "{login} is printed: {first}");
+    }
+    let again = fixture::demo(&store).unwrap();
+    assert!(again.starts_with("demo district already loaded"), "{again}");
+    assert!(again.contains("worker06"), "{again}");
+    drop(store);
+    let s = TestServer::start(b);
+    let login = s.login("worker01", DEMO_PASSWORD);
+    assert_eq!(login["user"]["role"], "grid_worker");
+}
