@@ -280,6 +280,32 @@ impl Client {
         })
     }
 
+    /// GET a JSON resource of the server with this device's token,
+    /// refreshing it once when it has expired.
+    pub fn get<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T, ClientError> {
+        match self.http.get(path, &self.row.access_token) {
+            Err(Failure::Status {
+                status: 401, code, ..
+            }) if code == "token_expired" => {
+                self.refresh_tokens()?;
+                self.http.get(path, &self.row.access_token).map_err(refused)
+            }
+            other => other.map_err(refused),
+        }
+    }
+
+    fn refresh_tokens(&mut self) -> Result<(), ClientError> {
+        let tokens = self
+            .http
+            .refresh(&self.row.refresh_token)
+            .map_err(refused)?;
+        self.store
+            .set_tokens(&tokens.access_token, &tokens.refresh_token)?;
+        self.row.access_token = tokens.access_token;
+        self.row.refresh_token = tokens.refresh_token;
+        Ok(())
+    }
+
     /// Push the outbox and pull until caught up.
     pub fn sync(&mut self) -> Result<SyncReport, ClientError> {
         self.sync_observed(&mut |_| {})
@@ -359,14 +385,7 @@ impl Client {
                 }
                 Recovery::Refresh if !refreshed => {
                     refreshed = true;
-                    let tokens = self
-                        .http
-                        .refresh(&self.row.refresh_token)
-                        .map_err(refused)?;
-                    self.store
-                        .set_tokens(&tokens.access_token, &tokens.refresh_token)?;
-                    self.row.access_token = tokens.access_token;
-                    self.row.refresh_token = tokens.refresh_token;
+                    self.refresh_tokens()?;
                 }
                 Recovery::PullFromZero if self.row.cursor != 0 || self.row.resume.is_some() => {
                     self.store.reset_cursor()?;

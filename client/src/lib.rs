@@ -40,6 +40,7 @@ pub mod client;
 pub mod error;
 pub mod http;
 pub mod input;
+pub mod sim;
 
 pub mod store;
 pub mod sync;

@@ -1,0 +1,503 @@
+//! The fleet simulator: many phones, one shift, the end-of-shift storm.
+//!
+//! [`run`] plays a whole shift against a running server:
+//!
+//! 1. **enroll**: users of its own (a grid worker and a patrol member per
+//!    grid, named after the run) log in once and register the phones;
+//! 2. **shared records**: the first phone of each grid makes the records
+//!    everyone in the grid works on (a patrol round, a household, a dispute,
+//!    a key person) and syncs;
+//! 3. **first sync** of every phone (the grid's records arrive);
+//! 4. **offline work**: each phone makes its changes from a seeded script
+//!    ([`script`]): check-ins, sightings, events and their moves, mediation
+//!    sessions, visits, concurrent edits of the shared household;
+//! 5. **the storm**: every phone syncs at once; each sync is timed;
+//! 6. **catch-up**: every phone syncs again to pull what came after it;
+//! 7. **verdict** ([`check`]): a district supervisor's phones pull every
+//!    grid; every phone's records must equal the server's, every phone must
+//!    hold exactly what the server lists for it, and every record, entry and
+//!    increment the phones made must be on the server, with empty outboxes
+//!    and no refusals.
+
+pub mod check;
+pub mod script;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::http::{Http, Tokens};
+use crate::{Client, ClientError, LocalStore};
+use script::{Role, Shared, SimPhone, Work};
+
+/// A simulation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: String,
+    pub devices: usize,
+    /// Changes each phone makes offline.
+    pub changes: usize,
+    pub admin: String,
+    pub admin_password: String,
+    /// Phones syncing at the same moment in the storm.
+    pub concurrency: usize,
+    /// Use at most this many grids (all when `None`).
+    pub grids: Option<usize>,
+    /// Changes per round trip.
+    pub batch: usize,
+    pub seed: u64,
+    pub progress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: "http://127.0.0.1:8080".into(),
+            devices: 1_000,
+            changes: 100,
+            admin: "admin".into(),
+            admin_password: "gridsync-demo".into(),
+            concurrency: 1_000,
+            grids: None,
+            batch: 500,
+            seed: 1,
+            progress: true,
+        }
+    }
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    pub fn of(mut samples: Vec<Duration>) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort();
+        let at = |q: f64| {
+            let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            samples[i].as_secs_f64() * 1000.0
+        };
+        Latency {
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+/// What a simulation did and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub run: String,
+    pub devices: usize,
+    pub grids: usize,
+    pub changes_made: u64,
+    pub setup_secs: f64,
+    pub first_sync_secs: f64,
+    /// The storm: every phone syncing at once.
+    pub storm_secs: f64,
+    pub storm_changes_per_sec: f64,
+    pub storm_sync_ms: Latency,
+    pub storm_round_trips: u64,
+    pub storm_retries: u64,
+    pub delivered: u64,
+    pub refused: u64,
+    pub records_checked: u64,
+    /// Disagreements and losses; empty when all is well.
+    pub findings: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Node {
+    code: String,
+    parent: Option<String>,
+    level: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nodes {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Listed {
+    records: Vec<ListedRecord>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedRecord {
+    id: Uuid,
+}
+
+fn api(f: crate::sync::Failure) -> ClientError {
+    match f {
+        crate::sync::Failure::Transport(t) => ClientError::Unreachable(t),
+        crate::sync::Failure::Status {
+            status,
+            code,
+            message,
+        } => ClientError::Api {
+            status,
+            code,
+            message,
+        },
+    }
+}
+
+fn bar(cfg: &Config, len: usize, what: &str) -> ProgressBar {
+    if !cfg.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {elapsed_precise} {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
+/// Run a simulation. `Err` when it could not run (server unreachable, setup
+/// refused); `Ok` with findings when it ran and found disagreements.
+pub fn run(cfg: &Config) -> Result<Report, ClientError> {
+    let started = Instant::now();
+    let http = Http::new(&cfg.server);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.concurrency.clamp(1, 1_000))
+        .build()
+        .map_err(|e| ClientError::Usage(format!("thread pool: {e}")))?;
+    let setup_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(16)
+        .build()
+        .map_err(|e| ClientError::Usage(format!("thread pool: {e}")))?;
+    let run_id = format!("{:06x}", rand::thread_rng().gen::<u32>() & 0xff_ffff);
+    let password = format!("sim-{run_id}-pass");
+
+    // 1. The tree, the users, the phones.
+    let admin = http.login(&cfg.admin, &cfg.admin_password).map_err(api)?;
+    let nodes: Nodes = http
+        .get("/v1/org/nodes", &admin.access_token)
+        .map_err(api)?;
+    let root = nodes
+        .nodes
+        .iter()
+        .find(|n| n.parent.is_none())
+        .ok_or_else(|| ClientError::Usage("the server has no org tree".into()))?
+        .code
+        .clone();
+    let mut grids: Vec<String> = nodes
+        .nodes
+        .iter()
+        .filter(|n| n.level == "grid")
+        .map(|n| n.code.clone())
+        .collect();
+    grids.sort();
+    grids.truncate(cfg.grids.unwrap_or(usize::MAX).min(cfg.devices).max(1));
+    if grids.is_empty() {
+        return Err(ClientError::Usage("the server's tree has no grids".into()));
+    }
+    let placement = |i: usize| {
+        let g = i % grids.len();
+        let role = if (i / grids.len()).is_multiple_of(2) {
+            Role::Worker
+        } else {
+            Role::Patrol
+        };
+        (g, role)
+    };
+    let username = |g: usize, role: Role| {
+        let r = if role == Role::Worker { "w" } else { "p" };
+        format!("sim{run_id}-{r}{g:04}")
+    };
+    let mut users: BTreeSet<(usize, Role)> = (0..cfg.devices).map(placement).collect();
+    users.insert((0, Role::Worker));
+    let bar_setup = bar(cfg, users.len() + cfg.devices, "enroll");
+    let users: Vec<(usize, Role)> = users.into_iter().collect();
+    let logins: BTreeMap<(usize, Role), Tokens> = setup_pool.install(|| {
+        users
+            .par_iter()
+            .map(|&(g, role)| {
+                let name = username(g, role);
+                http.post::<serde_json::Value>(
+                    "/v1/users",
+                    Some(&admin.access_token),
+                    &json!({"username": name, "full_name": format!("模拟{name}"),
+                        "password": password, "role": role.as_str(), "node": grids[g]}),
+                )
+                .map_err(api)?;
+                let tokens = http.login(&name, &password).map_err(api)?;
+                bar_setup.inc(1);
+                Ok(((g, role), tokens))
+            })
+            .collect::<Result<_, ClientError>>()
+    })?;
+    let shared: Vec<Shared> = {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        grids
+            .iter()
+            .map(|_| Shared {
+                round: Uuid::from_u128(rng.gen()),
+                household: Uuid::from_u128(rng.gen()),
+                dispute: Uuid::from_u128(rng.gen()),
+                key_person: Uuid::from_u128(rng.gen()),
+            })
+            .collect()
+    };
+    let mut phones: Vec<SimPhone> = setup_pool.install(|| {
+        (0..cfg.devices)
+            .into_par_iter()
+            .map(|i| {
+                let (g, role) = placement(i);
+                let user = username(g, role);
+                let mut client = Client::register(
+                    LocalStore::in_memory()?,
+                    &http,
+                    &user,
+                    &logins[&(g, role)],
+                    &format!("simulated phone {i}"),
+                    Some(vec![grids[g].clone()]),
+                )?;
+                client.options.batch = cfg.batch;
+                bar_setup.inc(1);
+                Ok(SimPhone {
+                    index: i,
+                    client,
+                    role,
+                    grid: grids[g].clone(),
+                    user,
+                    shared: shared[g],
+                    own_events: Vec::new(),
+                    work: Work::default(),
+                    rng: StdRng::seed_from_u64(
+                        cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    ),
+                })
+            })
+            .collect::<Result<_, ClientError>>()
+    })?;
+    bar_setup.finish();
+
+    // 2. The shared records, made by the first phone of each grid.
+    pool.install(|| {
+        phones[..grids.len()].par_iter_mut().try_for_each(|p| {
+            p.make_shared()?;
+            p.client.sync().map(|_| ())
+        })
+    })?;
+    let setup_secs = started.elapsed().as_secs_f64();
+
+    // 3. First sync of every phone.
+    let t = Instant::now();
+    let bar_first = bar(cfg, phones.len(), "first sync");
+    pool.install(|| {
+        phones.par_iter_mut().try_for_each(|p| {
+            p.client.sync()?;
+            bar_first.inc(1);
+            Ok::<_, ClientError>(())
+        })
+    })?;
+    bar_first.finish();
+    let first_sync_secs = t.elapsed().as_secs_f64();
+
+    // 4. Offline work.
+    let bar_work = bar(cfg, phones.len(), "offline work");
+    pool.install(|| {
+        phones.par_iter_mut().try_for_each(|p| {
+            for _ in 0..cfg.changes {
+                p.step()?;
+            }
+            bar_work.inc(1);
+            Ok::<_, ClientError>(())
+        })
+    })?;
+    bar_work.finish();
+    let changes_made: u64 = phones.iter().map(|p| p.work.changes).sum();
+
+    // 5. The storm.
+    let bar_storm = bar(cfg, phones.len(), "storm");
+    let t = Instant::now();
+    let storm: Vec<(Duration, crate::SyncReport)> = pool.install(|| {
+        phones
+            .par_iter_mut()
+            .map(|p| {
+                let s = Instant::now();
+                let r = p.client.sync()?;
+                bar_storm.inc(1);
+                Ok((s.elapsed(), r))
+            })
+            .collect::<Result<_, ClientError>>()
+    })?;
+    let storm_secs = t.elapsed().as_secs_f64();
+    bar_storm.finish();
+
+    // 6. Catch-up.
+    let catch_up: Vec<crate::SyncReport> = pool.install(|| {
+        phones
+            .par_iter_mut()
+            .map(|p| p.client.sync())
+            .collect::<Result<_, ClientError>>()
+    })?;
+
+    // 7. The verdict.
+    let mut findings = Vec::new();
+    let delivered: u64 = storm.iter().map(|(_, r)| r.delivered).sum::<u64>()
+        + catch_up.iter().map(|r| r.delivered).sum::<u64>();
+    let refused: u64 = storm.iter().map(|(_, r)| r.refused).sum::<u64>()
+        + catch_up.iter().map(|r| r.refused).sum::<u64>();
+    if delivered != changes_made {
+        findings.push(format!(
+            "{changes_made} changes made, {delivered} acknowledged in the storm"
+        ));
+    }
+    for p in &mut phones {
+        let (waiting, refusals) = (p.client.outbox_len()?, p.client.refused()?);
+        if waiting != 0 {
+            findings.push(format!(
+                "phone {}: {waiting} changes still waiting",
+                p.index
+            ));
+        }
+        for r in refusals {
+            findings.push(format!(
+                "phone {}: seq {} refused: {} {}",
+                p.index, r.seq, r.code, r.message
+            ));
+        }
+    }
+    let truth = audit(
+        &http,
+        cfg,
+        &root,
+        &grids,
+        &run_id,
+        &password,
+        &admin.access_token,
+    )?;
+    let mut records_checked = 0;
+    let verdicts: Vec<Vec<String>> = pool.install(|| {
+        phones
+            .par_iter_mut()
+            .map(|p| check::states_agree(&format!("phone {}", p.index), p.client.replica(), &truth))
+            .collect()
+    });
+    findings.extend(verdicts.into_iter().flatten());
+    // What the server lists for each (grid, role), read by one of its phones.
+    let mut listed: BTreeMap<(String, Role), BTreeSet<Uuid>> = BTreeMap::new();
+    for p in &mut phones {
+        let key = (p.grid.clone(), p.role);
+        if !listed.contains_key(&key) {
+            listed.insert(key.clone(), list_grid(&mut p.client, &p.grid)?);
+        }
+        let ids = &listed[&key];
+        records_checked += ids.len() as u64;
+        findings.extend(check::holds_all(
+            &format!("phone {}", p.index),
+            p.client.replica(),
+            &p.grid,
+            ids,
+        ));
+    }
+    let works: Vec<(String, &Work)> = phones
+        .iter()
+        .map(|p| (format!("phone {}", p.index), &p.work))
+        .collect();
+    findings.extend(check::nothing_lost(&works, &truth));
+
+    Ok(Report {
+        run: run_id,
+        devices: phones.len(),
+        grids: grids.len(),
+        changes_made,
+        setup_secs,
+        first_sync_secs,
+        storm_secs,
+        storm_changes_per_sec: changes_made as f64 / storm_secs.max(1e-9),
+        storm_sync_ms: Latency::of(storm.iter().map(|(d, _)| *d).collect()),
+        storm_round_trips: storm.iter().map(|(_, r)| u64::from(r.round_trips)).sum(),
+        storm_retries: storm.iter().map(|(_, r)| u64::from(r.retries)).sum(),
+        delivered,
+        refused,
+        records_checked,
+        findings,
+    })
+}
+
+/// The server's state of every record of the simulated grids, pulled by a
+/// district supervisor's phones (one per 100 grids, the sync's limit).
+fn audit(
+    http: &Http,
+    cfg: &Config,
+    root: &str,
+    grids: &[String],
+    run_id: &str,
+    password: &str,
+    admin_token: &str,
+) -> Result<BTreeMap<Uuid, gridsync_core::Record>, ClientError> {
+    let name = format!("sim{run_id}-audit");
+    http.post::<serde_json::Value>(
+        "/v1/users",
+        Some(admin_token),
+        &json!({"username": name, "full_name": "模拟督查", "password": password,
+            "role": "supervisor", "node": root}),
+    )
+    .map_err(api)?;
+    let login = http.login(&name, password).map_err(api)?;
+    let mut truth = BTreeMap::new();
+    for chunk in grids.chunks(100) {
+        let mut auditor = Client::register(
+            LocalStore::in_memory()?,
+            http,
+            &name,
+            &login,
+            "simulation audit",
+            Some(chunk.to_vec()),
+        )?;
+        auditor.options.batch = cfg.batch;
+        auditor.sync()?;
+        for r in auditor.replica().records() {
+            truth.insert(r.id, r.clone());
+        }
+    }
+    Ok(truth)
+}
+
+/// Ids of every record (deleted ones too) the server lists in `grid` for a
+/// phone's user.
+fn list_grid(phone: &mut Client, grid: &str) -> Result<BTreeSet<Uuid>, ClientError> {
+    let mut ids = BTreeSet::new();
+    let mut after = String::new();
+    loop {
+        let page: Listed = phone.get(&format!(
+            "/v1/grids/{grid}/records?limit=1000&include_deleted=true{after}"
+        ))?;
+        ids.extend(page.records.iter().map(|r| r.id));
+        match page.next {
+            Some(next) => after = format!("&after={next}"),
+            None => return Ok(ids),
+        }
+    }
+}
