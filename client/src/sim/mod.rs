@@ -255,18 +255,17 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             })
             .collect::<Result<_, ClientError>>()
     })?;
-    let shared: Vec<Shared> = {
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
-        grids
-            .iter()
-            .map(|_| Shared {
-                round: Uuid::from_u128(rng.gen()),
-                household: Uuid::from_u128(rng.gen()),
-                dispute: Uuid::from_u128(rng.gen()),
-                key_person: Uuid::from_u128(rng.gen()),
-            })
-            .collect()
-    };
+    // Record and entry ids are fresh v4 UUIDs (never shared between runs or
+    // phones); the seed decides what each phone does.
+    let shared: Vec<Shared> = grids
+        .iter()
+        .map(|_| Shared {
+            round: Uuid::new_v4(),
+            household: Uuid::new_v4(),
+            dispute: Uuid::new_v4(),
+            key_person: Uuid::new_v4(),
+        })
+        .collect();
     let mut phones: Vec<SimPhone> = setup_pool.install(|| {
         (0..cfg.devices)
             .into_par_iter()
