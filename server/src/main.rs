@@ -90,6 +90,12 @@ enum Command {
     },
 }
 
+/// Say why and exit with status 1.
+fn fail(why: impl std::fmt::Display) -> ! {
+    eprintln!("gridsync: {why}");
+    std::process::exit(1)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -110,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             seed,
             as_of,
         } => {
-            let shape = Shape::named(&name)?;
+            let shape = Shape::named(&name).unwrap_or_else(|e| fail(e));
             let as_of = match as_of {
                 Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
                     .map_err(|e| format!("--as-of {t}: {e}"))?
@@ -134,7 +140,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 bar.set_position(done as u64);
             });
             bar.finish_and_clear();
-            let report = report?;
+            // Said plainly (not as a debug dump): e.g. already loaded.
+            let report = report.unwrap_or_else(|e| fail(e));
             print!("{report}");
             println!("{}", fixture::logins(&report.logins, Some(3)));
         }

@@ -157,6 +157,22 @@ fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
         .map(|((_, c), n)| ((*c).to_owned(), *n))
         .collect();
     assert_eq!(by_collection(&seen), generated);
+    // Records carry their history's dates: an event was created within the
+    // hour after its report (the batch it was merged in).
+    let ms = |t: &Json| {
+        chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    for e in seen.iter().filter(|r| r["collection"] == "event") {
+        let reported = ms(&e["fields"]["actions"][0]["at"]);
+        let created = ms(&e["created_at"]);
+        assert!(
+            (reported..reported + fixture::WINDOW).contains(&created),
+            "{e}"
+        );
+        assert!(ms(&e["updated_at"]) >= created);
+    }
     let resident = seen.iter().find(|r| r["collection"] == "resident").unwrap();
     let id_number = resident["fields"]["id_number"]["value"].as_str().unwrap();
     assert!(id_number.contains("********"), "masked: {id_number}");
