@@ -11,6 +11,7 @@ use gridsync_client::sim::{self, Config};
 #[command(
     name = "gridsync-sim",
     version,
+    args_override_self = true,
     about = "Simulate a fleet of phones: offline shift, end-of-shift sync storm, then check that nothing was lost and everyone agrees."
 )]
 struct Args {
