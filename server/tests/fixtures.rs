@@ -158,7 +158,7 @@ fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
         .collect();
     assert_eq!(by_collection(&seen), generated);
     // Records carry their history's dates: an event was created within the
-    // hour after its report (the batch it was merged in).
+    // batch window after its report (the batch it was merged in).
     let ms = |t: &Json| {
         chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap())
             .unwrap()
