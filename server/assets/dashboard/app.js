@@ -30,12 +30,13 @@ const label = (k) => ZH[k] || EN[k] || k;
 const both = (k) => (ZH[k] ? ZH[k] + " " : "") + (EN[k] || k);
 
 const FIGURES = ["records", "open", "new", "closed", "overdue", "escalated", "conflicted", "newly_overdue", "due_soon"];
+const STOCK = FIGURES.slice(0, 7);
 const COVERAGE = ["rounds", "missed", "planned", "visited", "checkins", "coverage"];
 const LATE = ["grid", "collection", "label", "category", "status", "level", "assignee", "deadline", "days_late"];
 const TABLES = {
-  summary: [["by_node", ["code", "name", ...FIGURES]], ["by_collection", ["collection", ...FIGURES]],
-    ["by_category", ["collection", "category", ...FIGURES]], ["by_status", ["collection", "status", ...FIGURES]],
-    ["by_level", ["collection", "level", ...FIGURES]]],
+  summary: [["by_node", ["code", "name", ...STOCK]], ["by_collection", ["collection", ...STOCK]],
+    ["by_category", ["collection", "category", ...STOCK]], ["by_status", ["collection", "status", ...STOCK]],
+    ["by_level", ["collection", "level", ...STOCK]]],
   patrol: [["by_grid", ["grid", ...COVERAGE]], ["by_day", ["day", ...COVERAGE]],
     ["rounds", ["day", "grid", "status", "planned", "visited", "checkins", "missed"]]],
   overdue: ["cases", "petitions", "mediations", "key_persons", "places"].map((l) => [l, LATE]),
@@ -190,7 +191,9 @@ function render(report, r) {
     el("p", {}, `截至 As of ${r.as_of}` + (r.since ? ` · 自 since ${r.since}` : "")));
   const cards = [], charts = [], tables = [];
   if (report === "summary" || report === "brief") {
-    for (const k of FIGURES) cards.push(card(k, r.totals[k], k === "overdue" || k === "newly_overdue"));
+    // newly_overdue and due_soon are counted by the brief only.
+    const shown = report === "brief" ? FIGURES : FIGURES.slice(0, 7);
+    for (const k of shown) cards.push(card(k, r.totals[k], k === "overdue" || k === "newly_overdue"));
     charts.push(bars(both("by_node"), r.by_node, "code", ["records", "open", "overdue"]));
     charts.push(bars(both("by_collection"), r.by_collection, "collection", ["new", "closed", "overdue"]));
   } else if (report === "patrol") {

@@ -77,6 +77,10 @@ macro_rules! cols {
         const C: &[&str] = &[$($k,)* "records", "open", "new", "closed", "overdue", "escalated", "conflicted", "newly_overdue", "due_soon"];
         C
     }};
+    ($($k:expr),* ; summary) => {{
+        const C: &[&str] = &[$($k,)* "records", "open", "new", "closed", "overdue", "escalated", "conflicted"];
+        C
+    }};
     ($($k:expr),*) => {{
         const C: &[&str] = &[$($k),*];
         C
@@ -266,44 +270,45 @@ async fn run(
     Ok(res.body(bytes))
 }
 
-fn windows(ctx: &Ctx, from: i64, to: i64) -> Windows {
+fn windows(ctx: &Ctx, from: i64, to: i64, at_risk: bool) -> Windows {
     Windows {
         from,
         to,
         as_of: ctx.as_of,
         soon: DAY_MS,
+        at_risk,
     }
 }
 
 fn summary_report(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
-    let w = windows(ctx, ctx.period.start_ms(), ctx.period.end_ms());
+    let w = windows(ctx, ctx.period.start_ms(), ctx.period.end_ms(), false);
     let rows = store.report_counts(&ctx.grids, w)?;
     let s = summarize(&rows, &ctx.tree, &ctx.code);
     let body = serde_json::to_value(&s).unwrap_or_default();
     let tables = vec![
         Table {
             name: "by_node",
-            columns: cols!("code", "name", "level"; figures),
+            columns: cols!("code", "name", "level"; summary),
             rows: rows_of(&body["by_node"]),
         },
         Table {
             name: "by_collection",
-            columns: cols!("collection"; figures),
+            columns: cols!("collection"; summary),
             rows: rows_of(&body["by_collection"]),
         },
         Table {
             name: "by_category",
-            columns: cols!("collection", "category"; figures),
+            columns: cols!("collection", "category"; summary),
             rows: rows_of(&body["by_category"]),
         },
         Table {
             name: "by_status",
-            columns: cols!("collection", "status"; figures),
+            columns: cols!("collection", "status"; summary),
             rows: rows_of(&body["by_status"]),
         },
         Table {
             name: "by_level",
-            columns: cols!("collection", "level"; figures),
+            columns: cols!("collection", "level"; summary),
             rows: rows_of(&body["by_level"]),
         },
     ];
@@ -525,7 +530,7 @@ fn ranking(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
 fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     let from = ctx.period.start_ms() - DAY_MS;
     let to = ctx.period.end_ms();
-    let rows = store.report_counts(&ctx.grids, windows(ctx, from, to))?;
+    let rows = store.report_counts(&ctx.grids, windows(ctx, from, to, true))?;
     let s = summarize(&rows, &ctx.tree, &ctx.code);
     let q = LateQuery {
         grids: ctx.grids.clone(),

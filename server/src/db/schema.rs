@@ -140,3 +140,18 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(org_nodes, users, devices, refresh_tokens, audit_log);
+
+diesel::table! {
+    /// The stock of records per report key (migration 000005_report_stock).
+    report_stock (grid, collection, level, status, category, open, overdue, conflicted) {
+        grid -> Text,
+        collection -> Text,
+        level -> Text,
+        status -> Text,
+        category -> Text,
+        open -> Bool,
+        overdue -> Bool,
+        conflicted -> Bool,
+        n -> BigInt,
+    }
+}

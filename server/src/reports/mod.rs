@@ -403,15 +403,17 @@ pub struct Figures {
     pub new: i64,
     /// Closed in the period.
     pub closed: i64,
-    /// Open and past their deadline now.
+    /// Open and marked overdue: past their deadline at their last change
+    /// or at the last escalation sweep (every 10 minutes by default).
     pub overdue: i64,
     /// Raised to their current level in the period (each case once).
     pub escalated: i64,
     /// Holding concurrent values awaiting a supervisor.
     pub conflicted: i64,
-    /// Open, and their deadline fell inside the period's window up to now.
+    /// Open, and their deadline fell inside the window up to now (the daily
+    /// brief only; 0 in the summary).
     pub newly_overdue: i64,
-    /// Open, due within 24 hours from now.
+    /// Open, due within 24 hours from now (the daily brief only).
     pub due_soon: i64,
 }
 
@@ -539,6 +541,7 @@ pub fn summarize(rows: &[CountRow], tree: &Tree, top: &str) -> Summary {
     let mut by_level = BTreeMap::new();
     let children = tree.children(top);
     let mut by_node: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut branches: HashMap<&str, Option<String>> = HashMap::new();
     for r in rows {
         let f = &r.figures;
         totals.add(f);
@@ -568,11 +571,16 @@ pub fn summarize(rows: &[CountRow], tree: &Tree, top: &str) -> Summary {
             })
             .or_insert_with(Figures::default)
             .add(f);
-        let branch = if children.is_empty() {
-            Some(top.to_owned())
-        } else {
-            tree.branch_of(top, &r.grid)
-        };
+        let branch = branches
+            .entry(r.grid.as_str())
+            .or_insert_with(|| {
+                if children.is_empty() {
+                    Some(top.to_owned())
+                } else {
+                    tree.branch_of(top, &r.grid)
+                }
+            })
+            .clone();
         if let Some(b) = branch {
             by_node.entry(b).or_default().add(f);
         }
@@ -596,6 +604,143 @@ pub fn summarize(rows: &[CountRow], tree: &Tree, top: &str) -> Summary {
             })
             .collect(),
     }
+}
+
+/// Where a record counts in the kept stock (`report_stock`): deleted
+/// records count nowhere; a missing status or category is `""`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StockKey {
+    pub grid: String,
+    pub collection: String,
+    pub level: String,
+    pub status: String,
+    pub category: String,
+    pub open: bool,
+    pub overdue: bool,
+    pub conflicted: bool,
+}
+
+/// The derived columns a record's stock key is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct StockOf<'a> {
+    pub grid: &'a str,
+    pub collection: &'a str,
+    pub level: &'a str,
+    pub status: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub closed: bool,
+    pub overdue: bool,
+    pub conflicts: i32,
+    pub deleted: bool,
+}
+
+pub fn stock_key(r: StockOf<'_>) -> Option<StockKey> {
+    (!r.deleted).then(|| StockKey {
+        grid: r.grid.to_owned(),
+        collection: r.collection.to_owned(),
+        level: r.level.to_owned(),
+        status: r.status.unwrap_or_default().to_owned(),
+        category: r.category.unwrap_or_default().to_owned(),
+        open: !r.closed,
+        overdue: r.overdue,
+        conflicted: r.conflicts > 0,
+    })
+}
+
+/// Count a record moving from `old` to `new` in `deltas`.
+pub fn stock_move(
+    deltas: &mut HashMap<StockKey, i64>,
+    old: Option<StockKey>,
+    new: Option<StockKey>,
+) {
+    if old == new {
+        return;
+    }
+    if let Some(o) = old {
+        *deltas.entry(o).or_default() -= 1;
+    }
+    if let Some(n) = new {
+        *deltas.entry(n).or_default() += 1;
+    }
+}
+
+/// The summary's rows from the kept stock and the period's flows (each
+/// `(grid, collection, level, status, category)` with a count).
+pub fn count_rows(stock: &[(StockKey, i64)], flows: &Flows) -> Vec<CountRow> {
+    type Key = (String, String, String, String, String);
+    let mut rows: BTreeMap<Key, Figures> = BTreeMap::new();
+    for (k, n) in stock {
+        let f = rows
+            .entry((
+                k.grid.clone(),
+                k.collection.clone(),
+                k.level.clone(),
+                k.status.clone(),
+                k.category.clone(),
+            ))
+            .or_default();
+        f.records += n;
+        if k.open {
+            f.open += n;
+        }
+        if k.open && k.overdue {
+            f.overdue += n;
+        }
+        if k.conflicted {
+            f.conflicted += n;
+        }
+    }
+    let mut add = |list: &[FlowRow], set: fn(&mut Figures, i64)| {
+        for r in list {
+            let key = (
+                r.grid.clone(),
+                r.collection.clone(),
+                r.level.clone(),
+                r.status.clone().unwrap_or_default(),
+                r.category.clone().unwrap_or_default(),
+            );
+            set(rows.entry(key).or_default(), r.n);
+        }
+    };
+    add(&flows.new, |f, n| f.new += n);
+    add(&flows.closed, |f, n| f.closed += n);
+    add(&flows.escalated, |f, n| f.escalated += n);
+    add(&flows.newly_overdue, |f, n| f.newly_overdue += n);
+    add(&flows.due_soon, |f, n| f.due_soon += n);
+    let text = |s: String| (!s.is_empty()).then_some(s);
+    rows.into_iter()
+        .map(
+            |((grid, collection, level, status, category), figures)| CountRow {
+                grid,
+                collection,
+                category: text(category),
+                status: text(status),
+                level,
+                figures,
+            },
+        )
+        .collect()
+}
+
+/// A count of the records in one group that moved in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRow {
+    pub grid: String,
+    pub collection: String,
+    pub level: String,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub n: i64,
+}
+
+/// What moved in a period, per group.
+#[derive(Debug, Clone, Default)]
+pub struct Flows {
+    pub new: Vec<FlowRow>,
+    pub closed: Vec<FlowRow>,
+    pub escalated: Vec<FlowRow>,
+    pub newly_overdue: Vec<FlowRow>,
+    pub due_soon: Vec<FlowRow>,
 }
 
 // ---------------------------------------------------------------- overdue

@@ -29,6 +29,7 @@ use uuid::Uuid;
 pub use crate::db::models::QuarantineRow;
 use crate::db::models::{ChangeRow, NewChange, NewQuarantine, RecordForm, RecordRow};
 use crate::db::{Conn, Pool};
+use crate::reports::{stock_key, stock_move, StockKey, StockOf};
 use crate::rules::Rules;
 use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
 
@@ -187,6 +188,38 @@ struct Loaded {
     prior: Prior,
     last_seq: i64,
     touched: bool,
+    /// Where the stored row counts in the report stock.
+    stock: Option<StockKey>,
+}
+
+/// The stock key of a stored row.
+fn row_stock(row: &RecordRow) -> Option<StockKey> {
+    stock_key(StockOf {
+        grid: &row.grid,
+        collection: &row.collection,
+        level: &row.level,
+        status: row.status.as_deref(),
+        category: row.category.as_deref(),
+        closed: row.closed_at.is_some(),
+        overdue: row.overdue,
+        conflicts: row.conflicts,
+        deleted: row.deleted,
+    })
+}
+
+/// The stock key of a row about to be written.
+fn form_stock(form: &RecordForm) -> Option<StockKey> {
+    stock_key(StockOf {
+        grid: &form.grid,
+        collection: &form.collection,
+        level: &form.level,
+        status: form.status.as_deref(),
+        category: form.category.as_deref(),
+        closed: form.closed_at.is_some(),
+        overdue: form.overdue,
+        conflicts: form.conflicts,
+        deleted: form.deleted,
+    })
 }
 
 /// What a record's row said before this batch (or, for a new record, its
@@ -449,6 +482,7 @@ macro_rules! queries {
                                 .optional()?;
                             let l = match row {
                                 Some(row) => Loaded {
+                                    stock: row_stock(&row),
                                     record: Some(Record::from_stored(schema, &row.state).map_err(
                                         |e| StoreError::Corrupt {
                                             id,
@@ -467,6 +501,7 @@ macro_rules! queries {
                                     touched: false,
                                 },
                                 None => Loaded {
+                                    stock: None,
                                     record: None,
                                     existed: false,
                                     prior: Prior { created_at: now, ..Prior::default() },
@@ -529,9 +564,11 @@ macro_rules! queries {
                         .execute(c)?;
                 }
                 let mut created = Vec::new();
+                let mut stock: HashMap<StockKey, i64> = HashMap::new();
                 for l in loaded.values().filter(|l| l.touched) {
                     let record = l.record.as_ref().expect("a touched record exists");
                     let form = record_form(record, &l.prior, l.last_seq, now, rules);
+                    stock_move(&mut stock, l.stock.clone(), form_stock(&form));
                     if l.existed {
                         diesel::update(records::table.find(&form.id))
                             .set(&form)
@@ -547,7 +584,35 @@ macro_rules! queries {
                 }
                 record_actor(c, p.actor, &logged, now)?;
                 keep_in_quarantine(c, held)?;
+                keep_stock(c, &stock)?;
                 Ok(results)
+            }
+
+            /// Add the moves of a batch to the report stock.
+            fn keep_stock(c: &mut $conn, deltas: &HashMap<StockKey, i64>) -> Result<(), StoreError> {
+                use crate::db::schema::report_stock as rs;
+                let mut moves: Vec<(&StockKey, &i64)> = deltas.iter().filter(|(_, d)| **d != 0).collect();
+                // One order for every writer.
+                moves.sort();
+                for (k, d) in moves {
+                    diesel::insert_into(rs::table)
+                        .values((
+                            rs::grid.eq(&k.grid),
+                            rs::collection.eq(&k.collection),
+                            rs::level.eq(&k.level),
+                            rs::status.eq(&k.status),
+                            rs::category.eq(&k.category),
+                            rs::open.eq(k.open),
+                            rs::overdue.eq(k.overdue),
+                            rs::conflicted.eq(k.conflicted),
+                            rs::n.eq(*d),
+                        ))
+                        .on_conflict((rs::grid, rs::collection, rs::level, rs::status, rs::category, rs::open, rs::overdue, rs::conflicted))
+                        .do_update()
+                        .set(rs::n.eq(rs::n + *d))
+                        .execute(c)?;
+                }
+                Ok(())
             }
 
             fn record_actor(
@@ -725,6 +790,31 @@ macro_rules! queries {
                         .filter(records::closed_at.is_null())
                         .filter(records::deleted.eq(false))
                 };
+                // The report stock follows the rows marked overdue.
+                let flipped = open_past()
+                    .filter(records::overdue.eq(false))
+                    .group_by((records::grid, records::collection, records::level, records::status, records::category, records::conflicts))
+                    .select((records::grid, records::collection, records::level, records::status, records::category, records::conflicts, diesel::dsl::count_star()))
+                    .load::<(String, String, String, Option<String>, Option<String>, i32, i64)>(c)?;
+                let mut stock: HashMap<StockKey, i64> = HashMap::new();
+                for (grid, collection, level, status, category, conflicts, n) in &flipped {
+                    let of = |overdue| stock_key(StockOf {
+                        grid,
+                        collection,
+                        level,
+                        status: status.as_deref(),
+                        category: category.as_deref(),
+                        closed: false,
+                        overdue,
+                        conflicts: *conflicts,
+                        deleted: false,
+                    });
+                    if let (Some(from), Some(to)) = (of(false), of(true)) {
+                        *stock.entry(from).or_default() -= n;
+                        *stock.entry(to).or_default() += n;
+                    }
+                }
+                keep_stock(c, &stock)?;
                 diesel::update(open_past().filter(records::overdue.eq(false)))
                     .set(records::overdue.eq(true))
                     .execute(c)?;

@@ -9,7 +9,7 @@ use diesel::{Connection, RunQueryDsl};
 use super::{Store, StoreError};
 use crate::db::models::UserRow;
 use crate::db::Conn;
-use crate::reports::{ActivityChange, CountRow, Figures, RoundRow};
+use crate::reports::{count_rows, ActivityChange, CountRow, FlowRow, Flows, RoundRow, StockKey};
 
 /// The time windows of a summary (ms).
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,9 @@ pub struct Windows {
     pub as_of: i64,
     /// How far ahead "due soon" looks.
     pub soon: i64,
+    /// Count the at-risk figures (newly overdue, due soon): the brief does,
+    /// the summary does not (they cost a table read per record).
+    pub at_risk: bool,
 }
 
 /// A record past (or near) its deadline, as the lists read it.
@@ -63,22 +66,7 @@ pub struct ActivityRows {
     pub users: Vec<UserRow>,
 }
 
-type CountTuple = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-);
+type FlowTuple = (String, String, String, Option<String>, Option<String>, i64);
 
 macro_rules! report_queries {
     ($module:ident, $conn:ty) => {
@@ -87,95 +75,129 @@ macro_rules! report_queries {
             use crate::db::schema::{changes, devices, records, users};
             use diesel::dsl::{count_star, sql};
             use diesel::prelude::*;
-            use diesel::sql_types::{BigInt, Nullable, Text};
+            use diesel::sql_types::Bool;
 
-            /// One pass over the report index: per grid, collection, level,
-            /// status and category, every figure of the summary.
+            /// The kept stock of the grids, and what moved in the windows:
+            /// narrow ranges of covering indexes, no table rows.
             pub(super) fn counts(
                 c: &mut $conn,
                 grids: &[String],
                 w: Windows,
             ) -> Result<Vec<CountRow>, StoreError> {
-                let late_to = w.to.min(w.as_of);
-                let figures = sql::<(
-                    Text,
-                    Text,
-                    Nullable<Text>,
-                    Nullable<Text>,
-                    Text,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                    BigInt,
-                )>(
-                    "grid, collection, category, status, level, COUNT(*), \
-                     SUM(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END), \
-                     SUM(CASE WHEN created_at >= ",
-                )
-                .bind::<BigInt, _>(w.from)
-                .sql(" AND created_at < ")
-                .bind::<BigInt, _>(w.to)
-                .sql(" THEN 1 ELSE 0 END), SUM(CASE WHEN closed_at >= ")
-                .bind::<BigInt, _>(w.from)
-                .sql(" AND closed_at < ")
-                .bind::<BigInt, _>(w.to)
-                .sql(" THEN 1 ELSE 0 END), SUM(CASE WHEN closed_at IS NULL AND deadline < ")
-                .bind::<BigInt, _>(w.as_of)
-                .sql(
-                    " THEN 1 ELSE 0 END), SUM(CASE WHEN level <> 'grid' AND level_since > created_at \
-                     AND level_since >= ",
-                )
-                .bind::<BigInt, _>(w.from)
-                .sql(" AND level_since < ")
-                .bind::<BigInt, _>(w.to)
-                .sql(" THEN 1 ELSE 0 END), SUM(CASE WHEN conflicts > 0 THEN 1 ELSE 0 END), \
-                     SUM(CASE WHEN closed_at IS NULL AND deadline >= ")
-                .bind::<BigInt, _>(w.from)
-                .sql(" AND deadline < ")
-                .bind::<BigInt, _>(late_to)
-                .sql(" THEN 1 ELSE 0 END), SUM(CASE WHEN closed_at IS NULL AND deadline >= ")
-                .bind::<BigInt, _>(w.as_of)
-                .sql(" AND deadline < ")
-                .bind::<BigInt, _>(w.as_of + w.soon)
-                .sql(" THEN 1 ELSE 0 END)");
-                let rows = records::table
+                use crate::db::schema::report_stock as rs;
+                let stock = rs::table
+                    .filter(rs::grid.eq_any(grids))
+                    .filter(rs::n.ne(0))
+                    .select((
+                        rs::grid,
+                        rs::collection,
+                        rs::level,
+                        rs::status,
+                        rs::category,
+                        rs::open,
+                        rs::overdue,
+                        rs::conflicted,
+                        rs::n,
+                    ))
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        bool,
+                        bool,
+                        bool,
+                        i64,
+                    )>(c)?
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            StockKey {
+                                grid: r.0,
+                                collection: r.1,
+                                level: r.2,
+                                status: r.3,
+                                category: r.4,
+                                open: r.5,
+                                overdue: r.6,
+                                conflicted: r.7,
+                            },
+                            r.8,
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                let key = (
+                    records::grid,
+                    records::collection,
+                    records::level,
+                    records::status,
+                    records::category,
+                );
+                let flow = |rows: Vec<FlowTuple>| -> Vec<FlowRow> {
+                    rows.into_iter()
+                        .map(|r| FlowRow {
+                            grid: r.0,
+                            collection: r.1,
+                            level: r.2,
+                            status: r.3,
+                            category: r.4,
+                            n: r.5,
+                        })
+                        .collect()
+                };
+                let new = records::table
+                    .filter(records::created_at.ge(w.from))
+                    .filter(records::created_at.lt(w.to))
                     .filter(records::grid.eq_any(grids))
                     .filter(records::deleted.eq(false))
-                    .group_by((
-                        records::grid,
-                        records::collection,
-                        records::level,
-                        records::status,
-                        records::category,
-                    ))
-                    .select(figures)
-                    .load::<CountTuple>(c)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| CountRow {
-                        grid: r.0,
-                        collection: r.1,
-                        category: r.2,
-                        status: r.3,
-                        level: r.4,
-                        figures: Figures {
-                            records: r.5,
-                            open: r.6,
-                            new: r.7,
-                            closed: r.8,
-                            overdue: r.9,
-                            escalated: r.10,
-                            conflicted: r.11,
-                            newly_overdue: r.12,
-                            due_soon: r.13,
-                        },
-                    })
-                    .collect())
+                    .group_by(key)
+                    .select((key.0, key.1, key.2, key.3, key.4, count_star()))
+                    .load::<FlowTuple>(c)?;
+                let closed = records::table
+                    .filter(records::closed_at.ge(w.from))
+                    .filter(records::closed_at.lt(w.to))
+                    .filter(records::grid.eq_any(grids))
+                    .filter(records::deleted.eq(false))
+                    .group_by(key)
+                    .select((key.0, key.1, key.2, key.3, key.4, count_star()))
+                    .load::<FlowTuple>(c)?;
+                // Literal conditions, so that SQLite can use the partial indexes.
+                let escalated = records::table
+                    .filter(sql::<Bool>("level <> 'grid'"))
+                    .filter(records::level_since.ge(w.from))
+                    .filter(records::level_since.lt(w.to))
+                    .filter(records::level_since.gt(records::created_at))
+                    .filter(records::grid.eq_any(grids))
+                    .filter(records::deleted.eq(false))
+                    .group_by(key)
+                    .select((key.0, key.1, key.2, key.3, key.4, count_star()))
+                    .load::<FlowTuple>(c)?;
+                let open_due = |lo: i64, hi: i64| {
+                    records::table
+                        .filter(sql::<Bool>("closed_at IS NULL AND deleted = FALSE"))
+                        .filter(records::deadline.ge(lo))
+                        .filter(records::deadline.lt(hi))
+                        .filter(records::grid.eq_any(grids))
+                        .group_by(key)
+                        .select((key.0, key.1, key.2, key.3, key.4, count_star()))
+                };
+                let (newly_overdue, due_soon) = if w.at_risk {
+                    (
+                        open_due(w.from, w.to.min(w.as_of)).load::<FlowTuple>(c)?,
+                        open_due(w.as_of, w.as_of + w.soon).load::<FlowTuple>(c)?,
+                    )
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                let flows = Flows {
+                    new: flow(new),
+                    closed: flow(closed),
+                    escalated: flow(escalated),
+                    newly_overdue: flow(newly_overdue),
+                    due_soon: flow(due_soon),
+                };
+                Ok(count_rows(&stock, &flows))
             }
 
             /// Patrol rounds due to start in `[from, to)`.
@@ -200,7 +222,15 @@ macro_rules! report_queries {
                         records::visited,
                         records::checkins,
                     ))
-                    .load::<(String, String, i64, Option<String>, Option<i32>, Option<i32>, Option<i32>)>(c)?;
+                    .load::<(
+                        String,
+                        String,
+                        i64,
+                        Option<String>,
+                        Option<i32>,
+                        Option<i32>,
+                        Option<i32>,
+                    )>(c)?;
                 Ok(rows
                     .into_iter()
                     .map(|r| RoundRow {
@@ -218,10 +248,7 @@ macro_rules! report_queries {
             /// Open records past (or near) their deadline, oldest deadline
             /// first, at most `limit` per collection; and how many there are
             /// per collection.
-            pub(super) fn late(
-                c: &mut $conn,
-                q: &LateQuery,
-            ) -> Result<Late, StoreError> {
+            pub(super) fn late(c: &mut $conn, q: &LateQuery) -> Result<Late, StoreError> {
                 let since = q.since.unwrap_or(i64::MIN);
                 let base = || {
                     records::table
