@@ -6,7 +6,8 @@
 //! Ignored by a plain `cargo test` (it needs Chromium: Debian's `chromium`
 //! package, which `.ci/run` installs); run it with
 //! `cargo test -p gridsync-server --test dashboard -- --ignored`.
-//! `GRIDSYNC_CHROMIUM` names another browser binary.
+//! `GRIDSYNC_CHROMIUM` names another browser binary;
+//! `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` saves the district summary as seen.
 
 // The harness's backend macro is for the two-backend suites, not this one.
 #[allow(unused)]
@@ -240,6 +241,21 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
         b.eval("document.querySelectorAll('#charts svg rect').length > 0"),
         json!(true)
     );
+
+    // `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` keeps a picture of the page.
+    if let Ok(path) = std::env::var("GRIDSYNC_DASHBOARD_SCREENSHOT") {
+        b.call(
+            "Emulation.setDeviceMetricsOverride",
+            &json!({"width": 1280, "height": 1400, "deviceScaleFactor": 1, "mobile": false}),
+        );
+        let shot = b.call("Page.captureScreenshot", &json!({"format": "png"}));
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(path, png).unwrap();
+    }
 
     // The overdue lists: one of each; the key person's name masked.
     set(&mut b, "report", "overdue");
