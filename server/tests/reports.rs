@@ -161,6 +161,13 @@ fn patrol_overdue_ranking_and_brief(b: &Backend) {
         (Some(true), Some(yesterday.as_str()))
     );
     assert_eq!(find(&p["rounds"], "id", &f.r1.to_string())["missed"], false);
+    // The list stops at `limit`; the totals do not.
+    let p = s.get(&format!("/v1/reports/patrol?node=d&limit=1&{}", around()));
+    assert_eq!(p["rounds"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (p["rounds_total"].as_i64(), p["totals"]["rounds"].as_i64()),
+        (Some(3), Some(3))
+    );
 
     let o = s.get("/v1/reports/overdue?node=d");
     let ids = |list: &str| -> Vec<String> {

@@ -321,8 +321,13 @@ fn summary_report(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
 
 fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     let rounds = store.report_rounds(&ctx.grids, ctx.period.start_ms(), ctx.period.end_ms())?;
-    let rep = patrol_report(rounds, ctx.as_of);
-    let body = serde_json::to_value(&rep).unwrap_or_default();
+    let mut rep = patrol_report(rounds, ctx.as_of);
+    // The totals count every round; the list of rounds stops at `limit`.
+    let listed = usize::try_from(ctx.limit).unwrap_or(usize::MAX);
+    let total = rep.rounds.len();
+    rep.rounds.truncate(listed);
+    let mut body = serde_json::to_value(&rep).unwrap_or_default();
+    body["rounds_total"] = json!(total);
     let tables = vec![
         Table {
             name: "by_grid",
@@ -592,7 +597,7 @@ pub async fn patrol_coverage(
     caller: Caller,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    run(state, caller, params.into_inner(), "patrol", 100, patrol).await
+    run(state, caller, params.into_inner(), "patrol", 1000, patrol).await
 }
 
 pub async fn overdue_lists(
