@@ -164,6 +164,7 @@ pub async fn create_user(
     }
     password::acceptable(&u.password).map_err(|m| ApiError::bad("weak_password", m))?;
     let store = state.store.clone();
+    let _turn = state.auth.hashing_turn().await;
     let user = web::block(move || {
         let now = now_ms();
         store.create_user(&NewUser {
@@ -216,6 +217,10 @@ pub async fn update_user(
     }
     let store = state.store.clone();
     let id = id.into_inner();
+    let _turn = match b.password {
+        Some(_) => Some(state.auth.hashing_turn().await),
+        None => None,
+    };
     let user = web::block(move || {
         let changes = UserChanges {
             full_name: b.full_name,

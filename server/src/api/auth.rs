@@ -75,6 +75,7 @@ pub async fn login(
     state.auth.allow_login(&username, &address)?;
     let name = username.clone();
     let st = state.clone();
+    let _turn = state.auth.hashing_turn().await;
     let result = web::block(move || {
         let store = &st.store;
         let Some(user) = store.user_by_name(&username)? else {

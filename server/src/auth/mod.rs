@@ -30,6 +30,10 @@ pub struct Auth {
     per_address: DefaultKeyedRateLimiter<String>,
     /// Keys (account or address) locked out, until when.
     locked: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Password hashes computed at once. Each argon2 hash takes 19 MiB and
+    /// a core's worth of time: a morning of logins at once must neither
+    /// oversubscribe the cores nor grow the heap by 19 MiB per waiting thread.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Auth {
@@ -48,7 +52,19 @@ impl Auth {
             per_account: RateLimiter::keyed(per_minute(FAILURES_PER_ACCOUNT)),
             per_address: RateLimiter::keyed(per_minute(FAILURES_PER_ADDRESS)),
             locked: std::sync::Mutex::new(std::collections::HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
+    }
+
+    /// Wait for a turn to hash or verify a password; hold the permit until
+    /// the hashing is done.
+    pub async fn hashing_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.hashing
+            .acquire()
+            .await
+            .expect("the hashing semaphore is never closed")
     }
 
     /// The signing secret: `GRIDSYNC_JWT_SECRET` when set (at least 32 bytes),
