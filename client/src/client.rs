@@ -105,7 +105,7 @@ impl Client {
         name: &str,
         grids: Option<Vec<String>>,
     ) -> Result<Client, ClientError> {
-        let login = http.login(username, password).map_err(refused)?;
+        let login = http.login(username, password).map_err(ClientError::from)?;
         Client::register(store, http, username, &login, name, grids)
     }
 
@@ -121,7 +121,9 @@ impl Client {
         if store.device()?.is_some() {
             return Err(ClientError::AlreadyEnrolled);
         }
-        let reg = http.register(&login.access_token, name).map_err(refused)?;
+        let reg = http
+            .register(&login.access_token, name)
+            .map_err(ClientError::from)?;
         let row = DeviceRow {
             id: 1,
             server: http.base().to_owned(),
@@ -288,9 +290,11 @@ impl Client {
                 status: 401, code, ..
             }) if code == "token_expired" => {
                 self.refresh_tokens()?;
-                self.http.get(path, &self.row.access_token).map_err(refused)
+                self.http
+                    .get(path, &self.row.access_token)
+                    .map_err(ClientError::from)
             }
-            other => other.map_err(refused),
+            other => other.map_err(ClientError::from),
         }
     }
 
@@ -298,7 +302,7 @@ impl Client {
         let tokens = self
             .http
             .refresh(&self.row.refresh_token)
-            .map_err(refused)?;
+            .map_err(ClientError::from)?;
         self.store
             .set_tokens(&tokens.access_token, &tokens.refresh_token)?;
         self.row.access_token = tokens.access_token;
@@ -394,7 +398,7 @@ impl Client {
                     return Ok(None);
                 }
                 Recovery::Refresh | Recovery::PullFromZero | Recovery::GiveUp => {
-                    return Err(refused(failure))
+                    return Err(failure.into())
                 }
             }
         }
@@ -493,21 +497,6 @@ fn row_of(r: &Record) -> RecordRow {
         collection: r.collection.name.to_owned(),
         grid: r.grid.clone(),
         state: r.to_stored(),
-    }
-}
-
-fn refused(f: Failure) -> ClientError {
-    match f {
-        Failure::Transport(t) => ClientError::Unreachable(t),
-        Failure::Status {
-            status,
-            code,
-            message,
-        } => ClientError::Api {
-            status,
-            code,
-            message,
-        },
     }
 }
 

@@ -52,3 +52,20 @@ impl ClientError {
         }
     }
 }
+
+impl From<crate::sync::Failure> for ClientError {
+    fn from(f: crate::sync::Failure) -> Self {
+        match f {
+            crate::sync::Failure::Transport(t) => ClientError::Unreachable(t),
+            crate::sync::Failure::Status {
+                status,
+                code,
+                message,
+            } => ClientError::Api {
+                status,
+                code,
+                message,
+            },
+        }
+    }
+}

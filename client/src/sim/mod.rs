@@ -152,21 +152,6 @@ struct ListedRecord {
     id: Uuid,
 }
 
-fn api(f: crate::sync::Failure) -> ClientError {
-    match f {
-        crate::sync::Failure::Transport(t) => ClientError::Unreachable(t),
-        crate::sync::Failure::Status {
-            status,
-            code,
-            message,
-        } => ClientError::Api {
-            status,
-            code,
-            message,
-        },
-    }
-}
-
 fn bar(cfg: &Config, len: usize, what: &str) -> ProgressBar {
     if !cfg.progress {
         return ProgressBar::hidden();
@@ -198,10 +183,12 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     let password = format!("sim-{run_id}-pass");
 
     // 1. The tree, the users, the phones.
-    let admin = http.login(&cfg.admin, &cfg.admin_password).map_err(api)?;
+    let admin = http
+        .login(&cfg.admin, &cfg.admin_password)
+        .map_err(ClientError::from)?;
     let nodes: Nodes = http
         .get("/v1/org/nodes", &admin.access_token)
-        .map_err(api)?;
+        .map_err(ClientError::from)?;
     let root = nodes
         .nodes
         .iter()
@@ -248,8 +235,8 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
                     &json!({"username": name, "full_name": format!("模拟{name}"),
                         "password": password, "role": role.as_str(), "node": grids[g]}),
                 )
-                .map_err(api)?;
-                let tokens = http.login(&name, &password).map_err(api)?;
+                .map_err(ClientError::from)?;
+                let tokens = http.login(&name, &password).map_err(ClientError::from)?;
                 bar_setup.inc(1);
                 Ok(((g, role), tokens))
             })
@@ -463,8 +450,8 @@ fn audit(
         &json!({"username": name, "full_name": "模拟督查", "password": password,
             "role": "supervisor", "node": root}),
     )
-    .map_err(api)?;
-    let login = http.login(&name, password).map_err(api)?;
+    .map_err(ClientError::from)?;
+    let login = http.login(&name, password).map_err(ClientError::from)?;
     let mut truth = BTreeMap::new();
     for chunk in grids.chunks(100) {
         let mut auditor = Client::register(
