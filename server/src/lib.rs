@@ -154,3 +154,56 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
         what: format!("route {} {}", req.method(), req.path()),
     })
 }
+
+/// A server on a thread of its own, stopped when dropped: what tests,
+/// benchmarks and the simulator's test harness start on port 0.
+#[derive(Debug)]
+pub struct Background {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn start(
+        listener: TcpListener,
+        store: Store,
+        limits: Limits,
+        auth: Arc<Auth>,
+    ) -> std::io::Result<Background> {
+        let url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match serve(listener, store, limits, auth) {
+                    Ok(server) => {
+                        let _ = tx.send(Ok(server.handle()));
+                        let _ = server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })
+        });
+        let handle = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the server thread ended before starting"))??;
+        Ok(Background {
+            url,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::System::new().block_on(handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

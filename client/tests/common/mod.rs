@@ -9,7 +9,7 @@ use gridsync_server::auth::password;
 use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
 use gridsync_server::store::Store;
-use gridsync_server::{open_store, Limits};
+use gridsync_server::{open_store, Background, Limits};
 
 pub const SECRET: &str = "client-tests-secret-client-tests-secret";
 pub const PASSWORD: &str = "correct horse battery";
@@ -17,8 +17,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Server {
     pub url: String,
     pub store: Store,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _running: Background,
     _dir: tempfile::TempDir,
 }
 
@@ -46,22 +45,11 @@ impl Server {
         }
         let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let served = store.clone();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server =
-                    gridsync_server::serve(listener, served, Limits::default(), auth).unwrap();
-                tx.send(server.handle()).unwrap();
-                server.await.unwrap();
-            })
-        });
+        let running = Background::start(listener, store.clone(), Limits::default(), auth).unwrap();
         let server = Server {
-            url,
+            url: running.url.clone(),
             store,
-            handle: rx.recv().unwrap(),
-            thread: Some(thread),
+            _running: running,
             _dir: dir,
         };
         server.user("admin", "admin", "d");
@@ -102,15 +90,5 @@ impl Server {
         }
         let token = self.http().login("chief", PASSWORD).unwrap().access_token;
         self.http().get(path, &token).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::System::new().block_on(handle.stop(false));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

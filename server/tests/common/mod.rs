@@ -162,8 +162,7 @@ pub struct TestServer {
     pub base: String,
     admin: std::sync::OnceLock<String>,
     supervisor: std::sync::OnceLock<String>,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _running: gridsync_server::Background,
 }
 
 impl TestServer {
@@ -177,21 +176,12 @@ impl TestServer {
         bootstrap(&store);
         let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = gridsync_server::serve(listener, store, limits, auth).unwrap();
-                tx.send(server.handle()).unwrap();
-                server.await.unwrap();
-            })
-        });
+        let running = gridsync_server::Background::start(listener, store, limits, auth).unwrap();
         TestServer {
-            base,
+            base: running.url.clone(),
             admin: std::sync::OnceLock::new(),
             supervisor: std::sync::OnceLock::new(),
-            handle: rx.recv().unwrap(),
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -288,16 +278,6 @@ impl TestServer {
             self.authed(ureq::post(&self.url("/v1/sync")), token),
             Some(body),
         )
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::System::new().block_on(handle.stop(false));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
