@@ -44,10 +44,16 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The server's error code, when the server refused.
+    /// A stable machine-readable code: the server's when it refused, the
+    /// core's when the device refused a change.
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Api { code, .. } => Some(code),
+            ClientError::Change(e) => Some(e.code()),
+            ClientError::Usage(_) => Some("invalid_input"),
+            ClientError::NotEnrolled => Some("not_enrolled"),
+            ClientError::AlreadyEnrolled => Some("already_enrolled"),
+            ClientError::Unreachable(_) => Some("server_unreachable"),
             _ => None,
         }
     }
