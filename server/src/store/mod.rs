@@ -594,22 +594,30 @@ macro_rules! queries {
                 let mut moves: Vec<(&StockKey, &i64)> = deltas.iter().filter(|(_, d)| **d != 0).collect();
                 // One order for every writer.
                 moves.sort();
-                for (k, d) in moves {
+                // One statement per 500 keys (a batch moves a few dozen): the
+                // keys are distinct, so no row is hit twice by one statement.
+                for chunk in moves.chunks(500) {
+                    let rows: Vec<_> = chunk
+                        .iter()
+                        .map(|(k, d)| {
+                            (
+                                rs::grid.eq(&k.grid),
+                                rs::collection.eq(&k.collection),
+                                rs::level.eq(&k.level),
+                                rs::status.eq(&k.status),
+                                rs::category.eq(&k.category),
+                                rs::open.eq(k.open),
+                                rs::overdue.eq(k.overdue),
+                                rs::conflicted.eq(k.conflicted),
+                                rs::n.eq(**d),
+                            )
+                        })
+                        .collect();
                     diesel::insert_into(rs::table)
-                        .values((
-                            rs::grid.eq(&k.grid),
-                            rs::collection.eq(&k.collection),
-                            rs::level.eq(&k.level),
-                            rs::status.eq(&k.status),
-                            rs::category.eq(&k.category),
-                            rs::open.eq(k.open),
-                            rs::overdue.eq(k.overdue),
-                            rs::conflicted.eq(k.conflicted),
-                            rs::n.eq(*d),
-                        ))
+                        .values(&rows)
                         .on_conflict((rs::grid, rs::collection, rs::level, rs::status, rs::category, rs::open, rs::overdue, rs::conflicted))
                         .do_update()
-                        .set(rs::n.eq(rs::n + *d))
+                        .set(rs::n.eq(rs::n + diesel::upsert::excluded(rs::n)))
                         .execute(c)?;
                 }
                 Ok(())
