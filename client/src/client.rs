@@ -1,6 +1,6 @@
 //! [`Client`]: one enrolled install, its local store and its sync loop.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gridsync_core::record::Written;
 use gridsync_core::{Change, ChangeError, Device, Record, RecordView, Replica, Schema};
@@ -45,6 +45,9 @@ pub struct SyncReport {
     pub pulled_changes: u64,
     pub pulled_records: u64,
     pub retries: u32,
+    /// Why each retry was needed: the server's code, or `transport`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retry_reasons: BTreeMap<String, u32>,
     pub cursor: i64,
 }
 
@@ -385,6 +388,11 @@ impl Client {
                 Recovery::Retry(pause) => {
                     attempt += 1;
                     report.retries += 1;
+                    let reason = match &failure {
+                        Failure::Transport(_) => "transport".to_owned(),
+                        Failure::Status { status, code, .. } => format!("{status} {code}"),
+                    };
+                    *report.retry_reasons.entry(reason).or_default() += 1;
                     std::thread::sleep(pause);
                 }
                 Recovery::Refresh if !refreshed => {

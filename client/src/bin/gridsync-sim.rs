@@ -90,11 +90,16 @@ fn main() -> ExitCode {
             report.setup_secs, report.first_sync_secs
         );
         println!(
-            "storm: {:.2} s, {:.0} changes/s, {} round trips, {} retries",
+            "storm: {:.2} s, {:.0} changes/s, {} round trips, {} retries{}",
             report.storm_secs,
             report.storm_changes_per_sec,
             report.storm_round_trips,
-            report.storm_retries
+            report.storm_retries,
+            if report.storm_retry_reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({:?})", report.storm_retry_reasons)
+            }
         );
         let l = &report.storm_sync_ms;
         println!(

@@ -116,6 +116,8 @@ pub struct Report {
     pub storm_sync_ms: Latency,
     pub storm_round_trips: u64,
     pub storm_retries: u64,
+    /// Why the storm's retries were needed (the server's code, or `transport`).
+    pub storm_retry_reasons: BTreeMap<String, u32>,
     pub delivered: u64,
     pub refused: u64,
     pub records_checked: u64,
@@ -425,6 +427,12 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
         storm_sync_ms: Latency::of(storm.iter().map(|(d, _)| *d).collect()),
         storm_round_trips: storm.iter().map(|(_, r)| u64::from(r.round_trips)).sum(),
         storm_retries: storm.iter().map(|(_, r)| u64::from(r.retries)).sum(),
+        storm_retry_reasons: storm.iter().fold(BTreeMap::new(), |mut all, (_, r)| {
+            for (reason, n) in &r.retry_reasons {
+                *all.entry(reason.clone()).or_default() += n;
+            }
+            all
+        }),
         delivered,
         refused,
         records_checked,
