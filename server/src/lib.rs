@@ -84,6 +84,30 @@ pub fn auth_for(store: &Store, jwt_secret: Option<&str>) -> Result<Arc<Auth>, St
     Ok(Arc::new(Auth::new(secret.as_bytes())))
 }
 
+/// Connections waiting to be accepted. `std::net::TcpListener::bind` listens
+/// with 128: 1,000 phones syncing at the end of a shift overflowed it and
+/// some timed out connecting (seen as retries by `gridsync-sim`). The kernel
+/// caps it at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Bind the service's listening socket.
+pub fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("`{addr}` names no address")))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Threads of the blocking pool per actix worker (database work, password
 /// hashing): a few per pooled connection, no more.
 pub const BLOCKING_THREADS_PER_WORKER: usize = 16;
@@ -205,5 +229,15 @@ impl Drop for Background {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listens_where_told_and_refuses_what_is_no_address() {
+        let l = super::listen("127.0.0.1:0").unwrap();
+        assert_ne!(l.local_addr().unwrap().port(), 0);
+        assert!(super::listen("not an address").is_err());
     }
 }

@@ -1,5 +1,3 @@
-use std::net::TcpListener;
-
 use clap::{Parser, Subcommand};
 use gridsync_server::auth::password;
 use gridsync_server::db::models::{NewUser, OrgNodeRow};
@@ -202,7 +200,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sweep_every: (sweep_secs > 0).then(|| std::time::Duration::from_secs(sweep_secs)),
                 ..Limits::default()
             };
-            let listener = TcpListener::bind(&addr)?;
+            let listener = gridsync_server::listen(&addr)?;
             println!("gridsync serving on http://{}", listener.local_addr()?);
             actix_web::rt::System::new()
                 .block_on(async { gridsync_server::serve(listener, store, limits, auth)?.await })?;
