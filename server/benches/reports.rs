@@ -22,7 +22,7 @@
 //! Figures: `docs/PERFORMANCE.md`, "Reports (issue 7)".
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::prelude::*;
 use gridsync_core::{Device, Entry, Value};
@@ -513,20 +513,12 @@ fn main() {
     // --- (b) through HTTP ----------------------------------------------------
     let auth = gridsync_server::auth_for(&store, Some(SECRET)).expect("auth");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
     let limits = Limits {
         sweep_every: None,
         ..Limits::default()
     };
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            gridsync_server::serve(listener, store, limits, auth)
-                .expect("serve")
-                .await
-                .expect("served")
-        })
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    let running = gridsync_server::Background::start(listener, store, limits, auth).expect("serve");
+    let base = running.url.clone();
     let login: serde_json::Value = ureq::post(&format!("{base}/v1/auth/login"))
         .send_json(serde_json::json!({"username": "chief", "password": PASSWORD}))
         .expect("login")
