@@ -686,7 +686,8 @@ pub fn count_rows(stock: &[(StockKey, i64)], flows: &Flows) -> Vec<CountRow> {
             f.conflicted += n;
         }
     }
-    let lists: [(&[FlowRow], fn(&mut Figures, i64)); 5] = [
+    type Add = fn(&mut Figures, i64);
+    let lists: [(&[FlowRow], Add); 5] = [
         (&flows.new, |f, n| f.new += n),
         (&flows.closed, |f, n| f.closed += n),
         (&flows.escalated, |f, n| f.escalated += n),
