@@ -82,7 +82,7 @@ pub struct Status {
     pub transfer_in_progress: bool,
     pub records: usize,
     pub outbox: i64,
-    pub refused: usize,
+    pub refused: i64,
     pub conflicts: usize,
     pub last_sync_at: Option<i64>,
 }
@@ -279,7 +279,7 @@ impl Client {
             transfer_in_progress: self.row.resume.is_some(),
             records: self.device.replica().records().count(),
             outbox: self.store.outbox_len()?,
-            refused: self.store.refused()?.len(),
+            refused: self.store.refused_len()?,
             conflicts: self.conflicts().len(),
             last_sync_at: self.row.last_sync_at,
         })

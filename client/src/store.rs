@@ -230,6 +230,10 @@ impl LocalStore {
         Ok(outbox::table.count().get_result(&mut self.conn)?)
     }
 
+    pub fn refused_len(&mut self) -> Result<i64, ClientError> {
+        Ok(refused::table.count().get_result(&mut self.conn)?)
+    }
+
     pub fn refused(&mut self) -> Result<Vec<RefusedRow>, ClientError> {
         Ok(refused::table
             .select(RefusedRow::as_select())

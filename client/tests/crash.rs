@@ -120,10 +120,11 @@ fn killed_mid_sync_then_restarted_loses_and_doubles_nothing() {
     assert_eq!(status(dir)["outbox"], total - 100);
     assert_eq!(on_server(&server, &round).1, 150);
 
-    // 2. Killed at a random moment of a slow sync (batches of 5).
+    // 2. Killed at random moments of a slow sync (one change per round trip:
+    // hundreds of round trips, far longer than the pauses below).
     let mut killed = 0;
     for pause in [120u64, 250, 60] {
-        let mut child = device(dir).args(["sync", "--batch", "5"]).spawn().unwrap();
+        let mut child = device(dir).args(["sync", "--batch", "1"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(pause));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();

@@ -222,8 +222,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
         let r = if role == Role::Worker { "w" } else { "p" };
         format!("sim{run_id}-{r}{g:04}")
     };
-    let mut users: BTreeSet<(usize, Role)> = (0..cfg.devices).map(placement).collect();
-    users.insert((0, Role::Worker));
+    let users: BTreeSet<(usize, Role)> = (0..cfg.devices).map(placement).collect();
     let bar_setup = bar(cfg, users.len() + cfg.devices, "enroll");
     let users: Vec<(usize, Role)> = users.into_iter().collect();
     let logins: BTreeMap<(usize, Role), Tokens> = setup_pool.install(|| {
