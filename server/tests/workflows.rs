@@ -32,6 +32,21 @@ fn entry(at: &str, fields: &[(&str, &str)]) -> Entry {
     }
 }
 
+/// A photos entry naming an attachment (its bytes are not uploaded here).
+fn photo(at: &str, stage: &str, sha: char) -> Entry {
+    let mut e = entry(at, &[("stage", stage)]);
+    e.fields.insert(
+        "photo".into(),
+        Value::from(gridsync_core::Attachment {
+            sha256: sha.to_string().repeat(64),
+            media_type: "image/jpeg".into(),
+            size: 1024,
+            caption: Some(format!("{stage} photo")),
+        }),
+    );
+    e
+}
+
 fn record(s: &TestServer, id: Uuid) -> Json {
     s.get(&format!("/v1/records/{id}"))["record"].clone()
 }
@@ -58,7 +73,7 @@ fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
             .set("title", "Blocked fire exit")
             .set("severity", "high")
             .set("status", "reported")
-            .add("photos_before", "sha256:aa11")
+            .append("photos", photo("2026-11-28T09:00:00+08:00", "before", 'a'))
             .append(
                 "actions",
                 entry("2026-11-28T09:00:00+08:00", &[("action", "report")]),
@@ -100,7 +115,7 @@ fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
     w.make(|d| {
         d.edit(id)
             .set("status", "handled")
-            .add("photos_after", "sha256:bb22")
+            .append("photos", photo("2026-11-28T15:00:00+08:00", "after", 'b'))
             .append(
                 "actions",
                 entry("2026-11-28T15:00:00+08:00", &[("action", "handle")]),
@@ -127,8 +142,11 @@ fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
     assert!(r["closed_at"].is_string());
     assert!(r.get("deadline").is_none(), "a closed case is due nothing");
     assert_eq!(r["fields"]["actions"].as_array().unwrap().len(), 3);
-    assert_eq!(r["fields"]["photos_before"], json!(["sha256:aa11"]));
-    assert_eq!(r["fields"]["photos_after"], json!(["sha256:bb22"]));
+    let photos = r["fields"]["photos"].as_array().unwrap();
+    let stages: Vec<_> = photos.iter().map(|p| &p["fields"]["stage"]).collect();
+    assert_eq!(stages, [&json!("before"), &json!("after")]);
+    assert_eq!(photos[1]["fields"]["photo"]["sha256"], "b".repeat(64));
+    assert_eq!(photos[1]["fields"]["photo"]["caption"], "after photo");
     assert!(r.get("flag").is_none());
     // Reopened (返工): it is open again, with a deadline.
     sup.make(|d| d.edit(id).set("status", "reopened").commit());

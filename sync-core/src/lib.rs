@@ -84,6 +84,9 @@ pub use record::{
     FieldView, LogEntry, Record, RecordView, StoredError, Summary, Written, STORED_FORMAT,
 };
 pub use replica::{Device, Edit, Outcome, Replica};
-pub use schema::{CollectionDef, FieldDef, FieldKind, Level, ScalarType, Schema, SCHEMA_VERSION};
-pub use validate::validate;
-pub use value::{Geo, Value};
+pub use schema::{
+    CollectionDef, FieldDef, FieldKind, Level, ScalarType, Schema, ATTACHMENT_MEDIA_TYPES,
+    SCHEMA_VERSION,
+};
+pub use validate::{is_sha256_hex, validate};
+pub use value::{Attachment, Geo, Value};

@@ -26,7 +26,7 @@ use crate::clock::{Actor, Clock, Seq};
 use crate::crdt_form;
 use crate::error::ChangeError;
 use crate::schema::{CollectionDef, FieldDef, FieldKind, Level, Schema};
-use crate::value::Value;
+use crate::value::{Attachment, Value};
 
 /// A value in a register, with the change that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -309,6 +309,29 @@ impl Record {
             }
         }
         out
+    }
+
+    /// Every attachment the record refers to, in a scalar (each concurrent
+    /// value counts) or a log entry, once each, ordered by hash: what the
+    /// server keeps as the record's references (who may download what).
+    pub fn attachments(&self) -> Vec<Attachment> {
+        let mut out: BTreeMap<String, Attachment> = BTreeMap::new();
+        let mut keep = |v: &Value| {
+            if let Value::Attachment(a) = v {
+                out.entry(a.sha256.clone()).or_insert_with(|| (**a).clone());
+            }
+        };
+        for state in self.fields.values() {
+            match state {
+                FieldState::Scalar(reg) => reg.read().val.iter().for_each(|w| keep(&w.value)),
+                FieldState::Log(log) => log
+                    .values()
+                    .flat_map(|e| e.fields.values())
+                    .for_each(&mut keep),
+                FieldState::Set(_) | FieldState::Counter(_) => {}
+            }
+        }
+        out.into_values().collect()
     }
 
     /// What a user sees: visible values, conflicts, members, ordered logs.

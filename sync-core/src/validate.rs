@@ -11,8 +11,11 @@ use uuid::Uuid;
 use crate::change::{Change, Entry, Op, SetState};
 use crate::clock::Clock;
 use crate::error::ChangeError;
-use crate::schema::{CollectionDef, FieldDef, FieldKind, ScalarType, Schema, SCHEMA_VERSION};
-use crate::value::Value;
+use crate::schema::{
+    CollectionDef, FieldDef, FieldKind, ScalarType, Schema, ATTACHMENT_MAX_BYTES,
+    ATTACHMENT_MEDIA_TYPES, CAPTION_MAX_CHARS, SCHEMA_VERSION,
+};
+use crate::value::{Attachment, Value};
 
 /// Most ops one change may carry.
 pub const MAX_OPS: usize = 256;
@@ -311,6 +314,7 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
                 })
             }
         }
+        (ScalarType::Attachment, Value::Attachment(a)) => check_attachment(field, a),
         (ScalarType::Text { .. }, _) => Err(wrong("a string")),
         (ScalarType::Integer { .. }, _) => Err(wrong("an integer")),
         (ScalarType::Decimal, _) => Err(wrong("a decimal string like \"12.50\"")),
@@ -320,7 +324,50 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
         (ScalarType::Enum { .. }, _) => Err(wrong("a string")),
         (ScalarType::Ref { .. }, _) => Err(wrong("a UUID string")),
         (ScalarType::Geo, _) => Err(wrong("a position {\"lat\": …, \"lng\": …}")),
+        (ScalarType::Attachment, _) => Err(wrong(
+            "an attachment {\"sha256\": …, \"media_type\": …, \"size\": …}",
+        )),
     }
+}
+
+/// An attachment reference: a SHA-256 in lowercase hex, a media type of
+/// [`ATTACHMENT_MEDIA_TYPES`], a size within bounds, a short caption.
+fn check_attachment(field: &str, a: &Attachment) -> Result<(), ChangeError> {
+    let bad = |expected: &str, found: String| ChangeError::WrongType {
+        field: field.to_owned(),
+        expected: expected.to_owned(),
+        found,
+    };
+    if !is_sha256_hex(&a.sha256) {
+        return Err(bad(
+            "an attachment whose sha256 is 64 lowercase hex digits",
+            format!("`{}`", truncate(&a.sha256, 80)),
+        ));
+    }
+    if !ATTACHMENT_MEDIA_TYPES.contains(&a.media_type.as_str()) {
+        return Err(ChangeError::NotAllowed {
+            field: format!("{field}.media_type"),
+            value: truncate(&a.media_type, 80).to_owned(),
+            allowed: ATTACHMENT_MEDIA_TYPES,
+        });
+    }
+    if a.size == 0 || a.size > ATTACHMENT_MAX_BYTES {
+        return Err(ChangeError::OutOfRange {
+            field: format!("{field}.size"),
+            value: a.size.to_string(),
+            min: "1".into(),
+            max: ATTACHMENT_MAX_BYTES.to_string(),
+        });
+    }
+    match &a.caption {
+        Some(c) => check_len(&format!("{field}.caption"), c, CAPTION_MAX_CHARS),
+        None => Ok(()),
+    }
+}
+
+/// 64 lowercase hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn check_len(field: &str, s: &str, max: usize) -> Result<(), ChangeError> {

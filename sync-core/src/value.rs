@@ -24,6 +24,23 @@ pub enum Value {
     Fraction(Fraction),
     Text(String),
     Geo(Geo),
+    /// A photo or scanned page, by the SHA-256 of its bytes (boxed: rare, and
+    /// it would double the size of every other value).
+    Attachment(Box<Attachment>),
+}
+
+/// A reference to an attachment: the bytes travel separately (uploaded by
+/// the device that took them, see `docs/PROTOCOL.md`), the reference syncs
+/// like any other value. On the wire
+/// `{"sha256": "…64 hex…", "media_type": "image/jpeg", "size": 123, "caption": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Attachment {
+    /// Lowercase hex SHA-256 of the bytes: the attachment's identity.
+    pub sha256: String,
+    pub media_type: String,
+    /// Bytes.
+    pub size: u64,
+    pub caption: Option<String>,
 }
 
 /// A JSON number with a fraction, compared by its bits so that `Value` is `Eq`.
@@ -72,6 +89,7 @@ impl Value {
             Value::Fraction(_) => "a fractional number",
             Value::Text(_) => "a string",
             Value::Geo(_) => "a position",
+            Value::Attachment(_) => "an attachment",
         }
     }
 
@@ -98,6 +116,11 @@ impl From<i64> for Value {
         Value::Int(i)
     }
 }
+impl From<Attachment> for Value {
+    fn from(a: Attachment) -> Self {
+        Value::Attachment(Box::new(a))
+    }
+}
 impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)
@@ -118,6 +141,16 @@ impl Serialize for Value {
                 m.serialize_entry("lng", &g.lng)?;
                 m.end()
             }
+            Value::Attachment(a) => {
+                let mut m = s.serialize_map(Some(3 + usize::from(a.caption.is_some())))?;
+                m.serialize_entry("sha256", &a.sha256)?;
+                m.serialize_entry("media_type", &a.media_type)?;
+                m.serialize_entry("size", &a.size)?;
+                if let Some(c) = &a.caption {
+                    m.serialize_entry("caption", c)?;
+                }
+                m.end()
+            }
         }
     }
 }
@@ -134,7 +167,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("null, a boolean, a number, a string or {\"lat\":…,\"lng\":…}")
+        f.write_str(
+            "null, a boolean, a number, a string, {\"lat\":…,\"lng\":…} or \
+             {\"sha256\":…,\"media_type\":…,\"size\":…}",
+        )
     }
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -166,21 +202,43 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Text(s))
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Value, M::Error> {
+        // A position or an attachment, told apart by their keys.
         let (mut lat, mut lng) = (None, None);
+        let (mut sha256, mut media_type, mut size, mut caption) = (None, None, None, None);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "lat" => lat = Some(map.next_value::<f64>()?),
                 "lng" => lng = Some(map.next_value::<f64>()?),
+                "sha256" => sha256 = Some(map.next_value::<String>()?),
+                "media_type" => media_type = Some(map.next_value::<String>()?),
+                "size" => size = Some(map.next_value::<u64>()?),
+                "caption" => caption = map.next_value::<Option<String>>()?,
                 other => {
                     return Err(de::Error::custom(format!(
-                        "unknown key `{other}` in a position (expected lat and lng)"
+                        "unknown key `{other}` (a position has lat and lng, \
+                         an attachment sha256, media_type, size and caption)"
                     )))
                 }
             }
         }
-        match (lat, lng) {
-            (Some(lat), Some(lng)) => Ok(Value::Geo(Geo { lat, lng })),
-            _ => Err(de::Error::custom("a position needs both lat and lng")),
+        let attachment = sha256.is_some() || media_type.is_some() || size.is_some();
+        match (lat, lng, attachment) {
+            (Some(lat), Some(lng), false) if caption.is_none() => Ok(Value::Geo(Geo { lat, lng })),
+            (None, None, true) => match (sha256, media_type, size) {
+                (Some(sha256), Some(media_type), Some(size)) => Ok(Value::from(Attachment {
+                    sha256,
+                    media_type,
+                    size,
+                    caption,
+                })),
+                _ => Err(de::Error::custom(
+                    "an attachment needs sha256, media_type and size",
+                )),
+            },
+            (_, _, false) => Err(de::Error::custom("a position needs both lat and lng")),
+            _ => Err(de::Error::custom(
+                "an object is either a position or an attachment, not both",
+            )),
         }
     }
 }
@@ -198,6 +256,8 @@ mod tests {
             "1.5",
             "\"文本\"",
             "{\"lat\":30.2,\"lng\":115.1}",
+            "{\"sha256\":\"ab\",\"media_type\":\"image/jpeg\",\"size\":3}",
+            "{\"sha256\":\"ab\",\"media_type\":\"image/png\",\"size\":3,\"caption\":\"门口\"}",
         ] {
             let v: Value = serde_json::from_str(json).unwrap();
             assert_eq!(serde_json::to_string(&v).unwrap(), json);
@@ -210,5 +270,14 @@ mod tests {
         assert!(serde_json::from_str::<Value>("{\"lat\":1}").is_err());
         assert!(serde_json::from_str::<Value>("{\"lat\":1,\"lng\":2,\"x\":3}").is_err());
         assert!(serde_json::from_str::<Value>("18446744073709551615").is_err());
+        assert!(serde_json::from_str::<Value>("{\"sha256\":\"ab\",\"size\":3}").is_err());
+        assert!(serde_json::from_str::<Value>(
+            "{\"sha256\":\"ab\",\"media_type\":\"image/png\",\"size\":-3}"
+        )
+        .is_err());
+        assert!(serde_json::from_str::<Value>(
+            "{\"lat\":1,\"lng\":2,\"sha256\":\"ab\",\"media_type\":\"x\",\"size\":1}"
+        )
+        .is_err());
     }
 }

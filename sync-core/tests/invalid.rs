@@ -669,3 +669,59 @@ fn malformed_json_is_a_decode_error_not_a_panic() {
     let (_, next) = setup();
     assert_eq!(Change::from_json(next.to_json().as_bytes()).unwrap(), next);
 }
+
+#[test]
+fn a_bad_attachment_reference() {
+    let (mut s, next) = setup();
+    let photo = |sha: &str, media: &str, size: u64, caption: Option<String>| {
+        Value::from(gridsync_core::Attachment {
+            sha256: sha.into(),
+            media_type: media.into(),
+            size,
+            caption,
+        })
+    };
+    let good = "a".repeat(64);
+    let cases = [
+        (photo("ABC", "image/jpeg", 10, None), "wrong_type"),
+        (photo(&"A".repeat(64), "image/jpeg", 10, None), "wrong_type"),
+        (
+            photo(&good, "application/x-msdownload", 10, None),
+            "value_not_allowed",
+        ),
+        (photo(&good, "image/jpeg", 0, None), "out_of_range"),
+        (photo(&good, "image/jpeg", (1 << 30) + 1, None), "out_of_range"),
+        (
+            photo(&good, "image/jpeg", 10, Some("说".repeat(201))),
+            "too_long",
+        ),
+        (Value::from("att-1234"), "wrong_type"),
+    ];
+    for (value, code) in cases {
+        let e = refused(
+            &mut s,
+            &with_ops(
+                &next,
+                vec![append(
+                    "photos",
+                    &[("photo", value.clone()), ("stage", Value::from("before"))],
+                )],
+            ),
+        );
+        assert_eq!(e.code(), code, "{value:?}: {e}");
+        assert!(e.to_string().contains("photo"), "{e}");
+    }
+    // The same reference, well formed, is kept, and the record names it.
+    let ok = photo(&good, "image/jpeg", 10, Some("说".repeat(200)));
+    let applied = with_ops(
+        &next,
+        vec![append(
+            "photos",
+            &[("photo", ok), ("stage", Value::from("before"))],
+        )],
+    );
+    assert_eq!(s.apply(&applied).unwrap(), Outcome::Applied);
+    let refs = s.record(ID).unwrap().attachments();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].sha256, good);
+}

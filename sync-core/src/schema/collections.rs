@@ -7,7 +7,7 @@ use super::ScalarType::{Bool, Date, DateTime, Decimal, Geo, Integer, Text};
 use super::*;
 
 const SEVERITY: &[&str] = &["low", "medium", "high", "critical"];
-const PHOTO: ScalarType = Text { max_len: 200 };
+const PHOTO: ScalarType = ScalarType::Attachment;
 const NOTE: ScalarType = Text { max_len: 2000 };
 
 const fn reference(name: &'static str, collection: &'static str) -> FieldDef {
@@ -23,6 +23,19 @@ const ACTION_ENTRY: &[EntryField] = &[
     entry("action", Text { max_len: 64 }, true),
     entry("note", NOTE, false),
     entry("photo", PHOTO, false),
+];
+
+/// The photos of a case: evidence, so a log (grow-only) rather than a set.
+const PHOTO_ENTRY: &[EntryField] = &[
+    entry("photo", PHOTO, true),
+    entry(
+        "stage",
+        ScalarType::Enum {
+            values: &["before", "after", "scene", "document"],
+        },
+        true,
+    ),
+    entry("note", NOTE, false),
 ];
 
 pub static COLLECTIONS: &[CollectionDef] = &[
@@ -188,8 +201,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             level(),
             text("assignee", 64),
             scalar("deadline", DateTime),
-            set("photos_before", 20),
-            set("photos_after", 20),
+            log("photos", PHOTO_ENTRY),
             log("actions", ACTION_ENTRY),
             counter("report_count"),
             set("tags", 32),
@@ -250,7 +262,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
                     entry("photo", PHOTO, false),
                 ],
             ),
-            set("photos", 20),
+            log("photos", PHOTO_ENTRY),
             scalar("estimated_cost", Decimal),
         ],
     },
@@ -296,6 +308,8 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             scalar("received_on", Date),
             scalar("deadline", DateTime),
             text("agreement", 4000),
+            // The signed agreement, photographed or scanned.
+            scalar("agreement_scan", PHOTO),
             scalar("follow_up_on", Date),
             text("follow_up_result", 2000),
             log(

@@ -87,7 +87,22 @@ pub enum ScalarType {
     },
     /// A WGS-84 position `{"lat": …, "lng": …}`.
     Geo,
+    /// A photo or scanned page by the SHA-256 of its bytes
+    /// (`crate::value::Attachment`), of one of [`ATTACHMENT_MEDIA_TYPES`].
+    Attachment,
 }
+
+/// The media types an attachment may have: photos and scanned documents.
+/// A server may narrow this list (its upload limits); it cannot widen it.
+pub const ATTACHMENT_MEDIA_TYPES: &[&str] =
+    &["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// The largest attachment a reference may name (the server's own limit is
+/// usually far lower).
+pub const ATTACHMENT_MAX_BYTES: u64 = 1 << 30;
+
+/// Longest attachment caption, in characters.
+pub const CAPTION_MAX_CHARS: usize = 200;
 
 /// One field of a log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
