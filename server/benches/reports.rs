@@ -517,7 +517,16 @@ fn main() {
         sweep_every: None,
         ..Limits::default()
     };
-    let running = gridsync_server::Background::start(listener, store, limits, auth).expect("serve");
+    let blobs = std::env::temp_dir().join(format!("gridsync-reports-bench-{}", std::process::id()));
+    let blobs = gridsync_server::blobs::disk::DiskStore::open(blobs).expect("attachment folder");
+    let running = gridsync_server::Background::start(
+        listener,
+        store,
+        limits,
+        auth,
+        std::sync::Arc::new(blobs),
+    )
+    .expect("serve");
     let base = running.url.clone();
     let login: serde_json::Value = ureq::post(&format!("{base}/v1/auth/login"))
         .send_json(serde_json::json!({"username": "chief", "password": PASSWORD}))

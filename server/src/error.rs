@@ -16,6 +16,10 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// Not here (yet), for a reason the code names (e.g. an attachment
+    /// referenced but not uploaded yet).
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     /// No valid credentials: a missing, bad, expired or revoked token.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
@@ -28,6 +32,16 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// Something declared is over a configured size limit.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// A media type this server does not take, or bytes that are not what
+    /// they claim.
+    #[error("{message}")]
+    WrongMediaType { code: &'static str, message: String },
+    /// A quota is used up for now.
+    #[error("{message}")]
+    OverQuota { code: &'static str, message: String },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     /// The database is unreachable or busy: try again.
@@ -51,7 +65,11 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
+            | ApiError::Conflict { code, .. }
+            | ApiError::Missing { code, .. }
+            | ApiError::TooLarge { code, .. }
+            | ApiError::WrongMediaType { code, .. }
+            | ApiError::OverQuota { code, .. } => code,
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -65,7 +83,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::WrongMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::OverQuota { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -109,6 +130,15 @@ impl From<StoreError> for ApiError {
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
                 _,
             )) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::blobs::BlobError> for ApiError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        match e {
+            crate::blobs::BlobError::Remote(_) => ApiError::Unavailable(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -16,7 +16,9 @@
 //! - [`fixture`]: synthetic districts (the demo, the reference district).
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
+pub mod blobs;
 pub mod db;
 pub mod error;
 pub mod fixture;
@@ -35,6 +37,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::AppState;
 use crate::auth::Auth;
+use crate::blobs::BlobStore;
 use crate::db::{Database, Pool};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -53,6 +56,8 @@ pub struct Limits {
     pub max_grids: usize,
     /// How often the escalation sweep runs (none: only on demand).
     pub sweep_every: Option<std::time::Duration>,
+    /// Attachment sizes, types and the daily limit per device.
+    pub attachments: attachments::AttachmentLimits,
 }
 
 impl Default for Limits {
@@ -63,6 +68,7 @@ impl Default for Limits {
             page_size: 500,
             max_grids: 100,
             sweep_every: Some(std::time::Duration::from_secs(600)),
+            attachments: attachments::AttachmentLimits::default(),
         }
     }
 }
@@ -118,12 +124,16 @@ pub fn serve(
     store: Store,
     limits: Limits,
     auth: Arc<Auth>,
+    blobs: Arc<dyn BlobStore>,
 ) -> std::io::Result<Server> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         store,
         auth,
         metrics: Arc::new(Metrics::new()),
         limits,
+        blobs,
+        thumbnails: Arc::new(tokio::sync::Semaphore::new(cores)),
     };
     let server = HttpServer::new(move || {
         let limit = state.limits.max_body_bytes;
@@ -195,12 +205,13 @@ impl Background {
         store: Store,
         limits: Limits,
         auth: Arc<Auth>,
+        blobs: Arc<dyn BlobStore>,
     ) -> std::io::Result<Background> {
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                match serve(listener, store, limits, auth) {
+                match serve(listener, store, limits, auth, blobs) {
                     Ok(server) => {
                         let _ = tx.send(Ok(server.handle()));
                         let _ = server.await;

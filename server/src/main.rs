@@ -3,6 +3,11 @@ use gridsync_server::auth::password;
 use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
 use gridsync_server::fixture::{self, Options, Shape};
+use std::sync::Arc;
+
+use gridsync_server::attachments::AttachmentLimits;
+use gridsync_server::blobs::disk::DiskStore;
+use gridsync_server::blobs::BlobStore;
 use gridsync_server::{auth_for, open_store, Limits};
 use tracing_subscriber::EnvFilter;
 
@@ -52,6 +57,8 @@ enum Command {
         /// Seconds between escalation sweeps; 0 runs them only on demand.
         #[arg(long, env = "GRIDSYNC_SWEEP_SECS", default_value_t = 600)]
         sweep_secs: u64,
+        #[command(flatten)]
+        attachments: AttachmentArgs,
     },
     /// Create the first admin (and the district node it belongs to) on a
     /// fresh store. The password is read from GRIDSYNC_ADMIN_PASSWORD.
@@ -86,6 +93,63 @@ enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
+}
+
+/// Where attachment bytes are kept and what is accepted.
+#[derive(Debug, clap::Args)]
+struct AttachmentArgs {
+    /// Folder for attachment bytes. Default: beside the SQLite file
+    /// (`gridsync.db` keeps them in `gridsync-attachments/`), or
+    /// ./gridsync-attachments with PostgreSQL.
+    #[arg(long, env = "GRIDSYNC_ATTACHMENTS_DIR")]
+    attachments_dir: Option<std::path::PathBuf>,
+    /// Largest attachment, in bytes.
+    #[arg(long, env = "GRIDSYNC_MAX_ATTACHMENT_BYTES",
+          default_value_t = AttachmentLimits::default().max_bytes)]
+    max_attachment_bytes: u64,
+    /// Attachment bytes one device may send per day (China time).
+    #[arg(long, env = "GRIDSYNC_ATTACHMENT_DAILY_BYTES",
+          default_value_t = AttachmentLimits::default().daily_bytes_per_device)]
+    attachment_daily_bytes: u64,
+    /// Media types accepted, comma-separated (of image/jpeg, image/png,
+    /// image/webp, application/pdf).
+    #[arg(long, env = "GRIDSYNC_ATTACHMENT_TYPES", value_delimiter = ',',
+          default_values_t = AttachmentLimits::default().media_types)]
+    attachment_types: Vec<String>,
+}
+
+impl AttachmentArgs {
+    fn limits(&self) -> Result<AttachmentLimits, String> {
+        for t in &self.attachment_types {
+            if !gridsync_core::ATTACHMENT_MEDIA_TYPES.contains(&t.as_str()) {
+                return Err(format!(
+                    "--attachment-types: `{t}` is not one of {}",
+                    gridsync_core::ATTACHMENT_MEDIA_TYPES.join(", ")
+                ));
+            }
+        }
+        Ok(AttachmentLimits {
+            max_bytes: self.max_attachment_bytes,
+            daily_bytes_per_device: self.attachment_daily_bytes,
+            media_types: self.attachment_types.clone(),
+            ..AttachmentLimits::default()
+        })
+    }
+
+    fn store(&self, db: &Database) -> Result<Arc<dyn BlobStore>, Box<dyn std::error::Error>> {
+        let dir = match (&self.attachments_dir, db) {
+            (Some(dir), _) => dir.clone(),
+            (None, Database::Sqlite(file)) => {
+                let stem = file
+                    .file_stem()
+                    .map_or("gridsync".into(), |s| s.to_string_lossy());
+                file.with_file_name(format!("{stem}-attachments"))
+            }
+            (None, _) => "gridsync-attachments".into(),
+        };
+        tracing::info!(dir = %dir.display(), "attachments in a folder");
+        Ok(Arc::new(DiskStore::open(&dir)?))
+    }
 }
 
 /// Say why and exit with status 1.
@@ -183,6 +247,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             jwt_secret,
             rules,
             sweep_secs,
+            attachments,
         } => {
             let mut store = store;
             if let Some(path) = rules {
@@ -198,12 +263,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 max_body_bytes,
                 max_batch,
                 sweep_every: (sweep_secs > 0).then(|| std::time::Duration::from_secs(sweep_secs)),
+                attachments: attachments.limits()?,
                 ..Limits::default()
             };
+            let blobs = attachments.store(&db)?;
             let listener = gridsync_server::listen(&addr)?;
             println!("gridsync serving on http://{}", listener.local_addr()?);
-            actix_web::rt::System::new()
-                .block_on(async { gridsync_server::serve(listener, store, limits, auth)?.await })?;
+            actix_web::rt::System::new().block_on(async {
+                gridsync_server::serve(listener, store, limits, auth, blobs)?.await
+            })?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served as text at `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Debug, Clone)]
@@ -10,6 +10,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub changes: IntCounterVec,
     pub sync_seconds: HistogramVec,
+    pub attachments_stored: IntCounter,
+    pub attachment_bytes_received: IntCounter,
 }
 
 impl Default for Metrics {
@@ -45,6 +47,22 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let attachments_stored = IntCounter::new(
+            "gridsync_attachments_stored_total",
+            "Attachments received whole, verified and kept",
+        )
+        .expect("valid metric");
+        let attachment_bytes_received = IntCounter::new(
+            "gridsync_attachment_bytes_received_total",
+            "Attachment bytes acknowledged to devices",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(attachments_stored.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(attachment_bytes_received.clone()))
+            .expect("registered once");
         registry
             .register(Box::new(requests.clone()))
             .expect("registered once");
@@ -62,6 +80,8 @@ impl Metrics {
             requests,
             changes,
             sync_seconds,
+            attachments_stored,
+            attachment_bytes_received,
         }
     }
 

@@ -690,7 +690,10 @@ fn a_bad_attachment_reference() {
             "value_not_allowed",
         ),
         (photo(&good, "image/jpeg", 0, None), "out_of_range"),
-        (photo(&good, "image/jpeg", (1 << 30) + 1, None), "out_of_range"),
+        (
+            photo(&good, "image/jpeg", (1 << 30) + 1, None),
+            "out_of_range",
+        ),
         (
             photo(&good, "image/jpeg", 10, Some("说".repeat(201))),
             "too_long",

@@ -45,7 +45,16 @@ impl Server {
         }
         let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let running = Background::start(listener, store.clone(), Limits::default(), auth).unwrap();
+        let blobs =
+            gridsync_server::blobs::disk::DiskStore::open(dir.path().join("blobs")).unwrap();
+        let running = Background::start(
+            listener,
+            store.clone(),
+            Limits::default(),
+            auth,
+            std::sync::Arc::new(blobs),
+        )
+        .unwrap();
         let server = Server {
             url: running.url.clone(),
             store,

@@ -1,6 +1,7 @@
 //! HTTP handlers: parse, call the store inside `web::block`, map the result.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod cases;
 pub mod health;
@@ -15,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix_web::web;
 
 use crate::auth::Auth;
+use crate::blobs::BlobStore;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::Limits;
@@ -26,6 +28,10 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Attachment bytes.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Turns to make a thumbnail (decoding a photo takes a core).
+    pub thumbnails: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,6 +40,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/v1/schema", web::get().to(health::schema))
         .route("/v1/sync", web::post().to(sync::sync))
+        .route("/v1/attachments", web::post().to(attachments::begin))
+        .route(
+            "/v1/attachments/uploads/{id}",
+            web::patch().to(attachments::chunk),
+        )
+        .route(
+            "/v1/attachments/{sha256}",
+            web::get().to(attachments::download),
+        )
+        .route(
+            "/v1/attachments/{sha256}/thumbnail",
+            web::get().to(attachments::thumbnail),
+        )
         .route(
             "/v1/grids/{grid}/records",
             web::get().to(records::grid_records),

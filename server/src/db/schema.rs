@@ -155,3 +155,53 @@ diesel::table! {
         n -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Attachments received whole and verified (migration 000006_attachments).
+    attachments (sha256) {
+        sha256 -> Text,
+        media_type -> Text,
+        size -> BigInt,
+        stored_at -> BigInt,
+        user_id -> BigInt,
+        device -> Text,
+    }
+}
+
+diesel::table! {
+    /// Which records refer to which attachment.
+    attachment_refs (sha256, record_id) {
+        sha256 -> Text,
+        record_id -> Text,
+        grid -> Text,
+        collection -> Text,
+        media_type -> Text,
+        size -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Uploads under way.
+    uploads (id) {
+        id -> Text,
+        sha256 -> Text,
+        device -> Text,
+        user_id -> BigInt,
+        media_type -> Text,
+        size -> BigInt,
+        received -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Bytes each device sent per day.
+    upload_days (device, day) {
+        device -> Text,
+        day -> Text,
+        bytes -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(attachments, attachment_refs, uploads);

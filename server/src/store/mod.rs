@@ -565,8 +565,10 @@ macro_rules! queries {
                 }
                 let mut created = Vec::new();
                 let mut stock: HashMap<StockKey, i64> = HashMap::new();
+                let mut refs = Vec::new();
                 for l in loaded.values().filter(|l| l.touched) {
                     let record = l.record.as_ref().expect("a touched record exists");
+                    refs.extend(attachments::refs_of(record));
                     let form = record_form(record, &l.prior, l.last_seq, now, rules);
                     stock_move(&mut stock, l.stock.clone(), form_stock(&form));
                     if l.existed {
@@ -585,7 +587,37 @@ macro_rules! queries {
                 record_actor(c, p.actor, &logged, now)?;
                 keep_in_quarantine(c, held)?;
                 keep_stock(c, &stock)?;
+                keep_refs(c, &refs)?;
                 Ok(results)
+            }
+
+            /// Add the attachment references of a batch (already known ones
+            /// are left as they are).
+            fn keep_refs(c: &mut $conn, refs: &[attachments::NewRef]) -> Result<(), StoreError> {
+                use crate::db::schema::attachment_refs as ar;
+                for chunk in refs.chunks(500) {
+                    // Tuples: diesel's SQLite upsert takes only batches it
+                    // can write without the DEFAULT keyword.
+                    let rows: Vec<_> = chunk
+                        .iter()
+                        .map(|r| {
+                            (
+                                ar::sha256.eq(&r.sha256),
+                                ar::record_id.eq(&r.record_id),
+                                ar::grid.eq(&r.grid),
+                                ar::collection.eq(&r.collection),
+                                ar::media_type.eq(&r.media_type),
+                                ar::size.eq(r.size),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(ar::table)
+                        .values(&rows)
+                        .on_conflict((ar::sha256, ar::record_id))
+                        .do_nothing()
+                        .execute(c)?;
+                }
+                Ok(())
             }
 
             /// Add the moves of a batch to the report stock.
@@ -1118,5 +1150,6 @@ impl Store {
 }
 
 // After the macros above, which they use.
+pub mod attachments;
 pub mod identity;
 pub mod reports;

@@ -163,6 +163,8 @@ pub struct TestServer {
     admin: std::sync::OnceLock<String>,
     supervisor: std::sync::OnceLock<String>,
     _running: gridsync_server::Background,
+    /// The attachment store's folder.
+    pub blobs: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -176,12 +178,22 @@ impl TestServer {
         bootstrap(&store);
         let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let running = gridsync_server::Background::start(listener, store, limits, auth).unwrap();
+        let blobs = tempfile::tempdir().unwrap();
+        let disk = gridsync_server::blobs::disk::DiskStore::open(blobs.path()).unwrap();
+        let running = gridsync_server::Background::start(
+            listener,
+            store,
+            limits,
+            auth,
+            std::sync::Arc::new(disk),
+        )
+        .unwrap();
         TestServer {
             base: running.url.clone(),
             admin: std::sync::OnceLock::new(),
             supervisor: std::sync::OnceLock::new(),
             _running: running,
+            blobs,
         }
     }
 

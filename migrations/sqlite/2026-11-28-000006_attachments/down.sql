@@ -1,0 +1,4 @@
+DROP TABLE upload_days;
+DROP TABLE uploads;
+DROP TABLE attachment_refs;
+DROP TABLE attachments;

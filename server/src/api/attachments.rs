@@ -1,0 +1,484 @@
+//! Attachments over HTTP: begin or resume an upload, send chunks, download
+//! (ranges, ETag), thumbnails. The protocol is in `docs/PROTOCOL.md`
+//! ("Attachments"); the decisions in [`crate::attachments`].
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{Bytes, BytesMut};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::{now_ms, AppState};
+use crate::attachments::{self, thumbnail, Access, Answer, Refusal};
+use crate::auth::Caller;
+use crate::blobs::BlobKey;
+use crate::error::ApiError;
+use crate::store::attachments::{AttachmentRow, Begun, Known, UploadAsk, UploadRow};
+use crate::store::StoreError;
+
+/// Attachments never change: a cache may keep them as long as it likes.
+const CACHE: &str = "private, max-age=31536000, immutable";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadIn {
+    sha256: String,
+    media_type: String,
+    size: u64,
+}
+
+/// Where an attachment's upload stands.
+#[derive(Debug, Serialize)]
+pub struct UploadOut {
+    sha256: String,
+    /// `stored` (nothing more to send) or `uploading`.
+    state: &'static str,
+    /// The upload to send chunks to (while uploading).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload: Option<String>,
+    /// Bytes the server has acknowledged: send from here.
+    offset: u64,
+    size: u64,
+    /// The chunk size the server suggests (it takes up to `max_chunk`).
+    chunk_size: u64,
+    max_chunk: u64,
+}
+
+impl UploadOut {
+    fn stored(state: &AppState, sha256: String, size: u64) -> UploadOut {
+        let l = &state.limits.attachments;
+        UploadOut {
+            sha256,
+            state: "stored",
+            upload: None,
+            offset: size,
+            size,
+            chunk_size: l.chunk_bytes,
+            max_chunk: l.max_chunk_bytes,
+        }
+    }
+
+    fn open(state: &AppState, u: &UploadRow) -> UploadOut {
+        let l = &state.limits.attachments;
+        UploadOut {
+            sha256: u.sha256.clone(),
+            state: "uploading",
+            upload: Some(u.id.clone()),
+            offset: to_u64(u.received),
+            size: to_u64(u.size),
+            chunk_size: l.chunk_bytes,
+            max_chunk: l.max_chunk_bytes,
+        }
+    }
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Uploads are counted per device; a token without one counts as its user's.
+fn device_key(caller: &Caller) -> String {
+    match &caller.device {
+        Some(d) => d.id.clone(),
+        None => format!("user:{}", caller.user_id),
+    }
+}
+
+fn refusal(r: &Refusal) -> ApiError {
+    let (code, message) = (r.code(), r.to_string());
+    match r {
+        Refusal::TooLarge { .. } => ApiError::TooLarge { code, message },
+        Refusal::MediaType(..) => ApiError::WrongMediaType { code, message },
+        Refusal::BadHash(_) | Refusal::Empty => ApiError::BadRequest { code, message },
+    }
+}
+
+/// `POST /v1/attachments`: begin an upload, or learn where it stands (the
+/// same request resumes it after a failure), or learn that the server has
+/// these bytes already.
+pub async fn begin(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<UploadIn>,
+) -> Result<HttpResponse, ApiError> {
+    let ask = body.into_inner();
+    state
+        .limits
+        .attachments
+        .check(&ask.sha256, &ask.media_type, ask.size)
+        .map_err(|r| refusal(&r))?;
+    let now = now_ms();
+    let upload = UploadAsk {
+        id: uuid::Uuid::new_v4().to_string(),
+        sha256: ask.sha256.clone(),
+        device: device_key(&caller),
+        user_id: caller.user_id,
+        media_type: ask.media_type.clone(),
+        size: to_i64(ask.size),
+        day: attachments::china_day(now),
+        daily_limit: to_i64(state.limits.attachments.daily_bytes_per_device),
+    };
+    let st = state.clone();
+    let begun = web::block(move || -> Result<Begun, ApiError> {
+        let scope = caller.scope(&st.store)?;
+        let known = st.store.attachment(&upload.sha256)?;
+        if attachments::matching_ref(&known.refs, &scope, &upload.media_type, ask.size).is_none() {
+            return Err(ApiError::Conflict {
+                code: "attachment_not_referenced",
+                message: format!(
+                    "no record you can read refers to {} as {} of {} bytes: sync the \
+                     record change that refers to it first",
+                    upload.sha256, upload.media_type, ask.size
+                ),
+            });
+        }
+        st.store.begin_upload(&upload, now).map_err(|e| match e {
+            StoreError::Invalid { code, message } if code == "daily_upload_limit" => {
+                ApiError::OverQuota { code, message }
+            }
+            other => other.into(),
+        })
+    })
+    .await??;
+    let out = match begun {
+        Begun::Kept(row) => UploadOut::stored(&state, row.sha256, to_u64(row.size)),
+        // Every byte arrived but the server stopped before keeping them.
+        Begun::Open(u) if u.received == u.size => finish(&state, &u).await?,
+        Begun::Open(u) => UploadOut::open(&state, &u),
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
+
+fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `PATCH /v1/attachments/uploads/{id}`: the bytes from `Upload-Offset`,
+/// optionally with `Upload-Checksum: sha256 <base64>` of this chunk.
+pub async fn chunk(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let offset: u64 = header_str(&req, "upload-offset")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            ApiError::bad(
+                "invalid_offset",
+                "Upload-Offset must give the byte offset this chunk starts at",
+            )
+        })?;
+    let checksum = header_str(&req, "upload-checksum")
+        .map(attachments::parse_checksum)
+        .transpose()
+        .map_err(|m| ApiError::bad("invalid_checksum", m))?;
+    let st = state.clone();
+    let lookup = id.clone();
+    let upload = web::block(move || st.store.upload(&lookup))
+        .await??
+        .filter(|u| u.device == device_key(&caller))
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("upload {id} (finished, discarded or never begun: POST /v1/attachments)"),
+        })?;
+    if to_i64(offset) != upload.received {
+        return Err(ApiError::Conflict {
+            code: "offset_mismatch",
+            message: format!(
+                "upload {id} is at offset {}, not {offset}: resume from there",
+                upload.received
+            ),
+        });
+    }
+    let left = to_u64(upload.size - upload.received);
+    let max_chunk = state.limits.attachments.max_chunk_bytes;
+    let declared: Option<u64> = header_str(&req, "content-length").and_then(|v| v.parse().ok());
+    let too_much = |n: u64| -> Option<ApiError> {
+        if n > left {
+            Some(ApiError::bad(
+                "beyond_size",
+                format!("upload {id} needs {left} more bytes; this chunk has more"),
+            ))
+        } else if n > max_chunk {
+            Some(ApiError::TooLarge {
+                code: "chunk_too_large",
+                message: format!("a chunk is at most {max_chunk} bytes"),
+            })
+        } else {
+            None
+        }
+    };
+    if let Some(e) = declared.and_then(too_much) {
+        return Err(e);
+    }
+    // At most one chunk is held in memory, never the whole attachment.
+    let mut data = BytesMut::with_capacity(declared.unwrap_or(0).min(max_chunk) as usize);
+    while let Some(piece) = body.next().await {
+        let piece = piece.map_err(|e| ApiError::bad("incomplete_chunk", e.to_string()))?;
+        if let Some(e) = too_much((data.len() + piece.len()) as u64) {
+            return Err(e);
+        }
+        data.extend_from_slice(&piece);
+    }
+    if data.is_empty() {
+        return Err(ApiError::bad(
+            "empty_chunk",
+            "a chunk has at least one byte",
+        ));
+    }
+    let data = data.freeze();
+    if let Some(want) = checksum {
+        let d = data.clone();
+        let got: [u8; 32] = web::block(move || Sha256::digest(&d).into()).await?;
+        if got != want {
+            return Err(ApiError::bad(
+                "chunk_checksum_mismatch",
+                format!(
+                    "the {} bytes at offset {offset} do not match their Upload-Checksum \
+                     (damaged on the way?); nothing of them was kept: send them again",
+                    data.len()
+                ),
+            ));
+        }
+    }
+    let to = offset + data.len() as u64;
+    state.blobs.stage(&upload.id, offset, data).await?;
+    let now = now_ms();
+    let st = state.clone();
+    let day = attachments::china_day(now);
+    let row = web::block(move || {
+        st.store
+            .advance_upload(&id, to_i64(offset), to_i64(to), &day, now)
+    })
+    .await??;
+    state.metrics.attachment_bytes_received.inc_by(to - offset);
+    let out = if row.received == row.size {
+        finish(&state, &row).await?
+    } else {
+        UploadOut::open(&state, &row)
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Every byte is in: keep the attachment if it is what it claims to be,
+/// else discard the upload and say why.
+async fn finish(state: &AppState, u: &UploadRow) -> Result<UploadOut, ApiError> {
+    let size = to_u64(u.size);
+    let digest = state.blobs.digest(&u.id, size).await?;
+    let refused = if digest.sha256 != u.sha256 {
+        Some(ApiError::bad(
+            "hash_mismatch",
+            format!(
+                "the {size} bytes received hash to {}, not {}; nothing was kept: \
+                 upload them again from offset 0",
+                digest.sha256, u.sha256
+            ),
+        ))
+    } else if !attachments::looks_like(&digest.head, &u.media_type) {
+        Some(ApiError::WrongMediaType {
+            code: "media_type_mismatch",
+            message: format!(
+                "the bytes are {}, not {} as declared; nothing was kept",
+                attachments::sniffed(&digest.head),
+                u.media_type
+            ),
+        })
+    } else {
+        None
+    };
+    let kept = match refused {
+        Some(_) => {
+            state.blobs.discard(&u.id).await?;
+            None
+        }
+        None => {
+            state
+                .blobs
+                .keep(&u.id, size, BlobKey::Original(&u.sha256))
+                .await?;
+            Some(AttachmentRow {
+                sha256: u.sha256.clone(),
+                media_type: u.media_type.clone(),
+                size: u.size,
+                stored_at: now_ms(),
+                user_id: u.user_id,
+                device: u.device.clone(),
+            })
+        }
+    };
+    let st = state.clone();
+    let id = u.id.clone();
+    let row = kept.clone();
+    web::block(move || st.store.finish_upload(&id, row.as_ref())).await??;
+    if let Some(e) = refused {
+        return Err(e);
+    }
+    state.metrics.attachments_stored.inc();
+    Ok(UploadOut::stored(state, u.sha256.clone(), size))
+}
+
+/// The attachment as `caller` may see it: 404 if no record refers to it,
+/// 403 if none in reach does, `attachment_pending` if its bytes have not
+/// arrived.
+async fn readable(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    sha: &str,
+) -> Result<AttachmentRow, ApiError> {
+    if !gridsync_core::is_sha256_hex(sha) {
+        return Err(ApiError::bad(
+            "invalid_sha256",
+            format!("`{sha}` is not a SHA-256 (64 lowercase hex digits)"),
+        ));
+    }
+    let st = state.clone();
+    let key = sha.to_owned();
+    let (known, scope) = web::block(move || -> Result<_, StoreError> {
+        Ok((st.store.attachment(&key)?, caller.scope(&st.store)?))
+    })
+    .await??;
+    let Known { kept, refs } = known;
+    match attachments::access(&refs, &scope) {
+        Access::Unknown => Err(ApiError::NotFound {
+            what: format!("attachment {sha}"),
+        }),
+        Access::OutOfScope => Err(ApiError::Forbidden {
+            code: "out_of_scope",
+            message: format!(
+                "no record under node `{}` that a {} reads refers to attachment {sha}",
+                scope.node,
+                scope.role.as_str()
+            ),
+        }),
+        Access::Allowed => kept.ok_or_else(|| ApiError::Missing {
+            code: "attachment_pending",
+            message: format!(
+                "attachment {sha} is referenced by a record, but the device that took it \
+                 has not uploaded it yet"
+            ),
+        }),
+    }
+}
+
+/// `GET /v1/attachments/{sha256}`: the bytes, whole or a range.
+pub async fn download(
+    state: web::Data<AppState>,
+    caller: Caller,
+    sha: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let row = readable(&state, caller, &sha).await?;
+    let size = to_u64(row.size);
+    let tag = attachments::etag(&row.sha256, None);
+    let plan = attachments::answer(
+        &tag,
+        size,
+        header_str(&req, "if-none-match"),
+        header_str(&req, "range"),
+        header_str(&req, "if-range"),
+    );
+    let (status, range) = match plan {
+        Answer::NotModified => {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, tag))
+                .insert_header((header::CACHE_CONTROL, CACHE))
+                .finish())
+        }
+        Answer::Unsatisfiable => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .json(serde_json::json!({
+                    "code": "range_not_satisfiable",
+                    "message": format!("attachment {} has {size} bytes", row.sha256),
+                })))
+        }
+        Answer::Whole => (StatusCode::OK, 0..size),
+        Answer::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
+    };
+    let stream = state
+        .blobs
+        .read(BlobKey::Original(&row.sha256), range.clone())
+        .await?
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()));
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, row.media_type.as_str()))
+        .insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, CACHE))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        res.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{size}", range.start, range.end - 1),
+        ));
+    }
+    Ok(res.no_chunking(range.end - range.start).streaming(stream))
+}
+
+/// `GET /v1/attachments/{sha256}/thumbnail`: a small JPEG of a photo, made
+/// on first request and kept.
+pub async fn thumbnail(
+    state: web::Data<AppState>,
+    caller: Caller,
+    sha: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let row = readable(&state, caller, &sha).await?;
+    if thumbnail::format_of(&row.media_type).is_none() {
+        return Err(ApiError::Missing {
+            code: "no_thumbnail",
+            message: format!(
+                "{} has no thumbnail: download the attachment",
+                row.media_type
+            ),
+        });
+    }
+    let tag = attachments::etag(&row.sha256, Some(&format!("t{}", thumbnail::EDGE)));
+    if attachments::answer(&tag, 0, header_str(&req, "if-none-match"), None, None)
+        == Answer::NotModified
+    {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .insert_header((header::CACHE_CONTROL, CACHE))
+            .finish());
+    }
+    let key = BlobKey::Thumbnail(&row.sha256, thumbnail::EDGE);
+    let bytes = if state.blobs.exists(key).await? {
+        state.blobs.get(key).await?
+    } else {
+        // Decoding a photo takes tens of MB and a core: a few at a time.
+        let _turn = state
+            .thumbnails
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let original = crate::blobs::read_all(
+            &*state.blobs,
+            BlobKey::Original(&row.sha256),
+            to_u64(row.size),
+        )
+        .await?;
+        let media = row.media_type.clone();
+        let made = web::block(move || thumbnail::make(&original, &media))
+            .await?
+            .map_err(|e| ApiError::WrongMediaType {
+                code: "undecodable_image",
+                message: e.to_string(),
+            })?;
+        let made = Bytes::from(made);
+        state.blobs.put(key, made.clone()).await?;
+        made
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/jpeg"))
+        .insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, CACHE))
+        .body(bytes))
+}
