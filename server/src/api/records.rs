@@ -271,10 +271,11 @@ pub async fn record(
             return Ok(None);
         }
         audit_key_persons(&store, &who, std::slice::from_ref(&row), "record")?;
-        Ok::<_, StoreError>(Some((row, changes)))
+        let attachments = store.record_attachments(&key)?;
+        Ok::<_, StoreError>(Some((row, changes, attachments)))
     })
     .await??;
-    let (row, changes) = found.ok_or(ApiError::NotFound {
+    let (row, changes, attachments) = found.ok_or(ApiError::NotFound {
         what: format!("record {id}"),
     })?;
     let masking = !caller.role.sees_personal_data();
@@ -296,8 +297,30 @@ pub async fn record(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "record": record_out(&row, &caller)?, "history": history })))
+    let attachments: Vec<AttachmentOut> = attachments
+        .into_iter()
+        .map(|(r, stored)| AttachmentOut {
+            sha256: r.sha256,
+            media_type: r.media_type,
+            size: r.size,
+            stored,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "record": record_out(&row, &caller)?,
+        "history": history,
+        "attachments": attachments,
+    })))
+}
+
+/// An attachment a record refers to, and whether its bytes have arrived
+/// (`GET /v1/attachments/{sha256}` serves them once they have).
+#[derive(Debug, Serialize)]
+struct AttachmentOut {
+    sha256: String,
+    media_type: String,
+    size: i64,
+    stored: bool,
 }
 
 #[derive(Debug, Serialize)]

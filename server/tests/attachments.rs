@@ -1,0 +1,678 @@
+//! Attachments end to end over HTTP against the real server: a photo
+//! referenced by a synced record, uploaded in chunks with interruptions and a
+//! corrupted chunk, resumed, verified, served by range and by scope; the same
+//! bytes from two devices kept once; a whole that does not hash to its name
+//! refused; the limits.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::{on_both_backends, Backend, Phone, TestServer};
+use gridsync_core::{Attachment, Entry, Value};
+use gridsync_server::attachments::checksum_header;
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+on_both_backends!(
+    a_photo_is_uploaded_in_chunks_resumed_and_served,
+    the_same_bytes_from_two_devices_are_kept_once,
+    downloads_follow_the_records_scope,
+    bytes_that_are_not_what_they_claim_are_refused,
+    the_limits_of_size_type_and_day,
+);
+
+fn sha_hex(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+/// A real JPEG of about `w`×`h` pixels of noise (so it does not compress).
+fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+fn reference(data: &[u8], media_type: &str) -> Attachment {
+    Attachment {
+        sha256: sha_hex(data),
+        media_type: media_type.into(),
+        size: data.len() as u64,
+        caption: Some("堵塞的消防通道".into()),
+    }
+}
+
+/// An event in `grid` whose photos log refers to `att`; synced.
+fn event_with_photo(s: &TestServer, phone: &mut Phone, grid: &str, att: &Attachment) -> Uuid {
+    let id = Uuid::new_v4();
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("photo".to_owned(), Value::from(att.clone()));
+    fields.insert("stage".to_owned(), Value::from("before"));
+    let entry = Entry {
+        id: Uuid::new_v4(),
+        at: "2026-11-28T09:00:00+08:00".into(),
+        fields,
+    };
+    phone.make(|d| {
+        d.create("event", grid, id)
+            .set("category", "fire_safety")
+            .set("title", "Blocked fire exit")
+            .set("status", "reported")
+            .append("photos", entry)
+            .commit()
+    });
+    phone.sync(s);
+    id
+}
+
+fn begin(s: &TestServer, token: &str, att: &Attachment) -> (u16, Json) {
+    s.call(
+        s.authed(ureq::post(&s.url("/v1/attachments")), token),
+        Some(json!({"sha256": att.sha256, "media_type": att.media_type, "size": att.size})),
+    )
+}
+
+fn patch(
+    s: &TestServer,
+    token: &str,
+    upload: &str,
+    offset: usize,
+    data: &[u8],
+    checksum: Option<String>,
+) -> (u16, Json) {
+    let mut req = s
+        .authed(
+            ureq::request(
+                "PATCH",
+                &s.url(&format!("/v1/attachments/uploads/{upload}")),
+            ),
+            token,
+        )
+        .set("Content-Type", "application/offset+octet-stream")
+        .set("Upload-Offset", &offset.to_string());
+    if let Some(c) = checksum {
+        req = req.set("Upload-Checksum", &c);
+    }
+    match req.send_bytes(data) {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(st, r)) => (st, r.into_json().unwrap_or(Json::Null)),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// Send `data[offset..]` in chunks of `chunk`, each with its checksum.
+fn send_rest(
+    s: &TestServer,
+    token: &str,
+    upload: &str,
+    data: &[u8],
+    mut offset: usize,
+    chunk: usize,
+) -> Json {
+    loop {
+        let end = (offset + chunk).min(data.len());
+        let part = &data[offset..end];
+        let (st, body) = patch(s, token, upload, offset, part, Some(checksum_header(part)));
+        assert_eq!(st, 200, "chunk at {offset}: {body}");
+        assert_eq!(body["offset"], end);
+        if end == data.len() {
+            return body;
+        }
+        offset = end;
+    }
+}
+
+/// A chunk whose connection drops after `sent` of its `declared` bytes.
+fn interrupted_patch(
+    s: &TestServer,
+    token: &str,
+    upload: &str,
+    offset: usize,
+    part: &[u8],
+    sent: usize,
+) {
+    let addr = s.base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "PATCH /v1/attachments/uploads/{upload} HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\nUpload-Offset: {offset}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        part.len()
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    tcp.write_all(&part[..sent]).unwrap();
+    tcp.flush().unwrap();
+    drop(tcp);
+    // Let the server notice the drop before the next request.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// GET with a token: status, headers asked for, body bytes.
+fn fetch(
+    s: &TestServer,
+    token: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    want: &[&str],
+) -> (u16, Vec<Option<String>>, Vec<u8>) {
+    let mut req = s.authed(ureq::get(&s.url(path)), token);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let r = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let st = r.status();
+    let hs = want
+        .iter()
+        .map(|h| r.header(h).map(str::to_owned))
+        .collect();
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    (st, hs, body)
+}
+
+fn code(body: &[u8]) -> String {
+    serde_json::from_slice::<Json>(body).unwrap()["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn kept_blobs(s: &TestServer) -> usize {
+    walk(&s.blobs.path().join("blobs"))
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn a_photo_is_uploaded_in_chunks_resumed_and_served(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let data = jpeg(480, 360, 1);
+    assert!(data.len() > 200_000, "{}", data.len());
+    let att = reference(&data, "image/jpeg");
+
+    // Before the record that refers to it is synced, the server takes nothing.
+    let (st, body) = begin(&s, &w.token, &att);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (409, Some("attachment_not_referenced")),
+        "{body}"
+    );
+
+    let id = event_with_photo(&s, &mut w, "g1", &att);
+    // The record says the photo has not arrived.
+    let rec = s.get(&format!("/v1/records/{id}"));
+    assert_eq!(rec["attachments"][0]["sha256"], att.sha256);
+    assert_eq!(rec["attachments"][0]["stored"], false);
+    let (st, _, body) = fetch(
+        &s,
+        &w.token,
+        &format!("/v1/attachments/{}", att.sha256),
+        &[],
+        &[],
+    );
+    assert_eq!((st, code(&body).as_str()), (404, "attachment_pending"));
+
+    let (st, body) = begin(&s, &w.token, &att);
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (body["state"].as_str(), body["offset"].as_u64()),
+        (Some("uploading"), Some(0))
+    );
+    let upload = body["upload"].as_str().unwrap().to_owned();
+    let chunk = 64 * 1024;
+
+    // First chunk, then a connection dropped mid-chunk: nothing of it counts.
+    let (st, body) = patch(
+        &s,
+        &w.token,
+        &upload,
+        0,
+        &data[..chunk],
+        Some(checksum_header(&data[..chunk])),
+    );
+    assert_eq!(
+        (st, body["offset"].as_u64()),
+        (200, Some(chunk as u64)),
+        "{body}"
+    );
+    interrupted_patch(
+        &s,
+        &w.token,
+        &upload,
+        chunk,
+        &data[chunk..2 * chunk],
+        10_000,
+    );
+    // Asking again resumes from the last acknowledged offset, same upload.
+    let (_, body) = begin(&s, &w.token, &att);
+    assert_eq!(
+        (body["offset"].as_u64(), body["upload"].as_str()),
+        (Some(chunk as u64), Some(upload.as_str()))
+    );
+
+    // A chunk sent from the wrong offset is refused with where to resume.
+    let (st, body) = patch(&s, &w.token, &upload, 0, &data[..chunk], None);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (409, Some("offset_mismatch")),
+        "{body}"
+    );
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains(&chunk.to_string()));
+
+    // A chunk damaged on the way (its checksum is of the true bytes).
+    let mut damaged = data[chunk..2 * chunk].to_vec();
+    damaged[1234] ^= 0xFF;
+    let (st, body) = patch(
+        &s,
+        &w.token,
+        &upload,
+        chunk,
+        &damaged,
+        Some(checksum_header(&data[chunk..2 * chunk])),
+    );
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("chunk_checksum_mismatch")),
+        "{body}"
+    );
+    // Dropped again, at another offset, right at the start of the body.
+    interrupted_patch(&s, &w.token, &upload, chunk, &data[chunk..3 * chunk], 0);
+    let (_, body) = begin(&s, &w.token, &att);
+    assert_eq!(body["offset"].as_u64(), Some(chunk as u64));
+
+    // A chunk past the end, and one bigger than the server takes, are refused.
+    let (st, body) = patch(&s, &w.token, &upload, chunk, &vec![0; data.len()], None);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("beyond_size")),
+        "{body}"
+    );
+
+    // The rest in uneven chunks; the last answer says it is kept.
+    let done = send_rest(&s, &w.token, &upload, &data, chunk, 100_000);
+    assert_eq!(done["state"], "stored");
+    assert_eq!(kept_blobs(&s), 1);
+    // The finished upload is gone.
+    let (st, _) = patch(&s, &w.token, &upload, data.len(), b"x", None);
+    assert_eq!(st, 404);
+    // Asking again says there is nothing to send.
+    let (_, body) = begin(&s, &w.token, &att);
+    assert_eq!(
+        (body["state"].as_str(), body["offset"].as_u64()),
+        (Some("stored"), Some(data.len() as u64))
+    );
+    let rec = s.get(&format!("/v1/records/{id}"));
+    assert_eq!(rec["attachments"][0]["stored"], true);
+
+    // Whole, with its type, length, ETag and cache headers.
+    let path = format!("/v1/attachments/{}", att.sha256);
+    let hs = [
+        "content-type",
+        "etag",
+        "cache-control",
+        "accept-ranges",
+        "content-length",
+        "content-range",
+    ];
+    let (st, got, body) = fetch(&s, &w.token, &path, &[], &hs);
+    assert_eq!(st, 200);
+    assert_eq!(body, data);
+    let etag = format!("\"{}\"", att.sha256);
+    assert_eq!(got[0].as_deref(), Some("image/jpeg"));
+    assert_eq!(got[1].as_deref(), Some(etag.as_str()));
+    assert!(got[2].as_deref().unwrap().contains("immutable"));
+    assert_eq!(got[3].as_deref(), Some("bytes"));
+    assert_eq!(got[4], Some(data.len().to_string()));
+    // Ranges: a slice, an open end, a suffix; one past the end is 416.
+    for (range, from, to) in [
+        ("bytes=100-199", 100, 200),
+        (
+            &format!("bytes={}-", data.len() - 10) as &str,
+            data.len() - 10,
+            data.len(),
+        ),
+        ("bytes=-5", data.len() - 5, data.len()),
+    ] {
+        let (st, got, body) = fetch(&s, &w.token, &path, &[("Range", range)], &hs);
+        assert_eq!(st, 206, "{range}");
+        assert_eq!(body, &data[from..to], "{range}");
+        assert_eq!(
+            got[5],
+            Some(format!("bytes {from}-{}/{}", to - 1, data.len()))
+        );
+    }
+    let past = format!("bytes={}-", data.len());
+    let (st, got, body) = fetch(&s, &w.token, &path, &[("Range", &past)], &hs);
+    assert_eq!((st, code(&body).as_str()), (416, "range_not_satisfiable"));
+    assert_eq!(got[5], Some(format!("bytes */{}", data.len())));
+    // A cached copy is still good.
+    let (st, _, body) = fetch(&s, &w.token, &path, &[("If-None-Match", &etag)], &[]);
+    assert_eq!((st, body.len()), (304, 0));
+    // If-Range with another version gets the whole.
+    let (st, _, body) = fetch(
+        &s,
+        &w.token,
+        &path,
+        &[("Range", "bytes=0-9"), ("If-Range", "\"old\"")],
+        &[],
+    );
+    assert_eq!((st, body.len()), (200, data.len()));
+
+    // The thumbnail: a small JPEG, made once, kept.
+    let thumb = format!("{path}/thumbnail");
+    let (st, got, small) = fetch(&s, &w.token, &thumb, &[], &["content-type", "etag"]);
+    assert_eq!(st, 200);
+    assert_eq!(got[0].as_deref(), Some("image/jpeg"));
+    let img = image::load_from_memory(&small).unwrap();
+    assert_eq!((img.width(), img.height()), (320, 240));
+    assert!(small.len() < data.len() / 2, "{} of {}", small.len(), data.len());
+    let (st, _, again) = fetch(&s, &w.token, &thumb, &[], &[]);
+    assert_eq!((st, again), (200, small));
+    let (st, _, _) = fetch(
+        &s,
+        &w.token,
+        &thumb,
+        &[("If-None-Match", got[1].as_deref().unwrap())],
+        &[],
+    );
+    assert_eq!(st, 304);
+}
+
+fn the_same_bytes_from_two_devices_are_kept_once(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut a = Phone::enroll(&s, "worker-a", "grid_worker", "g1", &["g1"]);
+    let mut z = Phone::enroll(&s, "worker-z", "grid_worker", "g2", &["g2"]);
+    let data = jpeg(200, 150, 2);
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut a, "g1", &att);
+    event_with_photo(&s, &mut z, "g2", &att);
+    // Both begin before either finishes: two uploads.
+    let (_, ua) = begin(&s, &a.token, &att);
+    let (_, uz) = begin(&s, &z.token, &att);
+    assert_ne!(ua["upload"], uz["upload"]);
+    let half = data.len() / 2;
+    send_rest(
+        &s,
+        &z.token,
+        uz["upload"].as_str().unwrap(),
+        &data[..],
+        0,
+        half + 1,
+    );
+    // The second device's own upload still finishes, and is kept once.
+    send_rest(
+        &s,
+        &a.token,
+        ua["upload"].as_str().unwrap(),
+        &data,
+        0,
+        50_000,
+    );
+    assert_eq!(kept_blobs(&s), 1);
+    // A third device with the same photo sends nothing at all.
+    let mut third = Phone::enroll(&s, "worker-t", "grid_worker", "g1", &["g1"]);
+    event_with_photo(&s, &mut third, "g1", &att);
+    let (st, body) = begin(&s, &third.token, &att);
+    assert_eq!((st, body["state"].as_str()), (200, Some("stored")));
+    for token in [&a.token, &z.token, &third.token] {
+        let (st, _, got) = fetch(
+            &s,
+            token,
+            &format!("/v1/attachments/{}", att.sha256),
+            &[],
+            &[],
+        );
+        assert_eq!((st, got.len()), (200, data.len()));
+    }
+    assert!(
+        s.blobs
+            .path()
+            .join("staging")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing left staged"
+    );
+}
+
+fn downloads_follow_the_records_scope(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let data = jpeg(64, 64, 3);
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut w, "g1", &att);
+    let (_, body) = begin(&s, &w.token, &att);
+    send_rest(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        &data,
+        0,
+        1 << 20,
+    );
+    let path = format!("/v1/attachments/{}", att.sha256);
+
+    // Another grid of the same community, another park: refused.
+    for (user, node) in [("next-door", "g2"), ("far-away", "g3")] {
+        let other = Phone::enroll(&s, user, "grid_worker", node, &[node]);
+        for p in [path.clone(), format!("{path}/thumbnail")] {
+            let (st, _, body) = fetch(&s, &other.token, &p, &[], &[]);
+            assert_eq!(
+                (st, code(&body).as_str()),
+                (403, "out_of_scope"),
+                "{user} {p}"
+            );
+        }
+        // Nor may they upload it on a record they cannot see.
+        let (st, body) = begin(&s, &other.token, &att);
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (409, Some("attachment_not_referenced"))
+        );
+    }
+    // A supervisor above the grid may; so may the district supervisor.
+    let (st, _, got) = fetch(&s, &s.supervisor_token(), &path, &[], &[]);
+    assert_eq!((st, got), (200, data.clone()));
+    let community = Phone::enroll(&s, "community-sup", "supervisor", "c1", &["g1"]);
+    let (st, _, _) = fetch(&s, &community.token, &path, &[], &[]);
+    assert_eq!(st, 200);
+    // No token: 401. An unknown hash: 404. Not a hash: 400.
+    let (st, _) = s.call(ureq::get(&s.url(&path)), None);
+    assert_eq!(st, 401);
+    let (st, _, body) = fetch(
+        &s,
+        &w.token,
+        &format!("/v1/attachments/{}", "0".repeat(64)),
+        &[],
+        &[],
+    );
+    assert_eq!((st, code(&body).as_str()), (404, "not_found"));
+    let (st, _, body) = fetch(&s, &w.token, "/v1/attachments/not-a-hash", &[], &[]);
+    assert_eq!((st, code(&body).as_str()), (400, "invalid_sha256"));
+}
+
+fn bytes_that_are_not_what_they_claim_are_refused(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    // The record names one photo; the bytes sent are another of the same size.
+    let data = jpeg(120, 90, 4);
+    let mut other = data.clone();
+    let last = other.len() - 3;
+    other[last] ^= 0x55;
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut w, "g1", &att);
+    let (_, body) = begin(&s, &w.token, &att);
+    let upload = body["upload"].as_str().unwrap().to_owned();
+    let half = other.len() / 2;
+    send_rest(&s, &w.token, &upload, &other[..half + 1], 0, half + 1);
+    let rest = &other[half + 1..];
+    let (st, body) = patch(
+        &s,
+        &w.token,
+        &upload,
+        half + 1,
+        rest,
+        Some(checksum_header(rest)),
+    );
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("hash_mismatch")),
+        "{body}"
+    );
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was kept"));
+    assert_eq!(kept_blobs(&s), 0);
+    let (st, _, body) = fetch(
+        &s,
+        &w.token,
+        &format!("/v1/attachments/{}", att.sha256),
+        &[],
+        &[],
+    );
+    assert_eq!((st, code(&body).as_str()), (404, "attachment_pending"));
+    // The upload is gone; asking again starts over from 0, and the true
+    // bytes are kept.
+    let (st, _) = patch(&s, &w.token, &upload, 0, &data, None);
+    assert_eq!(st, 404);
+    let (_, body) = begin(&s, &w.token, &att);
+    assert_eq!(body["offset"], 0);
+    send_rest(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        &data,
+        0,
+        1 << 20,
+    );
+    assert_eq!(kept_blobs(&s), 1);
+
+    // A PDF sent as a PNG: hashes right, but is not a PNG.
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+        .to_vec();
+    let fake = reference(&pdf, "image/png");
+    event_with_photo(&s, &mut w, "g1", &fake);
+    let (_, body) = begin(&s, &w.token, &fake);
+    let (st, body) = patch(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        0,
+        &pdf,
+        None,
+    );
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (415, Some("media_type_mismatch")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/pdf"),
+        "{body}"
+    );
+    assert_eq!(kept_blobs(&s), 1);
+}
+
+fn the_limits_of_size_type_and_day(b: &Backend) {
+    let limits = gridsync_server::Limits {
+        attachments: gridsync_server::attachments::AttachmentLimits {
+            max_bytes: 100_000,
+            daily_bytes_per_device: 150_000,
+            media_types: vec!["image/jpeg".into(), "application/pdf".into()],
+            max_chunk_bytes: 50_000,
+            ..Default::default()
+        },
+        ..gridsync_server::Limits::default()
+    };
+    let s = TestServer::start_with(b, limits, 2_000);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let big = Attachment {
+        size: 100_001,
+        ..reference(b"x", "image/jpeg")
+    };
+    let (st, body) = begin(&s, &w.token, &big);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (413, Some("attachment_too_large")),
+        "{body}"
+    );
+    let png = reference(b"x", "image/png");
+    let (st, body) = begin(&s, &w.token, &png);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (415, Some("media_type_not_allowed")),
+        "{body}"
+    );
+    let (st, body) = s.call(
+        s.authed(ureq::post(&s.url("/v1/attachments")), &w.token),
+        Some(json!({"sha256": "nope", "media_type": "image/jpeg", "size": 3})),
+    );
+    assert_eq!((st, body["code"].as_str()), (400, Some("invalid_sha256")));
+
+    // Two photos of ~90 kB: the first fits the day, the second does not.
+    let (p1, p2) = (jpeg(260, 250, 5), jpeg(260, 250, 6));
+    assert!(p1.len() > 75_000 && p1.len() <= 100_000, "{}", p1.len());
+    let (a1, a2) = (reference(&p1, "image/jpeg"), reference(&p2, "image/jpeg"));
+    event_with_photo(&s, &mut w, "g1", &a1);
+    event_with_photo(&s, &mut w, "g1", &a2);
+    let (_, body) = begin(&s, &w.token, &a1);
+    let upload = body["upload"].as_str().unwrap().to_owned();
+    // A chunk over the server's chunk limit.
+    let (st, body) = patch(&s, &w.token, &upload, 0, &p1[..50_001], None);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (413, Some("chunk_too_large")),
+        "{body}"
+    );
+    send_rest(&s, &w.token, &upload, &p1, 0, 50_000);
+    let (st, body) = begin(&s, &w.token, &a2);
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (429, Some("daily_upload_limit")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("midnight"));
+    // Another device of another worker has its own day.
+    let mut other = Phone::enroll(&s, "worker-2", "grid_worker", "g1", &["g1"]);
+    other.sync(&s);
+    let (st, body) = begin(&s, &other.token, &a2);
+    assert_eq!(
+        (st, body["state"].as_str()),
+        (200, Some("uploading")),
+        "{body}"
+    );
+}
