@@ -10,10 +10,16 @@ use uuid::Uuid;
 
 use crate::error::ClientError;
 use crate::http::{Http, Tokens};
-use crate::store::{Acknowledged, DeviceRow, LocalStore, OutboxRow, RecordRow, RefusedRow};
+use crate::store::{
+    Acknowledged, DeviceRow, LocalStore, OutboxRow, RecordRow, RefusedRow, UploadRow,
+};
+
+mod upload;
+
 use crate::sync::{
     recover, sort_results, Failure, Recovery, RetryPolicy, SyncRequest, SyncResponse,
 };
+pub use upload::{reference_json, AttachmentRef, AttachmentState};
 
 /// How a device syncs.
 #[derive(Debug, Clone)]
@@ -23,6 +29,8 @@ pub struct SyncOptions {
     /// Page size asked of the pull (the server caps it, 500 by default).
     pub page: usize,
     pub retry: RetryPolicy,
+    /// Attachment chunk size; the server's suggestion when none.
+    pub upload_chunk: Option<u64>,
 }
 
 impl Default for SyncOptions {
@@ -31,6 +39,7 @@ impl Default for SyncOptions {
             batch: 500,
             page: 500,
             retry: RetryPolicy::default(),
+            upload_chunk: None,
         }
     }
 }
@@ -49,14 +58,41 @@ pub struct SyncReport {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub retry_reasons: BTreeMap<String, u32>,
     pub cursor: i64,
+    /// Attachments uploaded whole (or found on the server already).
+    pub uploaded: u64,
+    /// Attachment bytes the server acknowledged.
+    pub upload_bytes: u64,
+    /// Attachments still waiting, and why the last try stopped for each.
+    pub uploads_waiting: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub upload_problems: BTreeMap<String, String>,
 }
 
-/// Seen by a sync observer after each answer, before it is stored.
+/// What a sync observer sees as the sync goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// An answer arrived, before it is stored.
+    Answered(Answered<'a>),
+    /// The server acknowledged a chunk of an attachment.
+    Chunk(ChunkSent<'a>),
+}
+
+/// An answer of the sync exchange.
 #[derive(Debug)]
 pub struct Answered<'a> {
     pub round_trip: u32,
     pub pushed: usize,
     pub response: &'a SyncResponse,
+}
+
+/// A chunk acknowledged: the server now holds `offset` of `size` bytes.
+#[derive(Debug)]
+pub struct ChunkSent<'a> {
+    pub sha256: &'a str,
+    pub offset: u64,
+    pub size: u64,
+    /// Chunks acknowledged in this sync so far.
+    pub chunks: u32,
 }
 
 /// A field holding concurrent values.
@@ -85,6 +121,9 @@ pub struct Status {
     pub refused: i64,
     pub conflicts: usize,
     pub last_sync_at: Option<i64>,
+    /// Attachments of this device not uploaded yet, and their bytes.
+    pub uploads_waiting: usize,
+    pub upload_bytes_left: i64,
 }
 
 /// One enrolled install: the core [`Device`] in memory, mirrored by the
@@ -229,9 +268,26 @@ impl Client {
             change: serde_json::to_string(&change).expect("changes serialize"),
             made_at: now_ms(),
         };
-        let kept = self
-            .store
-            .record_change(&out, &row_of(record), self.device.next_seq() as i64);
+        let now = now_ms();
+        let uploads: Vec<UploadRow> = crate::attachments::refs_in(&change)
+            .into_iter()
+            .map(|a| UploadRow {
+                sha256: a.sha256,
+                media_type: a.media_type,
+                size: i64::try_from(a.size).unwrap_or(i64::MAX),
+                seq: change.seq as i64,
+                state: crate::store::WAITING.to_owned(),
+                sent: 0,
+                reason: None,
+                updated_at: now,
+            })
+            .collect();
+        let kept = self.store.record_change(
+            &out,
+            &row_of(record),
+            self.device.next_seq() as i64,
+            &uploads,
+        );
         if let Err(e) = kept {
             self.reload()?;
             return Err(e);
@@ -269,6 +325,12 @@ impl Client {
     }
 
     pub fn status(&mut self) -> Result<Status, ClientError> {
+        let waiting: Vec<UploadRow> = self
+            .store
+            .uploads()?
+            .into_iter()
+            .filter(|u| u.state == crate::store::WAITING)
+            .collect();
         Ok(Status {
             server: self.row.server.clone(),
             username: self.row.username.clone(),
@@ -282,6 +344,8 @@ impl Client {
             refused: self.store.refused_len()?,
             conflicts: self.conflicts().len(),
             last_sync_at: self.row.last_sync_at,
+            uploads_waiting: waiting.len(),
+            upload_bytes_left: waiting.iter().map(|u| u.size - u.sent).sum(),
         })
     }
 
@@ -313,16 +377,28 @@ impl Client {
         Ok(())
     }
 
-    /// Push the outbox and pull until caught up.
+    /// Push the outbox and pull until caught up, then upload the
+    /// attachments of acknowledged changes.
     pub fn sync(&mut self) -> Result<SyncReport, ClientError> {
         self.sync_observed(&mut |_| {})
     }
 
     /// [`Client::sync`], calling `observe` with each answer before it is
-    /// stored (progress display; tests use it to die at that moment).
+    /// stored and each acknowledged chunk (progress display; tests use it
+    /// to die at those moments).
     pub fn sync_observed(
         &mut self,
-        observe: &mut dyn FnMut(&Answered<'_>),
+        observe: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<SyncReport, ClientError> {
+        let mut report = self.exchange(observe)?;
+        self.upload_waiting(observe, &mut report)?;
+        Ok(report)
+    }
+
+    /// The change exchange of a sync.
+    fn exchange(
+        &mut self,
+        observe: &mut dyn FnMut(&Progress<'_>),
     ) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
         loop {
@@ -331,11 +407,11 @@ impl Client {
                 continue; // the cursor was reset: build the request again
             };
             report.round_trips += 1;
-            observe(&Answered {
+            observe(&Progress::Answered(Answered {
                 round_trip: report.round_trips,
                 pushed: outbox.len(),
                 response: &response,
-            });
+            }));
             if let Err(e) = self.keep(&outbox, &response, &mut report) {
                 self.reload()?;
                 return Err(e);

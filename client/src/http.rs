@@ -36,6 +36,20 @@ pub struct RegisteredDevice {
     pub actor: u32,
 }
 
+/// Where an attachment's upload stands, as the server says.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UploadAnswer {
+    pub sha256: String,
+    /// `stored` or `uploading`.
+    pub state: String,
+    #[serde(default)]
+    pub upload: Option<String>,
+    pub offset: u64,
+    pub size: u64,
+    pub chunk_size: u64,
+    pub max_chunk: u64,
+}
+
 impl Http {
     pub fn new(base: &str) -> Http {
         Http {
@@ -78,6 +92,65 @@ impl Http {
     /// One sync round trip.
     pub fn sync(&self, token: &str, req: &SyncRequest<'_>) -> Result<SyncResponse, Failure> {
         self.post("/v1/sync", Some(token), req)
+    }
+
+    /// Begin or resume the upload of an attachment (or learn the server has it).
+    pub fn begin_upload(
+        &self,
+        token: &str,
+        sha256: &str,
+        media_type: &str,
+        size: u64,
+    ) -> Result<UploadAnswer, Failure> {
+        self.post(
+            "/v1/attachments",
+            Some(token),
+            &json!({"sha256": sha256, "media_type": media_type, "size": size}),
+        )
+    }
+
+    /// Send the bytes of an upload that start at `offset`, with their checksum.
+    pub fn send_chunk(
+        &self,
+        token: &str,
+        upload: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<UploadAnswer, Failure> {
+        let req = self
+            .agent
+            .request(
+                "PATCH",
+                &format!("{}/v1/attachments/uploads/{upload}", self.base),
+            )
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/offset+octet-stream")
+            .set("Upload-Offset", &offset.to_string())
+            .set(
+                "Upload-Checksum",
+                &crate::attachments::checksum_header(data),
+            );
+        answer(req.send_bytes(data))
+    }
+
+    /// GET an attachment's bytes from `from` on (a range, to resume).
+    pub fn download(
+        &self,
+        token: &str,
+        sha256: &str,
+        from: u64,
+    ) -> Result<ureq::Response, Failure> {
+        let mut req = self
+            .agent
+            .get(&format!("{}/v1/attachments/{sha256}", self.base))
+            .set("Authorization", &format!("Bearer {token}"));
+        if from > 0 {
+            req = req.set("Range", &format!("bytes={from}-"));
+        }
+        match req.call() {
+            Ok(r) => Ok(r),
+            Err(e) => Err(failure(e)),
+        }
     }
 
     /// Any GET, for the tools (the simulator's checks).
@@ -125,14 +198,20 @@ fn answer<T: DeserializeOwned>(res: Result<ureq::Response, ureq::Error>) -> Resu
                 }
             })
         }
-        Err(ureq::Error::Status(status, r)) => {
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn failure(e: ureq::Error) -> Failure {
+    match e {
+        ureq::Error::Status(status, r) => {
             let body: Json = r.into_json().unwrap_or(Json::Null);
-            Err(Failure::Status {
+            Failure::Status {
                 status,
                 code: body["code"].as_str().unwrap_or("http_error").to_owned(),
                 message: body["message"].as_str().unwrap_or_default().to_owned(),
-            })
+            }
         }
-        Err(ureq::Error::Transport(t)) => Err(Failure::Transport(t.to_string())),
+        ureq::Error::Transport(t) => Failure::Transport(t.to_string()),
     }
 }

@@ -32,6 +32,14 @@ pub fn scalar(ty: &ScalarType, raw: &str) -> Result<Value, String> {
                 lng: num(lng)?,
             }))
         }
+        // An attachment reference is its JSON (`FIELD=@FILE` in the CLI
+        // attaches a file and writes it).
+        ScalarType::Attachment => match serde_json::from_str::<Value>(raw) {
+            Ok(v @ Value::Attachment(_)) => Ok(v),
+            _ => Err(format!(
+                "`{raw}` is not an attachment: give a file as FIELD=@PATH"
+            )),
+        },
         // Text, decimals, dates, enum members and references travel as
         // text; the core checks their form when the change is made.
         _ => Ok(Value::Text(raw.to_owned())),

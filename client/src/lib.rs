@@ -14,6 +14,9 @@
 //!   decisions of the loop (which results acknowledge which outbox entries;
 //!   retry, refresh the token, pull from 0 or give up), tested with tables.
 //! - [`http`]: the transport, a blocking HTTP agent.
+//! - [`attachments`]: photos and scans kept in the device folder under
+//!   their hash, uploaded in chunks after the change that refers to them,
+//!   resumed across failures and restarts.
 //! - [`client`]: [`Client`], one enrolled install: make changes offline
 //!   (with the core's checked edit API), read the merged state and its
 //!   conflicts, sync.
@@ -36,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attachments;
 pub mod client;
 pub mod error;
 pub mod http;
@@ -45,7 +49,7 @@ pub mod sim;
 pub mod store;
 pub mod sync;
 
-pub use client::{Client, Conflict, Status, SyncOptions, SyncReport};
+pub use client::{Client, Conflict, Progress, Status, SyncOptions, SyncReport};
 pub use error::ClientError;
 pub use http::Http;
 pub use store::LocalStore;

@@ -1,5 +1,6 @@
 //! The device's local SQLite store: its identity and tokens, the merged
-//! records of its grids, the outbox and the refused changes.
+//! records of its grids, the outbox, the refused changes and the uploads of
+//! attachments (whose bytes are files beside it, see [`crate::attachments`]).
 //!
 //! Every write is one transaction that moves the store from one consistent
 //! state to the next: a change goes into the outbox together with the record
@@ -53,6 +54,18 @@ pub(crate) mod schema {
         }
     }
     diesel::table! {
+        uploads (sha256) {
+            sha256 -> Text,
+            media_type -> Text,
+            size -> BigInt,
+            seq -> BigInt,
+            state -> Text,
+            sent -> BigInt,
+            reason -> Nullable<Text>,
+            updated_at -> BigInt,
+        }
+    }
+    diesel::table! {
         refused (seq) {
             seq -> BigInt,
             record -> Text,
@@ -65,7 +78,32 @@ pub(crate) mod schema {
     }
 }
 
-use schema::{device, outbox, records, refused};
+use schema::{device, outbox, records, refused, uploads};
+
+diesel::allow_tables_to_appear_in_same_query!(outbox, uploads);
+
+/// An attachment of this device's own changes, and how far its upload is.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = uploads)]
+pub struct UploadRow {
+    pub sha256: String,
+    pub media_type: String,
+    pub size: i64,
+    /// The change that first referred to it.
+    pub seq: i64,
+    /// `waiting`, `uploaded` or `refused`.
+    pub state: String,
+    /// Bytes the server has acknowledged.
+    pub sent: i64,
+    /// Why it is not uploaded yet (`code: message`), if it tried.
+    pub reason: Option<String>,
+    pub updated_at: i64,
+}
+
+/// Upload states.
+pub const WAITING: &str = "waiting";
+pub const UPLOADED: &str = "uploaded";
+pub const REFUSED: &str = "refused";
 
 /// The device row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -135,6 +173,8 @@ pub struct Acknowledged {
 /// The local store. One connection: a device is one process.
 pub struct LocalStore {
     conn: SqliteConnection,
+    /// The device folder (attachment files live in it); none in memory.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -151,7 +191,14 @@ impl LocalStore {
             source: e,
         })?;
         let path = dir.join(DB_FILE);
-        Self::open_url(&path.to_string_lossy(), true)
+        let mut store = Self::open_url(&path.to_string_lossy(), true)?;
+        store.dir = Some(dir.to_owned());
+        Ok(store)
+    }
+
+    /// The device folder, for a store opened in one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// A store that lives in memory only (simulated devices).
@@ -171,7 +218,7 @@ impl LocalStore {
         diesel::connection::SimpleConnection::batch_execute(&mut conn, pragmas)?;
         conn.run_pending_migrations(MIGRATIONS)
             .map_err(|e| ClientError::Migration(e.to_string()))?;
-        Ok(LocalStore { conn })
+        Ok(LocalStore { conn, dir: None })
     }
 
     pub fn device(&mut self) -> Result<Option<DeviceRow>, ClientError> {
@@ -242,17 +289,24 @@ impl LocalStore {
     }
 
     /// Keep a change made on this device: the outbox entry, the record it
-    /// edits and the next sequence number, in one transaction.
+    /// edits, the next sequence number and the uploads of the attachments it
+    /// refers to (one already queued stays as it is), in one transaction.
     pub fn record_change(
         &mut self,
         change: &OutboxRow,
         record: &RecordRow,
         next_seq: i64,
+        attachments: &[UploadRow],
     ) -> Result<(), ClientError> {
         self.conn.immediate_transaction(|c| {
             diesel::insert_into(outbox::table)
                 .values(change)
                 .execute(c)?;
+            for u in attachments {
+                diesel::insert_or_ignore_into(uploads::table)
+                    .values(u)
+                    .execute(c)?;
+            }
             upsert_record(c, record)?;
             diesel::update(device::table)
                 .set(device::next_seq.eq(next_seq))
@@ -283,6 +337,56 @@ impl LocalStore {
                 .execute(c)?;
             Ok(())
         })
+    }
+}
+
+impl LocalStore {
+    /// Every upload, oldest change first.
+    pub fn uploads(&mut self) -> Result<Vec<UploadRow>, ClientError> {
+        Ok(uploads::table
+            .select(UploadRow::as_select())
+            .order((uploads::seq, uploads::sha256))
+            .load(&mut self.conn)?)
+    }
+
+    /// Uploads waiting whose change has left the outbox (acknowledged or
+    /// refused), oldest first.
+    pub fn uploads_ready(&mut self) -> Result<Vec<UploadRow>, ClientError> {
+        Ok(uploads::table
+            .filter(uploads::state.eq(WAITING))
+            .filter(uploads::seq.ne_all(outbox::table.select(outbox::seq)))
+            .select(UploadRow::as_select())
+            .order((uploads::seq, uploads::sha256))
+            .load(&mut self.conn)?)
+    }
+
+    /// Whether change `seq` was refused by the server.
+    pub fn was_refused(&mut self, seq: i64) -> Result<bool, ClientError> {
+        Ok(refused::table
+            .find(seq)
+            .count()
+            .get_result::<i64>(&mut self.conn)?
+            > 0)
+    }
+
+    /// Note how far an upload is, or that it ended.
+    pub fn set_upload(
+        &mut self,
+        sha256: &str,
+        state: &str,
+        sent: i64,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<(), ClientError> {
+        diesel::update(uploads::table.find(sha256))
+            .set((
+                uploads::state.eq(state),
+                uploads::sent.eq(sent),
+                uploads::reason.eq(reason),
+                uploads::updated_at.eq(at),
+            ))
+            .execute(&mut self.conn)?;
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use gridsync_server::attachments::AttachmentLimits;
 use gridsync_server::blobs::disk::DiskStore;
+use gridsync_server::blobs::s3::{S3Config, S3Store};
 use gridsync_server::blobs::BlobStore;
 use gridsync_server::{auth_for, open_store, Limits};
 use tracing_subscriber::EnvFilter;
@@ -101,8 +102,25 @@ struct AttachmentArgs {
     /// Folder for attachment bytes. Default: beside the SQLite file
     /// (`gridsync.db` keeps them in `gridsync-attachments/`), or
     /// ./gridsync-attachments with PostgreSQL.
-    #[arg(long, env = "GRIDSYNC_ATTACHMENTS_DIR")]
+    #[arg(long, env = "GRIDSYNC_ATTACHMENTS_DIR", conflicts_with = "s3_bucket")]
     attachments_dir: Option<std::path::PathBuf>,
+    /// Keep attachments in this bucket of an S3-compatible store instead of
+    /// a folder (what several server nodes share; docs/OPERATIONS.md).
+    /// Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "GRIDSYNC_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// `https://host:port` of an S3-compatible server (none: AWS).
+    #[arg(long, env = "GRIDSYNC_S3_ENDPOINT", requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// The bucket's region (empty: AWS_REGION, else us-east-1).
+    #[arg(long, env = "GRIDSYNC_S3_REGION", default_value = "")]
+    s3_region: String,
+    /// A folder in the bucket for every object of this deployment.
+    #[arg(long, env = "GRIDSYNC_S3_PREFIX", default_value = "")]
+    s3_prefix: String,
+    /// Allow an http:// endpoint (a private network, a test server).
+    #[arg(long, env = "GRIDSYNC_S3_ALLOW_HTTP")]
+    s3_allow_http: bool,
     /// Largest attachment, in bytes.
     #[arg(long, env = "GRIDSYNC_MAX_ATTACHMENT_BYTES",
           default_value_t = AttachmentLimits::default().max_bytes)]
@@ -137,6 +155,19 @@ impl AttachmentArgs {
     }
 
     fn store(&self, db: &Database) -> Result<Arc<dyn BlobStore>, Box<dyn std::error::Error>> {
+        if let Some(bucket) = &self.s3_bucket {
+            let config = S3Config {
+                bucket: bucket.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: None,
+                secret_access_key: None,
+                allow_http: self.s3_allow_http,
+                prefix: self.s3_prefix.clone(),
+            };
+            tracing::info!(?config, "attachments in an S3-compatible bucket");
+            return Ok(Arc::new(S3Store::open(&config)?));
+        }
         let dir = match (&self.attachments_dir, db) {
             (Some(dir), _) => dir.clone(),
             (None, Database::Sqlite(file)) => {

@@ -394,7 +394,12 @@ fn a_photo_is_uploaded_in_chunks_resumed_and_served(b: &Backend) {
     assert_eq!(got[0].as_deref(), Some("image/jpeg"));
     let img = image::load_from_memory(&small).unwrap();
     assert_eq!((img.width(), img.height()), (320, 240));
-    assert!(small.len() < data.len() / 2, "{} of {}", small.len(), data.len());
+    assert!(
+        small.len() < data.len() / 2,
+        "{} of {}",
+        small.len(),
+        data.len()
+    );
     let (st, _, again) = fetch(&s, &w.token, &thumb, &[], &[]);
     assert_eq!((st, again), (200, small));
     let (st, _, _) = fetch(
@@ -502,7 +507,7 @@ fn downloads_follow_the_records_scope(b: &Backend) {
     }
     // A supervisor above the grid may; so may the district supervisor.
     let (st, _, got) = fetch(&s, &s.supervisor_token(), &path, &[], &[]);
-    assert_eq!((st, got), (200, data.clone()));
+    assert_eq!((st, got), (200, data));
     let community = Phone::enroll(&s, "community-sup", "supervisor", "c1", &["g1"]);
     let (st, _, _) = fetch(&s, &community.token, &path, &[], &[]);
     assert_eq!(st, 200);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gridsync_client::client::now_rfc3339;
-use gridsync_client::{input, Client, ClientError, Http, LocalStore};
+use gridsync_client::{input, Client, ClientError, Http, LocalStore, Progress};
 use gridsync_core::{Entry, Level, Schema, Value};
 use serde_json::json;
 use uuid::Uuid;
@@ -32,6 +32,9 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The caption of files attached as FIELD=@FILE.
+    #[arg(long, global = true)]
+    caption: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +57,7 @@ enum Command {
         grids: Vec<String>,
     },
     /// Create a record: `create event --grid G title=… status=reported`.
+    /// A photo or scan is attached with FIELD=@FILE (`agreement_scan=@page.jpg`).
     Create {
         collection: String,
         #[arg(long)]
@@ -84,7 +88,8 @@ enum Command {
         restore: bool,
     },
     /// Append an entry to a log field: a visit, a mediation session, an
-    /// inspection, an action: `append ID visits result=stable note=…`.
+    /// inspection, an action, a photo: `append ID visits result=stable note=…`,
+    /// `append ID photos photo=@before.jpg stage=before`.
     Append {
         id: Uuid,
         field: String,
@@ -132,11 +137,23 @@ enum Command {
     Refused,
     /// Identity, cursor, outbox, conflicts.
     Status,
-    /// Push the outbox and pull until caught up.
+    /// Push the outbox and pull until caught up, then upload the photos of
+    /// acknowledged changes (resuming where the server stands).
     Sync {
         /// Changes per round trip.
         #[arg(long)]
         batch: Option<usize>,
+        /// Attachment chunk size in bytes (the server's suggestion when absent).
+        #[arg(long)]
+        chunk: Option<u64>,
+    },
+    /// Fetch an attachment of a record (by its hash) into this device's
+    /// folder, resuming a partial download; print where it is.
+    Fetch {
+        sha256: String,
+        /// Also copy it here.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -197,6 +214,27 @@ fn collection_of(
         .ok_or_else(|| usage(format!("no record {id} on this device (sync first?)")))
 }
 
+/// Replace `FIELD=@FILE` arguments by the reference of the file, attached
+/// (copied into the device folder) with the command's caption.
+fn with_files(
+    phone: &mut Client,
+    args: &[String],
+    caption: Option<&str>,
+) -> Result<Vec<String>, ClientError> {
+    args.iter()
+        .map(|a| match a.split_once("=@") {
+            Some((field, path)) if !field.is_empty() => {
+                let att = phone.attach(std::path::Path::new(path), caption)?;
+                Ok(format!(
+                    "{field}={}",
+                    gridsync_client::client::reference_json(&att)
+                ))
+            }
+            _ => Ok(a.clone()),
+        })
+        .collect()
+}
+
 fn run(cli: &Cli) -> Result<Out, ClientError> {
     match &cli.command {
         Command::Enroll {
@@ -237,6 +275,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .collection(collection)
                 .ok_or_else(|| usage(format!("no collection `{collection}`")))?;
             let sets = pairs(add)?;
+            let fields = with_files(&mut phone, fields, cli.caption.as_deref())?;
             let values = fields
                 .iter()
                 .map(|f| input::assignment(def, f))
@@ -266,6 +305,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
         } => {
             let mut phone = open(cli)?;
             let def = collection_of(&phone, *id)?;
+            let fields = with_files(&mut phone, fields, cli.caption.as_deref())?;
             let values = fields
                 .iter()
                 .map(|f| input::assignment(def, f))
@@ -328,6 +368,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
         } => {
             let mut phone = open(cli)?;
             let def = collection_of(&phone, *id)?;
+            let entries = with_files(&mut phone, entries, cli.caption.as_deref())?;
             let fields = entries
                 .iter()
                 .map(|e| input::entry_field(def, field, e))
@@ -366,14 +407,35 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
             ))
         }
         Command::Show { id } => {
-            let phone = open(cli)?;
+            let mut phone = open(cli)?;
             let view = phone
                 .view(*id)
                 .ok_or_else(|| usage(format!("no record {id} on this device")))?;
-            let json = serde_json::to_value(&view).expect("views serialize");
+            let states = phone.attachment_states(*id)?;
+            let mut text = serde_json::to_string_pretty(&view).expect("views print");
+            if !states.is_empty() {
+                text.push_str("\nattachments:");
+                for a in &states {
+                    text.push_str(&format!("\n  {}", a.describe()));
+                }
+            }
+            let mut json = serde_json::to_value(&view).expect("views serialize");
+            json["attachments"] = serde_json::to_value(&states).expect("states serialize");
+            Ok(out(text, json))
+        }
+        Command::Fetch { sha256, out: copy } => {
+            let mut phone = open(cli)?;
+            let path = phone.fetch_attachment(sha256)?;
+            if let Some(dest) = copy {
+                std::fs::copy(&path, dest).map_err(|e| ClientError::Io {
+                    path: dest.display().to_string(),
+                    source: e,
+                })?;
+            }
+            let shown = copy.as_ref().unwrap_or(&path);
             Ok(out(
-                serde_json::to_string_pretty(&json).expect("JSON prints"),
-                json,
+                shown.display().to_string(),
+                json!({"sha256": sha256, "path": shown}),
             ))
         }
         Command::List { collection, grid } => {
@@ -480,7 +542,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
             let mut phone = open(cli)?;
             let s = phone.status()?;
             let text = format!(
-                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts",
+                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts\n{} attachments waiting to upload ({} bytes)",
                 s.username,
                 s.server,
                 s.device_id,
@@ -490,39 +552,54 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 s.records,
                 s.outbox,
                 s.refused,
-                s.conflicts
+                s.conflicts,
+                s.uploads_waiting,
+                s.upload_bytes_left
             );
             Ok(out(
                 text,
                 serde_json::to_value(s).expect("status serializes"),
             ))
         }
-        Command::Sync { batch } => {
+        Command::Sync { batch, chunk } => {
             let mut phone = open(cli)?;
             if let Some(b) = batch {
                 phone.options.batch = (*b).max(1);
             }
-            // Test hook: die right after the Nth answer arrives, before it
-            // is stored (the crash tests use it).
-            let die_after: Option<u32> = std::env::var("GRIDSYNC_DEVICE_DIE_AFTER_ANSWERS")
-                .ok()
-                .and_then(|v| v.parse().ok());
-            let report = phone.sync_observed(&mut |a| {
-                if die_after == Some(a.round_trip) {
-                    std::process::abort();
-                }
+            phone.options.upload_chunk = chunk.map(|c| c.max(1));
+            // Test hooks: die right after the Nth answer arrives, before it
+            // is stored, or right after the Nth chunk is acknowledged (the
+            // crash tests use them).
+            let hook = |name: &str| -> Option<u32> {
+                std::env::var(name).ok().and_then(|v| v.parse().ok())
+            };
+            let die_after = hook("GRIDSYNC_DEVICE_DIE_AFTER_ANSWERS");
+            let die_after_chunks = hook("GRIDSYNC_DEVICE_DIE_AFTER_CHUNKS");
+            let report = phone.sync_observed(&mut |p| match p {
+                Progress::Answered(a) if die_after == Some(a.round_trip) => std::process::abort(),
+                Progress::Chunk(c) if die_after_chunks == Some(c.chunks) => std::process::abort(),
+                _ => {}
             })?;
             let waiting = phone.outbox_len()?;
+            let problems: String = report
+                .upload_problems
+                .iter()
+                .map(|(sha, why)| format!("\n  {}: {why}", &sha[..12]))
+                .collect();
             Ok(out(
                 format!(
-                    "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; cursor {}; {} waiting",
+                    "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; cursor {}; {} waiting\n\
+                     attachments: {} uploaded ({} bytes sent), {} waiting{problems}",
                     report.delivered,
                     report.refused,
                     report.pulled_changes,
                     report.pulled_records,
                     report.round_trips,
                     report.cursor,
-                    waiting
+                    waiting,
+                    report.uploaded,
+                    report.upload_bytes,
+                    report.uploads_waiting,
                 ),
                 serde_json::to_value(&report).expect("report serializes"),
             ))

@@ -5,7 +5,9 @@ use crate::auth::policy::{NodeLevel, OrgTree, Role};
 fn download_answers() {
     let tag = etag(&"a".repeat(64), None);
     let t = tag.as_str();
-    let table: &[(Option<&str>, Option<&str>, Option<&str>, Answer)] = &[
+    // If-None-Match, Range, If-Range, the answer.
+    type Row<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Answer);
+    let table: &[Row<'_>] = &[
         (None, None, None, Answer::Whole),
         (Some(t), None, None, Answer::NotModified),
         (Some("\"other\", *"), None, None, Answer::NotModified),

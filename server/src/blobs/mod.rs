@@ -107,7 +107,7 @@ pub async fn read_all(
 }
 
 /// Tests every store must pass, run on the disk store here and on the S3
-/// store against a real S3-compatible server (`tests/attachments.rs`).
+/// store against a real S3-compatible server (`tests/s3.rs`).
 #[doc(hidden)]
 pub mod conformance {
     use super::*;
