@@ -22,6 +22,7 @@ pub mod blobs;
 pub mod db;
 pub mod error;
 pub mod fixture;
+pub mod housekeeping;
 pub mod metrics;
 pub mod reports;
 pub mod rules;
@@ -135,6 +136,9 @@ pub fn serve(
         blobs,
         thumbnails: Arc::new(tokio::sync::Semaphore::new(cores)),
     };
+    if let Some(every) = state.limits.sweep_every {
+        housekeeping::start(state.clone(), every);
+    }
     let server = HttpServer::new(move || {
         let limit = state.limits.max_body_bytes;
         let metrics = state.metrics.clone();

@@ -21,6 +21,8 @@ on_both_backends!(
     downloads_follow_the_records_scope,
     bytes_that_are_not_what_they_claim_are_refused,
     the_limits_of_size_type_and_day,
+    an_abandoned_upload_is_discarded_by_the_sweep,
+    the_sweep_runs_on_its_own,
 );
 
 fn sha_hex(data: &[u8]) -> String {
@@ -680,4 +682,77 @@ fn the_limits_of_size_type_and_day(b: &Backend) {
         (200, Some("uploading")),
         "{body}"
     );
+}
+
+fn an_abandoned_upload_is_discarded_by_the_sweep(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let data = jpeg(100, 100, 7);
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut w, "g1", &att);
+    let (_, body) = begin(&s, &w.token, &att);
+    let first = body["upload"].as_str().unwrap().to_owned();
+    let (st, _) = patch(&s, &w.token, &first, 0, &data[..1000], None);
+    assert_eq!(st, 200);
+    let staged = || s.blobs.path().join("staging").read_dir().unwrap().count();
+    assert_eq!(staged(), 1);
+    let admin = s.admin_token();
+    let sweep = |days: i64| {
+        let at = chrono::Utc::now() + chrono::Duration::days(days);
+        let (st, body) = s.call(
+            s.authed(ureq::post(&s.url("/v1/admin/sweep")), &admin),
+            Some(json!({"at": at.to_rfc3339()})),
+        );
+        assert_eq!(st, 200, "{body}");
+        body["uploads_discarded"].as_u64().unwrap()
+    };
+    // Three weeks without a byte: kept (phones stay offline for weeks).
+    assert_eq!(sweep(21), 0);
+    assert_eq!(staged(), 1);
+    // A month: discarded, bytes and all.
+    assert_eq!(sweep(31), 1);
+    assert_eq!(staged(), 0);
+    let (st, _) = patch(&s, &w.token, &first, 1000, &data[1000..], None);
+    assert_eq!(st, 404);
+    // The phone comes back: a new upload from 0, and it completes.
+    let (_, body) = begin(&s, &w.token, &att);
+    assert_eq!(body["offset"], 0);
+    assert_ne!(body["upload"].as_str(), Some(first.as_str()));
+    send_rest(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        &data,
+        0,
+        1 << 20,
+    );
+    assert_eq!(kept_blobs(&s), 1);
+}
+
+fn the_sweep_runs_on_its_own(b: &Backend) {
+    let limits = gridsync_server::Limits {
+        sweep_every: Some(std::time::Duration::from_millis(200)),
+        ..gridsync_server::Limits::default()
+    };
+    let s = TestServer::start_with(b, limits, 2_000);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let id = Uuid::new_v4();
+    w.make(|d| {
+        d.create("event", "g1", id)
+            .set("status", "reported")
+            .set("title", "long overdue")
+            .set("deadline", "2020-01-01T00:00:00+08:00")
+            .commit()
+    });
+    w.sync(&s);
+    // Nobody calls the sweep: within a few periods the case moves up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rec = s.get(&format!("/v1/records/{id}"));
+        if rec["record"]["level"] == "community" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not escalated: {rec}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

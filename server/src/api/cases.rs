@@ -107,7 +107,8 @@ pub struct SweepBody {
     at: Option<String>,
 }
 
-/// Escalate overdue cases now (admins); the sweep also runs periodically.
+/// Escalate overdue cases and discard abandoned uploads now (admins); the
+/// same runs every `--sweep-secs` ([`crate::housekeeping`]).
 pub async fn sweep(
     state: web::Data<AppState>,
     caller: Caller,
@@ -120,10 +121,12 @@ pub async fn sweep(
             .timestamp_millis(),
         None => now_ms(),
     };
-    let store = state.store.clone();
-    let results = web::block(move || store.sweep(at)).await??;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "escalated": results.len(), "results": results })))
+    let swept = crate::housekeeping::run(&state, at).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "escalated": swept.escalated.len(),
+        "results": swept.escalated,
+        "uploads_discarded": swept.uploads_discarded,
+    })))
 }
 
 /// The deadline rules in force.

@@ -251,6 +251,15 @@ macro_rules! attachment_queries {
                 Ok(row)
             }
 
+            pub(super) fn stale(c: &mut $conn, before: i64) -> Result<Vec<UploadRow>, StoreError> {
+                Ok(uploads::table
+                    .filter(uploads::updated_at.lt(before))
+                    .order(uploads::updated_at.asc())
+                    .limit(1000)
+                    .select(UploadRow::as_select())
+                    .load(c)?)
+            }
+
             pub(super) fn finish(
                 c: &mut $conn,
                 upload: &str,
@@ -304,6 +313,11 @@ impl Store {
         now: i64,
     ) -> Result<UploadRow, StoreError> {
         write_tx!(self, advance(id, from, to, day, now))
+    }
+
+    /// Uploads not moved since `before` (at most 1,000, oldest first).
+    pub fn stale_uploads(&self, before: i64) -> Result<Vec<UploadRow>, StoreError> {
+        read_tx!(self, stale(before))
     }
 
     /// End an upload: the attachment is kept (when `kept`), the upload gone.
