@@ -23,6 +23,7 @@ on_both_backends!(
     the_limits_of_size_type_and_day,
     an_abandoned_upload_is_discarded_by_the_sweep,
     the_sweep_runs_on_its_own,
+    bytes_lost_from_the_store_are_taken_again,
 );
 
 fn sha_hex(data: &[u8]) -> String {
@@ -755,4 +756,49 @@ fn the_sweep_runs_on_its_own(b: &Backend) {
         assert!(std::time::Instant::now() < deadline, "not escalated: {rec}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+fn bytes_lost_from_the_store_are_taken_again(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut w = Phone::enroll(&s, "worker", "grid_worker", "g1", &["g1"]);
+    let data = jpeg(80, 60, 8);
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut w, "g1", &att);
+    let (_, body) = begin(&s, &w.token, &att);
+    send_rest(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        &data,
+        0,
+        1 << 20,
+    );
+    // The folder loses the file (a restore from an older backup).
+    let file = s
+        .blobs
+        .path()
+        .join("blobs")
+        .join(&att.sha256[..2])
+        .join(&att.sha256);
+    std::fs::remove_file(&file).unwrap();
+    let path = format!("/v1/attachments/{}", att.sha256);
+    let (st, _, body) = fetch(&s, &w.token, &path, &[], &[]);
+    assert_eq!((st, code(&body).as_str()), (404, "attachment_missing"));
+    // A device that has it asks: the server takes it again.
+    let (st, body) = begin(&s, &w.token, &att);
+    assert_eq!(
+        (st, body["state"].as_str()),
+        (200, Some("uploading")),
+        "{body}"
+    );
+    send_rest(
+        &s,
+        &w.token,
+        body["upload"].as_str().unwrap(),
+        &data,
+        0,
+        1 << 20,
+    );
+    let (st, _, got) = fetch(&s, &w.token, &path, &[], &[]);
+    assert_eq!((st, got), (200, data));
 }

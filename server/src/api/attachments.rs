@@ -124,17 +124,48 @@ pub async fn begin(
         day: attachments::china_day(now),
         daily_limit: to_i64(state.limits.attachments.daily_bytes_per_device),
     };
+    let mut begun = begin_upload(&state, &caller, &upload, ask.size, now).await?;
+    if let Begun::Kept(row) = &begun {
+        // The books say kept; the store must agree (a restored database
+        // may remember bytes a restored folder lacks): else take them again.
+        if !state.blobs.exists(BlobKey::Original(&row.sha256)).await? {
+            tracing::warn!(sha256 = %row.sha256, "attachment missing from the store: taking it again");
+            let st = state.clone();
+            let sha = row.sha256.clone();
+            web::block(move || st.store.forget_attachment(&sha)).await??;
+            begun = begin_upload(&state, &caller, &upload, ask.size, now).await?;
+        }
+    }
+    let out = match begun {
+        Begun::Kept(row) => UploadOut::stored(&state, row.sha256, to_u64(row.size)),
+        // Every byte arrived but the server stopped before keeping them.
+        Begun::Open(u) if u.received == u.size => finish(&state, &u).await?,
+        Begun::Open(u) => UploadOut::open(&state, &u),
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Check the caller may upload these bytes, then begin or resume.
+async fn begin_upload(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    upload: &UploadAsk,
+    size: u64,
+    now: i64,
+) -> Result<Begun, ApiError> {
     let st = state.clone();
-    let begun = web::block(move || -> Result<Begun, ApiError> {
+    let caller = caller.clone();
+    let upload = upload.clone();
+    web::block(move || -> Result<Begun, ApiError> {
         let scope = caller.scope(&st.store)?;
         let known = st.store.attachment(&upload.sha256)?;
-        if attachments::matching_ref(&known.refs, &scope, &upload.media_type, ask.size).is_none() {
+        if attachments::matching_ref(&known.refs, &scope, &upload.media_type, size).is_none() {
             return Err(ApiError::Conflict {
                 code: "attachment_not_referenced",
                 message: format!(
                     "no record you can read refers to {} as {} of {} bytes: sync the \
                      record change that refers to it first",
-                    upload.sha256, upload.media_type, ask.size
+                    upload.sha256, upload.media_type, size
                 ),
             });
         }
@@ -145,14 +176,7 @@ pub async fn begin(
             other => other.into(),
         })
     })
-    .await??;
-    let out = match begun {
-        Begun::Kept(row) => UploadOut::stored(&state, row.sha256, to_u64(row.size)),
-        // Every byte arrived but the server stopped before keeping them.
-        Begun::Open(u) if u.received == u.size => finish(&state, &u).await?,
-        Begun::Open(u) => UploadOut::open(&state, &u),
-    };
-    Ok(HttpResponse::Ok().json(out))
+    .await?
 }
 
 fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -403,11 +427,26 @@ pub async fn download(
         Answer::Whole => (StatusCode::OK, 0..size),
         Answer::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
     };
-    let stream = state
+    let stream = match state
         .blobs
         .read(BlobKey::Original(&row.sha256), range.clone())
-        .await?
-        .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()));
+        .await
+    {
+        Ok(s) => s,
+        Err(crate::blobs::BlobError::NotFound(_)) => {
+            return Err(ApiError::Missing {
+                code: "attachment_missing",
+                message: format!(
+                    "attachment {} is recorded as kept but its bytes are missing from the \
+                     attachment store (restored from a backup?); a device that has it can \
+                     upload it again",
+                    row.sha256
+                ),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    }
+    .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()));
     let mut res = HttpResponse::build(status);
     res.insert_header((header::CONTENT_TYPE, row.media_type.as_str()))
         .insert_header((header::ETAG, tag))

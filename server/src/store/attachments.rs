@@ -251,6 +251,11 @@ macro_rules! attachment_queries {
                 Ok(row)
             }
 
+            pub(super) fn forget(c: &mut $conn, sha: &str) -> Result<(), StoreError> {
+                diesel::delete(attachments::table.find(sha)).execute(c)?;
+                Ok(())
+            }
+
             pub(super) fn stale(c: &mut $conn, before: i64) -> Result<Vec<UploadRow>, StoreError> {
                 Ok(uploads::table
                     .filter(uploads::updated_at.lt(before))
@@ -313,6 +318,12 @@ impl Store {
         now: i64,
     ) -> Result<UploadRow, StoreError> {
         write_tx!(self, advance(id, from, to, day, now))
+    }
+
+    /// Forget that `sha` is kept (its bytes were found missing from the
+    /// attachment store, e.g. after a restore): the next upload keeps it again.
+    pub fn forget_attachment(&self, sha: &str) -> Result<(), StoreError> {
+        write_tx!(self, forget(sha))
     }
 
     /// Uploads not moved since `before` (at most 1,000, oldest first).
