@@ -19,6 +19,9 @@ use object_store::ObjectStore;
 use rand::seq::SliceRandom;
 use sha2::{Digest as _, Sha256};
 
+#[allow(unused_macros, unused_imports)] // the two-backend macro: this suite runs on SQLite only
+mod common;
+
 const PREFIX: &str = "gridsync/";
 
 /// The endpoint named by `GRIDSYNC_TEST_S3`.
@@ -256,4 +259,73 @@ fn digest_and_keep_refuse_gaps_overlaps_and_short_uploads() {
             Err(gridsync_server::blobs::BlobError::NotFound(_))
         ));
     });
+}
+
+#[test]
+#[ignore = "needs an S3-compatible server: GRIDSYNC_TEST_S3=$(bash .ci/s3) cargo test --test s3 -- --ignored"]
+fn the_server_keeps_and_serves_attachments_in_a_bucket() {
+    use common::photos::{begin, event_with_photo, fetch, jpeg, reference, send_rest};
+    let config = fresh_bucket();
+    let store = S3Store::open(&config).unwrap();
+    let s = common::TestServer::start_on(
+        &common::Backend::sqlite(),
+        gridsync_server::Limits::default(),
+        2_000,
+        std::sync::Arc::new(store),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut a = common::Phone::enroll(&s, "worker-a", "grid_worker", "g1", &["g1"]);
+    let mut z = common::Phone::enroll(&s, "worker-z", "grid_worker", "g2", &["g2"]);
+    // Over 5 MiB: kept through a multipart upload of several parts.
+    let data = jpeg(2200, 2000, 9);
+    assert!(data.len() > 5 * 1024 * 1024, "{}", data.len());
+    let att = reference(&data, "image/jpeg");
+    event_with_photo(&s, &mut a, "g1", &att);
+    let (_, body) = begin(&s, &a.token, &att);
+    let upload = body["upload"].as_str().unwrap().to_owned();
+    // Half, then ask again (as after a failure), then the rest.
+    let half = data.len() / 2;
+    send_rest(&s, &a.token, &upload, &data[..half], 0, 1 << 20);
+    let (_, body) = begin(&s, &a.token, &att);
+    assert_eq!(body["offset"].as_u64(), Some(half as u64));
+    let done = send_rest(&s, &a.token, &upload, &data, half, 1 << 20);
+    assert_eq!(done["state"], "stored");
+
+    let keys = run(keys_under(&config, PREFIX));
+    assert!(
+        keys.contains(&format!(
+            "{PREFIX}blobs/{}/{}",
+            &att.sha256[..2],
+            att.sha256
+        )),
+        "{keys:?}"
+    );
+    assert!(keys.iter().all(|k| !k.contains("staging/")), "{keys:?}");
+
+    // Whole, a range, the thumbnail (made from the bucket, kept in it).
+    let path = format!("/v1/attachments/{}", att.sha256);
+    let (st, _, got) = fetch(&s, &a.token, &path, &[], &[]);
+    assert_eq!((st, got.len()), (200, data.len()));
+    assert!(got == data);
+    let (st, _, part) = fetch(
+        &s,
+        &a.token,
+        &path,
+        &[("Range", "bytes=5000000-5000099")],
+        &[],
+    );
+    assert_eq!((st, part.as_slice()), (206, &data[5_000_000..5_000_100]));
+    let (st, _, thumb) = fetch(&s, &a.token, &format!("{path}/thumbnail"), &[], &[]);
+    assert_eq!(st, 200);
+    let img = image::load_from_memory(&thumb).unwrap();
+    assert!(img.width() <= 320 && img.height() <= 320);
+    let keys = run(keys_under(&config, &format!("{PREFIX}thumbs/")));
+    assert_eq!(keys.len(), 1, "{keys:?}");
+
+    // Another device with the same photo sends nothing; one object kept.
+    event_with_photo(&s, &mut z, "g2", &att);
+    let (_, body) = begin(&s, &z.token, &att);
+    assert_eq!(body["state"], "stored");
+    let blobs = run(keys_under(&config, &format!("{PREFIX}blobs/")));
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
 }

@@ -3,6 +3,8 @@
 //! `GRIDSYNC_TEST_POSTGRES` names a server), and a phone that syncs with it.
 #![allow(dead_code)]
 
+pub mod photos;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 
@@ -173,27 +175,39 @@ impl TestServer {
     }
 
     pub fn start_with(backend: &Backend, limits: Limits, state_threshold: usize) -> TestServer {
-        let mut store: Store = open_store(&backend.database(), 4).unwrap();
-        store.state_threshold = state_threshold;
-        bootstrap(&store);
-        let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let blobs = tempfile::tempdir().unwrap();
         let disk = gridsync_server::blobs::disk::DiskStore::open(blobs.path()).unwrap();
-        let running = gridsync_server::Background::start(
-            listener,
-            store,
+        Self::start_on(
+            backend,
             limits,
-            auth,
+            state_threshold,
             std::sync::Arc::new(disk),
+            blobs,
         )
-        .unwrap();
+    }
+
+    /// A server keeping attachments in `store` (`folder`: the disk store's,
+    /// or an empty one).
+    pub fn start_on(
+        backend: &Backend,
+        limits: Limits,
+        state_threshold: usize,
+        blobs: std::sync::Arc<dyn gridsync_server::blobs::BlobStore>,
+        folder: tempfile::TempDir,
+    ) -> TestServer {
+        let mut db: Store = open_store(&backend.database(), 4).unwrap();
+        db.state_threshold = state_threshold;
+        bootstrap(&db);
+        let auth = gridsync_server::auth_for(&db, Some(SECRET)).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let running =
+            gridsync_server::Background::start(listener, db, limits, auth, blobs).unwrap();
         TestServer {
             base: running.url.clone(),
             admin: std::sync::OnceLock::new(),
             supervisor: std::sync::OnceLock::new(),
             _running: running,
-            blobs,
+            blobs: folder,
         }
     }
 
