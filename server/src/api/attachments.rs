@@ -295,6 +295,35 @@ pub async fn chunk(
 /// Every byte is in: keep the attachment if it is what it claims to be,
 /// else discard the upload and say why.
 async fn finish(state: &AppState, u: &UploadRow) -> Result<UploadOut, ApiError> {
+    match finish_once(state, u).await {
+        // Two requests finished the same upload at once (a device retrying
+        // after a timeout): the other one moved the bytes first.
+        Err(ApiError::Internal(_)) | Err(ApiError::NotFound { .. })
+            if staging_gone(state, &u.id).await =>
+        {
+            let st = state.clone();
+            let sha = u.sha256.clone();
+            let known = web::block(move || st.store.attachment(&sha)).await??;
+            match known.kept {
+                Some(row) => Ok(UploadOut::stored(state, row.sha256, to_u64(row.size))),
+                None => Err(ApiError::NotFound {
+                    what: format!("upload {} (ended meanwhile: POST /v1/attachments)", u.id),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether nothing is staged for `upload` any more.
+async fn staging_gone(state: &AppState, upload: &str) -> bool {
+    matches!(
+        state.blobs.digest(upload, 0).await,
+        Err(crate::blobs::BlobError::NotFound(_))
+    )
+}
+
+async fn finish_once(state: &AppState, u: &UploadRow) -> Result<UploadOut, ApiError> {
     let size = to_u64(u.size);
     let digest = state.blobs.digest(&u.id, size).await?;
     let refused = if digest.sha256 != u.sha256 {
