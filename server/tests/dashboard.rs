@@ -1,13 +1,16 @@
 //! The dashboard in headless Chromium, driven over the DevTools protocol
 //! (a WebSocket, no chromedriver): log in on the page, open the district's
 //! summary and overdue lists, read the figures from the page and compare them
-//! with the hand-counted district of `report_fixture`.
+//! with the hand-counted district of `report_fixture`; open an overdue case
+//! and see its photos (a thumbnail, the full photo, one not uploaded yet, a
+//! PDF, one lost by the store), and a supervisor of another park not see it.
 //!
 //! Ignored by a plain `cargo test` (it needs Chromium: Debian's `chromium`
 //! package, which `.ci/run` installs); run it with
 //! `cargo test -p gridsync-server --test dashboard -- --ignored`.
 //! `GRIDSYNC_CHROMIUM` names another browser binary;
-//! `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` saves the district summary as seen.
+//! `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` saves the district summary as seen,
+//! `GRIDSYNC_DASHBOARD_CASE_SCREENSHOT=file.png` the case panel with its photos.
 
 // The harness's backend macro is for the two-backend suites, not this one.
 #[allow(unused)]
@@ -19,11 +22,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Days;
-use common::{Backend, TestServer, PASSWORD};
+use common::photos::{begin, jpeg, patch, reference};
+use common::{Backend, Phone, TestServer, PASSWORD};
+use gridsync_core::{Attachment, Entry, Value};
 use report_fixture::{fixture, today};
 use serde_json::{json, Value as Json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+use uuid::Uuid;
 
 /// A headless Chromium with a fresh profile, killed when dropped.
 struct Browser {
@@ -126,10 +132,31 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Wait until `expr` is true in the page.
+    /// `expr`'s value, or `None` when it throws or the page is between
+    /// documents (a navigation destroys the context it ran in).
+    fn try_eval(&mut self, expr: &str) -> Option<Json> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = json!({"id": id, "method": "Runtime.evaluate",
+            "params": {"expression": expr, "returnByValue": true, "awaitPromise": true}});
+        self.ws.send(Message::Text(msg.to_string().into())).unwrap();
+        loop {
+            let m = self.ws.read().expect("a DevTools reply");
+            let Ok(text) = m.to_text() else { continue };
+            let v: Json = serde_json::from_str(text).unwrap_or(Json::Null);
+            if v["id"] == id {
+                if v.get("error").is_some() || v["result"].get("exceptionDetails").is_some() {
+                    return None;
+                }
+                return Some(v["result"]["result"]["value"].clone());
+            }
+        }
+    }
+
+    /// Wait until `expr` is true in the page (across a navigation).
     fn wait_for(&mut self, expr: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.eval(&format!("!!({expr})")) != json!(true) {
+        while self.try_eval(&format!("!!({expr})")) != Some(json!(true)) {
             assert!(Instant::now() < deadline, "timed out waiting for {expr}");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -165,6 +192,84 @@ fn set(b: &mut Browser, id: &str, value: &str) {
          e.dispatchEvent(new Event('change')); return e.value; }})()",
         json!(value)
     ));
+}
+
+/// Save what the page shows as a PNG.
+fn screenshot(b: &mut Browser, path: &str) {
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        &json!({"width": 1280, "height": 1400, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    let shot = b.call("Page.captureScreenshot", &json!({"format": "png"}));
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        shot["data"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(path, png).unwrap();
+}
+
+/// Open the dashboard afresh and log in as `username`; the report view is ready.
+fn log_in(b: &mut Browser, s: &TestServer, username: &str) {
+    b.call("Page.navigate", &json!({"url": s.url("/dashboard")}));
+    // The login form of the new page (an old page has it hidden).
+    b.wait_for(
+        "document.readyState === 'complete' && document.getElementById('username') \
+         && !document.getElementById('login-view').hidden",
+    );
+    set(b, "username", username);
+    set(b, "password", PASSWORD);
+    b.eval("document.getElementById('login').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'ready'");
+}
+
+/// Nothing came from anywhere but this server (object URLs of its answers
+/// included).
+fn assert_only_local(b: &mut Browser, s: &TestServer) {
+    let foreign = b.eval(&format!(
+        "performance.getEntriesByType('resource').map(e => e.name)\
+         .filter(n => !n.startsWith({0}) && !n.startsWith('blob:' + {0}))",
+        json!(s.base)
+    ));
+    assert_eq!(foreign, json!([]));
+}
+
+/// `data` as a record refers to it, with `caption`.
+fn captioned(data: &[u8], media_type: &str, caption: &str) -> Attachment {
+    Attachment {
+        caption: Some(caption.into()),
+        ..reference(data, media_type)
+    }
+}
+
+/// Upload `data` (referred to by a record `token` reads) in one chunk.
+fn upload(s: &TestServer, token: &str, att: &Attachment, data: &[u8]) {
+    let (st, body) = begin(s, token, att);
+    assert_eq!(
+        (st, body["state"].as_str()),
+        (200, Some("uploading")),
+        "{body}"
+    );
+    let (st, body) = patch(s, token, body["upload"].as_str().unwrap(), 0, data, None);
+    assert_eq!(
+        (st, body["state"].as_str()),
+        (200, Some("stored")),
+        "{body}"
+    );
+}
+
+fn photo_entry(att: &Attachment, stage: &str, note: &str) -> Entry {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("photo".to_owned(), Value::from(att.clone()));
+    fields.insert("stage".to_owned(), Value::from(stage));
+    if !note.is_empty() {
+        fields.insert("note".to_owned(), Value::from(note));
+    }
+    Entry {
+        id: Uuid::new_v4(),
+        at: "2026-11-20T09:00:00+08:00".into(),
+        fields,
+    }
 }
 
 #[test]
@@ -244,17 +349,7 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
 
     // `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` keeps a picture of the page.
     if let Ok(path) = std::env::var("GRIDSYNC_DASHBOARD_SCREENSHOT") {
-        b.call(
-            "Emulation.setDeviceMetricsOverride",
-            &json!({"width": 1280, "height": 1400, "deviceScaleFactor": 1, "mobile": false}),
-        );
-        let shot = b.call("Page.captureScreenshot", &json!({"format": "png"}));
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            shot["data"].as_str().unwrap(),
-        )
-        .unwrap();
-        std::fs::write(path, png).unwrap();
+        screenshot(&mut b, &path);
     }
 
     // The overdue lists: one of each; the key person's name masked.
@@ -267,9 +362,209 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
     assert_eq!(column(&mut b, "key_persons", "label")[0].1, "张*");
 
     // Nothing came from anywhere but this server.
-    let foreign = b.eval(&format!(
-        "performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith({}))",
-        json!(s.base)
+    assert_only_local(&mut b, &s);
+}
+
+#[test]
+#[ignore = "needs Chromium (apt-get install chromium): cargo test -p gridsync-server --test dashboard -- --ignored"]
+fn a_supervisor_sees_the_photos_of_an_overdue_case() {
+    let backend = Backend::sqlite();
+    let s = TestServer::start(&backend);
+    s.supervisor_token(); // `chief`, supervisor of the district
+    s.create_user("sup2", "supervisor", "p2"); // another park: not g1
+
+    // An overdue event in g1 with three photos: a JPEG uploaded, a JPEG its
+    // phone has not sent yet, a PDF uploaded; and an action.
+    let mut w = Phone::enroll(&s, "w1", "grid_worker", "c1", &["g1"]);
+    let shown = jpeg(480, 360, 1);
+    let shown_ref = captioned(&shown, "image/jpeg", "堵塞的消防通道");
+    let pending_ref = captioned(&jpeg(200, 100, 2), "image/jpeg", "清理后");
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let pdf_ref = captioned(pdf, "application/pdf", "整改通知书");
+    // The action's photo: uploaded, then lost by the store (a restore from
+    // an older backup).
+    let lost = jpeg(120, 90, 3);
+    let lost_ref = captioned(&lost, "image/jpeg", "现场");
+    let id = Uuid::new_v4();
+    let deadline = format!("{}T00:00:00+08:00", today() - Days::days(3));
+    let mut action = report_fixture::entry(
+        "2026-11-20T10:00:00+08:00",
+        &[("action", "accept"), ("note", "已受理")],
+    );
+    action
+        .fields
+        .insert("photo".to_owned(), Value::from(lost_ref.clone()));
+    w.make(|d| {
+        d.create("event", "g1", id)
+            .set("category", "fire_safety")
+            .set("title", "Blocked fire exit")
+            .set("status", "reported")
+            .set("assignee", "w1")
+            .set("deadline", deadline.as_str())
+            .append("photos", photo_entry(&shown_ref, "before", "楼梯口"))
+            .append("actions", action)
+            .commit()
+    });
+    // A field once per change: one more change for each further photo.
+    for (att, stage) in [(&pending_ref, "after"), (&pdf_ref, "document")] {
+        w.make(|d| {
+            d.edit(id)
+                .append("photos", photo_entry(att, stage, ""))
+                .commit()
+        });
+    }
+    w.sync(&s);
+    upload(&s, &w.token, &shown_ref, &shown);
+    upload(&s, &w.token, &pdf_ref, pdf);
+    upload(&s, &w.token, &lost_ref, &lost);
+    let file = s.blobs.path().join("blobs").join(&lost_ref.sha256[..2]);
+    std::fs::remove_file(file.join(&lost_ref.sha256)).unwrap();
+
+    let mut b = Browser::launch();
+    b.call("Page.enable", &json!({}));
+    log_in(&mut b, &s, "chief");
+    set(&mut b, "report", "overdue");
+    b.eval("document.getElementById('load').click()");
+    let row = format!("#table-cases tr[data-id='{id}']");
+    b.wait_for(&format!("document.querySelector(\"{row}\")"));
+
+    // Open the case: its fields and its action log.
+    b.eval(&format!("document.querySelector(\"{row}\").click()"));
+    b.wait_for("document.getElementById('case-panel').dataset.state === 'done'");
+    assert_eq!(
+        b.eval("document.getElementById('case-panel').hidden"),
+        json!(false)
+    );
+    assert!(text_of(&mut b, "case-title").contains("Blocked fire exit"));
+    let fields = text_of(&mut b, "case-fields");
+    for want in ["fire_safety", "reported", "w1", "超期"] {
+        assert!(fields.contains(want), "{want} in {fields}");
+    }
+    assert!(text_of(&mut b, "case-logs").contains("已受理"));
+
+    // The uploaded photo: a thumbnail of at most 320 px, fetched with the token.
+    let tile =
+        |sha: &str| format!("document.querySelector('#case-photos [data-sha256=\"{sha}\"]')");
+    let thumb = format!("{}.querySelector('img')", tile(&shown_ref.sha256));
+    b.wait_for(&format!(
+        "{thumb} && {thumb}.complete && {thumb}.naturalWidth > 0"
     ));
-    assert_eq!(foreign, json!([]));
+    let size: (u32, u32) =
+        serde_json::from_value(b.eval(&format!("[{thumb}.naturalWidth, {thumb}.naturalHeight]")))
+            .unwrap();
+    assert!(size.0 <= 320 && size.1 <= 320 && size.0 > 0, "{size:?}");
+    let thumb_url = b.eval(&format!("{thumb}.src"));
+    assert!(
+        thumb_url.as_str().unwrap().starts_with("blob:"),
+        "{thumb_url}"
+    );
+    assert!(text_of(&mut b, "case-photos").contains("堵塞的消防通道"));
+
+    // The one not uploaded yet says so, plainly: no image.
+    let pending = tile(&pending_ref.sha256);
+    let text = b.eval(&format!("{pending}.textContent"));
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("照片尚未上传") && text.contains("not uploaded yet"),
+        "{text}"
+    );
+    assert_eq!(
+        b.eval(&format!("{pending}.querySelector('img')")),
+        Json::Null
+    );
+    // The PDF is a document tile, not an image.
+    let doc = tile(&pdf_ref.sha256);
+    assert_eq!(b.eval(&format!("{doc}.dataset.state")), json!("document"));
+    assert_eq!(b.eval(&format!("{doc}.querySelector('img')")), Json::Null);
+    if let Ok(path) = std::env::var("GRIDSYNC_DASHBOARD_CASE_SCREENSHOT") {
+        screenshot(&mut b, &path);
+    }
+    // The lost one: a plain message, no image.
+    let gone = tile(&lost_ref.sha256);
+    b.wait_for(&format!("{gone}.dataset.state === 'error'"));
+    assert_eq!(b.eval(&format!("{gone}.querySelector('img')")), Json::Null);
+    let text = b.eval(&format!("{gone}.querySelector('.thumb').textContent"));
+    assert!(!text.as_str().unwrap().is_empty(), "{text}");
+    // Nowhere a broken image.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#case-panel img')].filter(i => i.complete && i.naturalWidth === 0).length"),
+        json!(0)
+    );
+
+    // Click the thumbnail: the full photo, at its real size.
+    b.eval(&format!(
+        "{}.querySelector('button').click()",
+        tile(&shown_ref.sha256)
+    ));
+    b.wait_for("document.getElementById('photo-view').dataset.state === 'shown'");
+    let full: (u32, u32) = serde_json::from_value(b.eval(
+        "[document.getElementById('photo-full').naturalWidth, document.getElementById('photo-full').naturalHeight]",
+    ))
+    .unwrap();
+    assert_eq!(full, (480, 360));
+    b.eval("document.getElementById('photo-close').click()");
+    assert_eq!(
+        b.eval("document.getElementById('photo-view').hidden"),
+        json!(true)
+    );
+
+    // The PDF opens in the same view.
+    b.eval(&format!("{doc}.querySelector('button').click()"));
+    b.wait_for("document.getElementById('photo-view').dataset.state === 'shown'");
+    assert!(b
+        .eval("document.querySelector('#photo-body iframe').src")
+        .as_str()
+        .unwrap()
+        .starts_with("blob:"));
+    b.eval("document.getElementById('photo-close').click()");
+
+    // The photos came through the API (and count in the check below).
+    assert_eq!(
+        b.eval("performance.getEntriesByType('resource').some(e => e.name.endsWith('/thumbnail'))"),
+        json!(true)
+    );
+
+    // The action's lost photo opened from the log: a plain message.
+    b.eval("document.querySelector('#log-actions td[data-key=photo] button').click()");
+    b.wait_for("document.getElementById('photo-view').dataset.state === 'error'");
+    assert!(text_of(&mut b, "photo-body").contains("missing"));
+    assert_eq!(
+        b.eval("document.querySelectorAll('#photo-body img').length"),
+        json!(0)
+    );
+    b.eval("document.getElementById('photo-close').click()");
+
+    // Closing the panel revokes its object URLs.
+    b.eval("document.getElementById('case-close').click()");
+    assert_eq!(
+        b.eval("document.getElementById('case-panel').hidden"),
+        json!(true)
+    );
+    assert_eq!(
+        b.eval(&format!(
+            "fetch({thumb_url}).then(() => 'still there', () => 'revoked')"
+        )),
+        json!("revoked")
+    );
+    assert_only_local(&mut b, &s);
+
+    // A supervisor of the other park: not in their lists, and the case does
+    // not open for them.
+    b.eval("sessionStorage.clear()");
+    log_in(&mut b, &s, "sup2");
+    set(&mut b, "report", "overdue");
+    b.eval("document.getElementById('load').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'done'");
+    assert_eq!(
+        b.eval(&format!("document.querySelector(\"{row}\")")),
+        Json::Null
+    );
+    b.eval(&format!("openCase('{id}')"));
+    b.wait_for("document.getElementById('case-panel').dataset.state === 'error'");
+    assert!(text_of(&mut b, "case-status").contains("not found"));
+    assert_eq!(
+        b.eval("document.querySelectorAll('#case-panel img').length"),
+        json!(0)
+    );
+    assert_only_local(&mut b, &s);
 }

@@ -20,11 +20,35 @@ const ZH = {
   event: "事件", hazard: "隐患", dispute: "矛盾纠纷", petition: "信访", key_person: "重点人员",
   place: "场所", household: "房屋", resident: "人口", patrol_round: "巡逻",
   district: "区", park: "园区", community: "社区",
+  // The case panel and its photos.
+  title: "标题", summary: "摘要", matter: "事项", severity: "紧急程度", mediator: "调解员",
+  received_on: "受理日期", address: "地址", description: "描述", at: "时间", action: "处置",
+  result: "结果", outcome: "结果", note: "备注", photo: "照片",
+  log_actions: "处置记录", log_reinspections: "复查记录", log_sessions: "调解记录",
+  stage_before: "处置前", stage_after: "处置后", stage_scene: "现场", stage_document: "材料",
+  stage_actions: "处置记录", stage_reinspections: "复查", stage_sessions: "调解",
+  stage_agreement_scan: "调解协议",
+  photo_pending: "照片尚未上传", doc_pending: "文件尚未上传", photo_forbidden: "无权查看",
+  photo_missing: "照片不存在", photo_lost: "照片文件缺失，待设备重新上传", photo_failed: "照片无法显示", no_preview: "无预览",
+  no_photos: "暂无照片", no_entries: "暂无记录", pdf: "文件", open_case: "点击查看案件",
+  open_photo: "查看原图", open_tab: "在新窗口打开", download: "下载", view: "查看",
+  case_missing: "案件不存在或不在您的辖区", loading: "加载中",
 };
 const EN = {
   new: "New", closed: "Closed", overdue: "Overdue", records: "Records", open: "Open",
   escalated: "Escalated", conflicted: "Conflicts", newly_overdue: "Newly overdue",
   due_soon: "Due in 24 h", missed: "Missed", coverage: "Coverage",
+  log_actions: "Actions", log_reinspections: "Re-inspections", log_sessions: "Mediation sessions",
+  stage_before: "Before", stage_after: "After", stage_scene: "Scene", stage_document: "Document",
+  stage_actions: "Action", stage_reinspections: "Re-inspection", stage_sessions: "Session",
+  stage_agreement_scan: "Signed agreement",
+  photo_pending: "Photo not uploaded yet", doc_pending: "Document not uploaded yet",
+  photo_forbidden: "Not allowed to see this photo", photo_missing: "Photo not found",
+  photo_lost: "Photo file missing: waiting for a device to upload it again",
+  photo_failed: "Photo cannot be shown", no_preview: "No preview", no_photos: "No photos",
+  no_entries: "No entries", pdf: "PDF document", open_case: "Open the case",
+  open_photo: "View full size", open_tab: "Open in a new tab", download: "Download", view: "View",
+  case_missing: "Case not found or not in your area", loading: "Loading…",
 };
 const label = (k) => ZH[k] || EN[k] || k;
 const both = (k) => (ZH[k] ? ZH[k] + " " : "") + (EN[k] || k);
@@ -151,10 +175,17 @@ function card(key, value, alert) {
     el("span", { class: "label" }, both(key)), el("span", { class: "value", id: "total-" + key }, fmt(key, value)));
 }
 
+// Rows naming a case open it in the case panel (click, or Enter).
+const CASES = new Set(["event", "hazard", "dispute", "petition"]);
+
 function table(name, cols, rows) {
   const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, label(c))));
-  const body = rows.map((r) => el("tr", { "data-row": String(r[cols[0]] ?? "") },
-    ...cols.map((c) => el("td", { "data-key": c, class: typeof r[c] === "number" ? "num" : "" }, fmt(c, r[c])))));
+  const body = rows.map((r) => {
+    const attrs = { "data-row": String(r[cols[0]] ?? "") };
+    if (r.id && CASES.has(r.collection)) Object.assign(attrs, { "data-id": r.id, tabindex: "0", title: both("open_case") });
+    return el("tr", attrs,
+      ...cols.map((c) => el("td", { "data-key": c, class: typeof r[c] === "number" ? "num" : "" }, fmt(c, r[c]))));
+  });
   return el("div", {}, el("h3", {}, both(name) + ` (${rows.length})`), el("table", { id: "table-" + name }, el("thead", {}, head), el("tbody", {}, ...body)));
 }
 
@@ -242,6 +273,264 @@ async function download(format) {
   a.remove();
 }
 
+// ---------------------------------------------------------------- the case panel
+// A case's main fields, its logs and its photos. Photos come from the API with
+// the token (an <img src> cannot send it): fetch → blob → object URL, every URL
+// revoked when the panel closes (the full view's when the view closes).
+
+const CASE_FIELDS = ["category", "severity", "status", "level", "assignee", "mediator", "deadline",
+  "received_on", "address", "summary", "matter", "description"];
+const LOGS = { event: ["actions"], hazard: ["reinspections"], dispute: ["sessions"], petition: ["actions"] };
+let caseGen = 0; // bumped when the panel closes: late answers are dropped
+let caseUrls = []; // the panel's object URLs
+const thumbs = new Map(); // sha256 → Promise of a thumbnail's object URL
+let viewGen = 0;
+let viewUrl = null; // the full view's object URL
+
+class FetchError extends Error {
+  constructor(status, code) { super(`${status} ${code || ""}`); this.status = status; this.code = code; }
+}
+
+// GET `path` with the token; an object URL of the body, or null when the
+// panel closed meanwhile.
+async function objectUrl(path, gen) {
+  const res = await api(path);
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new FetchError(res.status, body.code);
+  }
+  const blob = await res.blob();
+  if (gen !== caseGen) return null;
+  return URL.createObjectURL(blob);
+}
+
+const isPdf = (att) => att.media_type === "application/pdf";
+const pendingText = (att) => both(isPdf(att) ? "doc_pending" : "photo_pending");
+
+// What to say instead of a photo that cannot be shown.
+function failure(e, att) {
+  if (e.status === 403) return both("photo_forbidden");
+  if (e.code === "attachment_pending") return pendingText(att);
+  if (e.code === "attachment_missing") return both("photo_lost");
+  if (e.status === 404) return both("photo_missing");
+  return both("photo_failed") + (e.status ? ` (${e.status})` : "");
+}
+
+// A scalar field's display value (the shown value of a register; a set's members).
+function show(k, f) {
+  if (f === null || f === undefined) return "";
+  if (Array.isArray(f)) return f.join(", ");
+  if (typeof f === "object" && "value" in f) return show(k, f.value) + (f.conflict ? " (冲突 conflict)" : "");
+  if (typeof f === "object" && "sha256" in f) return f.caption || both("photo");
+  if (typeof f === "object" && "lat" in f) return `${f.lat}, ${f.lng}`;
+  return fmt(k, f);
+}
+
+// RFC 3339 UTC → China time, to the minute.
+const chinaTime = (iso) => new Date(Date.parse(iso) + 8 * 3600e3).toISOString().slice(0, 16).replace("T", " ");
+
+// Every attachment the record refers to, where, and with what caption.
+function photoRefs(rec) {
+  const f = rec.fields || {};
+  const refs = [];
+  for (const e of f.photos || []) {
+    if (e.fields && e.fields.photo) refs.push({ att: e.fields.photo, stage: e.fields.stage, note: e.fields.note, at: e.at });
+  }
+  for (const log of ["actions", "reinspections", "sessions"]) {
+    for (const e of f[log] || []) {
+      if (e.fields && e.fields.photo) refs.push({ att: e.fields.photo, stage: log, note: e.fields.note, at: e.at });
+    }
+  }
+  const scan = f.agreement_scan && f.agreement_scan.value;
+  if (scan) refs.push({ att: scan, stage: "agreement_scan" });
+  return refs;
+}
+
+function caption(ref) {
+  const parts = [el("span", { class: "stage" }, both("stage_" + ref.stage))];
+  if (ref.att.caption) parts.push(" ", ref.att.caption);
+  if (ref.note) parts.push(el("span", { class: "note" }, ref.note));
+  return parts;
+}
+
+// A thumbnail's object URL, fetched once per panel.
+function thumbnail(sha256, gen) {
+  if (!thumbs.has(sha256)) thumbs.set(sha256, objectUrl(`/v1/attachments/${sha256}/thumbnail`, gen).then((url) => {
+    if (url) caseUrls.push(url);
+    return url;
+  }));
+  return thumbs.get(sha256);
+}
+
+// One tile of the photo grid: a thumbnail, a document, or a plain message.
+function tile(ref, info, gen) {
+  const att = ref.att;
+  const box = el("figure", { class: "photo", "data-sha256": att.sha256 });
+  const say = (text, state) => {
+    box.dataset.state = state;
+    return el("div", { class: "thumb message" }, text);
+  };
+  if (info && info.stored === false) {
+    box.append(say(pendingText(att), "pending"), el("figcaption", {}, ...caption(ref)));
+    return box;
+  }
+  const open = el("button", { type: "button", class: "thumb", title: both("open_photo") });
+  open.addEventListener("click", () => openPhoto(ref));
+  box.append(open, el("figcaption", {}, ...caption(ref)));
+  if (isPdf(att)) {
+    box.dataset.state = "document";
+    open.append(el("span", { class: "doc" }, "PDF"), el("span", {}, both("pdf")));
+    return box;
+  }
+  box.dataset.state = "loading";
+  open.append(el("span", {}, both("loading")));
+  thumbnail(att.sha256, gen).then((url) => {
+    if (!url) return;
+    const img = el("img", { alt: att.caption || both("photo") });
+    img.addEventListener("load", () => { box.dataset.state = "shown"; });
+    img.addEventListener("error", () => open.replaceWith(say(both("photo_failed"), "error")));
+    img.src = url;
+    open.replaceChildren(img);
+  }, (e) => {
+    // Refused or absent (403, 404): a plain message. Otherwise the photo
+    // may still open (no preview of its type, a failed preview): say why,
+    // and keep the tile clickable.
+    if (e.status === 403 || (e.status === 404 && e.code !== "no_thumbnail")) {
+      open.replaceWith(say(failure(e, att), "error"));
+    } else {
+      box.dataset.state = e.code === "no_thumbnail" ? "no_preview" : "error";
+      open.replaceChildren(el("span", {}, e.code === "no_thumbnail" ? both("no_preview") : failure(e, att)));
+    }
+  });
+  return box;
+}
+
+// A log of the case as a table: time, the entry's fields, its photo.
+function logTable(name, entries, stored, gen) {
+  const keys = [...new Set(entries.flatMap((e) => Object.keys(e.fields || {})))].filter((k) => k !== "photo");
+  const cols = ["at", ...keys, "photo"];
+  const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, label(c))));
+  const rows = entries.map((e) => el("tr", {}, ...cols.map((c) => {
+    if (c === "at") return el("td", { "data-key": c }, (e.at || "").slice(0, 16).replace("T", " "));
+    const f = e.fields || {};
+    if (c !== "photo") return el("td", { "data-key": c }, show(c, f[c]));
+    if (!f.photo) return el("td", { "data-key": c });
+    const info = stored.get(f.photo.sha256);
+    if (info && info.stored === false) return el("td", { "data-key": c, class: "muted" }, pendingText(f.photo));
+    const b = el("button", { type: "button" }, both("view"));
+    b.addEventListener("click", () => openPhoto({ att: f.photo, stage: name, note: f.note }));
+    return el("td", { "data-key": c }, b);
+  })));
+  return el("div", {}, el("h3", {}, both("log_" + name) + ` (${entries.length})`),
+    entries.length ? el("table", { id: "log-" + name }, el("thead", {}, head), el("tbody", {}, ...rows))
+      : el("p", { class: "muted" }, both("no_entries")));
+}
+
+async function openCase(id) {
+  closeCase();
+  const gen = caseGen;
+  const panel = $("case-panel");
+  panel.hidden = false;
+  panel.dataset.id = id;
+  panel.dataset.state = "loading";
+  $("case-title").textContent = id;
+  $("case-status").textContent = both("loading");
+  const res = await api(`/v1/records/${encodeURIComponent(id)}`);
+  const body = await res.json().catch(() => ({}));
+  if (gen !== caseGen) return;
+  if (!res.ok) {
+    $("case-status").textContent = res.status === 404 ? both("case_missing") : "出错 Error: " + (body.message || res.status);
+    panel.dataset.state = "error";
+    return;
+  }
+  const rec = body.record;
+  const f = rec.fields || {};
+  const name = show("title", f.title) || show("summary", f.summary).slice(0, 40) || show("matter", f.matter).slice(0, 40) || rec.id;
+  $("case-title").textContent = `${label(rec.collection)} · ${name}`;
+  const dl = [];
+  for (const k of CASE_FIELDS) {
+    let v;
+    if (k === "level") v = fmt(k, rec.level || (f.level && f.level.value));
+    else if (k === "deadline") {
+      v = rec.deadline ? chinaTime(rec.deadline) : "";
+      const late = rec.deadline && !rec.closed_at && Date.parse(rec.deadline) < Date.now();
+      if (late) v += ` (${both("overdue")})`;
+    } else v = show(k, f[k]);
+    if (v) dl.push(el("dt", {}, both(k)), el("dd", { "data-key": k }, v));
+  }
+  $("case-fields").replaceChildren(...dl);
+  const stored = new Map((body.attachments || []).map((a) => [a.sha256, a]));
+  const refs = photoRefs(rec);
+  $("case-photos").replaceChildren(...(refs.length ? refs.map((r) => tile(r, stored.get(r.att.sha256), gen))
+    : [el("p", { class: "muted" }, both("no_photos"))]));
+  $("case-logs").replaceChildren(...(LOGS[rec.collection] || []).map((l) => logTable(l, f[l] || [], stored, gen)));
+  $("case-status").textContent = "";
+  panel.dataset.state = "done";
+}
+
+function closeCase() {
+  closePhoto();
+  caseGen++;
+  for (const url of caseUrls) URL.revokeObjectURL(url);
+  caseUrls = [];
+  thumbs.clear();
+  for (const id of ["case-fields", "case-photos", "case-logs"]) $(id).replaceChildren();
+  $("case-panel").hidden = true;
+  delete $("case-panel").dataset.state;
+}
+
+// The full photo (or the PDF) over the page.
+async function openPhoto(ref) {
+  closePhoto();
+  const gen = caseGen, mine = viewGen;
+  const att = ref.att;
+  const view = $("photo-view");
+  view.hidden = false;
+  view.dataset.state = "loading";
+  view.dataset.sha256 = att.sha256;
+  $("photo-caption").replaceChildren(...caption(ref));
+  $("photo-body").replaceChildren(el("p", { class: "message" }, both("loading")));
+  const say = (text, state) => {
+    $("photo-body").replaceChildren(el("p", { class: "message" }, text));
+    view.dataset.state = state;
+  };
+  let url;
+  try {
+    url = await objectUrl(`/v1/attachments/${att.sha256}`, gen);
+  } catch (e) {
+    if (mine === viewGen) say(failure(e, att), "error");
+    return;
+  }
+  if (!url) return;
+  if (mine !== viewGen) {
+    URL.revokeObjectURL(url);
+    return;
+  }
+  viewUrl = url;
+  if (isPdf(att)) {
+    $("photo-body").replaceChildren(el("iframe", { src: url, title: att.caption || both("pdf") }),
+      el("p", {}, el("a", { href: url, target: "_blank", rel: "noopener" }, both("open_tab")), " · ",
+        el("a", { href: url, download: att.sha256.slice(0, 12) + ".pdf" }, both("download"))));
+    view.dataset.state = "shown";
+    return;
+  }
+  const img = el("img", { id: "photo-full", alt: att.caption || both("photo") });
+  img.addEventListener("load", () => { view.dataset.state = "shown"; });
+  img.addEventListener("error", () => say(both("photo_failed"), "error"));
+  img.src = url;
+  $("photo-body").replaceChildren(img);
+}
+
+function closePhoto() {
+  viewGen++;
+  if (viewUrl) URL.revokeObjectURL(viewUrl);
+  viewUrl = null;
+  $("photo-body").replaceChildren();
+  $("photo-caption").replaceChildren();
+  $("photo-view").hidden = true;
+  delete $("photo-view").dataset.state;
+}
+
 function periodChanged() {
   document.body.classList.toggle("show-range", $("period").value === "range" && $("report").value !== "brief");
 }
@@ -253,4 +542,20 @@ $("csv").addEventListener("click", () => download("csv"));
 $("xlsx").addEventListener("click", () => download("xlsx"));
 $("period").addEventListener("change", periodChanged);
 $("report").addEventListener("change", periodChanged);
+$("tables").addEventListener("click", (ev) => {
+  const tr = ev.target.closest("tr[data-id]");
+  if (tr) openCase(tr.dataset.id);
+});
+$("tables").addEventListener("keydown", (ev) => {
+  const tr = ev.target.closest("tr[data-id]");
+  if (tr && ev.key === "Enter") openCase(tr.dataset.id);
+});
+$("case-close").addEventListener("click", closeCase);
+$("photo-close").addEventListener("click", closePhoto);
+$("photo-view").addEventListener("click", (ev) => { if (ev.target === ev.currentTarget) closePhoto(); });
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape") return;
+  if (!$("photo-view").hidden) closePhoto();
+  else if (!$("case-panel").hidden) closeCase();
+});
 if (session) start();
