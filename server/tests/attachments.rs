@@ -623,8 +623,14 @@ fn bytes_lost_from_the_store_are_taken_again(b: &Backend) {
         .join(&att.sha256);
     std::fs::remove_file(&file).unwrap();
     let path = format!("/v1/attachments/{}", att.sha256);
-    let (st, _, body) = fetch(&s, &w.token, &path, &[], &[]);
-    assert_eq!((st, code(&body).as_str()), (404, "attachment_missing"));
+    for p in [path.clone(), format!("{path}/thumbnail")] {
+        let (st, _, body) = fetch(&s, &w.token, &p, &[], &[]);
+        assert_eq!(
+            (st, code(&body).as_str()),
+            (404, "attachment_missing"),
+            "{p}"
+        );
+    }
     // A device that has it asks: the server takes it again.
     let (st, body) = begin(&s, &w.token, &att);
     assert_eq!(

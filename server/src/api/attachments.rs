@@ -421,6 +421,22 @@ async fn readable(
     }
 }
 
+/// A read of kept bytes failed: `attachment_missing` when the store has
+/// them not (restored from an older backup?).
+fn lost(sha: &str, e: crate::blobs::BlobError) -> ApiError {
+    match e {
+        crate::blobs::BlobError::NotFound(_) => ApiError::Missing {
+            code: "attachment_missing",
+            message: format!(
+                "attachment {sha} is recorded as kept but its bytes are missing from the \
+                 attachment store (restored from a backup?); a device that has it can \
+                 upload it again"
+            ),
+        },
+        other => other.into(),
+    }
+}
+
 /// `GET /v1/attachments/{sha256}`: the bytes, whole or a range.
 pub async fn download(
     state: web::Data<AppState>,
@@ -462,18 +478,7 @@ pub async fn download(
         .await
     {
         Ok(s) => s,
-        Err(crate::blobs::BlobError::NotFound(_)) => {
-            return Err(ApiError::Missing {
-                code: "attachment_missing",
-                message: format!(
-                    "attachment {} is recorded as kept but its bytes are missing from the \
-                     attachment store (restored from a backup?); a device that has it can \
-                     upload it again",
-                    row.sha256
-                ),
-            })
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(lost(&row.sha256, e)),
     }
     .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()));
     let mut res = HttpResponse::build(status);
@@ -532,7 +537,8 @@ pub async fn thumbnail(
             BlobKey::Original(&row.sha256),
             to_u64(row.size),
         )
-        .await?;
+        .await
+        .map_err(|e| lost(&row.sha256, e))?;
         let media = row.media_type.clone();
         let made = web::block(move || thumbnail::make(&original, &media))
             .await?
