@@ -8,6 +8,7 @@ mod common;
 
 use common::photos::{
     begin, event_with_photo, fetch, interrupted_patch, jpeg, patch, reference, send_rest,
+    upload_whole,
 };
 use common::{on_both_backends, Backend, Phone, TestServer};
 use gridsync_core::Attachment;
@@ -320,15 +321,7 @@ fn downloads_follow_the_records_scope(b: &Backend) {
     let data = jpeg(64, 64, 3);
     let att = reference(&data, "image/jpeg");
     event_with_photo(&s, &mut w, "g1", &att);
-    let (_, body) = begin(&s, &w.token, &att);
-    send_rest(
-        &s,
-        &w.token,
-        body["upload"].as_str().unwrap(),
-        &data,
-        0,
-        1 << 20,
-    );
+    upload_whole(&s, &w.token, &att, &data);
     let path = format!("/v1/attachments/{}", att.sha256);
 
     // Another grid of the same community, another park: refused.
@@ -605,15 +598,7 @@ fn bytes_lost_from_the_store_are_taken_again(b: &Backend) {
     let data = jpeg(80, 60, 8);
     let att = reference(&data, "image/jpeg");
     event_with_photo(&s, &mut w, "g1", &att);
-    let (_, body) = begin(&s, &w.token, &att);
-    send_rest(
-        &s,
-        &w.token,
-        body["upload"].as_str().unwrap(),
-        &data,
-        0,
-        1 << 20,
-    );
+    upload_whole(&s, &w.token, &att, &data);
     // The folder loses the file (a restore from an older backup).
     let file = s
         .blobs

@@ -437,6 +437,14 @@ fn lost(sha: &str, e: crate::blobs::BlobError) -> ApiError {
     }
 }
 
+/// 304: the caller's copy is the one.
+fn not_modified(tag: String) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, CACHE))
+        .finish()
+}
+
 /// `GET /v1/attachments/{sha256}`: the bytes, whole or a range.
 pub async fn download(
     state: web::Data<AppState>,
@@ -456,10 +464,7 @@ pub async fn download(
     );
     let (status, range) = match plan {
         Answer::NotModified => {
-            return Ok(HttpResponse::NotModified()
-                .insert_header((header::ETAG, tag))
-                .insert_header((header::CACHE_CONTROL, CACHE))
-                .finish())
+            return Ok(not_modified(tag))
         }
         Answer::Unsatisfiable => {
             return Ok(HttpResponse::RangeNotSatisfiable()
@@ -517,10 +522,7 @@ pub async fn thumbnail(
     if attachments::answer(&tag, 0, header_str(&req, "if-none-match"), None, None)
         == Answer::NotModified
     {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, tag))
-            .insert_header((header::CACHE_CONTROL, CACHE))
-            .finish());
+        return Ok(not_modified(tag));
     }
     let key = BlobKey::Thumbnail(&row.sha256, thumbnail::EDGE);
     let bytes = if state.blobs.exists(key).await? {

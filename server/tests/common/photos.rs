@@ -169,3 +169,10 @@ pub fn fetch(
     r.into_reader().read_to_end(&mut body).unwrap();
     (st, hs, body)
 }
+
+/// Upload all of `data` for `att` in one chunk (the record is synced).
+pub fn upload_whole(s: &TestServer, token: &str, att: &Attachment, data: &[u8]) -> Json {
+    let (st, body) = begin(s, token, att);
+    assert_eq!(st, 200, "{body}");
+    send_rest(s, token, body["upload"].as_str().unwrap(), data, 0, 1 << 20)
+}
