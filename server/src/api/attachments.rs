@@ -463,9 +463,7 @@ pub async fn download(
         header_str(&req, "if-range"),
     );
     let (status, range) = match plan {
-        Answer::NotModified => {
-            return Ok(not_modified(tag))
-        }
+        Answer::NotModified => return Ok(not_modified(tag)),
         Answer::Unsatisfiable => {
             return Ok(HttpResponse::RangeNotSatisfiable()
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
