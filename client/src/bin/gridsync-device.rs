@@ -542,7 +542,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
             let mut phone = open(cli)?;
             let s = phone.status()?;
             let text = format!(
-                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts\n{} attachments waiting to upload ({} bytes)",
+                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts\nattachments waiting to upload: {} ({} bytes)",
                 s.username,
                 s.server,
                 s.device_id,
