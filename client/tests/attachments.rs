@@ -147,12 +147,23 @@ fn a_photo_taken_offline_is_uploaded_after_its_change_and_fetched_elsewhere() {
     std::fs::write(da.path().join("attachments").join(&att2.sha256), &late).unwrap();
     let report = li.sync().unwrap();
     assert_eq!((report.uploaded, report.uploads_waiting), (1, 0));
-    assert_eq!(
-        boss.fetch_attachment(&att2.sha256)
-            .map(|p| std::fs::read(p).unwrap())
-            .unwrap(),
-        late
-    );
+    // A download cut half way resumes from what it has (a range request).
+    let folder = db.path().join("attachments");
+    let half = late.len() / 2;
+    std::fs::write(folder.join(format!("{}.part", att2.sha256)), &late[..half]).unwrap();
+    let got = std::fs::read(boss.fetch_attachment(&att2.sha256).unwrap()).unwrap();
+    assert_eq!(got, late);
+    // A leftover that is no prefix of it (longer than the whole) is
+    // replaced by the whole.
+    std::fs::remove_file(folder.join(&att.sha256)).unwrap();
+    std::fs::write(
+        folder.join(format!("{}.part", att.sha256)),
+        vec![7u8; photo.len() + 10],
+    )
+    .unwrap();
+    let got = std::fs::read(boss.fetch_attachment(&att.sha256).unwrap()).unwrap();
+    assert_eq!(got, photo);
+    assert!(!folder.join(format!("{}.part", att.sha256)).exists());
 }
 
 #[test]

@@ -326,17 +326,29 @@ impl Client {
             path: part.display().to_string(),
             source: e,
         };
-        let from = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        let res = match self.http.download(&self.row.access_token, sha256, from) {
-            Err(Failure::Status {
-                status: 401, code, ..
-            }) if code == "token_expired" => {
-                self.refresh_tokens()?;
-                self.http.download(&self.row.access_token, sha256, from)
-            }
-            other => other,
+        // A download that ended before its check (a crash): done if whole.
+        if attachments::intact(&part, sha256) {
+            std::fs::rename(&part, &done).map_err(io)?;
+            return Ok(done);
         }
-        .map_err(ClientError::from)?;
+        let mut from = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let res = loop {
+            let answer = match self.http.download(&self.row.access_token, sha256, from) {
+                Err(Failure::Status {
+                    status: 401, code, ..
+                }) if code == "token_expired" => {
+                    self.refresh_tokens()?;
+                    self.http.download(&self.row.access_token, sha256, from)
+                }
+                other => other,
+            };
+            match answer {
+                // What is here is no prefix of it (longer than the whole):
+                // start again from the first byte.
+                Err(Failure::Status { status: 416, .. }) if from > 0 => from = 0,
+                other => break other.map_err(ClientError::from)?,
+            }
+        };
         // 206: the rest after what we have; 200: all of it from the start.
         let mut out = if res.status() == 206 {
             std::fs::OpenOptions::new()
