@@ -179,8 +179,12 @@ pub fn on_failure(
     {
         let reason = format!("{code}: {message}");
         match (*status, code.as_str()) {
-            (409, "offset_mismatch") | (404, "not_found") => return UploadRecovery::Reask,
-            (400, "chunk_checksum_mismatch" | "incomplete_chunk" | "beyond_size") => {
+            // Ask where it stands and go on; a server that keeps saying so
+            // is not making progress: give up this sync after as many
+            // tries as for a transient failure.
+            (409, "offset_mismatch")
+            | (404, "not_found")
+            | (400, "chunk_checksum_mismatch" | "incomplete_chunk" | "beyond_size") => {
                 return if attempt + 1 >= policy.attempts {
                     UploadRecovery::GiveUp
                 } else {
@@ -224,6 +228,11 @@ mod tests {
         let table: Vec<(Failure, u32, UploadRecovery)> = vec![
             (status(409, "offset_mismatch"), 0, UploadRecovery::Reask),
             (status(404, "not_found"), 0, UploadRecovery::Reask),
+            (
+                status(409, "offset_mismatch"),
+                p.attempts - 1,
+                UploadRecovery::GiveUp,
+            ),
             (
                 status(400, "chunk_checksum_mismatch"),
                 0,
