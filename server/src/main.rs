@@ -60,6 +60,8 @@ enum Command {
         sweep_secs: u64,
         #[command(flatten)]
         attachments: AttachmentArgs,
+        #[command(flatten)]
+        blobs: BlobArgs,
     },
     /// Create the first admin (and the district node it belongs to) on a
     /// fresh store. The password is read from GRIDSYNC_ADMIN_PASSWORD.
@@ -93,12 +95,15 @@ enum Command {
         /// Default: now, to the minute.
         #[arg(long)]
         as_of: Option<String>,
+        /// Where the fixture's photos go (as for `serve`).
+        #[command(flatten)]
+        blobs: BlobArgs,
     },
 }
 
-/// Where attachment bytes are kept and what is accepted.
+/// Where attachment bytes are kept.
 #[derive(Debug, clap::Args)]
-struct AttachmentArgs {
+struct BlobArgs {
     /// Folder for attachment bytes. Default: beside the SQLite file
     /// (`gridsync.db` keeps them in `gridsync-attachments/`), or
     /// ./gridsync-attachments with PostgreSQL.
@@ -121,6 +126,11 @@ struct AttachmentArgs {
     /// Allow an http:// endpoint (a private network, a test server).
     #[arg(long, env = "GRIDSYNC_S3_ALLOW_HTTP")]
     s3_allow_http: bool,
+}
+
+/// What attachments are accepted.
+#[derive(Debug, clap::Args)]
+struct AttachmentArgs {
     /// Largest attachment, in bytes.
     #[arg(long, env = "GRIDSYNC_MAX_ATTACHMENT_BYTES",
           default_value_t = AttachmentLimits::default().max_bytes)]
@@ -136,24 +146,7 @@ struct AttachmentArgs {
     attachment_types: Vec<String>,
 }
 
-impl AttachmentArgs {
-    fn limits(&self) -> Result<AttachmentLimits, String> {
-        for t in &self.attachment_types {
-            if !gridsync_core::ATTACHMENT_MEDIA_TYPES.contains(&t.as_str()) {
-                return Err(format!(
-                    "--attachment-types: `{t}` is not one of {}",
-                    gridsync_core::ATTACHMENT_MEDIA_TYPES.join(", ")
-                ));
-            }
-        }
-        Ok(AttachmentLimits {
-            max_bytes: self.max_attachment_bytes,
-            daily_bytes_per_device: self.attachment_daily_bytes,
-            media_types: self.attachment_types.clone(),
-            ..AttachmentLimits::default()
-        })
-    }
-
+impl BlobArgs {
     fn store(&self, db: &Database) -> Result<Arc<dyn BlobStore>, Box<dyn std::error::Error>> {
         if let Some(bucket) = &self.s3_bucket {
             let config = S3Config {
@@ -183,6 +176,25 @@ impl AttachmentArgs {
     }
 }
 
+impl AttachmentArgs {
+    fn limits(&self) -> Result<AttachmentLimits, String> {
+        for t in &self.attachment_types {
+            if !gridsync_core::ATTACHMENT_MEDIA_TYPES.contains(&t.as_str()) {
+                return Err(format!(
+                    "--attachment-types: `{t}` is not one of {}",
+                    gridsync_core::ATTACHMENT_MEDIA_TYPES.join(", ")
+                ));
+            }
+        }
+        Ok(AttachmentLimits {
+            max_bytes: self.max_attachment_bytes,
+            daily_bytes_per_device: self.attachment_daily_bytes,
+            media_types: self.attachment_types.clone(),
+            ..AttachmentLimits::default()
+        })
+    }
+}
+
 /// Say why and exit with status 1.
 fn fail(why: impl std::fmt::Display) -> ! {
     eprintln!("gridsync: {why}");
@@ -208,6 +220,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scale,
             seed,
             as_of,
+            blobs,
         } => {
             let shape = Shape::named(&name).unwrap_or_else(|e| fail(e));
             let as_of = match as_of {
@@ -235,6 +248,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bar.finish_and_clear();
             // Said plainly (not as a debug dump): e.g. already loaded.
             let report = report.unwrap_or_else(|e| fail(e));
+            let blobs = blobs.store(&db)?;
+            actix_web::rt::System::new().block_on(fixture::keep_photos(
+                &store,
+                &*blobs,
+                &report.photos,
+            ))?;
             print!("{report}");
             println!("{}", fixture::logins(&report.logins, Some(3)));
         }
@@ -279,6 +298,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rules,
             sweep_secs,
             attachments,
+            blobs,
         } => {
             let mut store = store;
             if let Some(path) = rules {
@@ -286,8 +306,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 store.rules = std::sync::Arc::new(gridsync_server::rules::Rules::from_json(&text)?);
             }
+            let blobs = blobs.store(&db)?;
             if demo {
-                println!("{}", fixture::demo(&store)?);
+                let (text, photos) = fixture::demo(&store)?;
+                actix_web::rt::System::new()
+                    .block_on(fixture::keep_photos(&store, &*blobs, &photos))?;
+                println!("{text}");
             }
             let auth = auth_for(&store, jwt_secret.as_deref())?;
             let limits = Limits {
@@ -297,7 +321,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 attachments: attachments.limits()?,
                 ..Limits::default()
             };
-            let blobs = attachments.store(&db)?;
             let listener = gridsync_server::listen(&addr)?;
             println!("gridsync serving on http://{}", listener.local_addr()?);
             actix_web::rt::System::new().block_on(async {

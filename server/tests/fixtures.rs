@@ -3,6 +3,8 @@
 
 mod common;
 
+use sha2::Digest as _;
+
 use std::collections::BTreeMap;
 
 use common::{on_both_backends, Backend, Phone, TestServer};
@@ -244,8 +246,31 @@ fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
 
 fn serve_demo_loads_the_demo_once_and_prints_its_logins(b: &Backend) {
     let store = gridsync_server::open_store(&b.database(), 2).unwrap();
-    let first = fixture::demo(&store).unwrap();
+    let (first, photos) = fixture::demo(&store).unwrap();
     assert!(first.starts_with("fixture `demo` loaded"), "{first}");
+    // Half the events have a photo of the scene: real JPEGs, each hashing
+    // to its reference, each on a record, kept as if uploaded.
+    assert!(!photos.is_empty());
+    let folder = tempfile::tempdir().unwrap();
+    let disk = gridsync_server::blobs::disk::DiskStore::open(folder.path()).unwrap();
+    let kept = actix_web::rt::System::new()
+        .block_on(fixture::keep_photos(&store, &disk, &photos))
+        .unwrap();
+    assert_eq!(kept, photos.len());
+    for p in &photos {
+        let sha = &p.reference.sha256;
+        assert_eq!(sha, &format!("{:x}", sha2::Sha256::digest(&p.bytes)));
+        assert!(gridsync_server::attachments::looks_like(
+            &p.bytes,
+            "image/jpeg"
+        ));
+        let known = store.attachment(sha).unwrap();
+        assert_eq!(known.kept.map(|k| k.size), Some(p.bytes.len() as i64));
+        assert_eq!(known.refs.len(), 1, "one event refers to {sha}");
+        assert_eq!(known.refs[0].collection, "event");
+        let on_disk = folder.path().join("blobs").join(&sha[..2]).join(sha);
+        assert_eq!(std::fs::read(on_disk).unwrap(), p.bytes);
+    }
     for login in [
         "admin",
         "supervisor01",
@@ -256,8 +281,9 @@ fn serve_demo_loads_the_demo_once_and_prints_its_logins(b: &Backend) {
     ] {
         assert!(first.contains(login), "{login} is printed: {first}");
     }
-    let again = fixture::demo(&store).unwrap();
+    let (again, none) = fixture::demo(&store).unwrap();
     assert!(again.starts_with("demo district already loaded"), "{again}");
+    assert!(none.is_empty());
     assert!(again.contains("worker06"), "{again}");
     drop(store);
     let s = TestServer::start(b);

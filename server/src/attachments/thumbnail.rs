@@ -43,7 +43,13 @@ pub fn make(bytes: &[u8], media_type: &str) -> Result<Vec<u8>, ThumbnailError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    let small = reader.decode()?.thumbnail(EDGE, EDGE).into_rgb8();
+    let img = reader.decode()?;
+    // Never enlarged: a photo already within the edge keeps its size.
+    let small = if img.width() <= EDGE && img.height() <= EDGE {
+        img.into_rgb8()
+    } else {
+        img.thumbnail(EDGE, EDGE).into_rgb8()
+    };
     let mut out = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
     small.write_with_encoder(encoder)?;
@@ -69,6 +75,13 @@ mod tests {
         let img = image::load_from_memory_with_format(&thumb, ImageFormat::Jpeg).unwrap();
         assert_eq!((img.width(), img.height()), (320, 180));
         assert!(super::super::looks_like(&thumb, "image/jpeg"));
+    }
+
+    #[test]
+    fn a_small_photo_is_not_enlarged() {
+        let thumb = make(&png(160, 120), "image/png").unwrap();
+        let img = image::load_from_memory_with_format(&thumb, ImageFormat::Jpeg).unwrap();
+        assert_eq!((img.width(), img.height()), (160, 120));
     }
 
     #[test]
