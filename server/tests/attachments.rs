@@ -25,6 +25,7 @@ on_both_backends!(
     an_abandoned_upload_is_discarded_by_the_sweep,
     the_sweep_runs_on_its_own,
     bytes_lost_from_the_store_are_taken_again,
+    many_phones_upload_at_once_while_syncing,
 );
 
 fn code(body: &[u8]) -> String {
@@ -633,4 +634,82 @@ fn bytes_lost_from_the_store_are_taken_again(b: &Backend) {
     );
     let (st, _, got) = fetch(&s, &w.token, &path, &[], &[]);
     assert_eq!((st, got), (200, data));
+}
+
+fn many_phones_upload_at_once_while_syncing(b: &Backend) {
+    let s = TestServer::start(b);
+    // Phones of two grids; the same photo is on one record of each grid, so
+    // two phones race to upload it.
+    let shared = jpeg(120, 90, 100);
+    let mut phones: Vec<(Phone, Vec<(Attachment, Vec<u8>)>)> = (0..8u32)
+        .map(|i| {
+            let grid = if i % 2 == 0 { "g1" } else { "g2" };
+            let mut p = Phone::enroll(&s, &format!("w{i}"), "grid_worker", grid, &[grid]);
+            let mut mine = Vec::new();
+            for k in 0..3u32 {
+                let data = if k == 0 && i < 2 {
+                    shared.clone()
+                } else {
+                    jpeg(120, 90, 10 * i + k)
+                };
+                let att = reference(&data, "image/jpeg");
+                event_with_photo(&s, &mut p, grid, &att);
+                mine.push((att, data));
+            }
+            (p, mine)
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (phone, mine) in phones.iter_mut() {
+            let s = &s;
+            scope.spawn(move || {
+                for (att, data) in mine.iter() {
+                    let (st, body) = begin(s, &phone.token, att);
+                    assert_eq!(st, 200, "{body}");
+                    if body["state"] == "uploading" {
+                        let up = body["upload"].as_str().unwrap().to_owned();
+                        let from = body["offset"].as_u64().unwrap() as usize;
+                        // Small chunks, and a sync between photos: uploads
+                        // and merges take turns at the writer.
+                        send_rest(s, &phone.token, &up, data, from, 4096);
+                    }
+                    let grid = phone.grids[0].clone();
+                    phone.make(|d| {
+                        d.create("household", &grid, Uuid::new_v4())
+                            .set("address", "1 Lane")
+                            .commit()
+                    });
+                    phone.sync(s);
+                }
+            });
+        }
+    });
+    let sup = s.supervisor_token();
+    let mut distinct = std::collections::BTreeSet::new();
+    for (_, mine) in &phones {
+        for (att, data) in mine {
+            distinct.insert(att.sha256.clone());
+            let (st, _, got) = fetch(
+                &s,
+                &sup,
+                &format!("/v1/attachments/{}", att.sha256),
+                &[],
+                &[],
+            );
+            assert_eq!(st, 200);
+            assert!(&got == data, "{} differs", att.sha256);
+        }
+    }
+    assert_eq!(distinct.len(), 23, "one photo shared by two phones");
+    assert_eq!(kept_blobs(&s), 23);
+    assert!(
+        s.blobs
+            .path()
+            .join("staging")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing left staged"
+    );
 }
