@@ -641,7 +641,9 @@ fn many_phones_upload_at_once_while_syncing(b: &Backend) {
     // Phones of two grids; the same photo is on one record of each grid, so
     // two phones race to upload it.
     let shared = jpeg(120, 90, 100);
-    let mut phones: Vec<(Phone, Vec<(Attachment, Vec<u8>)>)> = (0..8u32)
+    // Each phone with its photos (reference, bytes).
+    type Photos = Vec<(Attachment, Vec<u8>)>;
+    let mut phones: Vec<(Phone, Photos)> = (0..8u32)
         .map(|i| {
             let grid = if i % 2 == 0 { "g1" } else { "g2" };
             let mut p = Phone::enroll(&s, &format!("w{i}"), "grid_worker", grid, &[grid]);
