@@ -195,6 +195,45 @@ fn a_photo_on_a_refused_change_is_kept_and_marked() {
     assert_eq!(on_server(&server, &att.sha256).0, 404);
 }
 
+#[test]
+fn a_damaged_file_waits_without_holding_up_the_others() {
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    let da = tempfile::tempdir().unwrap();
+    let mut li = server.phone(da.path(), "li");
+    let (first, second) = (jpeg(200, 150, 11), jpeg(200, 150, 12));
+    let mut refs = Vec::new();
+    for (i, bytes) in [&first, &second].into_iter().enumerate() {
+        let src = da.path().join(format!("p{i}.jpg"));
+        std::fs::write(&src, bytes).unwrap();
+        let att = li.attach(&src, None).unwrap();
+        li.make(|d| {
+            d.create("event", "g1", Uuid::new_v4())
+                .set("status", "reported")
+                .append("photos", photos_entry(Value::from(att.clone()), "scene"))
+                .commit()
+        })
+        .unwrap();
+        refs.push(att);
+    }
+    // The first photo's copy is cut short (a failing card).
+    let kept = da.path().join("attachments").join(&refs[0].sha256);
+    std::fs::write(&kept, &first[..first.len() / 3]).unwrap();
+    li.options.upload_chunk = Some(16 * 1024);
+    let report = li.sync().unwrap();
+    assert_eq!(
+        (report.uploaded, report.uploads_waiting),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(
+        report.upload_problems[&refs[0].sha256].contains("cannot be read"),
+        "{report:?}"
+    );
+    assert_eq!(on_server(&server, &refs[1].sha256), (200, second));
+    assert_eq!(on_server(&server, &refs[0].sha256).0, 404);
+}
+
 fn device(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridsync-device"));
     c.arg("--dir").arg(dir).env("GRIDSYNC_PASSWORD", PASSWORD);

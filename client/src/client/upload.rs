@@ -211,12 +211,17 @@ impl Client {
                         .min(answer.max_chunk)
                         .min(size - answer.offset.min(size));
                     let mut data = vec![0u8; len as usize];
-                    f.seek(SeekFrom::Start(answer.offset))
-                        .and_then(|_| f.read_exact(&mut data))
-                        .map_err(|e| ClientError::Io {
-                            path: path.display().to_string(),
-                            source: e,
-                        })?;
+                    let read = f
+                        .seek(SeekFrom::Start(answer.offset))
+                        .and_then(|_| f.read_exact(&mut data));
+                    if let Err(e) = read {
+                        // A damaged or shortened file here must not hold up
+                        // the photos queued behind it: it waits, with why.
+                        let why = format!("the file on this device cannot be read: {e}");
+                        self.store
+                            .set_upload(&u.sha256, WAITING, u.sent, Some(&why), now_ms())?;
+                        return Ok(Some(why));
+                    }
                     match self.http.send_chunk(
                         &self.row.access_token,
                         &upload,
