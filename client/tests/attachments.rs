@@ -151,8 +151,14 @@ fn a_photo_taken_offline_is_uploaded_after_its_change_and_fetched_elsewhere() {
     let folder = db.path().join("attachments");
     let half = late.len() / 2;
     std::fs::write(folder.join(format!("{}.part", att2.sha256)), &late[..half]).unwrap();
+    let ranged = ranged_downloads(&server);
     let got = std::fs::read(boss.fetch_attachment(&att2.sha256).unwrap()).unwrap();
     assert_eq!(got, late);
+    assert_eq!(
+        ranged_downloads(&server),
+        ranged + 1,
+        "resumed with a range"
+    );
     // A leftover that is no prefix of it (longer than the whole) is
     // replaced by the whole.
     std::fs::remove_file(folder.join(&att.sha256)).unwrap();
@@ -253,18 +259,28 @@ fn ok(cmd: &mut Command) -> Json {
     json
 }
 
-fn received_bytes(server: &Server) -> u64 {
+/// A counter of the server's `/metrics` (0 when it has no such line yet).
+fn metric(server: &Server, line_start: &str) -> u64 {
     let text = ureq::get(&format!("{}/metrics", server.url))
         .call()
         .unwrap()
         .into_string()
         .unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix("gridsync_attachment_bytes_received_total "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+        .find_map(|l| l.strip_prefix(line_start))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+fn received_bytes(server: &Server) -> u64 {
+    metric(server, "gridsync_attachment_bytes_received_total ")
+}
+
+/// Attachment downloads answered with a range (206).
+fn ranged_downloads(server: &Server) -> u64 {
+    metric(
+        server,
+        r#"gridsync_http_requests_total{method="GET",route="/v1/attachments/{sha256}",status="206"} "#,
+    )
 }
 
 #[test]

@@ -122,6 +122,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound { what },
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
             StoreError::Invalid { code, message } => ApiError::BadRequest { code, message },
+            StoreError::OverQuota { code, message } => ApiError::OverQuota { code, message },
             StoreError::Pool(_) | StoreError::Open(_) => ApiError::Unavailable(e.to_string()),
             StoreError::Query(Db::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
                 ApiError::Unavailable(e.to_string())

@@ -314,6 +314,8 @@ impl Record {
     /// Every attachment the record refers to, in a scalar (each concurrent
     /// value counts) or a log entry, once each, ordered by hash: what the
     /// server keeps as the record's references (who may download what).
+    /// Only the fields the schema lets hold attachments are read (the
+    /// server asks this of every record a sync touches).
     pub fn attachments(&self) -> Vec<Attachment> {
         let mut out: BTreeMap<String, Attachment> = BTreeMap::new();
         let mut keep = |v: &Value| {
@@ -321,7 +323,12 @@ impl Record {
                 out.entry(a.sha256.clone()).or_insert_with(|| (**a).clone());
             }
         };
-        for state in self.fields.values() {
+        let fields = self
+            .collection
+            .fields
+            .iter()
+            .filter(|f| f.holds_attachments());
+        for state in fields.filter_map(|f| self.fields.get(f.name)) {
             match state {
                 FieldState::Scalar(reg) => reg.read().val.iter().for_each(|w| keep(&w.value)),
                 FieldState::Log(log) => log

@@ -169,12 +169,7 @@ async fn begin_upload(
                 ),
             });
         }
-        st.store.begin_upload(&upload, now).map_err(|e| match e {
-            StoreError::Invalid { code, message } if code == "daily_upload_limit" => {
-                ApiError::OverQuota { code, message }
-            }
-            other => other.into(),
-        })
+        Ok(st.store.begin_upload(&upload, now)?)
     })
     .await?
 }

@@ -175,7 +175,7 @@ macro_rules! attachment_queries {
                 let left = open.as_ref().map_or(ask.size, |u| u.size - u.received);
                 let sent = sent_today(c, &ask.device, &ask.day)?;
                 if sent + left > ask.daily_limit {
-                    return Err(StoreError::Invalid {
+                    return Err(StoreError::OverQuota {
                         code: "daily_upload_limit",
                         message: format!(
                             "this device has sent {sent} bytes today; {left} more would pass \

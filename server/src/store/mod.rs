@@ -51,6 +51,9 @@ pub enum StoreError {
     /// The request is not acceptable as it stands.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// A quota is used up for now (e.g. a device's upload bytes of the day).
+    #[error("{message}")]
+    OverQuota { code: &'static str, message: String },
     #[error("cannot open the database: {0}")]
     Open(String),
     #[error("no database connection available: {0}")]

@@ -204,6 +204,18 @@ impl Schema {
     }
 }
 
+impl FieldDef {
+    /// Whether values of this field may be attachments (an attachment
+    /// scalar, or a log with an attachment entry field).
+    pub fn holds_attachments(&self) -> bool {
+        match &self.kind {
+            FieldKind::Scalar { ty } => *ty == ScalarType::Attachment,
+            FieldKind::Log { entry, .. } => entry.iter().any(|e| e.ty == ScalarType::Attachment),
+            FieldKind::Set { .. } | FieldKind::Level | FieldKind::Counter => false,
+        }
+    }
+}
+
 // Small constructors that keep the collection table readable.
 
 pub(crate) const fn text(name: &'static str, max_len: usize) -> FieldDef {
@@ -336,6 +348,24 @@ mod tests {
                 c.name
             );
         }
+    }
+
+    #[test]
+    fn which_fields_hold_attachments() {
+        let schema = Schema::current();
+        let holding = |c: &str| -> Vec<&str> {
+            let def = schema.collection(c).unwrap();
+            def.fields
+                .iter()
+                .filter(|f| f.holds_attachments())
+                .map(|f| f.name)
+                .collect()
+        };
+        assert_eq!(holding("event"), ["photos", "actions"]);
+        assert_eq!(holding("dispute"), ["agreement_scan", "sessions"]);
+        assert_eq!(holding("patrol_round"), ["check_ins"]);
+        assert!(holding("household").is_empty());
+        assert!(holding("key_person").is_empty());
     }
 
     #[test]
