@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::{Actor, Clock, Seq};
+use crate::json::Obj;
 use crate::schema::Level;
 use crate::value::Value;
 
 /// One author's edit of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "Obj<ChangeWire>")]
 pub struct Change {
     /// The app install that made the change.
     pub actor: Actor,
@@ -41,7 +42,7 @@ pub struct Change {
 
 /// One edit inside a change. On the wire: `{"set": {...}}`, `{"members": {...}}`…
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", from = "OpWire")]
 pub enum Op {
     /// Write a scalar field. `seen` is the field's causal context on the
     /// author's replica (the clocks of the values it had read); writing after
@@ -111,7 +112,7 @@ impl Op {
 /// member with the dots that added it, and removes waiting for their context
 /// (always empty when states are only joined, kept so every state round-trips).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "Obj<SetStateWire>")]
 pub struct SetState {
     pub clock: Clock,
     pub entries: BTreeMap<String, Clock>,
@@ -121,7 +122,7 @@ pub struct SetState {
 
 /// A remove whose context is ahead of the set's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "Obj<DeferredRemove2>")]
 pub struct DeferredRemove {
     pub clock: Clock,
     pub members: BTreeSet<String>,
@@ -129,7 +130,7 @@ pub struct DeferredRemove {
 
 /// A log entry as the author writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "Obj<EntryWire>")]
 pub struct Entry {
     /// Chosen by the author (UUID v4); the entry's identity forever.
     pub id: Uuid,
@@ -147,6 +148,38 @@ impl Change {
         foldhash::fast::FixedState::with_seed(0x6772_6964).hash_one(self)
     }
 
+    /// Every causal context the change carries, with the field it is about
+    /// (`(record)` for a delete): a register write's `seen`, a set state's
+    /// clock and its members' and deferred removes' dots, a delete's `seen`.
+    /// These are what the author claims to have seen; a receiver checks them
+    /// ([`crate::validate::check_claims`]).
+    pub fn contexts(&self) -> Vec<(&str, &Clock)> {
+        let mut out = Vec::new();
+        for op in &self.ops {
+            match op {
+                Op::Set { field, seen, .. } => out.push((field.as_str(), seen)),
+                Op::Members { field, state, .. } => {
+                    out.push((field.as_str(), &state.clock));
+                    out.extend(state.entries.values().map(|c| (field.as_str(), c)));
+                    out.extend(state.deferred.iter().map(|d| (field.as_str(), &d.clock)));
+                }
+                Op::Delete { seen } => out.push(("(record)", seen)),
+                Op::Append { .. } | Op::Escalate { .. } | Op::Increment { .. } | Op::Restore {} => {
+                }
+            }
+        }
+        out
+    }
+
+    /// The actors other than its author that the change's contexts name.
+    pub fn claimed_actors(&self) -> BTreeSet<Actor> {
+        self.contexts()
+            .into_iter()
+            .flat_map(|(_, c)| c.0.keys().copied())
+            .filter(|a| *a != self.actor)
+            .collect()
+    }
+
     /// Decode one change from JSON.
     pub fn from_json(json: &[u8]) -> Result<Change, serde_json::Error> {
         serde_json::from_slice(json)
@@ -154,5 +187,185 @@ impl Change {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a change is plain data")
+    }
+}
+
+// The wire forms as they are read: every struct from a JSON object only
+// (`crate::json`), unknown keys refused. Serializing uses the types above.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeWire {
+    actor: Actor,
+    seq: Seq,
+    record: Uuid,
+    collection: String,
+    grid: String,
+    schema: u32,
+    ops: Vec<Op>,
+}
+
+impl From<Obj<ChangeWire>> for Change {
+    fn from(Obj(w): Obj<ChangeWire>) -> Change {
+        Change {
+            actor: w.actor,
+            seq: w.seq,
+            record: w.record,
+            collection: w.collection,
+            grid: w.grid,
+            schema: w.schema,
+            ops: w.ops,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OpWire {
+    Set(Obj<SetWire>),
+    Members(Obj<MembersWire>),
+    Append(Obj<AppendWire>),
+    Escalate(Obj<EscalateWire>),
+    Increment(Obj<IncrementWire>),
+    Delete(Obj<DeleteWire>),
+    Restore(Obj<RestoreWire>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetWire {
+    field: String,
+    value: Value,
+    #[serde(default)]
+    seen: Clock,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersWire {
+    field: String,
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+    state: SetState,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendWire {
+    field: String,
+    entry: Entry,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateWire {
+    from: Level,
+    to: Level,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncrementWire {
+    field: String,
+    by: u64,
+    total: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteWire {
+    #[serde(default)]
+    seen: Clock,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreWire {}
+
+impl From<OpWire> for Op {
+    fn from(w: OpWire) -> Op {
+        match w {
+            OpWire::Set(Obj(o)) => Op::Set {
+                field: o.field,
+                value: o.value,
+                seen: o.seen,
+            },
+            OpWire::Members(Obj(o)) => Op::Members {
+                field: o.field,
+                add: o.add,
+                remove: o.remove,
+                state: o.state,
+            },
+            OpWire::Append(Obj(o)) => Op::Append {
+                field: o.field,
+                entry: o.entry,
+            },
+            OpWire::Escalate(Obj(o)) => Op::Escalate {
+                from: o.from,
+                to: o.to,
+            },
+            OpWire::Increment(Obj(o)) => Op::Increment {
+                field: o.field,
+                by: o.by,
+                total: o.total,
+            },
+            OpWire::Delete(Obj(o)) => Op::Delete { seen: o.seen },
+            OpWire::Restore(Obj(RestoreWire {})) => Op::Restore {},
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetStateWire {
+    clock: Clock,
+    entries: BTreeMap<String, Clock>,
+    #[serde(default)]
+    deferred: Vec<DeferredRemove>,
+}
+
+impl From<Obj<SetStateWire>> for SetState {
+    fn from(Obj(w): Obj<SetStateWire>) -> SetState {
+        SetState {
+            clock: w.clock,
+            entries: w.entries,
+            deferred: w.deferred,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeferredRemove2 {
+    clock: Clock,
+    members: BTreeSet<String>,
+}
+
+impl From<Obj<DeferredRemove2>> for DeferredRemove {
+    fn from(Obj(w): Obj<DeferredRemove2>) -> DeferredRemove {
+        DeferredRemove {
+            clock: w.clock,
+            members: w.members,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryWire {
+    id: Uuid,
+    at: String,
+    fields: BTreeMap<String, Value>,
+}
+
+impl From<Obj<EntryWire>> for Entry {
+    fn from(Obj(w): Obj<EntryWire>) -> Entry {
+        Entry {
+            id: w.id,
+            at: w.at,
+            fields: w.fields,
+        }
     }
 }

@@ -86,6 +86,21 @@ pub enum ChangeError {
         seen: Seq,
         seq: Seq,
     },
+    #[error("field `{field}`: the context claims change {claimed} of actor {actor}, but only {known} of that actor's changes were ever applied here")]
+    ContextUnseen {
+        field: String,
+        actor: Actor,
+        claimed: Seq,
+        known: Seq,
+    },
+    #[error("field `{field}`: a context of {entries} actors, at most {max} allowed")]
+    ContextTooLarge {
+        field: String,
+        entries: usize,
+        max: usize,
+    },
+    #[error("field `{field}`: text may not hold the NUL character (U+0000)")]
+    InvalidText { field: String },
     #[error("a delete must be the only op of its change")]
     DeleteNotAlone,
     #[error("actor {actor} already sent change {seq} with different content; an actor id and sequence are never reused")]
@@ -131,6 +146,9 @@ impl ChangeError {
             ChangeError::LevelDown { .. } => "level_down",
             ChangeError::InvalidOp { .. } => "invalid_op",
             ChangeError::ContextAhead { .. } => "context_ahead",
+            ChangeError::ContextUnseen { .. } => "context_unseen",
+            ChangeError::ContextTooLarge { .. } => "context_too_large",
+            ChangeError::InvalidText { .. } => "invalid_text",
             ChangeError::DeleteNotAlone => "delete_not_alone",
             ChangeError::ReusedSequence { .. } => "reused_sequence",
             ChangeError::RecordMismatch { .. } => "record_mismatch",
@@ -157,6 +175,9 @@ impl ChangeError {
             | ChangeError::MissingEntryField { field, .. }
             | ChangeError::InvalidOp { field, .. }
             | ChangeError::ContextAhead { field, .. }
+            | ChangeError::ContextUnseen { field, .. }
+            | ChangeError::ContextTooLarge { field, .. }
+            | ChangeError::InvalidText { field }
             | ChangeError::EntryIdReused { field, .. }
             | ChangeError::TransitionNotAllowed { field, .. } => Some(field),
             ChangeError::LevelDown { .. } => Some("level"),

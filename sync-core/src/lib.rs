@@ -70,6 +70,7 @@ pub mod clock;
 mod crdt_form;
 pub mod error;
 pub mod flows;
+pub mod json;
 pub mod record;
 pub mod replica;
 pub mod schema;

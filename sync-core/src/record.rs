@@ -361,9 +361,12 @@ impl Record {
                         });
                         FieldView::Log(entries)
                     }
-                    FieldState::Counter(c) => {
-                        FieldView::Counter(crdt_form::counter_clock(c).0.values().sum())
-                    }
+                    FieldState::Counter(c) => FieldView::Counter(
+                        crdt_form::counter_clock(c)
+                            .0
+                            .values()
+                            .fold(0u64, |sum, t| sum.saturating_add(*t)),
+                    ),
                 };
                 (*name, view)
             })

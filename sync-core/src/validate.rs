@@ -9,7 +9,7 @@
 use uuid::Uuid;
 
 use crate::change::{Change, Entry, Op, SetState};
-use crate::clock::Clock;
+use crate::clock::{Actor, Clock, Seq};
 use crate::error::ChangeError;
 use crate::schema::{
     CollectionDef, FieldDef, FieldKind, ScalarType, Schema, ATTACHMENT_MAX_BYTES,
@@ -21,6 +21,17 @@ use crate::value::{Attachment, Value};
 pub const MAX_OPS: usize = 256;
 /// Longest grid id.
 pub const MAX_GRID_LEN: usize = 64;
+/// The largest sequence number: 2^53 − 1, the largest integer a JavaScript
+/// number (an IEEE double) holds exactly, so that every client can count.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+/// The largest counter increment and running total (the same bound: a
+/// counter's reading, a sum of totals, is computed without wrapping).
+pub const MAX_COUNT: u64 = MAX_SEQ;
+/// Most actors one causal context may name. A context names the writers a
+/// device has seen of one field (or, for a delete, of the record); 1,024
+/// installs editing one record is far beyond any real case, and the bound
+/// keeps a hostile change from growing a record that every phone pulls.
+pub const MAX_CONTEXT_ENTRIES: usize = 1024;
 
 /// A grid id (and any other code of the org tree): 1 to 64 characters of
 /// `A-Z a-z 0-9 - _ .`.
@@ -47,6 +58,15 @@ pub fn validate(schema: &Schema, change: &Change) -> Result<&'static CollectionD
             collection: change.collection.clone(),
         })?;
     validate_header(change)?;
+    for (field, clock) in change.contexts() {
+        if clock.0.len() > MAX_CONTEXT_ENTRIES {
+            return Err(ChangeError::ContextTooLarge {
+                field: field.to_owned(),
+                entries: clock.0.len(),
+                max: MAX_CONTEXT_ENTRIES,
+            });
+        }
+    }
 
     // Most changes carry a few ops: a linear scan beats hashing them.
     let mut touched: Vec<&str> = Vec::with_capacity(change.ops.len());
@@ -76,6 +96,12 @@ fn validate_header(change: &Change) -> Result<(), ChangeError> {
     }
     if change.seq == 0 {
         return bad("seq", "starts at 1");
+    }
+    if change.seq > MAX_SEQ {
+        return bad(
+            "seq",
+            "is above 2^53-1 (9007199254740991), the largest integer every client represents exactly",
+        );
     }
     if change.record.is_nil() {
         return bad("record", "is the nil UUID");
@@ -207,6 +233,13 @@ fn validate_op(
                     field: field.clone(),
                     reason: "an increment must be at least 1".into(),
                 })
+            } else if *by > MAX_COUNT || *total > MAX_COUNT {
+                Err(ChangeError::OutOfRange {
+                    field: field.clone(),
+                    value: (*by).max(*total).to_string(),
+                    min: "1".into(),
+                    max: MAX_COUNT.to_string(),
+                })
             } else if total < by {
                 Err(ChangeError::InvalidOp {
                     field: field.clone(),
@@ -221,6 +254,44 @@ fn validate_op(
         (_, Some((def, _))) => Err(wrong_op(def)),
         (_, None) => unreachable!("every op without a field is matched above"),
     }
+}
+
+/// Check what a change claims to have seen against what this replica knows
+/// was made: `known(actor)` is the highest sequence of `actor` applied here
+/// (on the server: by any node of the cluster). Every change reaches a device
+/// through the server, so an honest device has seen nothing beyond that; for
+/// the change's own actor the bound is the change's own seq (checked by
+/// [`validate`]: `context_ahead`). A context that claims more would make a
+/// value written later by that actor read as already covered (hiding it, and
+/// shutting that actor out of the field), so it is refused: `context_unseen`.
+///
+/// ```
+/// use gridsync_core::{validate::check_claims, Change};
+/// let c = Change::from_json(br#"{"actor":9,"seq":3,"record":"5f0c6d1e-2b1a-4c8e-9a51-0d7a3f1b2c44",
+///   "collection":"event","grid":"g1","schema":1,
+///   "ops":[{"set":{"field":"title","value":"x","seen":{"4":1000000,"9":2}}}]}"#).unwrap();
+/// let known = |actor| if actor == 4 { 12 } else { 0 };
+/// assert_eq!(check_claims(&c, known).unwrap_err().code(), "context_unseen");
+/// assert!(check_claims(&c, |_| 1_000_000).is_ok());
+/// ```
+pub fn check_claims(change: &Change, known: impl Fn(Actor) -> Seq) -> Result<(), ChangeError> {
+    for (field, clock) in change.contexts() {
+        for (&actor, &claimed) in &clock.0 {
+            if actor == change.actor {
+                continue;
+            }
+            let known = known(actor);
+            if claimed > known {
+                return Err(ChangeError::ContextUnseen {
+                    field: field.to_owned(),
+                    actor,
+                    claimed,
+                    known,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A context may only mention the author's own earlier changes.
@@ -371,6 +442,12 @@ pub fn is_sha256_hex(s: &str) -> bool {
 }
 
 fn check_len(field: &str, s: &str, max: usize) -> Result<(), ChangeError> {
+    // PostgreSQL's text cannot hold NUL, and no form a person fills in needs it.
+    if s.contains('\0') {
+        return Err(ChangeError::InvalidText {
+            field: field.to_owned(),
+        });
+    }
     // Byte length bounds the character count from above: skip the count when short.
     if s.len() <= max {
         return Ok(());

@@ -728,3 +728,165 @@ fn a_bad_attachment_reference() {
     assert_eq!(refs.len(), 1);
     assert_eq!(refs[0].sha256, good);
 }
+
+/// What a hostile or broken device can send beyond the schema's own checks:
+/// numbers past what every client can count, text PostgreSQL cannot hold,
+/// contexts too large to carry, and arrays where objects belong. Each is
+/// refused with its code and leaves nothing behind.
+#[test]
+fn bounds_on_numbers_text_and_contexts() {
+    use gridsync_core::validate::{MAX_CONTEXT_ENTRIES, MAX_COUNT, MAX_SEQ};
+    let (mut s, next) = setup();
+    let wide: Clock = Clock(
+        (1..=MAX_CONTEXT_ENTRIES as u32 + 1)
+            .map(|a| (a + 10, 1))
+            .collect(),
+    );
+    let table: Vec<(&str, Change, &str)> = vec![
+        (
+            "seq past 2^53-1",
+            Change {
+                seq: MAX_SEQ + 1,
+                ..next.clone()
+            },
+            "invalid_header",
+        ),
+        (
+            "increment past the largest count",
+            with_ops(
+                &next,
+                vec![Op::Increment {
+                    field: "report_count".into(),
+                    by: u64::MAX,
+                    total: u64::MAX,
+                }],
+            ),
+            "out_of_range",
+        ),
+        (
+            "running total past the largest count",
+            with_ops(
+                &next,
+                vec![Op::Increment {
+                    field: "report_count".into(),
+                    by: 1,
+                    total: MAX_COUNT + 1,
+                }],
+            ),
+            "out_of_range",
+        ),
+        (
+            "NUL in a text value",
+            with_ops(&next, vec![set("title", Value::Text("a\0b".into()))]),
+            "invalid_text",
+        ),
+        (
+            "a register context naming too many actors",
+            with_ops(
+                &next,
+                vec![Op::Set {
+                    field: "title".into(),
+                    value: Value::Text("x".into()),
+                    seen: wide.clone(),
+                }],
+            ),
+            "context_too_large",
+        ),
+        (
+            "a delete context naming too many actors",
+            with_ops(&next, vec![Op::Delete { seen: wide }]),
+            "context_too_large",
+        ),
+    ];
+    for (what, change, code) in table {
+        let e = refused(&mut s, &change);
+        assert_eq!(e.code(), code, "{what}: {e}");
+    }
+    // The largest values themselves are fine.
+    let ok = with_ops(
+        &next,
+        vec![Op::Increment {
+            field: "report_count".into(),
+            by: MAX_COUNT,
+            total: MAX_COUNT,
+        }],
+    );
+    s.apply(&ok).unwrap();
+}
+
+#[test]
+fn claims_beyond_what_was_made_are_refused_by_a_receiver_that_knows() {
+    use gridsync_core::validate::check_claims;
+    let (_, next) = setup();
+    let claim = |seen: Clock| {
+        with_ops(
+            &next,
+            vec![Op::Set {
+                field: "title".into(),
+                value: Value::Text("x".into()),
+                seen,
+            }],
+        )
+    };
+    let known = |actor: u32| match actor {
+        5 => 40,
+        _ => 0,
+    };
+    // (context, verdict): the author's own earlier changes are its business
+    // (bounded by its seq); others' only as far as they were made.
+    let table: Vec<(Clock, Result<(), &str>)> = vec![
+        (Clock::default(), Ok(())),
+        (Clock::from([(5, 40)]), Ok(())),
+        (Clock::from([(5, 41)]), Err("context_unseen")),
+        (
+            Clock::from([(1001, 1_000_000_000_000)]),
+            Err("context_unseen"),
+        ),
+        (Clock::from([(3, next.seq - 1)]), Ok(())),
+        (Clock::from([(5, 40), (6, 1)]), Err("context_unseen")),
+    ];
+    for (seen, verdict) in table {
+        let got = check_claims(&claim(seen.clone()), known).map_err(|e| e.code());
+        assert_eq!(got, verdict, "{seen:?}");
+    }
+    // A set state's clock and its members' dots are claims too.
+    let mut state = SetState {
+        clock: Clock::from([(3, next.seq), (9, 7)]),
+        ..SetState::default()
+    };
+    state
+        .entries
+        .insert("night".into(), Clock::from([(3, next.seq)]));
+    let members = with_ops(
+        &next,
+        vec![Op::Members {
+            field: "tags".into(),
+            add: vec!["night".into()],
+            remove: vec![],
+            state,
+        }],
+    );
+    let e = check_claims(&members, known).unwrap_err();
+    assert_eq!(e.code(), "context_unseen");
+    assert_eq!(e.field(), Some("tags"));
+    assert_eq!(
+        members.claimed_actors().into_iter().collect::<Vec<_>>(),
+        vec![9]
+    );
+}
+
+#[test]
+fn arrays_where_objects_belong_do_not_decode() {
+    let good = r#"{"actor":3,"seq":2,"record":"00000000-0000-0000-0000-000000000007","collection":"event","grid":"g-001","schema":1,"ops":[{"set":{"field":"title","value":"x"}}]}"#;
+    assert!(Change::from_json(good.as_bytes()).is_ok());
+    for bad in [
+        r#"[3,2,"00000000-0000-0000-0000-000000000007","event","g-001",1,[{"set":{"field":"title","value":"x"}}]]"#,
+        r#"{"actor":3,"seq":2,"record":"00000000-0000-0000-0000-000000000007","collection":"event","grid":"g-001","schema":1,"ops":[{"set":["title","x",{}]}]}"#,
+        r#"{"actor":3,"seq":2,"record":"00000000-0000-0000-0000-000000000007","collection":"event","grid":"g-001","schema":1,"ops":[{"append":{"field":"actions","entry":["00000000-0000-0000-0000-000000000009","2026-11-28T09:30:00+08:00",{}]}}]}"#,
+        r#"{"actor":3,"seq":2,"record":"00000000-0000-0000-0000-000000000007","collection":"event","grid":"g-001","schema":1,"ops":[{"members":{"field":"tags","add":["a"],"state":[{"3":2},{"a":{"3":2}}]}}]}"#,
+        r#"{"actor":3,"seq":2,"record":"00000000-0000-0000-0000-000000000007","collection":"event","grid":"g-001","schema":1,"ops":[{"restore":[]}]}"#,
+    ] {
+        let e = Change::from_json(bad.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("a JSON object"), "{bad}: {e}");
+    }
+}
