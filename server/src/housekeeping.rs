@@ -4,8 +4,8 @@
 
 use actix_web::web;
 
-use crate::api::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::ChangeResult;
 
 /// An upload not moved for this long is discarded: its device has been

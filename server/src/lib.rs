@@ -23,11 +23,14 @@ pub mod db;
 pub mod error;
 pub mod fixture;
 pub mod housekeeping;
+pub mod ingest;
 pub mod metrics;
 pub mod reports;
 pub mod rules;
+pub mod state;
 pub mod store;
 pub mod sync;
+pub mod workflows;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -36,12 +39,12 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::api::AppState;
 use crate::auth::Auth;
 use crate::blobs::BlobStore;
 use crate::db::{Database, Pool};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
 /// Request limits.

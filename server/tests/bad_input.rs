@@ -97,11 +97,6 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
             s.sync(&a.token, json!({"grids": ["../etc"], "changes": [c]})),
         ),
         (
-            403,
-            "out_of_scope",
-            s.sync(&a.token, json!({"grids": ["g3"], "changes": [c]})),
-        ),
-        (
             400,
             "invalid_batch",
             s.sync(

@@ -1,5 +1,6 @@
 //! The admin API: the org tree, users, the audit log.
 
+use super::json::Json;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +58,7 @@ pub struct NewNode {
 pub async fn create_node(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewNode>,
+    body: Json<NewNode>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let n = body.into_inner();
@@ -106,7 +107,7 @@ pub async fn update_node(
     state: web::Data<AppState>,
     caller: Caller,
     code: web::Path<String>,
-    body: web::Json<NodeChanges>,
+    body: Json<NodeChanges>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let ch = body.into_inner();
@@ -151,7 +152,7 @@ fn check_role(role: &str) -> Result<(), ApiError> {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewUserBody>,
+    body: Json<NewUserBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let u = body.into_inner();
@@ -205,7 +206,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<UserChangesBody>,
+    body: Json<UserChangesBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let b = body.into_inner();

@@ -2,6 +2,7 @@
 //! (ranges, ETag), thumbnails. The protocol is in `docs/PROTOCOL.md`
 //! ("Attachments"); the decisions in [`crate::attachments`].
 
+use super::json::Json;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -105,7 +106,7 @@ fn refusal(r: &Refusal) -> ApiError {
 pub async fn begin(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<UploadIn>,
+    body: Json<UploadIn>,
 ) -> Result<HttpResponse, ApiError> {
     let ask = body.into_inner();
     state

@@ -1,5 +1,6 @@
 //! Login, token refresh, devices.
 
+use super::json::Json;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +61,7 @@ pub struct Login {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<Login>,
+    body: Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
     let Login {
         username,
@@ -128,7 +129,7 @@ pub struct Refresh {
 /// revokes its whole family (someone else holds a copy).
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<Refresh>,
+    body: Json<Refresh>,
 ) -> Result<HttpResponse, ApiError> {
     let old = tokens::hash_refresh_token(&body.refresh_token);
     let st = state.clone();
@@ -204,7 +205,7 @@ struct DeviceOut {
 pub async fn register_device(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewDevice>,
+    body: Json<NewDevice>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name;
     if name.trim().is_empty() || name.chars().count() > 100 {

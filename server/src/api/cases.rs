@@ -1,6 +1,7 @@
 //! Cases beyond one grid: a node's case list (what was escalated to it), the
 //! escalation sweep on demand, the deadline rules in force.
 
+use super::json::Json;
 use actix_web::{web, HttpResponse};
 use gridsync_core::Level;
 use serde::Deserialize;
@@ -112,7 +113,7 @@ pub struct SweepBody {
 pub async fn sweep(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Option<web::Json<SweepBody>>,
+    body: Option<Json<SweepBody>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let at = match body.and_then(|b| b.into_inner().at) {

@@ -12,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 /// The database answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    web::block(move || store.pool().ping()).await??;
+    web::block(move || store.pool().ping().map_err(crate::store::StoreError::from)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
 

@@ -5,34 +5,17 @@ pub mod attachments;
 pub mod auth;
 pub mod cases;
 pub mod health;
+pub mod json;
 pub mod privacy;
 pub mod records;
 pub mod reports;
 pub mod sync;
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::web;
 
-use crate::auth::Auth;
-use crate::blobs::BlobStore;
-use crate::metrics::Metrics;
-use crate::store::Store;
-use crate::Limits;
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub auth: Arc<Auth>,
-    pub metrics: Arc<Metrics>,
-    pub limits: Limits,
-    /// Attachment bytes.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Turns to make a thumbnail (decoding a photo takes a core).
-    pub thumbnails: Arc<tokio::sync::Semaphore>,
-}
+pub use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))

@@ -1,6 +1,7 @@
 //! `POST /v1/sync`: push and pull in one round trip, for one device within
 //! its user's scope; and the supervisors' decisions on quarantined changes.
 
+use super::json::Json;
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
@@ -29,7 +30,7 @@ pub struct SyncRequest {
     #[serde(default)]
     pub cursor: i64,
     /// Given back from the previous page of a transfer of record states.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "gridsync_core::json::optional_object")]
     pub resume: Option<Resume>,
     /// The grids to pull; all the grids of the user's node when absent.
     #[serde(default)]
@@ -47,14 +48,25 @@ pub struct SyncResponse {
     pub batch: String,
     pub actor: u32,
     pub results: Vec<ChangeResult>,
+    /// Grids asked for and not pulled, each with its reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     #[serde(flatten)]
     pub page: PullPage,
+}
+
+/// A grid of the request's pull that was not pulled, and why.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub grid: String,
+    pub code: &'static str,
+    pub message: String,
 }
 
 pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<SyncRequest>,
+    body: Json<SyncRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let req = body.into_inner();
@@ -110,18 +122,22 @@ pub async fn sync(
     let outcome = web::block(move || {
         let store = &st.store;
         let scope = who.scope(store)?;
-        let grids: Vec<String> = match req.grids {
-            Some(g) => {
-                if let Some(outside) = g.iter().find(|g| !scope.has_grid(g)) {
-                    return Ok(Err(ApiError::Forbidden {
-                        code: "out_of_scope",
-                        message: format!("grid `{outside}` is outside node `{}`", scope.node),
-                    }));
-                }
-                g
-            }
-            None => scope.grids.iter().cloned().collect(),
+        // One part of a request never blocks another: grids the caller may
+        // no longer read (a worker moved while offline) are left out of the
+        // pull and named in the answer; the push goes on regardless, each of
+        // its changes judged on its own.
+        let (grids, skipped): (Vec<String>, Vec<String>) = match req.grids {
+            Some(g) => g.into_iter().partition(|g| scope.has_grid(g)),
+            None => (scope.grids.iter().cloned().collect(), Vec::new()),
         };
+        let skipped: Vec<Skipped> = skipped
+            .into_iter()
+            .map(|grid| Skipped {
+                message: format!("grid `{grid}` is outside node `{}`", scope.node),
+                grid,
+                code: "out_of_scope",
+            })
+            .collect();
         let pull = Pull {
             actor,
             cursor: req.cursor,
@@ -146,7 +162,7 @@ pub async fn sync(
         };
         let mut page = store.pull(&pull)?;
         deliver(&mut page, &who, store)?;
-        Ok::<_, StoreError>(Ok((results, page)))
+        Ok::<_, StoreError>(Ok::<_, ApiError>((results, page, skipped)))
     })
     .await?;
     let label = if matches!(outcome, Ok(Ok(_))) {
@@ -159,7 +175,7 @@ pub async fn sync(
         .sync_seconds
         .with_label_values(&[label])
         .observe(started.elapsed().as_secs_f64());
-    let (results, page) = outcome??;
+    let (results, page, skipped) = outcome??;
     for r in &results {
         state
             .metrics
@@ -182,6 +198,7 @@ pub async fn sync(
         batch,
         actor,
         results,
+        skipped,
         page,
     }))
 }

@@ -14,8 +14,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use self::policy::{OrgTree, Role, Scope};
 use self::tokens::{Keys, TokenError};
-use crate::api::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
 /// Failed logins allowed per minute, per account and per address; past

@@ -17,7 +17,19 @@ use diesel::sqlite::SqliteConnection;
 use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::store::StoreError;
+/// What can go wrong opening, migrating or reaching the database. The
+/// store wraps it (`DbError::Db`); this module imports nothing above it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -101,8 +113,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             // A sync batch writes ~1.5 MB of WAL: checkpoint every ~40 MB, not every third commit.
             // Reads map the file (shared by all connections through the OS page
             // cache) instead of copying pages with read().
+            // synchronous = FULL: a change acknowledged `applied` survives a
+            // power cut (the WAL is synced at every commit; group commit makes
+            // one sync serve many batches).
             "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA wal_autocheckpoint = 10000; \
              PRAGMA mmap_size = 1073741824;",
         )
@@ -113,13 +128,13 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 impl Pool {
     /// Open a pool of `size` connections (PostgreSQL) or `size` readers and
     /// writers on one file (SQLite; writers take turns).
-    pub fn open(db: &Database, size: u32) -> Result<Pool, StoreError> {
+    pub fn open(db: &Database, size: u32) -> Result<Pool, DbError> {
         let timeout = Duration::from_secs(30);
         Ok(match db {
             Database::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+                        .map_err(|e| DbError::Open(format!("{}: {e}", dir.display())))?;
                 }
                 let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
                 Pool::Sqlite(
@@ -128,7 +143,7 @@ impl Pool {
                         .connection_timeout(timeout)
                         .connection_customizer(Box::new(SqlitePragmas))
                         .build(manager)
-                        .map_err(|e| StoreError::Open(e.to_string()))?,
+                        .map_err(|e| DbError::Open(e.to_string()))?,
                     std::sync::Arc::new(std::sync::Mutex::new(())),
                 )
             }
@@ -137,7 +152,7 @@ impl Pool {
                     .max_size(size)
                     .connection_timeout(timeout)
                     .build(ConnectionManager::<PgConnection>::new(url))
-                    .map_err(|e| StoreError::Open(e.to_string()))?,
+                    .map_err(|e| DbError::Open(e.to_string()))?,
             ),
         })
     }
@@ -145,13 +160,19 @@ impl Pool {
     /// Take the in-process writer lock (SQLite only; PostgreSQL writers are
     /// ordered by the database). Hold it for the whole write transaction.
     pub fn writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.writer_lock()
+            .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The in-process writer lock itself (SQLite only).
+    pub fn writer_lock(&self) -> Option<&std::sync::Mutex<()>> {
         match self {
-            Pool::Sqlite(_, lock) => Some(lock.lock().unwrap_or_else(|e| e.into_inner())),
+            Pool::Sqlite(_, lock) => Some(lock),
             Pool::Pg(_) => None,
         }
     }
 
-    pub fn get(&self) -> Result<Conn, StoreError> {
+    pub fn get(&self) -> Result<Conn, DbError> {
         Ok(match self {
             Pool::Sqlite(p, _) => Conn::Sqlite(p.get()?),
             Pool::Pg(p) => Conn::Pg(p.get()?),
@@ -159,16 +180,16 @@ impl Pool {
     }
 
     /// Apply pending migrations; returns the versions applied.
-    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
         let applied = match self.get()? {
             Conn::Sqlite(mut c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
             Conn::Pg(mut c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
         };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        applied.map_err(|e| DbError::Migration(e.to_string()))
     }
 
     /// The database answers.
-    pub fn ping(&self) -> Result<(), StoreError> {
+    pub fn ping(&self) -> Result<(), DbError> {
         let q = diesel::sql_query("SELECT 1");
         match self.get()? {
             Conn::Sqlite(mut c) => q.execute(&mut c)?,

@@ -1,35 +1,25 @@
-//! The central store: merging sync batches into records, the change log that
-//! devices pull from, the quarantine, and the reads behind the API.
+//! The central store: the reads behind the API and the sync pulls, the
+//! sweep, and the entry to the write path ([`Store::push`], which hands a
+//! batch to [`crate::ingest`]).
 //!
-//! Every query is written once, in [`queries!`], and compiled for each
-//! backend; the only backend-specific lines are how a transaction starts:
-//!
-//! - a sync batch is one write transaction. On SQLite it is `BEGIN
-//!   IMMEDIATE` (one writer at a time, others wait on the busy timeout); on
-//!   PostgreSQL it takes a transaction-scoped advisory lock, so batches from
-//!   any number of server processes are serialized too. Serializing writers
-//!   is what makes the server sequence (the devices' cursor) follow commit
-//!   order: a device never skips a change that commits late.
-//! - a pull is one read transaction (a snapshot: repeatable read).
-//!
-//! Two syncs touching the same record therefore both merge; neither
-//! overwrites the other.
+//! The read queries are written once, in [`queries!`], and compiled for each
+//! backend; they hold SQL only. A pull is one read transaction (a snapshot:
+//! repeatable read).
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
-use gridsync_core::{Change, Record, Schema};
+use gridsync_core::Schema;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use uuid::Uuid;
 
 pub use crate::db::models::QuarantineRow;
-use crate::db::models::{ChangeRow, NewChange, NewQuarantine, RecordForm, RecordRow};
-use crate::db::{Conn, Pool};
-use crate::reports::{stock_key, stock_move, StockKey, StockOf};
+use crate::db::models::{ChangeRow, RecordRow};
+use crate::db::{Conn, DbError, Pool};
+use crate::ingest::commit::{commit_pg, GroupCommit};
+pub use crate::ingest::{allow_all, flow_flag, record_form, storable, ChangeResult, Prior, Push};
 use crate::rules::Rules;
 use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
 
@@ -37,8 +27,7 @@ use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Res
 /// actors start at [`identity::FIRST_DEVICE_ACTOR`].
 pub const SERVER_ACTOR: u32 = 1;
 
-/// The advisory lock key that serializes sync batches on PostgreSQL.
-const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
+use crate::ingest::commit::WRITE_LOCK;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,33 +55,20 @@ pub enum StoreError {
     Corrupt { id: String, reason: String },
     #[error(transparent)]
     Pull(#[from] PullError),
+    /// Busy or failed for now, through no fault of the request: retry.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
-/// The changes a device pushes.
-pub struct Push<'a> {
-    pub actor: u32,
-    pub batch: &'a str,
-    /// Each change as sent; decoded one by one so that one malformed change
-    /// is refused (and kept) without failing the others.
-    pub changes: &'a [Box<RawValue>],
-    /// Why the sender may not make this change, if it may not (scope, role):
-    /// `(code, message)`. The change is then refused and quarantined.
-    pub guard: &'a (dyn Fn(&Change) -> Option<(&'static str, String)> + Sync),
-}
-
-impl std::fmt::Debug for Push<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Push")
-            .field("actor", &self.actor)
-            .field("batch", &self.batch)
-            .field("changes", &self.changes.len())
-            .finish_non_exhaustive()
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Open(m) => StoreError::Open(m),
+            DbError::Pool(p) => StoreError::Pool(p),
+            DbError::Query(q) => StoreError::Query(q),
+            DbError::Migration(m) => StoreError::Migration(m),
+        }
     }
-}
-
-/// A guard that lets every change through (the server's own writes).
-pub fn allow_all(_: &Change) -> Option<(&'static str, String)> {
-    None
 }
 
 /// What a device asks to pull.
@@ -105,41 +81,6 @@ pub struct Pull {
     /// The collections the device's role reads.
     pub collections: Vec<String>,
     pub limit: usize,
-}
-
-/// The result for one pushed change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ChangeResult {
-    Applied {
-        actor: u32,
-        seq: u64,
-        server_seq: i64,
-    },
-    Duplicate {
-        actor: u32,
-        seq: u64,
-    },
-    Refused {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        actor: Option<u32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        seq: Option<u64>,
-        code: String,
-        message: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        field: Option<String>,
-    },
-}
-
-impl ChangeResult {
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            ChangeResult::Applied { .. } => "applied",
-            ChangeResult::Duplicate { .. } => "duplicate",
-            ChangeResult::Refused { .. } => "refused",
-        }
-    }
 }
 
 /// One page of a pull.
@@ -184,175 +125,11 @@ pub struct CaseQuery {
     pub limit: i64,
 }
 
-/// A record loaded (or created) during a batch.
-struct Loaded {
-    record: Option<Record>,
-    existed: bool,
-    prior: Prior,
-    last_seq: i64,
-    touched: bool,
-    /// Where the stored row counts in the report stock.
-    stock: Option<StockKey>,
-}
-
-/// The stock key of a stored row.
-fn row_stock(row: &RecordRow) -> Option<StockKey> {
-    stock_key(StockOf {
-        grid: &row.grid,
-        collection: &row.collection,
-        level: &row.level,
-        status: row.status.as_deref(),
-        category: row.category.as_deref(),
-        closed: row.closed_at.is_some(),
-        overdue: row.overdue,
-        conflicts: row.conflicts,
-        deleted: row.deleted,
-    })
-}
-
-/// The stock key of a row about to be written.
-fn form_stock(form: &RecordForm) -> Option<StockKey> {
-    stock_key(StockOf {
-        grid: &form.grid,
-        collection: &form.collection,
-        level: &form.level,
-        status: form.status.as_deref(),
-        category: form.category.as_deref(),
-        closed: form.closed_at.is_some(),
-        overdue: form.overdue,
-        conflicts: form.conflicts,
-        deleted: form.deleted,
-    })
-}
-
-/// What a record's row said before this batch (or, for a new record, its
-/// creation), that the derived columns carry on from.
-#[derive(Debug, Clone, Default)]
-pub struct Prior {
-    pub created_at: i64,
-    pub closed_at: Option<i64>,
-    /// The level stored (none for a new record).
-    pub level: Option<String>,
-    pub level_since: i64,
-    pub flag: Option<String>,
-}
-
-/// Whether the status values `before` → `after` (a change just applied)
-/// follow the collection's flow; the flag to keep on the record: a move
-/// outside the flow is flagged (and merged: refusing it would make replicas
-/// diverge), a later move within it clears the flag.
-pub fn flow_flag(
-    collection: &str,
-    before: &[gridsync_core::Value],
-    after: &[gridsync_core::Value],
-    flag: Option<String>,
-    by: &str,
-) -> Option<String> {
-    let Some(flow) = gridsync_core::Flow::of(collection) else {
-        return flag;
-    };
-    if before == after {
-        return flag;
-    }
-    let text = |v: &gridsync_core::Value| v.as_str().unwrap_or_default().to_owned();
-    let new: Vec<String> = after
-        .iter()
-        .filter(|v| !before.contains(v))
-        .map(text)
-        .collect();
-    let old: Vec<String> = before.iter().map(text).collect();
-    let allowed = new.iter().all(|to| {
-        if old.is_empty() {
-            flow.allows(None, to)
-        } else {
-            old.iter().any(|from| flow.allows(Some(from), to))
-        }
-    });
-    if allowed {
-        None
-    } else {
-        Some(format!(
-            "status moved from {old:?} to {new:?} outside the {collection} flow (change {by})"
-        ))
-    }
-}
-
-/// The derived columns of a record after a merge. Pure.
-pub fn record_form(
-    record: &Record,
-    prior: &Prior,
-    last_seq: i64,
-    now: i64,
-    rules: &Rules,
-) -> RecordForm {
-    let view = record.view();
-    let summary = view.summary();
-    let patrol = crate::reports::patrol_figures(&view, prior.created_at);
-    let level = summary.level.as_str();
-    // Deadlines count from when the case reached its level.
-    let level_since = match &prior.level {
-        Some(l) if l == level => prior.level_since,
-        _ => now,
-    };
-    let deadline = rules.deadline(&view, level_since);
-    // Closed: a status that ends the case in its collection's flow.
-    let closed = match (
-        gridsync_core::Flow::of(record.collection.name),
-        summary.status.as_deref(),
-    ) {
-        (Some(flow), Some(status)) => flow.is_terminal(status),
-        _ => false,
-    };
-    RecordForm {
-        id: record.id.to_string(),
-        collection: record.collection.name.to_owned(),
-        grid: record.grid.clone(),
-        state: record.to_stored(),
-        status: summary.status,
-        level: summary.level.as_str().to_owned(),
-        category: summary.category,
-        assignee: summary.assignee,
-        deadline,
-        deleted: summary.deleted,
-        conflicts: i32::try_from(summary.conflicts).unwrap_or(i32::MAX),
-        created_at: prior.created_at,
-        updated_at: now,
-        closed_at: if closed {
-            prior.closed_at.or(Some(now))
-        } else {
-            None
-        },
-        last_seq,
-        level_since,
-        overdue: deadline.is_some_and(|d| d < now),
-        flag: prior.flag.clone(),
-        planned: patrol.map(|p| p.planned),
-        visited: patrol.map(|p| p.visited),
-        checkins: patrol.map(|p| p.checkins),
-        starts_at: patrol.map(|p| p.starts_at),
-    }
-}
-
 fn raw(id: &str, json: String) -> Result<Box<RawValue>, StoreError> {
     RawValue::from_string(json).map_err(|e| StoreError::Corrupt {
         id: id.to_owned(),
         reason: e.to_string(),
     })
-}
-
-fn refused(
-    change: Option<&Change>,
-    code: &str,
-    message: String,
-    field: Option<&str>,
-) -> ChangeResult {
-    ChangeResult::Refused {
-        actor: change.map(|c| c.actor),
-        seq: change.map(|c| c.seq),
-        code: code.to_owned(),
-        message,
-        field: field.map(str::to_owned),
-    }
 }
 
 macro_rules! queries {
@@ -362,368 +139,6 @@ macro_rules! queries {
             use crate::db::schema::{actors, changes, quarantine, records};
             use diesel::dsl::max;
             use diesel::prelude::*;
-
-            pub(super) fn push(
-                c: &mut $conn,
-                schema: &'static Schema,
-                rules: &Rules,
-                p: &Push<'_>,
-                now: i64,
-            ) -> Result<Vec<ChangeResult>, StoreError> {
-                let mut next_seq = changes::table
-                    .select(max(changes::seq))
-                    .first::<Option<i64>>(c)?
-                    .unwrap_or(0)
-                    + 1;
-                let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
-                let mut logged: Vec<NewChange> = Vec::new();
-                let mut in_batch: HashMap<(i64, i64), usize> = HashMap::new();
-                let mut held: Vec<NewQuarantine> = Vec::new();
-                let mut results = Vec::with_capacity(p.changes.len());
-                let mut quarantine = |change: Option<&Change>, body: &str, result: ChangeResult| {
-                    if let ChangeResult::Refused { code, message, .. } = &result {
-                        held.push(NewQuarantine {
-                            id: 0,
-                            // Who sent it: the device that holds it until it is resolved.
-                            actor: Some(i64::from(p.actor)),
-                            actor_seq: change.and_then(|c| i64::try_from(c.seq).ok()),
-                            record_id: change.map(|c| c.record.to_string()),
-                            grid: change.map(|c| c.grid.clone()),
-                            batch_id: p.batch.to_owned(),
-                            received_at: now,
-                            code: code.clone(),
-                            message: message.clone(),
-                            body: body.to_owned(),
-                        });
-                    }
-                    result
-                };
-
-                for sent in p.changes {
-                    let change = match Change::from_json(sent.get().as_bytes()) {
-                        Ok(change) => change,
-                        Err(e) => {
-                            let r = refused(
-                                None,
-                                "malformed_change",
-                                format!("not a valid change: {e}"),
-                                None,
-                            );
-                            results.push(quarantine(None, sent.get(), r));
-                            continue;
-                        }
-                    };
-                    if change.actor != p.actor {
-                        let msg = format!(
-                            "the change is by actor {}, the request by actor {}",
-                            change.actor, p.actor
-                        );
-                        results.push(quarantine(
-                            Some(&change),
-                            sent.get(),
-                            refused(Some(&change), "actor_mismatch", msg, None),
-                        ));
-                        continue;
-                    }
-                    if let Some((code, message)) = (p.guard)(&change) {
-                        results.push(quarantine(
-                            Some(&change),
-                            sent.get(),
-                            refused(Some(&change), code, message, None),
-                        ));
-                        continue;
-                    }
-                    let Ok(actor_seq) = i64::try_from(change.seq) else {
-                        let msg = "seq is beyond 2^63-1".to_owned();
-                        results.push(quarantine(
-                            Some(&change),
-                            sent.get(),
-                            refused(Some(&change), "invalid_header", msg, None),
-                        ));
-                        continue;
-                    };
-                    let key = (i64::from(change.actor), actor_seq);
-                    let body = change.to_json();
-                    let previous = match in_batch.get(&key) {
-                        Some(i) => Some(logged[*i].body.clone()),
-                        None => changes::table
-                            .filter(changes::actor.eq(key.0))
-                            .filter(changes::actor_seq.eq(key.1))
-                            .select(changes::body)
-                            // Not `.first()`: its bound LIMIT makes SQLite re-prepare the
-                            // statement on every call (measured: +28% ingest without it).
-                            .get_result::<String>(c)
-                            .optional()?,
-                    };
-                    match previous {
-                        Some(b) if b == body => {
-                            results.push(ChangeResult::Duplicate {
-                                actor: change.actor,
-                                seq: change.seq,
-                            });
-                            continue;
-                        }
-                        Some(_) => {
-                            let e = gridsync_core::ChangeError::ReusedSequence {
-                                actor: change.actor,
-                                seq: change.seq,
-                            };
-                            let r = refused(Some(&change), e.code(), e.to_string(), None);
-                            results.push(quarantine(Some(&change), &body, r));
-                            continue;
-                        }
-                        None => {}
-                    }
-                    let entry = match loaded.entry(change.record) {
-                        Entry::Occupied(e) => e.into_mut(),
-                        Entry::Vacant(e) => {
-                            let id = change.record.to_string();
-                            let row = records::table
-                                .find(&id)
-                                .select(RecordRow::as_select())
-                                .get_result(c)
-                                .optional()?;
-                            let l = match row {
-                                Some(row) => Loaded {
-                                    stock: row_stock(&row),
-                                    record: Some(Record::from_stored(schema, &row.state).map_err(
-                                        |e| StoreError::Corrupt {
-                                            id,
-                                            reason: e.to_string(),
-                                        },
-                                    )?),
-                                    existed: true,
-                                    prior: Prior {
-                                        created_at: row.created_at,
-                                        closed_at: row.closed_at,
-                                        level: Some(row.level),
-                                        level_since: row.level_since,
-                                        flag: row.flag,
-                                    },
-                                    last_seq: row.last_seq,
-                                    touched: false,
-                                },
-                                None => Loaded {
-                                    stock: None,
-                                    record: None,
-                                    existed: false,
-                                    prior: Prior { created_at: now, ..Prior::default() },
-                                    last_seq: 0,
-                                    touched: false,
-                                },
-                            };
-                            e.insert(l)
-                        }
-                    };
-                    let moves_status = change
-                        .ops
-                        .iter()
-                        .any(|o| matches!(o, gridsync_core::Op::Set { field, .. } if field == "status"));
-                    let before = match (&entry.record, moves_status) {
-                        (Some(r), true) => r.values("status"),
-                        _ => Vec::new(),
-                    };
-                    let merged = match &mut entry.record {
-                        Some(record) => record.apply_change(schema, &change),
-                        None => {
-                            Record::from_change(schema, &change).map(|r| entry.record = Some(r))
-                        }
-                    };
-                    if let Err(e) = merged {
-                        let r = refused(Some(&change), e.code(), e.to_string(), e.field());
-                        results.push(quarantine(Some(&change), &body, r));
-                        continue;
-                    }
-                    if moves_status {
-                        let after = entry.record.as_ref().map(|r| r.values("status")).unwrap_or_default();
-                        let by = format!("{}:{}", change.actor, change.seq);
-                        entry.prior.flag = flow_flag(&change.collection, &before, &after, entry.prior.flag.take(), &by);
-                    }
-                    entry.last_seq = next_seq;
-                    entry.touched = true;
-                    in_batch.insert(key, logged.len());
-                    logged.push(NewChange {
-                        seq: next_seq,
-                        record_id: change.record.to_string(),
-                        grid: change.grid.clone(),
-                        actor: key.0,
-                        actor_seq: key.1,
-                        batch_id: p.batch.to_owned(),
-                        received_at: now,
-                        body,
-                        collection: change.collection.clone(),
-                    });
-                    results.push(ChangeResult::Applied {
-                        actor: change.actor,
-                        seq: change.seq,
-                        server_seq: next_seq,
-                    });
-                    next_seq += 1;
-                }
-
-                for chunk in logged.chunks(1000) {
-                    diesel::insert_into(changes::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                let mut created = Vec::new();
-                let mut stock: HashMap<StockKey, i64> = HashMap::new();
-                let mut refs = Vec::new();
-                for l in loaded.values().filter(|l| l.touched) {
-                    let record = l.record.as_ref().expect("a touched record exists");
-                    refs.extend(attachments::refs_of(record));
-                    let form = record_form(record, &l.prior, l.last_seq, now, rules);
-                    stock_move(&mut stock, l.stock.clone(), form_stock(&form));
-                    if l.existed {
-                        diesel::update(records::table.find(&form.id))
-                            .set(&form)
-                            .execute(c)?;
-                    } else {
-                        created.push(form);
-                    }
-                }
-                for chunk in created.chunks(500) {
-                    diesel::insert_into(records::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                record_actor(c, p.actor, &logged, now)?;
-                keep_in_quarantine(c, held)?;
-                keep_stock(c, &stock)?;
-                keep_refs(c, &refs)?;
-                Ok(results)
-            }
-
-            /// Add the attachment references of a batch (already known ones
-            /// are left as they are).
-            fn keep_refs(c: &mut $conn, refs: &[attachments::NewRef]) -> Result<(), StoreError> {
-                use crate::db::schema::attachment_refs as ar;
-                for chunk in refs.chunks(500) {
-                    // Tuples: diesel's SQLite upsert takes only batches it
-                    // can write without the DEFAULT keyword.
-                    let rows: Vec<_> = chunk
-                        .iter()
-                        .map(|r| {
-                            (
-                                ar::sha256.eq(&r.sha256),
-                                ar::record_id.eq(&r.record_id),
-                                ar::grid.eq(&r.grid),
-                                ar::collection.eq(&r.collection),
-                                ar::media_type.eq(&r.media_type),
-                                ar::size.eq(r.size),
-                            )
-                        })
-                        .collect();
-                    diesel::insert_into(ar::table)
-                        .values(&rows)
-                        .on_conflict((ar::sha256, ar::record_id))
-                        .do_nothing()
-                        .execute(c)?;
-                }
-                Ok(())
-            }
-
-            /// Add the moves of a batch to the report stock.
-            fn keep_stock(c: &mut $conn, deltas: &HashMap<StockKey, i64>) -> Result<(), StoreError> {
-                use crate::db::schema::report_stock as rs;
-                let mut moves: Vec<(&StockKey, &i64)> = deltas.iter().filter(|(_, d)| **d != 0).collect();
-                // One order for every writer.
-                moves.sort();
-                // One statement per 500 keys (a batch moves a few dozen): the
-                // keys are distinct, so no row is hit twice by one statement.
-                for chunk in moves.chunks(500) {
-                    let rows: Vec<_> = chunk
-                        .iter()
-                        .map(|(k, d)| {
-                            (
-                                rs::grid.eq(&k.grid),
-                                rs::collection.eq(&k.collection),
-                                rs::level.eq(&k.level),
-                                rs::status.eq(&k.status),
-                                rs::category.eq(&k.category),
-                                rs::open.eq(k.open),
-                                rs::overdue.eq(k.overdue),
-                                rs::conflicted.eq(k.conflicted),
-                                rs::n.eq(**d),
-                            )
-                        })
-                        .collect();
-                    diesel::insert_into(rs::table)
-                        .values(&rows)
-                        .on_conflict((rs::grid, rs::collection, rs::level, rs::status, rs::category, rs::open, rs::overdue, rs::conflicted))
-                        .do_update()
-                        .set(rs::n.eq(rs::n + diesel::upsert::excluded(rs::n)))
-                        .execute(c)?;
-                }
-                Ok(())
-            }
-
-            fn record_actor(
-                c: &mut $conn,
-                actor: u32,
-                logged: &[NewChange],
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let actor = i64::from(actor);
-                let newest = logged.iter().map(|l| l.actor_seq).max().unwrap_or(0);
-                let known = actors::table
-                    .find(actor)
-                    .select(actors::max_seq)
-                    .first::<i64>(c)
-                    .optional()?;
-                match known {
-                    Some(seen) => {
-                        diesel::update(actors::table.find(actor))
-                            .set((
-                                actors::max_seq.eq(seen.max(newest)),
-                                actors::last_sync_at.eq(now),
-                            ))
-                            .execute(c)?;
-                    }
-                    None => {
-                        diesel::insert_into(actors::table)
-                            .values((
-                                actors::actor.eq(actor),
-                                actors::max_seq.eq(newest),
-                                actors::last_sync_at.eq(now),
-                            ))
-                            .execute(c)?;
-                    }
-                }
-                Ok(())
-            }
-
-            /// Keep refused changes, once each (a device retrying the same
-            /// refused change does not fill the quarantine).
-            fn keep_in_quarantine(
-                c: &mut $conn,
-                held: Vec<NewQuarantine>,
-            ) -> Result<(), StoreError> {
-                if held.is_empty() {
-                    return Ok(());
-                }
-                let mut next = quarantine::table
-                    .select(max(quarantine::id))
-                    .first::<Option<i64>>(c)?
-                    .unwrap_or(0)
-                    + 1;
-                for mut q in held {
-                    let known = quarantine::table
-                        .filter(quarantine::body.eq(&q.body))
-                        .filter(quarantine::code.eq(&q.code))
-                        .select(quarantine::id)
-                        .first::<i64>(c)
-                        .optional()?;
-                    if known.is_none() {
-                        q.id = next;
-                        next += 1;
-                        diesel::insert_into(quarantine::table)
-                            .values(&q)
-                            .execute(c)?;
-                    }
-                }
-                Ok(())
-            }
 
             pub(super) fn pull(
                 c: &mut $conn,
@@ -819,90 +234,10 @@ macro_rules! queries {
                 }
             }
 
-            /// Escalate every open case past its deadline one level, as the
-            /// server's own actor, logged like any change; mark overdue cases.
-            pub(super) fn sweep(
+            pub(super) fn cases(
                 c: &mut $conn,
-                schema: &'static Schema,
-                rules: &Rules,
-                now: i64,
-            ) -> Result<Vec<ChangeResult>, StoreError> {
-                let open_past = || {
-                    records::table
-                        .filter(records::deadline.lt(now))
-                        .filter(records::closed_at.is_null())
-                        .filter(records::deleted.eq(false))
-                };
-                // The report stock follows the rows marked overdue.
-                let flipped = open_past()
-                    .filter(records::overdue.eq(false))
-                    .group_by((records::grid, records::collection, records::level, records::status, records::category, records::conflicts))
-                    .select((records::grid, records::collection, records::level, records::status, records::category, records::conflicts, diesel::dsl::count_star()))
-                    .load::<(String, String, String, Option<String>, Option<String>, i32, i64)>(c)?;
-                let mut stock: HashMap<StockKey, i64> = HashMap::new();
-                for (grid, collection, level, status, category, conflicts, n) in &flipped {
-                    let of = |overdue| stock_key(StockOf {
-                        grid,
-                        collection,
-                        level,
-                        status: status.as_deref(),
-                        category: category.as_deref(),
-                        closed: false,
-                        overdue,
-                        conflicts: *conflicts,
-                        deleted: false,
-                    });
-                    if let (Some(from), Some(to)) = (of(false), of(true)) {
-                        *stock.entry(from).or_default() -= n;
-                        *stock.entry(to).or_default() += n;
-                    }
-                }
-                keep_stock(c, &stock)?;
-                diesel::update(open_past().filter(records::overdue.eq(false)))
-                    .set(records::overdue.eq(true))
-                    .execute(c)?;
-                // Only cases have a handling level to raise.
-                let cases: Vec<&str> = schema
-                    .collections
-                    .iter()
-                    .filter(|c| c.level_field().is_some())
-                    .map(|c| c.name)
-                    .collect();
-                let due = open_past()
-                    .filter(records::collection.eq_any(cases))
-                    .filter(records::level.ne(gridsync_core::Level::District.as_str()))
-                    .order(records::id.asc())
-                    .select((records::id, records::state))
-                    .load::<(String, String)>(c)?;
-                if due.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let server = i64::from(SERVER_ACTOR);
-                let next = actors::table.find(server).select(actors::max_seq).first::<i64>(c).optional()?.unwrap_or(0) + 1;
-                let mut replica = gridsync_core::Replica::default();
-                for (id, state) in &due {
-                    let r = Record::from_stored(schema, state).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
-                    replica.merge_record(&r).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
-                }
-                let mut dev = gridsync_core::Device::resume(SERVER_ACTOR, next as u64, replica);
-                let mut raws = Vec::with_capacity(due.len());
-                for (id, _) in &due {
-                    let uuid = Uuid::parse_str(id).map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
-                    let level = dev.replica().record(uuid).map(Record::level).unwrap_or_default();
-                    let Some(up) = level.up() else { continue };
-                    let change = dev
-                        .edit(uuid)
-                        .escalate(up)
-                        .commit()
-                        .map_err(|e| StoreError::Corrupt { id: id.clone(), reason: e.to_string() })?;
-                    raws.push(raw(id, change.to_json())?);
-                }
-                let batch = Uuid::new_v4().to_string();
-                let sweep = Push { actor: SERVER_ACTOR, batch: &batch, changes: &raws, guard: &allow_all };
-                push(c, schema, rules, &sweep, now)
-            }
-
-            pub(super) fn cases(c: &mut $conn, cq: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
+                cq: &CaseQuery,
+            ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut q = records::table
                     .filter(records::grid.eq_any(&cq.grids))
                     .filter(records::level.eq_any(&cq.levels))
@@ -918,7 +253,10 @@ macro_rules! queries {
                 if let Some(a) = &cq.after {
                     q = q.filter(records::id.gt(a.clone()));
                 }
-                Ok(q.order(records::id.asc()).limit(cq.limit).select(RecordRow::as_select()).load(c)?)
+                Ok(q.order(records::id.asc())
+                    .limit(cq.limit)
+                    .select(RecordRow::as_select())
+                    .load(c)?)
             }
 
             pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
@@ -1039,6 +377,8 @@ pub struct Store {
     pub rules: std::sync::Arc<Rules>,
     /// A pull with more changes than this waiting gets record states.
     pub state_threshold: usize,
+    /// Sync batches waiting for the SQLite writer.
+    group: Arc<GroupCommit>,
 }
 
 /// Call a query of this module's `on_sqlite` / `on_pg` on the pool's backend
@@ -1079,6 +419,7 @@ impl Store {
             schema: Schema::current(),
             rules: std::sync::Arc::new(Rules::default()),
             state_threshold: 2_000,
+            group: Arc::default(),
         }
     }
 
@@ -1086,16 +427,34 @@ impl Store {
         &self.pool
     }
 
-    /// Merge a batch in one write transaction; a result per change.
+    /// Merge a batch: decoded and checked first, with no lock held, then
+    /// merged in a write transaction (`ingest::commit`); a result per change.
     pub fn push(&self, p: &Push<'_>, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
-        let (schema, rules) = (self.schema, self.rules.clone());
-        write_tx!(self, push(schema, &rules, p, now))
+        let batch = crate::ingest::prepare(self.schema, p);
+        match &self.pool {
+            Pool::Sqlite(pool, writer) => {
+                let conn = || pool.get().map_err(StoreError::from);
+                self.group
+                    .submit(writer, conn, self.schema, &self.rules, batch, now)
+            }
+            Pool::Pg(pool) => commit_pg(&mut *pool.get()?, self.schema, &self.rules, &batch, now),
+        }
     }
 
-    /// The escalation sweep as of `now` (see `queries!::sweep`).
+    /// The escalation sweep as of `now` ([`crate::workflows::sweep`]).
     pub fn sweep(&self, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
         let (schema, rules) = (self.schema, self.rules.clone());
-        write_tx!(self, sweep(schema, &rules, now))
+        let _writer = self.pool.writer();
+        match self.pool.get()? {
+            Conn::Sqlite(mut c) => {
+                c.immediate_transaction(|c| crate::workflows::sweep(c, schema, &rules, now))
+            }
+            Conn::Pg(mut c) => c.transaction(|c| {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+                    .execute(c)?;
+                crate::workflows::sweep(&mut **c, schema, &rules, now)
+            }),
+        }
     }
 
     /// Cases of some grids at some levels, for a node's list.

@@ -1,0 +1,140 @@
+//! How a prepared batch gets its write transaction, per backend.
+//!
+//! - **SQLite** has one writer. Batches that arrive while it is busy wait in
+//!   a queue; whichever waiting thread next holds the writer takes every
+//!   batch queued and commits them together in one transaction, each batch
+//!   in a savepoint of its own ([`GroupCommit`]). One fsync then pays for the
+//!   whole group (`synchronous = FULL`: an acknowledged change survives a
+//!   power cut), each device gets its own answer, and a batch that fails
+//!   rolls back alone.
+//! - **PostgreSQL**: one transaction per batch, serialized across every
+//!   server process by a transaction-scoped advisory lock, so that the server
+//!   sequence follows commit order (the devices' cursor never skips a change
+//!   that commits late).
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use gridsync_core::Schema;
+
+use super::{apply, ChangeResult, Prepared};
+use crate::rules::Rules;
+use crate::store::StoreError;
+
+/// The advisory lock key that serializes sync batches on PostgreSQL.
+pub const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
+
+type Answer = Result<Vec<ChangeResult>, StoreError>;
+
+struct Job {
+    batch: Prepared,
+    now: i64,
+    reply: mpsc::Sender<Answer>,
+}
+
+/// Batches waiting for the SQLite writer, committed together.
+#[derive(Default)]
+pub struct GroupCommit {
+    queue: Mutex<Vec<Job>>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.queue.lock().map(|q| q.len()).unwrap_or_default();
+        f.debug_struct("GroupCommit")
+            .field("waiting", &waiting)
+            .finish()
+    }
+}
+
+impl GroupCommit {
+    /// Commit `batch` (with whatever else is waiting) and answer it.
+    /// `writer` is the pool's writer lock, held by whoever writes to the file;
+    /// `conn` gives a connection to write with.
+    pub fn submit(
+        self: &Arc<Self>,
+        writer: &Mutex<()>,
+        conn: impl Fn() -> Result<
+            diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>>,
+            StoreError,
+        >,
+        schema: &'static Schema,
+        rules: &Rules,
+        batch: Prepared,
+        now: i64,
+    ) -> Answer {
+        let (reply, answer) = mpsc::channel();
+        self.lock_queue().push(Job { batch, now, reply });
+        loop {
+            if let Ok(a) = answer.try_recv() {
+                return a;
+            }
+            let _writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+            // The previous holder may have committed this batch with its group.
+            if let Ok(a) = answer.try_recv() {
+                return a;
+            }
+            let jobs = std::mem::take(&mut *self.lock_queue());
+            if jobs.is_empty() {
+                continue;
+            }
+            match conn() {
+                Ok(mut c) => commit_group(&mut c, schema, rules, jobs),
+                Err(e) => {
+                    let msg = e.to_string();
+                    for j in jobs {
+                        let _ = j.reply.send(Err(StoreError::Unavailable(msg.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One transaction for the group, one savepoint per batch; answers sent
+/// once the group is committed (or with the commit's error).
+fn commit_group(c: &mut SqliteConnection, schema: &'static Schema, rules: &Rules, jobs: Vec<Job>) {
+    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(jobs.len());
+    let committed = c.immediate_transaction(|c| {
+        for job in &jobs {
+            // A nested transaction is a savepoint: a batch that fails rolls
+            // back alone, and its device gets the error.
+            answers.push(Some(
+                c.transaction(|c| apply(c, schema, rules, &job.batch, job.now)),
+            ));
+        }
+        Ok::<_, StoreError>(())
+    });
+    let failed = committed.err().map(|e| e.to_string());
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let answer = match (&failed, answer) {
+            (Some(msg), _) => Err(StoreError::Unavailable(format!(
+                "the group commit failed: {msg}"
+            ))),
+            (None, Some(a)) => a,
+            (None, None) => Err(StoreError::Unavailable("the batch was not run".into())),
+        };
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// One batch in one PostgreSQL transaction, behind the advisory write lock.
+pub fn commit_pg(
+    c: &mut PgConnection,
+    schema: &'static Schema,
+    rules: &Rules,
+    batch: &Prepared,
+    now: i64,
+) -> Answer {
+    c.transaction(|c| {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})")).execute(c)?;
+        apply(c, schema, rules, batch, now)
+    })
+}

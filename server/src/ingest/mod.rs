@@ -1,0 +1,589 @@
+//! The write path: from the changes of `POST /v1/sync` to the rows written.
+//!
+//! Reading order, from the request to the row:
+//!
+//! 1. `api::sync::sync` checks the request and builds a [`Push`];
+//! 2. [`prepare`] decodes and checks every change on its own, before any
+//!    lock is taken (JSON shape, author, the sender's scope and role, the
+//!    schema): pure, so many batches prepare at once;
+//! 3. `Store::push` hands the prepared batch to a write transaction
+//!    (`commit.rs`: on SQLite, batches waiting for the writer commit together,
+//!    each in a savepoint of its own; on PostgreSQL, one transaction each);
+//! 4. [`apply`] runs inside it, over the small [`WriteTx`] interface that
+//!    every backend implements with SQL only (`storage.rs`): duplicates, the
+//!    claims of causal contexts, the merge by `gridsync-core`, the derived
+//!    columns ([`record_form`]), and the rows: changes, records, the actor's
+//!    head, the quarantine, the report stock, the attachment references.
+//!
+//! Nothing here knows which database it runs on.
+
+pub mod commit;
+pub mod storage;
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
+
+use gridsync_core::{Change, Record, Schema};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::db::models::{NewChange, NewQuarantine, RecordForm, RecordRow};
+use crate::reports::{stock_key, stock_move, StockKey, StockOf};
+use crate::rules::Rules;
+use crate::store::attachments::{refs_of, NewRef};
+use crate::store::StoreError;
+pub use storage::WriteTx;
+
+/// The changes a device pushes.
+pub struct Push<'a> {
+    pub actor: u32,
+    pub batch: &'a str,
+    /// Each change as sent; decoded one by one so that one malformed change
+    /// is refused (and kept) without failing the others.
+    pub changes: &'a [Box<RawValue>],
+    /// Why the sender may not make this change, if it may not (scope, role):
+    /// `(code, message)`. The change is then refused and quarantined.
+    pub guard: &'a (dyn Fn(&Change) -> Option<(&'static str, String)> + Sync),
+}
+
+impl std::fmt::Debug for Push<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Push")
+            .field("actor", &self.actor)
+            .field("batch", &self.batch)
+            .field("changes", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A guard that lets every change through (the server's own writes).
+pub fn allow_all(_: &Change) -> Option<(&'static str, String)> {
+    None
+}
+
+/// The result for one pushed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeResult {
+    Applied {
+        actor: u32,
+        seq: u64,
+        server_seq: i64,
+    },
+    Duplicate {
+        actor: u32,
+        seq: u64,
+    },
+    Refused {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        code: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
+}
+
+impl ChangeResult {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ChangeResult::Applied { .. } => "applied",
+            ChangeResult::Duplicate { .. } => "duplicate",
+            ChangeResult::Refused { .. } => "refused",
+        }
+    }
+
+    fn refused(change: Option<&Change>, code: &str, message: String, field: Option<&str>) -> Self {
+        ChangeResult::Refused {
+            actor: change.map(|c| c.actor),
+            seq: change.map(|c| c.seq),
+            code: code.to_owned(),
+            message,
+            field: field.map(str::to_owned),
+        }
+    }
+}
+
+/// Text as every backend can keep it: PostgreSQL's text holds no NUL, and
+/// a refusal's message may quote what a device sent (a field name with a NUL
+/// in it). The character is replaced, never the row lost.
+pub fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
+/// One pushed change after [`prepare`].
+#[derive(Debug)]
+pub enum Item {
+    /// Refused before any lock: kept in the quarantine as sent.
+    Refused {
+        change: Option<Change>,
+        sent: String,
+        result: ChangeResult,
+    },
+    /// Well-formed, the sender's to make, valid against the schema.
+    Ready {
+        change: Change,
+        /// The canonical body (what the log keeps and duplicates compare).
+        body: String,
+        actor_seq: i64,
+    },
+}
+
+/// A batch decoded and checked, waiting for its write transaction.
+#[derive(Debug)]
+pub struct Prepared {
+    pub actor: u32,
+    pub batch: String,
+    pub items: Vec<Item>,
+}
+
+impl Prepared {
+    /// The grids the batch writes to (what a backend locks).
+    pub fn grids(&self) -> BTreeSet<&str> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready { change, .. } => Some(change.grid.as_str()),
+                Item::Refused { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Decode and check each change on its own, with no database: the author is
+/// the sender, the sender may write it (scope, role), its seq fits, and the
+/// schema takes it. Whatever fails here is refused alone.
+pub fn prepare(schema: &Schema, p: &Push<'_>) -> Prepared {
+    let items = p
+        .changes
+        .iter()
+        .map(|sent| {
+            let refuse =
+                |change: Option<Change>, code: &str, message: String, field: Option<&str>| {
+                    let result = ChangeResult::refused(change.as_ref(), code, message, field);
+                    Item::Refused {
+                        change,
+                        sent: sent.get().to_owned(),
+                        result,
+                    }
+                };
+            let change = match Change::from_json(sent.get().as_bytes()) {
+                Ok(change) => change,
+                Err(e) => {
+                    let msg = format!("not a valid change: {e}");
+                    return refuse(None, "malformed_change", msg, None);
+                }
+            };
+            if change.actor != p.actor {
+                let msg = format!(
+                    "the change is by actor {}, the request by actor {}",
+                    change.actor, p.actor
+                );
+                return refuse(Some(change), "actor_mismatch", msg, None);
+            }
+            if let Some((code, message)) = (p.guard)(&change) {
+                return refuse(Some(change), code, message, None);
+            }
+            if let Err(e) = gridsync_core::validate(schema, &change) {
+                return refuse(Some(change), e.code(), e.to_string(), e.field());
+            }
+            let actor_seq = i64::try_from(change.seq).expect("validate bounds seq to 2^53-1");
+            Item::Ready {
+                body: change.to_json(),
+                change,
+                actor_seq,
+            }
+        })
+        .collect();
+    Prepared {
+        actor: p.actor,
+        batch: p.batch.to_owned(),
+        items,
+    }
+}
+
+/// What a record's row said before this batch (or, for a new record, its
+/// creation), that the derived columns carry on from.
+#[derive(Debug, Clone, Default)]
+pub struct Prior {
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+    /// The level stored (none for a new record).
+    pub level: Option<String>,
+    pub level_since: i64,
+    pub flag: Option<String>,
+}
+
+/// A record loaded (or created) during a batch.
+struct Loaded {
+    record: Option<Record>,
+    existed: bool,
+    prior: Prior,
+    last_seq: i64,
+    touched: bool,
+    /// Where the stored row counts in the report stock.
+    stock: Option<StockKey>,
+}
+
+impl Loaded {
+    fn new(now: i64) -> Loaded {
+        Loaded {
+            stock: None,
+            record: None,
+            existed: false,
+            prior: Prior {
+                created_at: now,
+                ..Prior::default()
+            },
+            last_seq: 0,
+            touched: false,
+        }
+    }
+
+    fn from_row(schema: &Schema, row: RecordRow) -> Result<Loaded, StoreError> {
+        let record = Record::from_stored(schema, &row.state).map_err(|e| StoreError::Corrupt {
+            id: row.id.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Loaded {
+            stock: row_stock(&row),
+            record: Some(record),
+            existed: true,
+            prior: Prior {
+                created_at: row.created_at,
+                closed_at: row.closed_at,
+                level: Some(row.level),
+                level_since: row.level_since,
+                flag: row.flag,
+            },
+            last_seq: row.last_seq,
+            touched: false,
+        })
+    }
+}
+
+/// The stock key of a stored row.
+fn row_stock(row: &RecordRow) -> Option<StockKey> {
+    stock_key(StockOf {
+        grid: &row.grid,
+        collection: &row.collection,
+        level: &row.level,
+        status: row.status.as_deref(),
+        category: row.category.as_deref(),
+        closed: row.closed_at.is_some(),
+        overdue: row.overdue,
+        conflicts: row.conflicts,
+        deleted: row.deleted,
+    })
+}
+
+/// The stock key of a row about to be written.
+fn form_stock(form: &RecordForm) -> Option<StockKey> {
+    stock_key(StockOf {
+        grid: &form.grid,
+        collection: &form.collection,
+        level: &form.level,
+        status: form.status.as_deref(),
+        category: form.category.as_deref(),
+        closed: form.closed_at.is_some(),
+        overdue: form.overdue,
+        conflicts: form.conflicts,
+        deleted: form.deleted,
+    })
+}
+
+/// Merge a prepared batch inside a write transaction: a result per change,
+/// in the order sent.
+pub fn apply<T: WriteTx + ?Sized>(
+    tx: &mut T,
+    schema: &'static Schema,
+    rules: &Rules,
+    batch: &Prepared,
+    now: i64,
+) -> Result<Vec<ChangeResult>, StoreError> {
+    let mut results = Vec::with_capacity(batch.items.len());
+    let mut held: Vec<NewQuarantine> = Vec::new();
+    let quarantine = |held: &mut Vec<NewQuarantine>,
+                      change: Option<&Change>,
+                      body: &str,
+                      result: &ChangeResult| {
+        if let ChangeResult::Refused { code, message, .. } = result {
+            held.push(NewQuarantine {
+                id: 0,
+                // Who sent it: the device that holds it until it is resolved.
+                actor: Some(i64::from(batch.actor)),
+                actor_seq: change.and_then(|c| i64::try_from(c.seq).ok()),
+                record_id: change.map(|c| c.record.to_string()),
+                grid: change.map(|c| storable(&c.grid)),
+                batch_id: batch.batch.clone(),
+                received_at: now,
+                code: code.clone(),
+                message: storable(message),
+                body: storable(body),
+            });
+        }
+    };
+
+    // What the store knows already, in one query each: the dots of this
+    // batch already logged, the heads of the actors its contexts name, and
+    // the records it touches.
+    let ready = || {
+        batch.items.iter().filter_map(|i| match i {
+            Item::Ready {
+                change, actor_seq, ..
+            } => Some((change, *actor_seq)),
+            Item::Refused { .. } => None,
+        })
+    };
+    let seqs: Vec<i64> = ready().map(|(_, s)| s).collect();
+    let mut logged = tx.logged(i64::from(batch.actor), &seqs)?;
+    let claimed: BTreeSet<i64> = ready()
+        .flat_map(|(c, _)| c.claimed_actors())
+        .map(i64::from)
+        .collect();
+    let heads = tx.actor_heads(&claimed.into_iter().collect::<Vec<_>>())?;
+    let ids: BTreeSet<String> = ready().map(|(c, _)| c.record.to_string()).collect();
+    let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
+    for row in tx.load_records(&ids.into_iter().collect::<Vec<_>>())? {
+        let id = Uuid::parse_str(&row.id).map_err(|e| StoreError::Corrupt {
+            id: row.id.clone(),
+            reason: e.to_string(),
+        })?;
+        loaded.insert(id, Loaded::from_row(schema, row)?);
+    }
+
+    let mut next_seq = tx.next_position()?;
+    let mut written: Vec<NewChange> = Vec::new();
+    for item in &batch.items {
+        let (change, body, actor_seq) = match item {
+            Item::Refused {
+                change,
+                sent,
+                result,
+            } => {
+                quarantine(&mut held, change.as_ref(), sent, result);
+                results.push(result.clone());
+                continue;
+            }
+            Item::Ready {
+                change,
+                body,
+                actor_seq,
+            } => (change, body, *actor_seq),
+        };
+        let mut refuse = |e: gridsync_core::ChangeError| {
+            let r = ChangeResult::refused(Some(change), e.code(), e.to_string(), e.field());
+            quarantine(&mut held, Some(change), body, &r);
+            results.push(r);
+        };
+        match logged.get(&actor_seq) {
+            Some(b) if b == body => {
+                results.push(ChangeResult::Duplicate {
+                    actor: change.actor,
+                    seq: change.seq,
+                });
+                continue;
+            }
+            Some(_) => {
+                refuse(gridsync_core::ChangeError::ReusedSequence {
+                    actor: change.actor,
+                    seq: change.seq,
+                });
+                continue;
+            }
+            None => {}
+        }
+        // Nothing a device claims to have seen may go beyond what was made
+        // (PROTOCOL.md, "Bounds").
+        let known = |a: u32| {
+            heads
+                .get(&i64::from(a))
+                .and_then(|s| u64::try_from(*s).ok())
+                .unwrap_or(0)
+        };
+        if let Err(e) = gridsync_core::validate::check_claims(change, known) {
+            refuse(e);
+            continue;
+        }
+        let entry = match loaded.entry(change.record) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(Loaded::new(now)),
+        };
+        let moves_status = change
+            .ops
+            .iter()
+            .any(|o| matches!(o, gridsync_core::Op::Set { field, .. } if field == "status"));
+        let before = match (&entry.record, moves_status) {
+            (Some(r), true) => r.values("status"),
+            _ => Vec::new(),
+        };
+        let merged = match &mut entry.record {
+            Some(record) => record.apply_change(schema, change),
+            None => Record::from_change(schema, change).map(|r| entry.record = Some(r)),
+        };
+        if let Err(e) = merged {
+            refuse(e);
+            continue;
+        }
+        if moves_status {
+            let after = entry
+                .record
+                .as_ref()
+                .map(|r| r.values("status"))
+                .unwrap_or_default();
+            let by = format!("{}:{}", change.actor, change.seq);
+            entry.prior.flag = flow_flag(
+                &change.collection,
+                &before,
+                &after,
+                entry.prior.flag.take(),
+                &by,
+            );
+        }
+        entry.last_seq = next_seq;
+        entry.touched = true;
+        logged.insert(actor_seq, body.clone());
+        written.push(NewChange {
+            seq: next_seq,
+            record_id: change.record.to_string(),
+            grid: change.grid.clone(),
+            actor: i64::from(change.actor),
+            actor_seq,
+            batch_id: batch.batch.clone(),
+            received_at: now,
+            body: body.clone(),
+            collection: change.collection.clone(),
+        });
+        results.push(ChangeResult::Applied {
+            actor: change.actor,
+            seq: change.seq,
+            server_seq: next_seq,
+        });
+        next_seq += 1;
+    }
+
+    tx.insert_changes(&written)?;
+    let mut created = Vec::new();
+    let mut stock: HashMap<StockKey, i64> = HashMap::new();
+    let mut refs: Vec<NewRef> = Vec::new();
+    for l in loaded.values().filter(|l| l.touched) {
+        let record = l.record.as_ref().expect("a touched record exists");
+        refs.extend(refs_of(record));
+        let form = record_form(record, &l.prior, l.last_seq, now, rules);
+        stock_move(&mut stock, l.stock.clone(), form_stock(&form));
+        if l.existed {
+            tx.update_record(&form)?;
+        } else {
+            created.push(form);
+        }
+    }
+    tx.insert_records(&created)?;
+    let newest = written.iter().map(|w| w.actor_seq).max().unwrap_or(0);
+    tx.note_actor(i64::from(batch.actor), newest, now)?;
+    tx.quarantine(held)?;
+    let mut moves: Vec<(StockKey, i64)> = stock.into_iter().filter(|(_, d)| *d != 0).collect();
+    // One order for every writer.
+    moves.sort();
+    tx.move_stock(&moves)?;
+    tx.add_refs(&refs)?;
+    Ok(results)
+}
+
+/// Whether the status values `before` → `after` (a change just applied)
+/// follow the collection's flow; the flag to keep on the record: a move
+/// outside the flow is flagged (and merged: refusing it would make replicas
+/// diverge), a later move within it clears the flag.
+pub fn flow_flag(
+    collection: &str,
+    before: &[gridsync_core::Value],
+    after: &[gridsync_core::Value],
+    flag: Option<String>,
+    by: &str,
+) -> Option<String> {
+    let Some(flow) = gridsync_core::Flow::of(collection) else {
+        return flag;
+    };
+    if before == after {
+        return flag;
+    }
+    let text = |v: &gridsync_core::Value| v.as_str().unwrap_or_default().to_owned();
+    let new: Vec<String> = after
+        .iter()
+        .filter(|v| !before.contains(v))
+        .map(text)
+        .collect();
+    let old: Vec<String> = before.iter().map(text).collect();
+    let allowed = new.iter().all(|to| {
+        if old.is_empty() {
+            flow.allows(None, to)
+        } else {
+            old.iter().any(|from| flow.allows(Some(from), to))
+        }
+    });
+    if allowed {
+        None
+    } else {
+        Some(format!(
+            "status moved from {old:?} to {new:?} outside the {collection} flow (change {by})"
+        ))
+    }
+}
+
+/// The derived columns of a record after a merge. Pure.
+pub fn record_form(
+    record: &Record,
+    prior: &Prior,
+    last_seq: i64,
+    now: i64,
+    rules: &Rules,
+) -> RecordForm {
+    let view = record.view();
+    let summary = view.summary();
+    let patrol = crate::reports::patrol_figures(&view, prior.created_at);
+    let level = summary.level.as_str();
+    // Deadlines count from when the case reached its level.
+    let level_since = match &prior.level {
+        Some(l) if l == level => prior.level_since,
+        _ => now,
+    };
+    let deadline = rules.deadline(&view, level_since);
+    // Closed: a status that ends the case in its collection's flow.
+    let closed = match (
+        gridsync_core::Flow::of(record.collection.name),
+        summary.status.as_deref(),
+    ) {
+        (Some(flow), Some(status)) => flow.is_terminal(status),
+        _ => false,
+    };
+    RecordForm {
+        id: record.id.to_string(),
+        collection: record.collection.name.to_owned(),
+        grid: record.grid.clone(),
+        state: record.to_stored(),
+        status: summary.status,
+        level: summary.level.as_str().to_owned(),
+        category: summary.category,
+        assignee: summary.assignee,
+        deadline,
+        deleted: summary.deleted,
+        conflicts: i32::try_from(summary.conflicts).unwrap_or(i32::MAX),
+        created_at: prior.created_at,
+        updated_at: now,
+        closed_at: if closed {
+            prior.closed_at.or(Some(now))
+        } else {
+            None
+        },
+        last_seq,
+        level_since,
+        overdue: deadline.is_some_and(|d| d < now),
+        flag: prior.flag.clone(),
+        planned: patrol.map(|p| p.planned),
+        visited: patrol.map(|p| p.visited),
+        checkins: patrol.map(|p| p.checkins),
+        starts_at: patrol.map(|p| p.starts_at),
+    }
+}

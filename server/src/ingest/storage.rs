@@ -1,0 +1,375 @@
+//! What a write transaction must offer the ingest pipeline ([`super::apply`]),
+//! and its implementation on each backend. The implementations are SQL and
+//! nothing else: every decision is in the pipeline. A new backend implements
+//! [`WriteTx`] for its connection; the compiler lists what is missing.
+
+use std::collections::HashMap;
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+
+use crate::db::models::{NewChange, NewQuarantine, RecordForm, RecordRow};
+use crate::reports::StockKey;
+use crate::store::attachments::NewRef;
+use crate::store::StoreError;
+
+/// One write transaction, as the ingest pipeline sees it.
+pub trait WriteTx {
+    /// The next free server sequence (1 on an empty store).
+    fn next_position(&mut self) -> Result<i64, StoreError>;
+    /// The bodies already logged for these sequence numbers of `actor`.
+    fn logged(&mut self, actor: i64, seqs: &[i64]) -> Result<HashMap<i64, String>, StoreError>;
+    /// The highest sequence applied of each of these actors (absent: none).
+    fn actor_heads(&mut self, actors: &[i64]) -> Result<HashMap<i64, i64>, StoreError>;
+    /// The stored rows of these records (those that exist).
+    fn load_records(&mut self, ids: &[String]) -> Result<Vec<RecordRow>, StoreError>;
+    /// Log merged changes.
+    fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError>;
+    /// Write records that did not exist.
+    fn insert_records(&mut self, rows: &[RecordForm]) -> Result<(), StoreError>;
+    /// Rewrite a record that exists.
+    fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError>;
+    /// Raise the actor's highest applied sequence to at least `newest`, and
+    /// note when it last synced.
+    fn note_actor(&mut self, actor: i64, newest: i64, now: i64) -> Result<(), StoreError>;
+    /// Keep refused changes, once each (a device retrying the same refused
+    /// change does not fill the quarantine).
+    fn quarantine(&mut self, rows: Vec<NewQuarantine>) -> Result<(), StoreError>;
+    /// Add these moves (distinct keys, sorted) to the report stock.
+    fn move_stock(&mut self, moves: &[(StockKey, i64)]) -> Result<(), StoreError>;
+    /// Add attachment references (known ones are left as they are).
+    fn add_refs(&mut self, refs: &[NewRef]) -> Result<(), StoreError>;
+    /// Mark open records past their deadline overdue; how many of each
+    /// report-stock key were marked, keyed as they were before.
+    fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError>;
+    /// Open cases of `collections` past their deadline below the top level,
+    /// by id: `(id, stored state)`.
+    fn due_cases(
+        &mut self,
+        now: i64,
+        collections: &[&str],
+        top: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// The highest sequence applied of one actor (0 if none).
+    fn actor_head(&mut self, actor: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .actor_heads(&[actor])?
+            .get(&actor)
+            .copied()
+            .unwrap_or(0))
+    }
+}
+
+/// Rows per statement of the multi-row inserts (SQLite allows 32,766 bound
+/// values a statement; a record row has 22).
+const CHUNK: usize = 500;
+
+/// The SQL of [`WriteTx`], written once with diesel's query builder and
+/// compiled for each backend's connection. It holds queries only.
+macro_rules! diesel_write_tx {
+    ($conn:ty) => {
+        impl WriteTx for $conn {
+            fn next_position(&mut self) -> Result<i64, StoreError> {
+                use crate::db::schema::changes;
+                use diesel::dsl::max;
+                use diesel::prelude::*;
+                Ok(changes::table
+                    .select(max(changes::seq))
+                    .first::<Option<i64>>(self)?
+                    .unwrap_or(0)
+                    + 1)
+            }
+
+            fn logged(
+                &mut self,
+                actor: i64,
+                seqs: &[i64],
+            ) -> Result<HashMap<i64, String>, StoreError> {
+                use crate::db::schema::changes;
+                use diesel::prelude::*;
+                let mut out = HashMap::new();
+                for chunk in seqs.chunks(CHUNK) {
+                    let rows = changes::table
+                        .filter(changes::actor.eq(actor))
+                        .filter(changes::actor_seq.eq_any(chunk))
+                        .select((changes::actor_seq, changes::body))
+                        .load::<(i64, String)>(self)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
+            fn actor_heads(&mut self, ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
+                use crate::db::schema::actors;
+                use diesel::prelude::*;
+                let mut out = HashMap::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let rows = actors::table
+                        .filter(actors::actor.eq_any(chunk))
+                        .select((actors::actor, actors::max_seq))
+                        .load::<(i64, i64)>(self)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
+            fn load_records(&mut self, ids: &[String]) -> Result<Vec<RecordRow>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    out.extend(
+                        records::table
+                            .filter(records::id.eq_any(chunk))
+                            .select(RecordRow::as_select())
+                            .load(self)?,
+                    );
+                }
+                Ok(out)
+            }
+
+            fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError> {
+                use crate::db::schema::changes;
+                use diesel::prelude::*;
+                for chunk in rows.chunks(CHUNK) {
+                    diesel::insert_into(changes::table)
+                        .values(chunk)
+                        .execute(self)?;
+                }
+                Ok(())
+            }
+
+            fn insert_records(&mut self, rows: &[RecordForm]) -> Result<(), StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                for chunk in rows.chunks(CHUNK) {
+                    diesel::insert_into(records::table)
+                        .values(chunk)
+                        .execute(self)?;
+                }
+                Ok(())
+            }
+
+            fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                diesel::update(records::table.find(&row.id))
+                    .set(row)
+                    .execute(self)?;
+                Ok(())
+            }
+
+            fn note_actor(&mut self, actor: i64, newest: i64, now: i64) -> Result<(), StoreError> {
+                use crate::db::schema::actors;
+                use diesel::prelude::*;
+                let known = actors::table
+                    .find(actor)
+                    .select(actors::max_seq)
+                    .first::<i64>(self)
+                    .optional()?;
+                match known {
+                    Some(seen) => {
+                        diesel::update(actors::table.find(actor))
+                            .set((
+                                actors::max_seq.eq(seen.max(newest)),
+                                actors::last_sync_at.eq(now),
+                            ))
+                            .execute(self)?;
+                    }
+                    None => {
+                        diesel::insert_into(actors::table)
+                            .values((
+                                actors::actor.eq(actor),
+                                actors::max_seq.eq(newest),
+                                actors::last_sync_at.eq(now),
+                            ))
+                            .execute(self)?;
+                    }
+                }
+                Ok(())
+            }
+
+            fn quarantine(&mut self, rows: Vec<NewQuarantine>) -> Result<(), StoreError> {
+                use crate::db::schema::quarantine;
+                use diesel::dsl::max;
+                use diesel::prelude::*;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut next = quarantine::table
+                    .select(max(quarantine::id))
+                    .first::<Option<i64>>(self)?
+                    .unwrap_or(0)
+                    + 1;
+                for mut q in rows {
+                    let known = quarantine::table
+                        .filter(quarantine::body.eq(&q.body))
+                        .filter(quarantine::code.eq(&q.code))
+                        .select(quarantine::id)
+                        .first::<i64>(self)
+                        .optional()?;
+                    if known.is_none() {
+                        q.id = next;
+                        next += 1;
+                        diesel::insert_into(quarantine::table)
+                            .values(&q)
+                            .execute(self)?;
+                    }
+                }
+                Ok(())
+            }
+
+            fn move_stock(&mut self, moves: &[(StockKey, i64)]) -> Result<(), StoreError> {
+                use crate::db::schema::report_stock as rs;
+                use diesel::prelude::*;
+                // The keys are distinct, so no row is hit twice by one statement.
+                for chunk in moves.chunks(CHUNK) {
+                    let rows: Vec<_> = chunk
+                        .iter()
+                        .map(|(k, d)| {
+                            (
+                                rs::grid.eq(&k.grid),
+                                rs::collection.eq(&k.collection),
+                                rs::level.eq(&k.level),
+                                rs::status.eq(&k.status),
+                                rs::category.eq(&k.category),
+                                rs::open.eq(k.open),
+                                rs::overdue.eq(k.overdue),
+                                rs::conflicted.eq(k.conflicted),
+                                rs::n.eq(*d),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(rs::table)
+                        .values(&rows)
+                        .on_conflict((
+                            rs::grid,
+                            rs::collection,
+                            rs::level,
+                            rs::status,
+                            rs::category,
+                            rs::open,
+                            rs::overdue,
+                            rs::conflicted,
+                        ))
+                        .do_update()
+                        .set(rs::n.eq(rs::n + diesel::upsert::excluded(rs::n)))
+                        .execute(self)?;
+                }
+                Ok(())
+            }
+
+            fn add_refs(&mut self, refs: &[NewRef]) -> Result<(), StoreError> {
+                use crate::db::schema::attachment_refs as ar;
+                use diesel::prelude::*;
+                for chunk in refs.chunks(CHUNK) {
+                    // Tuples: diesel's SQLite upsert takes only batches it
+                    // can write without the DEFAULT keyword.
+                    let rows: Vec<_> = chunk
+                        .iter()
+                        .map(|r| {
+                            (
+                                ar::sha256.eq(&r.sha256),
+                                ar::record_id.eq(&r.record_id),
+                                ar::grid.eq(&r.grid),
+                                ar::collection.eq(&r.collection),
+                                ar::media_type.eq(&r.media_type),
+                                ar::size.eq(r.size),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(ar::table)
+                        .values(&rows)
+                        .on_conflict((ar::sha256, ar::record_id))
+                        .do_nothing()
+                        .execute(self)?;
+                }
+                Ok(())
+            }
+
+            fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError> {
+                use crate::db::schema::records;
+                use crate::reports::{stock_key, StockOf};
+                use diesel::prelude::*;
+                let newly = || {
+                    records::table
+                        .filter(records::deadline.lt(now))
+                        .filter(records::closed_at.is_null())
+                        .filter(records::deleted.eq(false))
+                        .filter(records::overdue.eq(false))
+                };
+                let groups = newly()
+                    .group_by((
+                        records::grid,
+                        records::collection,
+                        records::level,
+                        records::status,
+                        records::category,
+                        records::conflicts,
+                    ))
+                    .select((
+                        records::grid,
+                        records::collection,
+                        records::level,
+                        records::status,
+                        records::category,
+                        records::conflicts,
+                        diesel::dsl::count_star(),
+                    ))
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<String>,
+                        i32,
+                        i64,
+                    )>(self)?;
+                diesel::update(newly())
+                    .set(records::overdue.eq(true))
+                    .execute(self)?;
+                Ok(groups
+                    .iter()
+                    .filter_map(
+                        |(grid, collection, level, status, category, conflicts, n)| {
+                            let key = stock_key(StockOf {
+                                grid,
+                                collection,
+                                level,
+                                status: status.as_deref(),
+                                category: category.as_deref(),
+                                closed: false,
+                                overdue: false,
+                                conflicts: *conflicts,
+                                deleted: false,
+                            })?;
+                            Some((key, *n))
+                        },
+                    )
+                    .collect())
+            }
+
+            fn due_cases(
+                &mut self,
+                now: i64,
+                collections: &[&str],
+                top: &str,
+            ) -> Result<Vec<(String, String)>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                Ok(records::table
+                    .filter(records::deadline.lt(now))
+                    .filter(records::closed_at.is_null())
+                    .filter(records::deleted.eq(false))
+                    .filter(records::collection.eq_any(collections))
+                    .filter(records::level.ne(top))
+                    .order(records::id.asc())
+                    .select((records::id, records::state))
+                    .load::<(String, String)>(self)?)
+            }
+        }
+    };
+}
+
+diesel_write_tx!(SqliteConnection);
+diesel_write_tx!(PgConnection);
