@@ -76,6 +76,7 @@ pub mod replica;
 pub mod schema;
 pub mod validate;
 pub mod value;
+pub mod wire;
 
 pub use change::{Change, DeferredRemove, Entry, Op, SetState};
 pub use clock::{Actor, Clock, Seq};

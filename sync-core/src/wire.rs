@@ -1,0 +1,141 @@
+//! The sync exchange on the wire (`POST /v1/sync`, docs/PROTOCOL.md "The sync
+//! exchange"): defined once, used by the server and by the Rust client.
+//!
+//! The request and the answer are generic over how changes and record states
+//! travel: the server reads each change as raw JSON (decoded on its own, so
+//! one malformed change is refused without failing the others) and sends
+//! stored JSON; a device sends the JSON it kept in its outbox and decodes
+//! what it pulls.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Actor, Seq};
+
+/// `POST /v1/sync` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest<C> {
+    /// The device's actor id; when given it must be the token's device's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    /// A UUID naming this batch (kept in the log); made by the server when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// Where the device's pull stands: the token of the previous answer;
+    /// absent (or `""`) on a first sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<CursorField>,
+    /// Given back from the previous page of a transfer of record states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeField>,
+    /// The grids to pull; all the grids of the user's node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grids: Option<Vec<String>>,
+    /// Unsent changes, oldest first.
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<C>,
+    /// Page size of the pull (default and maximum set by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// `false`: push only; the answer carries the results and nothing else.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub pull: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The cursor as a request carries it: the server's opaque token, or a
+/// number. Numbers are what clients sent before positions per grid: `0`
+/// still means "nothing pulled yet", any other number is answered
+/// `400 cursor_outdated` (pull again from the start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CursorField {
+    Token(String),
+    Number(i64),
+}
+
+/// The resume token as a request carries it: the server's opaque token, or
+/// the object older servers gave (answered `400 cursor_outdated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResumeField {
+    Token(String),
+    Legacy(serde_json::Map<String, serde_json::Value>),
+}
+
+/// `POST /v1/sync` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncResponse<C, R> {
+    pub batch: String,
+    pub actor: Actor,
+    /// One per pushed change, in order.
+    pub results: Vec<ChangeResult>,
+    /// Grids asked for and not pulled, each with its reason.
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Changes after the cursor (changes mode).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<C>,
+    /// Whole record states in the stored form (states mode).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<R>,
+    /// The token to send as `cursor` next time (absent on a push-only sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// While a transfer of states is under way: send it back as `resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// More waits: call again.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// The result for one pushed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeResult {
+    /// Merged and logged at `server_seq`, its place in its grid's log.
+    Applied {
+        actor: Actor,
+        seq: Seq,
+        server_seq: i64,
+    },
+    /// The same change was applied before: sending it again is harmless.
+    Duplicate { actor: Actor, seq: Seq },
+    /// Refused with a code; kept in the server's quarantine.
+    Refused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<Actor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<Seq>,
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
+}
+
+impl ChangeResult {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ChangeResult::Applied { .. } => "applied",
+            ChangeResult::Duplicate { .. } => "duplicate",
+            ChangeResult::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// A grid of the request's pull that was not pulled, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub grid: String,
+    pub code: String,
+    pub message: String,
+}
