@@ -17,7 +17,8 @@ use crate::store::{
 mod upload;
 
 use crate::sync::{
-    recover, sort_results, Failure, Recovery, RetryPolicy, SyncRequest, SyncResponse,
+    recover, sort_results, CursorField, Failure, Recovery, ResumeField, RetryPolicy, SyncRequest,
+    SyncResponse,
 };
 pub use upload::{reference_json, AttachmentRef, AttachmentState};
 
@@ -57,7 +58,8 @@ pub struct SyncReport {
     /// Why each retry was needed: the server's code, or `transport`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub retry_reasons: BTreeMap<String, u32>,
-    pub cursor: i64,
+    /// The server's cursor token after the sync (opaque).
+    pub cursor: Option<String>,
     /// Attachments uploaded whole (or found on the server already).
     pub uploaded: u64,
     /// Attachment bytes the server acknowledged.
@@ -114,7 +116,8 @@ pub struct Status {
     pub device_id: String,
     pub actor: u32,
     pub next_seq: u64,
-    pub cursor: i64,
+    /// The server's cursor token (opaque; none before the first pull).
+    pub cursor: Option<String>,
     pub transfer_in_progress: bool,
     pub records: usize,
     pub outbox: i64,
@@ -173,7 +176,7 @@ impl Client {
             device_id: reg.device.id,
             actor: i64::from(reg.device.actor),
             next_seq: 1,
-            cursor: 0,
+            cursor: None,
             resume: None,
             grids: grids.map(|g| serde_json::to_string(&g).expect("strings serialize")),
             access_token: reg.access_token,
@@ -337,7 +340,7 @@ impl Client {
             device_id: self.row.device_id.clone(),
             actor: self.actor(),
             next_seq: self.device.next_seq(),
-            cursor: self.row.cursor,
+            cursor: self.row.cursor.clone(),
             transfer_in_progress: self.row.resume.is_some(),
             records: self.device.replica().records().count(),
             outbox: self.store.outbox_len()?,
@@ -416,7 +419,7 @@ impl Client {
                 self.reload()?;
                 return Err(e);
             }
-            report.cursor = self.row.cursor;
+            report.cursor = self.row.cursor.clone();
             if !response.more && outbox.len() < self.options.batch {
                 return Ok(report);
             }
@@ -435,26 +438,20 @@ impl Client {
             .map(|o| RawValue::from_string(o.change.clone()))
             .collect::<Result<_, _>>()
             .map_err(|e| ClientError::Protocol(format!("outbox entry unreadable: {e}")))?;
-        let resume: Option<Box<RawValue>> = match &self.row.resume {
-            Some(r) => Some(
-                RawValue::from_string(r.clone())
-                    .map_err(|e| ClientError::Protocol(format!("resume token: {e}")))?,
-            ),
-            None => None,
-        };
         let grids = self.grids();
         let batch = Uuid::new_v4();
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
             let req = SyncRequest {
-                actor: self.actor(),
-                batch,
-                cursor: self.row.cursor,
-                resume: resume.as_deref(),
-                grids: grids.as_deref(),
+                actor: Some(self.actor()),
+                batch: Some(batch.to_string()),
+                cursor: self.row.cursor.clone().map(CursorField::Token),
+                resume: self.row.resume.clone().map(ResumeField::Token),
+                grids: grids.clone(),
                 changes: changes.iter().map(|c| c.as_ref()).collect(),
-                limit: self.options.page,
+                limit: Some(self.options.page),
+                pull: true,
             };
             let failure = match self.http.sync(&self.row.access_token, &req) {
                 Ok(res) => return Ok(Some(res)),
@@ -475,9 +472,11 @@ impl Client {
                     refreshed = true;
                     self.refresh_tokens()?;
                 }
-                Recovery::PullFromZero if self.row.cursor != 0 || self.row.resume.is_some() => {
+                Recovery::PullFromZero
+                    if self.row.cursor.is_some() || self.row.resume.is_some() =>
+                {
                     self.store.reset_cursor()?;
-                    self.row.cursor = 0;
+                    self.row.cursor = None;
                     self.row.resume = None;
                     return Ok(None);
                 }
@@ -549,13 +548,13 @@ impl Client {
             done: done.iter().map(|&s| s as i64).collect(),
             refused: refused_rows,
             records: rows,
-            cursor: response.cursor,
-            resume: response.resume.as_ref().map(|r| r.get().to_owned()),
+            cursor: response.cursor.clone().or_else(|| self.row.cursor.clone()),
+            resume: response.resume.clone(),
             at,
         };
         self.store.acknowledge(&ack)?;
-        self.row.cursor = ack.cursor;
-        self.row.resume = ack.resume;
+        self.row.cursor = ack.cursor.clone();
+        self.row.resume = ack.resume.clone();
         self.row.last_sync_at = Some(at);
         report.delivered += done.len() as u64;
         report.refused += ack.refused.len() as u64;

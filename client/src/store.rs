@@ -29,7 +29,7 @@ pub(crate) mod schema {
             device_id -> Text,
             actor -> BigInt,
             next_seq -> BigInt,
-            cursor -> BigInt,
+            cursor -> Nullable<Text>,
             resume -> Nullable<Text>,
             grids -> Nullable<Text>,
             access_token -> Text,
@@ -115,7 +115,8 @@ pub struct DeviceRow {
     pub device_id: String,
     pub actor: i64,
     pub next_seq: i64,
-    pub cursor: i64,
+    /// The server's cursor token (none before the first pull).
+    pub cursor: Option<String>,
     pub resume: Option<String>,
     pub grids: Option<String>,
     pub access_token: String,
@@ -165,7 +166,8 @@ pub struct Acknowledged {
     pub refused: Vec<RefusedRow>,
     /// Record states touched by the pull.
     pub records: Vec<RecordRow>,
-    pub cursor: i64,
+    /// The server's cursor token after this answer (none: unchanged).
+    pub cursor: Option<String>,
     pub resume: Option<String>,
     pub at: i64,
 }
@@ -252,7 +254,10 @@ impl LocalStore {
     /// Forget the cursor and any transfer (the server asked for a pull from 0).
     pub fn reset_cursor(&mut self) -> Result<(), ClientError> {
         diesel::update(device::table)
-            .set((device::cursor.eq(0), device::resume.eq(None::<String>)))
+            .set((
+                device::cursor.eq(None::<String>),
+                device::resume.eq(None::<String>),
+            ))
             .execute(&mut self.conn)?;
         Ok(())
     }
@@ -330,7 +335,7 @@ impl LocalStore {
             }
             diesel::update(device::table)
                 .set((
-                    device::cursor.eq(ack.cursor),
+                    device::cursor.eq(&ack.cursor),
                     device::resume.eq(&ack.resume),
                     device::last_sync_at.eq(ack.at),
                 ))

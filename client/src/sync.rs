@@ -22,61 +22,16 @@
 
 use std::time::Duration;
 
-use gridsync_core::{Actor, Change};
-use serde::{Deserialize, Serialize};
+use gridsync_core::Change;
 use serde_json::value::RawValue;
-use uuid::Uuid;
 
-/// `POST /v1/sync` body.
-#[derive(Debug, Serialize)]
-pub struct SyncRequest<'a> {
-    pub actor: Actor,
-    pub batch: Uuid,
-    pub cursor: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grids: Option<&'a [String]>,
-    /// The changes as they were stored when made, oldest first.
-    pub changes: Vec<&'a RawValue>,
-    pub limit: usize,
-}
-
-/// `POST /v1/sync` answer.
-#[derive(Debug, Deserialize)]
-pub struct SyncResponse {
-    pub results: Vec<PushResult>,
-    #[serde(default)]
-    pub changes: Vec<Change>,
-    /// Record states in the stored form.
-    #[serde(default)]
-    pub records: Vec<Box<RawValue>>,
-    pub cursor: i64,
-    #[serde(default)]
-    pub resume: Option<Box<RawValue>>,
-    pub more: bool,
-}
-
+/// `POST /v1/sync` body: the outbox entries as they were kept when made.
+pub type SyncRequest<'a> = gridsync_core::wire::SyncRequest<&'a RawValue>;
+/// `POST /v1/sync` answer: changes decoded, record states in the stored form.
+pub type SyncResponse = gridsync_core::wire::SyncResponse<Change, Box<RawValue>>;
 /// The server's verdict on one pushed change.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum PushResult {
-    Applied {
-        seq: u64,
-        server_seq: i64,
-    },
-    Duplicate {
-        seq: u64,
-    },
-    Refused {
-        #[serde(default)]
-        seq: Option<u64>,
-        code: String,
-        message: String,
-        #[serde(default)]
-        field: Option<String>,
-    },
-}
+pub use gridsync_core::wire::ChangeResult as PushResult;
+pub use gridsync_core::wire::{CursorField, ResumeField};
 
 /// A refusal, paired with the outbox entry it refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +61,9 @@ pub fn sort_results(
     let mut refused = Vec::new();
     for (&seq, result) in sent.iter().zip(results) {
         match result {
-            PushResult::Applied { seq: s, .. } | PushResult::Duplicate { seq: s } if *s == seq => {
+            PushResult::Applied { seq: s, .. } | PushResult::Duplicate { seq: s, .. }
+                if *s == seq =>
+            {
                 done.push(seq)
             }
             PushResult::Refused {
@@ -114,6 +71,7 @@ pub fn sort_results(
                 code,
                 message,
                 field,
+                ..
             } if s.is_none_or(|s| s == seq) => refused.push(Refusal {
                 seq,
                 code: code.clone(),
@@ -179,7 +137,9 @@ pub fn recover(failure: &Failure, attempt: u32, policy: &RetryPolicy, jitter: f6
         Failure::Transport(_) => true,
         Failure::Status { status, code, .. } => match (*status, code.as_str()) {
             (401, "token_expired") => return Recovery::Refresh,
-            (400, "cursor_ahead" | "invalid_resume") => return Recovery::PullFromZero,
+            (400, "cursor_ahead" | "invalid_resume" | "cursor_outdated" | "invalid_cursor") => {
+                return Recovery::PullFromZero
+            }
             (429 | 502 | 503 | 504, _) => true,
             _ => false,
         },
@@ -288,17 +248,20 @@ mod tests {
     fn results_pair_by_position() {
         let results = vec![
             PushResult::Applied {
+                actor: 7,
                 seq: 4,
                 server_seq: 10,
             },
-            PushResult::Duplicate { seq: 5 },
+            PushResult::Duplicate { actor: 7, seq: 5 },
             PushResult::Refused {
+                actor: Some(7),
                 seq: Some(6),
                 code: "value_not_allowed".into(),
                 message: "no".into(),
                 field: Some("status".into()),
             },
             PushResult::Refused {
+                actor: None,
                 seq: None,
                 code: "malformed_change".into(),
                 message: "?".into(),
@@ -320,6 +283,7 @@ mod tests {
     #[test]
     fn a_mismatched_answer_acknowledges_nothing() {
         let one = vec![PushResult::Applied {
+            actor: 7,
             seq: 4,
             server_seq: 1,
         }];

@@ -996,7 +996,7 @@ struct Reply {
     changes: Vec<IgnoredAny>,
     #[serde(default)]
     records: Vec<IgnoredAny>,
-    cursor: i64,
+    cursor: Option<String>,
     more: bool,
 }
 
@@ -1016,11 +1016,12 @@ struct Sent {
     latency: Duration,
     request_bytes: usize,
     response_bytes: usize,
-    cursor_sent: i64,
+    /// The cursor token sent (none: a first pull).
+    cursor_sent: Option<String>,
     pulled_changes: usize,
     pulled_records: usize,
     more: bool,
-    /// The server sequence of each change, in the batch's order.
+    /// The position of each change in its grid's log, in the batch's order.
     server_seqs: Vec<i64>,
 }
 
@@ -1043,7 +1044,7 @@ fn push_all(base: &str, w: &Workload, clients: usize, lag: usize) -> HttpRun {
     let n = w.batches.len();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let cursors: Mutex<Vec<Option<i64>>> = Mutex::new(vec![None; n]);
+    let cursors: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; n]);
     let arrived = Condvar::new();
     let sent: Mutex<Vec<Sent>> = Mutex::new(vec![Sent::default(); n]);
     let url = format!("{base}/v1/sync");
@@ -1055,8 +1056,8 @@ fn push_all(base: &str, w: &Workload, clients: usize, lag: usize) -> HttpRun {
             let prev = i - lag * GRIDS;
             let mut c = cursors.lock().unwrap();
             loop {
-                if let Some(cur) = c[prev] {
-                    break cur;
+                if let Some(cur) = &c[prev] {
+                    break Some(cur.clone());
                 }
                 if failed.load(Ordering::Relaxed) {
                     return Err("another client failed".into());
@@ -1067,11 +1068,15 @@ fn push_all(base: &str, w: &Workload, clients: usize, lag: usize) -> HttpRun {
                     .0;
             }
         } else {
-            0
+            None
         };
         let body = format!(
             r#"{{"actor":{},"batch":"{}","cursor":{},"grids":["{}"],"changes":{}}}"#,
-            b.actor, b.id, cursor, w.grids[b.grid], b.json
+            b.actor,
+            b.id,
+            serde_json::to_string(&cursor).expect("a string"),
+            w.grids[b.grid],
+            b.json
         );
         let t = Instant::now();
         let text = match agent
@@ -1113,7 +1118,7 @@ fn push_all(base: &str, w: &Workload, clients: usize, lag: usize) -> HttpRun {
                 }
             }
         }
-        cursors.lock().unwrap()[i] = Some(reply.cursor);
+        cursors.lock().unwrap()[i] = Some(reply.cursor.unwrap_or_default());
         arrived.notify_all();
         sent.lock().unwrap()[i] = Sent {
             latency,
@@ -1380,18 +1385,28 @@ fn main() {
     let peak_kib = proc_status_kib(&pid, "VmHWM");
     let rss_kib = proc_status_kib(&pid, "VmRSS");
 
-    // Every change applied, each its own server sequence, 1..=100000.
-    let mut seqs: Vec<i64> = run
+    // Every change applied, each its own position in its grid's log, which
+    // runs 1..=n with no gap.
+    let mut seqs: Vec<(usize, i64)> = run
         .sent
         .iter()
-        .flat_map(|s| s.server_seqs.iter().copied())
+        .zip(&w.batches)
+        .flat_map(|(s, b)| s.server_seqs.iter().map(|q| (b.grid, *q)))
         .collect();
     seqs.sort_unstable();
     assert_eq!(seqs.len(), TOTAL, "applied changes");
-    assert!(
-        seqs.iter().zip(1..).all(|(s, want)| *s == want),
-        "server sequences are 1..={TOTAL}"
-    );
+    for g in 0..w.grids.len() {
+        let of_grid: Vec<i64> = seqs
+            .iter()
+            .filter(|(h, _)| *h == g)
+            .map(|(_, q)| *q)
+            .collect();
+        assert!(
+            of_grid.iter().zip(1..).all(|(s, want)| *s == want),
+            "grid {g}'s positions are 1..={}",
+            of_grid.len()
+        );
+    }
     // Every record, through the API.
     let keys = Keys::new(JWT_SECRET.as_bytes());
     for (g, grid) in w.grids.iter().enumerate() {
@@ -1411,7 +1426,7 @@ fn main() {
     // state must not depend on it; the rows are checked against a merge in
     // the server's own order.
     let mut order: Vec<usize> = (0..w.batches.len()).collect();
-    order.sort_by_key(|&i| run.sent[i].server_seqs[0]);
+    order.sort_by_key(|&i| (w.batches[i].grid, run.sent[i].server_seqs[0]));
     // Batches that committed after a batch sent later than them.
     let overtaken = {
         let mut latest = 0;
@@ -1460,7 +1475,7 @@ fn main() {
         .filter(|s| s.pulled_changes + s.pulled_records > 0)
         .count();
     let more = run.sent.iter().filter(|s| s.more).count();
-    let from_zero = run.sent.iter().filter(|s| s.cursor_sent == 0).count();
+    let from_zero = run.sent.iter().filter(|s| s.cursor_sent.is_none()).count();
     let req_mb = run.sent.iter().map(|s| s.request_bytes).sum::<usize>() as f64 / 1e6;
     let resp_mb = run.sent.iter().map(|s| s.response_bytes).sum::<usize>() as f64 / 1e6;
     let http_rate = TOTAL as f64 / run.wall.as_secs_f64();

@@ -119,6 +119,13 @@ impl From<StoreError> for ApiError {
             StoreError::Pull(PullError::BadResume) => {
                 ApiError::bad("invalid_resume", e.to_string())
             }
+            StoreError::Pull(PullError::Outdated) => {
+                ApiError::bad("cursor_outdated", e.to_string())
+            }
+            StoreError::Pull(PullError::BadCursor) => {
+                ApiError::bad("invalid_cursor", e.to_string())
+            }
+            StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             StoreError::NotFound(what) => ApiError::NotFound { what },
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
             StoreError::Invalid { code, message } => ApiError::BadRequest { code, message },

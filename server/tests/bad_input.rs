@@ -32,6 +32,9 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
         Err(ureq::Error::Status(st, r)) => (st, r.into_json().unwrap()),
         Err(e) => panic!("{e}"),
     };
+    // A token as this server makes them, far ahead of the grid's log (as
+    // after a restore from an older backup).
+    let ahead = gridsync_server::sync::Cursor([(GRID.to_string(), 999)].into()).encode();
     let cases: Vec<(u16, &str, (u16, serde_json::Value))> = vec![
         (
             400,
@@ -106,7 +109,7 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
         ),
         (
             400,
-            "cursor_ahead",
+            "cursor_outdated",
             s.sync(
                 &a.token,
                 json!({"cursor": 999, "grids": [GRID], "changes": [c]}),
@@ -114,7 +117,28 @@ fn bad_requests_are_refused_whole_with_a_code(b: &Backend) {
         ),
         (
             400,
+            "cursor_ahead",
+            s.sync(
+                &a.token,
+                json!({"cursor": ahead, "grids": [GRID], "changes": [c]}),
+            ),
+        ),
+        (
+            400,
+            "invalid_cursor",
+            s.sync(
+                &a.token,
+                json!({"cursor": "c1.not-base64!", "grids": [GRID], "changes": [c]}),
+            ),
+        ),
+        (
+            400,
             "invalid_resume",
+            s.sync(&a.token, json!({"grids": [GRID], "resume": "r1.made-up"})),
+        ),
+        (
+            400,
+            "cursor_outdated",
             s.sync(
                 &a.token,
                 json!({"grids": [GRID], "resume": {"snapshot": 10, "after": "x"}}),

@@ -16,6 +16,7 @@ on_both_backends!(
     reads_lists_history_and_conflicts,
     concurrent_syncs_on_one_record_both_merge,
     health_readiness_and_metrics,
+    a_push_only_sync_answers_results_and_nothing_else,
 );
 
 const GRID: &str = "420203-001-003-012";
@@ -274,11 +275,12 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
         assert!(r["records"].as_array().map_or(0, |v| v.len()) <= 10);
         resume = r.get("resume").cloned().unwrap_or_default();
         if !r["more"].as_bool().unwrap() {
-            reader.cursor = r["cursor"].as_i64().unwrap();
+            reader.cursor = r["cursor"].clone();
             break;
         }
+        let empty = s.sync(&reader.token, json!({"grids": ["g2"]})).1["cursor"].clone();
         assert_eq!(
-            r["cursor"], 0,
+            r["cursor"], empty,
             "the cursor only moves when the transfer ends"
         );
     }
@@ -292,7 +294,17 @@ fn a_first_sync_of_a_big_grid_comes_in_pages(b: &Backend) {
         fresh.device.replica().view(),
         writer.device.replica().view()
     );
-    assert!(fresh.cursor >= 57);
+    // Caught up: the next pull from its cursor brings nothing.
+    let (st, r) = s.sync(
+        &fresh.token,
+        json!({"cursor": fresh.cursor, "grids": [GRID]}),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert!(
+        r.get("changes").is_none() && r.get("records").is_none(),
+        "{r}"
+    );
+    assert_eq!(r["cursor"], fresh.cursor);
 }
 
 fn a_device_far_behind_gets_record_states_then_changes(b: &Backend) {
@@ -505,4 +517,46 @@ fn health_readiness_and_metrics(b: &Backend) {
     );
     let schema = s.get("/v1/schema");
     assert_eq!(schema["version"], gridsync_core::SCHEMA_VERSION);
+}
+
+/// `"pull": false`: the answer carries the results and no pull at all, even
+/// with other devices' changes waiting; the device's cursor stays usable.
+fn a_push_only_sync_answers_results_and_nothing_else(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut other = Phone::enroll(&s, "user61", "grid_worker", GRID, &[GRID]);
+    let mut me = Phone::enroll(&s, "user62", "grid_worker", GRID, &[GRID]);
+    me.sync(&s);
+    for i in 0..20 {
+        other.make(|d| {
+            d.create("resident", GRID, Uuid::new_v4())
+                .set("name", format!("居民{i}"))
+                .commit()
+        });
+    }
+    other.sync(&s);
+    let c = me.make(|d| {
+        d.create("event", GRID, Uuid::new_v4())
+            .set("status", "reported")
+            .commit()
+    });
+    let (st, r) = s.sync(
+        &me.token,
+        json!({"actor": me.actor(), "cursor": me.cursor, "grids": [GRID],
+               "changes": [c], "pull": false}),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["actor", "batch", "more", "results"], "{r}");
+    // The same push again, as a retry: a duplicate, still no pull.
+    let (_, again) = s.sync(
+        &me.token,
+        json!({"actor": me.actor(), "cursor": me.cursor, "changes": [c], "pull": false}),
+    );
+    assert_eq!(again["results"][0]["status"], "duplicate", "{again}");
+    // The next pull from the cursor kept brings the other phone's 20
+    // records (beside its own event, which it has).
+    me.outbox.clear();
+    me.sync(&s);
+    assert_eq!(me.device.replica().records().count(), 21);
 }

@@ -542,12 +542,21 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
             let mut phone = open(cli)?;
             let s = phone.status()?;
             let text = format!(
-                "{} on {} (device {}, actor {})\ncursor {}{}\n{} records, {} changes waiting, {} refused, {} conflicts\nattachments waiting to upload: {} ({} bytes)",
+                "{} on {} (device {}, actor {})\n{}{}\n{} records, {} changes waiting, {} refused, {} conflicts\nattachments waiting to upload: {} ({} bytes)",
                 s.username,
                 s.server,
                 s.device_id,
                 s.actor,
-                s.cursor,
+                match (&s.last_sync_at, &s.cursor) {
+                    (_, None) => "never pulled".to_owned(),
+                    (Some(at), Some(_)) => format!(
+                        "last synced {}",
+                        chrono::DateTime::from_timestamp_millis(*at)
+                            .map(|d| d.to_rfc3339())
+                            .unwrap_or_default()
+                    ),
+                    (None, Some(_)) => "pulled".to_owned(),
+                },
                 if s.transfer_in_progress { " (transfer under way)" } else { "" },
                 s.records,
                 s.outbox,
@@ -588,14 +597,13 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .collect();
             Ok(out(
                 format!(
-                    "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; cursor {}; {} waiting\n\
+                    "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; {} waiting\n\
                      attachments: {} uploaded ({} bytes sent), {} waiting{problems}",
                     report.delivered,
                     report.refused,
                     report.pulled_changes,
                     report.pulled_records,
                     report.round_trips,
-                    report.cursor,
                     waiting,
                     report.uploaded,
                     report.upload_bytes,

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
 use gridsync_core::Change;
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::privacy::{audit_entry, mask_change, mask_state};
@@ -15,53 +14,13 @@ use crate::auth::policy::Role;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::store::{allow_all, ChangeResult, Pull, PullPage, Push, StoreError};
-use crate::sync::Resume;
+use crate::sync::{CursorOf, PullError, Resume};
+use gridsync_core::wire::{ResumeField, Skipped};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncRequest {
-    /// The device's actor id; when given it must be the token's device's.
-    #[serde(default)]
-    pub actor: Option<u32>,
-    /// The device's id for this batch (a UUID); generated when absent.
-    #[serde(default)]
-    pub batch: Option<String>,
-    /// The server sequence the device has pulled up to (0 at first).
-    #[serde(default)]
-    pub cursor: i64,
-    /// Given back from the previous page of a transfer of record states.
-    #[serde(default, deserialize_with = "gridsync_core::json::optional_object")]
-    pub resume: Option<Resume>,
-    /// The grids to pull; all the grids of the user's node when absent.
-    #[serde(default)]
-    pub grids: Option<Vec<String>>,
-    /// Unsent changes, oldest first.
-    #[serde(default)]
-    pub changes: Vec<Box<RawValue>>,
-    /// Page size of the pull (default and maximum set by the server).
-    #[serde(default)]
-    pub limit: Option<usize>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SyncResponse {
-    pub batch: String,
-    pub actor: u32,
-    pub results: Vec<ChangeResult>,
-    /// Grids asked for and not pulled, each with its reason.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<Skipped>,
-    #[serde(flatten)]
-    pub page: PullPage,
-}
-
-/// A grid of the request's pull that was not pulled, and why.
-#[derive(Debug, Serialize)]
-pub struct Skipped {
-    pub grid: String,
-    pub code: &'static str,
-    pub message: String,
-}
+/// `POST /v1/sync` body: each change kept raw, decoded on its own.
+pub type SyncRequest = gridsync_core::wire::SyncRequest<Box<RawValue>>;
+/// `POST /v1/sync` answer: stored changes and states as they are kept.
+pub type SyncResponse = gridsync_core::wire::SyncResponse<Box<RawValue>, Box<RawValue>>;
 
 pub async fn sync(
     state: web::Data<AppState>,
@@ -115,6 +74,18 @@ pub async fn sync(
         .limit
         .unwrap_or(limits.page_size)
         .clamp(1, limits.page_size);
+    // The cursor and resume tokens are the server's own: checked before
+    // anything of the request is applied.
+    let cursor = match &req.cursor {
+        Some(c) => c.cursor().map_err(StoreError::from)?,
+        None => Default::default(),
+    };
+    let resume = match &req.resume {
+        Some(ResumeField::Token(r)) => Some(Resume::decode(r).map_err(StoreError::from)?),
+        Some(ResumeField::Legacy(_)) => Err(StoreError::from(PullError::Outdated))?,
+        None => None,
+    };
+    let wants_pull = req.pull;
     let st = state.clone();
     let actor = device.actor;
     let batch_id = batch.clone();
@@ -135,19 +106,21 @@ pub async fn sync(
             .map(|grid| Skipped {
                 message: format!("grid `{grid}` is outside node `{}`", scope.node),
                 grid,
-                code: "out_of_scope",
+                code: "out_of_scope".into(),
             })
             .collect();
         let pull = Pull {
             actor,
-            cursor: req.cursor,
-            resume: req.resume,
+            cursor,
+            resume,
             grids,
             collections: who.role.reads().iter().map(|c| c.to_string()).collect(),
             limit,
         };
         // A request is answered whole or refused whole: check the pull first.
-        store.check_pull(&pull)?;
+        if wants_pull {
+            store.check_pull(&pull)?;
+        }
         let results = if req.changes.is_empty() {
             Vec::new()
         } else {
@@ -160,8 +133,14 @@ pub async fn sync(
             };
             store.push(&push, now_ms())?
         };
-        let mut page = store.pull(&pull)?;
-        deliver(&mut page, &who, store)?;
+        // A push-only sync answers the results and nothing else.
+        let page = if wants_pull {
+            let mut page = store.pull(&pull)?;
+            deliver(&mut page, &who, store)?;
+            Some(page)
+        } else {
+            None
+        };
         Ok::<_, StoreError>(Ok::<_, ApiError>((results, page, skipped)))
     })
     .await?;
@@ -183,6 +162,9 @@ pub async fn sync(
             .with_label_values(&[r.outcome()])
             .inc();
     }
+    let pulled = page
+        .as_ref()
+        .map_or(0, |p| p.changes.len() + p.records.len());
     tracing::info!(
         actor,
         user = %caller.username,
@@ -190,16 +172,21 @@ pub async fn sync(
         pushed = results.len(),
         applied = results.iter().filter(|r| r.outcome() == "applied").count(),
         refused = results.iter().filter(|r| r.outcome() == "refused").count(),
-        pulled = page.changes.len() + page.records.len(),
-        cursor = page.cursor,
+        pulled,
         "sync"
     );
+    let page = page.unwrap_or_default();
+    let pulls = wants_pull;
     Ok(HttpResponse::Ok().json(SyncResponse {
         batch,
         actor,
         results,
         skipped,
-        page,
+        changes: page.changes,
+        records: page.records,
+        cursor: pulls.then(|| page.cursor.encode()),
+        resume: page.resume.map(|r| r.encode()),
+        more: page.more,
     }))
 }
 

@@ -28,7 +28,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    changes (seq) {
+    changes (grid, seq) {
         seq -> BigInt,
         record_id -> Text,
         grid -> Text,
@@ -38,6 +38,14 @@ diesel::table! {
         received_at -> BigInt,
         body -> Text,
         collection -> Text,
+    }
+}
+
+diesel::table! {
+    /// The newest position of each grid's log.
+    grid_heads (grid) {
+        grid -> Text,
+        seq -> BigInt,
     }
 }
 

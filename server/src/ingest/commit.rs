@@ -7,25 +7,23 @@
 //!   whole group (`synchronous = FULL`: an acknowledged change survives a
 //!   power cut), each device gets its own answer, and a batch that fails
 //!   rolls back alone.
-//! - **PostgreSQL**: one transaction per batch, serialized across every
-//!   server process by a transaction-scoped advisory lock, so that the server
-//!   sequence follows commit order (the devices' cursor never skips a change
-//!   that commits late).
+//! - **PostgreSQL**: one transaction per batch. Batches for different grids
+//!   (and of different devices) run at once, in any number of server
+//!   processes; batches for one grid take turns on that grid's advisory lock
+//!   (`storage::Locks`), which is what keeps each grid's log numbered in
+//!   commit order: a pull never skips a change that commits late.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, RunQueryDsl};
+use diesel::Connection;
 use gridsync_core::Schema;
 
 use super::{apply, ChangeResult, Prepared};
 use crate::rules::Rules;
 use crate::store::StoreError;
-
-/// The advisory lock key that serializes sync batches on PostgreSQL.
-pub const WRITE_LOCK: i64 = 0x6772_6964; // "grid"
 
 type Answer = Result<Vec<ChangeResult>, StoreError>;
 
@@ -93,6 +91,11 @@ impl GroupCommit {
         }
     }
 
+    /// Batches queued for the writer now.
+    pub fn waiting(&self) -> usize {
+        self.lock_queue().len()
+    }
+
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -125,7 +128,7 @@ fn commit_group(c: &mut SqliteConnection, schema: &'static Schema, rules: &Rules
     }
 }
 
-/// One batch in one PostgreSQL transaction, behind the advisory write lock.
+/// One batch in one PostgreSQL transaction (its locks are taken by [`apply`]).
 pub fn commit_pg(
     c: &mut PgConnection,
     schema: &'static Schema,
@@ -133,8 +136,5 @@ pub fn commit_pg(
     batch: &Prepared,
     now: i64,
 ) -> Answer {
-    c.transaction(|c| {
-        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})")).execute(c)?;
-        apply(c, schema, rules, batch, now)
-    })
+    c.transaction(|c| apply(c, schema, rules, batch, now))
 }

@@ -24,7 +24,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use gridsync_core::{Change, Record, Schema};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -62,48 +61,20 @@ pub fn allow_all(_: &Change) -> Option<(&'static str, String)> {
     None
 }
 
-/// The result for one pushed change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ChangeResult {
-    Applied {
-        actor: u32,
-        seq: u64,
-        server_seq: i64,
-    },
-    Duplicate {
-        actor: u32,
-        seq: u64,
-    },
-    Refused {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        actor: Option<u32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        seq: Option<u64>,
-        code: String,
-        message: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        field: Option<String>,
-    },
-}
+pub use gridsync_core::wire::ChangeResult;
 
-impl ChangeResult {
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            ChangeResult::Applied { .. } => "applied",
-            ChangeResult::Duplicate { .. } => "duplicate",
-            ChangeResult::Refused { .. } => "refused",
-        }
-    }
-
-    fn refused(change: Option<&Change>, code: &str, message: String, field: Option<&str>) -> Self {
-        ChangeResult::Refused {
-            actor: change.map(|c| c.actor),
-            seq: change.map(|c| c.seq),
-            code: code.to_owned(),
-            message,
-            field: field.map(str::to_owned),
-        }
+fn refused(
+    change: Option<&Change>,
+    code: &str,
+    message: String,
+    field: Option<&str>,
+) -> ChangeResult {
+    ChangeResult::Refused {
+        actor: change.map(|c| c.actor),
+        seq: change.map(|c| c.seq),
+        code: code.to_owned(),
+        message,
+        field: field.map(str::to_owned),
     }
 }
 
@@ -163,7 +134,7 @@ pub fn prepare(schema: &Schema, p: &Push<'_>) -> Prepared {
         .map(|sent| {
             let refuse =
                 |change: Option<Change>, code: &str, message: String, field: Option<&str>| {
-                    let result = ChangeResult::refused(change.as_ref(), code, message, field);
+                    let result = refused(change.as_ref(), code, message, field);
                     Item::Refused {
                         change,
                         sent: sent.get().to_owned(),
@@ -327,6 +298,11 @@ pub fn apply<T: WriteTx + ?Sized>(
         }
     };
 
+    let grids_locked = batch.grids();
+    tx.lock_batch(
+        i64::from(batch.actor),
+        &grids_locked.iter().copied().collect::<Vec<_>>(),
+    )?;
     // What the store knows already, in one query each: the dots of this
     // batch already logged, the heads of the actors its contexts name, and
     // the records it touches.
@@ -355,7 +331,10 @@ pub fn apply<T: WriteTx + ?Sized>(
         loaded.insert(id, Loaded::from_row(schema, row)?);
     }
 
-    let mut next_seq = tx.next_position()?;
+    // Each grid's log goes on from its head (the backend has locked the
+    // grids of the batch, so no other writer numbers them meanwhile).
+    let grids: Vec<String> = batch.grids().into_iter().map(str::to_owned).collect();
+    let mut heads_of_grids = tx.grid_heads(&grids)?;
     let mut written: Vec<NewChange> = Vec::new();
     for item in &batch.items {
         let (change, body, actor_seq) = match item {
@@ -375,7 +354,7 @@ pub fn apply<T: WriteTx + ?Sized>(
             } => (change, body, *actor_seq),
         };
         let mut refuse = |e: gridsync_core::ChangeError| {
-            let r = ChangeResult::refused(Some(change), e.code(), e.to_string(), e.field());
+            let r = refused(Some(change), e.code(), e.to_string(), e.field());
             quarantine(&mut held, Some(change), body, &r);
             results.push(r);
         };
@@ -443,6 +422,9 @@ pub fn apply<T: WriteTx + ?Sized>(
                 &by,
             );
         }
+        let head = heads_of_grids.entry(change.grid.clone()).or_insert(0);
+        *head += 1;
+        let next_seq = *head;
         entry.last_seq = next_seq;
         entry.touched = true;
         logged.insert(actor_seq, body.clone());
@@ -462,10 +444,14 @@ pub fn apply<T: WriteTx + ?Sized>(
             seq: change.seq,
             server_seq: next_seq,
         });
-        next_seq += 1;
     }
 
     tx.insert_changes(&written)?;
+    let moved: HashMap<String, i64> = written
+        .iter()
+        .map(|w| (w.grid.clone(), heads_of_grids[&w.grid]))
+        .collect();
+    tx.set_grid_heads(&moved)?;
     let mut created = Vec::new();
     let mut stock: HashMap<StockKey, i64> = HashMap::new();
     let mut refs: Vec<NewRef> = Vec::new();

@@ -13,10 +13,24 @@ use crate::reports::StockKey;
 use crate::store::attachments::NewRef;
 use crate::store::StoreError;
 
+/// How a backend keeps concurrent writers apart, inside a write
+/// transaction (held until it ends).
+pub trait Locks {
+    /// Before a batch of `actor` writes to `grids` (sorted): batches of one
+    /// actor, and batches writing to one grid, take turns; others run at once.
+    fn lock_batch(&mut self, actor: i64, grids: &[&str]) -> Result<(), StoreError>;
+    /// Before the quarantine numbers new rows.
+    fn lock_quarantine(&mut self) -> Result<(), StoreError>;
+    /// Before a write that must run alone (the sweep touches every grid).
+    fn lock_all(&mut self) -> Result<(), StoreError>;
+}
+
 /// One write transaction, as the ingest pipeline sees it.
-pub trait WriteTx {
-    /// The next free server sequence (1 on an empty store).
-    fn next_position(&mut self) -> Result<i64, StoreError>;
+pub trait WriteTx: Locks {
+    /// The newest position of each of these grids' logs (absent: none yet).
+    fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError>;
+    /// Move these grids' heads to these positions.
+    fn set_grid_heads(&mut self, heads: &HashMap<String, i64>) -> Result<(), StoreError>;
     /// The bodies already logged for these sequence numbers of `actor`.
     fn logged(&mut self, actor: i64, seqs: &[i64]) -> Result<HashMap<i64, String>, StoreError>;
     /// The highest sequence applied of each of these actors (absent: none).
@@ -69,15 +83,32 @@ const CHUNK: usize = 500;
 macro_rules! diesel_write_tx {
     ($conn:ty) => {
         impl WriteTx for $conn {
-            fn next_position(&mut self) -> Result<i64, StoreError> {
-                use crate::db::schema::changes;
-                use diesel::dsl::max;
+            fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
+                use crate::db::schema::grid_heads as gh;
                 use diesel::prelude::*;
-                Ok(changes::table
-                    .select(max(changes::seq))
-                    .first::<Option<i64>>(self)?
-                    .unwrap_or(0)
-                    + 1)
+                let mut out = HashMap::new();
+                for chunk in grids.chunks(CHUNK) {
+                    let rows = gh::table
+                        .filter(gh::grid.eq_any(chunk))
+                        .select((gh::grid, gh::seq))
+                        .load::<(String, i64)>(self)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
+            fn set_grid_heads(&mut self, heads: &HashMap<String, i64>) -> Result<(), StoreError> {
+                use crate::db::schema::grid_heads as gh;
+                use diesel::prelude::*;
+                for (grid, seq) in heads {
+                    diesel::insert_into(gh::table)
+                        .values((gh::grid.eq(grid), gh::seq.eq(seq)))
+                        .on_conflict(gh::grid)
+                        .do_update()
+                        .set(gh::seq.eq(seq))
+                        .execute(self)?;
+                }
+                Ok(())
             }
 
             fn logged(
@@ -196,6 +227,7 @@ macro_rules! diesel_write_tx {
                 if rows.is_empty() {
                     return Ok(());
                 }
+                self.lock_quarantine()?;
                 let mut next = quarantine::table
                     .select(max(quarantine::id))
                     .first::<Option<i64>>(self)?
@@ -373,3 +405,58 @@ macro_rules! diesel_write_tx {
 
 diesel_write_tx!(SqliteConnection);
 diesel_write_tx!(PgConnection);
+
+/// SQLite has one writer at a time (the pool's writer lock and `BEGIN
+/// IMMEDIATE`): a write transaction is alone by construction.
+impl Locks for SqliteConnection {
+    fn lock_batch(&mut self, _actor: i64, _grids: &[&str]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn lock_quarantine(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn lock_all(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Transaction-scoped advisory locks, shared by every server process on the
+/// database. A batch holds the shared ingest lock, its actor's lock
+/// (two-key space, class 1) and its grids' locks (one-key space: a 64-bit
+/// hash of the grid id), taken in one order by every writer; the sweep holds
+/// the ingest lock exclusively.
+impl Locks for PgConnection {
+    fn lock_batch(&mut self, actor: i64, grids: &[&str]) -> Result<(), StoreError> {
+        use diesel::sql_types::{BigInt, Integer, Text};
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind::<BigInt, _>(INGEST_LOCK)
+            .execute(self)?;
+        // Actor ids are 32-bit; the key is the same bits.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(1, $1)")
+            .bind::<Integer, _>(actor as u32 as i32)
+            .execute(self)?;
+        for grid in grids {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<Text, _>(*grid)
+                .execute(self)?;
+        }
+        Ok(())
+    }
+    fn lock_quarantine(&mut self) -> Result<(), StoreError> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(2, 0)").execute(self)?;
+        Ok(())
+    }
+    fn lock_all(&mut self) -> Result<(), StoreError> {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(INGEST_LOCK)
+            .execute(self)?;
+        Ok(())
+    }
+}
+
+/// The advisory lock every batch holds shared and the sweep exclusively.
+pub const INGEST_LOCK: i64 = 0x6772_6964; // "grid"

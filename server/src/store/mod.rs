@@ -12,22 +12,24 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use gridsync_core::Schema;
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 pub use crate::db::models::QuarantineRow;
 use crate::db::models::{ChangeRow, RecordRow};
 use crate::db::{Conn, DbError, Pool};
 use crate::ingest::commit::{commit_pg, GroupCommit};
+use crate::ingest::storage::Locks;
 pub use crate::ingest::{allow_all, flow_flag, record_form, storable, ChangeResult, Prior, Push};
 use crate::rules::Rules;
-use crate::sync::{next_cursor_after_changes, plan_pull, PullError, PullPlan, Resume};
+use crate::sync::{next_cursor_after_changes, plan_pull, Cursor, PullError, PullPlan, Resume};
 
 /// The server's own actor id: it writes seeds and escalation sweeps. Device
 /// actors start at [`identity::FIRST_DEVICE_ACTOR`].
 pub const SERVER_ACTOR: u32 = 1;
 
-use crate::ingest::commit::WRITE_LOCK;
+/// The advisory lock that serializes the administrative writes (users,
+/// devices, tokens, uploads…) on PostgreSQL; sync batches do not take it.
+pub(crate) const WRITE_LOCK: i64 = 0x6164_6d6e; // "admn"
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,7 +77,7 @@ impl From<DbError> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Pull {
     pub actor: u32,
-    pub cursor: i64,
+    pub cursor: Cursor,
     pub resume: Option<Resume>,
     pub grids: Vec<String>,
     /// The collections the device's role reads.
@@ -84,16 +86,13 @@ pub struct Pull {
 }
 
 /// One page of a pull.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default)]
 pub struct PullPage {
-    /// Changes after the cursor, in server order (changes mode).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Changes after the cursor, by grid and position (changes mode).
     pub changes: Vec<Box<RawValue>>,
     /// Whole record states in the stored form (states mode).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<Box<RawValue>>,
-    pub cursor: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Cursor,
     pub resume: Option<Resume>,
     pub more: bool,
 }
@@ -137,55 +136,113 @@ macro_rules! queries {
         mod $module {
             use super::*;
             use crate::db::schema::{actors, changes, quarantine, records};
-            use diesel::dsl::max;
             use diesel::prelude::*;
+
+            /// The newest positions of these grids' logs (0: none yet).
+            fn heads(c: &mut $conn, grids: &[String]) -> Result<Cursor, StoreError> {
+                use crate::db::schema::grid_heads as gh;
+                let mut heads: Cursor = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
+                for chunk in grids.chunks(500) {
+                    let rows = gh::table
+                        .filter(gh::grid.eq_any(chunk))
+                        .select((gh::grid, gh::seq))
+                        .load::<(String, i64)>(c)?;
+                    heads.0.extend(rows);
+                }
+                Ok(heads)
+            }
+
+            type Cond = Box<
+                dyn BoxableExpression<
+                    changes::table,
+                    <$conn as Connection>::Backend,
+                    SqlType = diesel::sql_types::Bool,
+                >,
+            >;
+            type RecordCond = Box<
+                dyn BoxableExpression<
+                    records::table,
+                    <$conn as Connection>::Backend,
+                    SqlType = diesel::sql_types::Bool,
+                >,
+            >;
+
+            /// `(grid = g AND seq > cursor[g]) OR …` over the grids with news.
+            fn after_cursor(news: &[(String, i64)]) -> Option<Cond> {
+                news.iter().fold(None, |acc: Option<Cond>, (g, at)| {
+                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
+                    Some(match acc {
+                        Some(acc) => Box::new(acc.or(one)),
+                        None => one,
+                    })
+                })
+            }
+
+            /// The same over records (`last_seq` is a position in the grid's log).
+            fn records_after(news: &[(String, i64)]) -> Option<RecordCond> {
+                news.iter().fold(None, |acc: Option<RecordCond>, (g, at)| {
+                    let one: RecordCond =
+                        Box::new(records::grid.eq(g.clone()).and(records::last_seq.gt(*at)));
+                    Some(match acc {
+                        Some(acc) => Box::new(acc.or(one)),
+                        None => one,
+                    })
+                })
+            }
 
             pub(super) fn pull(
                 c: &mut $conn,
                 q: &Pull,
                 threshold: usize,
             ) -> Result<PullPage, StoreError> {
-                let max_seq = changes::table
-                    .select(max(changes::seq))
-                    .first::<Option<i64>>(c)?
-                    .unwrap_or(0);
+                let heads = heads(c, &q.grids)?;
                 let me = i64::from(q.actor);
-                let pending = if q.resume.is_some() {
-                    0
-                } else {
-                    changes::table
-                        .filter(changes::seq.gt(q.cursor))
-                        .filter(changes::grid.eq_any(&q.grids))
+                // The grids with changes the device has not pulled.
+                let news: Vec<(String, i64)> = heads
+                    .0
+                    .iter()
+                    .filter(|(g, h)| **h > q.cursor.get(g))
+                    .map(|(g, _)| (g.clone(), q.cursor.get(g)))
+                    .collect();
+                let pending = match (&q.resume, after_cursor(&news)) {
+                    (None, Some(cond)) => changes::table
+                        .filter(cond)
                         .filter(changes::collection.eq_any(&q.collections))
                         .filter(changes::actor.ne(me))
                         .select(changes::seq)
                         .limit(threshold as i64 + 1)
                         .load::<i64>(c)?
-                        .len()
+                        .len(),
+                    _ => 0,
                 };
                 let limit = q.limit as i64;
-                match plan_pull(q.cursor, q.resume.as_ref(), pending, threshold, max_seq)? {
+                match plan_pull(&q.cursor, q.resume.as_ref(), pending, threshold, &heads)? {
                     PullPlan::Changes => {
+                        let Some(cond) = after_cursor(&news) else {
+                            return Ok(PullPage {
+                                cursor: next_cursor_after_changes(&q.cursor, &heads, None, false),
+                                ..PullPage::default()
+                            });
+                        };
                         let mut rows = changes::table
-                            .filter(changes::seq.gt(q.cursor))
-                            .filter(changes::grid.eq_any(&q.grids))
+                            .filter(cond)
                             .filter(changes::collection.eq_any(&q.collections))
                             .filter(changes::actor.ne(me))
-                            .order(changes::seq.asc())
+                            .order((changes::grid.asc(), changes::seq.asc()))
                             .limit(limit + 1)
-                            .select((changes::seq, changes::body))
-                            .load::<(i64, String)>(c)?;
+                            .select((changes::grid, changes::seq, changes::body))
+                            .load::<(String, i64, String)>(c)?;
                         let more = rows.len() > q.limit;
                         rows.truncate(q.limit);
                         let cursor = next_cursor_after_changes(
-                            rows.last().map(|r| r.0),
+                            &q.cursor,
+                            &heads,
+                            rows.last().map(|r| (r.0.as_str(), r.1)),
                             more,
-                            max_seq,
-                            q.cursor,
                         );
                         let changes = rows
                             .into_iter()
-                            .map(|(seq, body)| raw(&seq.to_string(), body))
+                            .map(|(grid, seq, body)| raw(&format!("{grid}:{seq}"), body))
                             .collect::<Result<_, _>>()?;
                         Ok(PullPage {
                             changes,
@@ -196,10 +253,24 @@ macro_rules! queries {
                         })
                     }
                     PullPlan::States { snapshot, after } => {
+                        // The grids this transfer covers: those with news when it began.
+                        let covered: Vec<(String, i64)> = snapshot
+                            .0
+                            .iter()
+                            .filter(|(g, s)| **s > q.cursor.get(g))
+                            .map(|(g, _)| (g.clone(), q.cursor.get(g)))
+                            .collect();
+                        let Some(cond) = records_after(&covered) else {
+                            return Ok(PullPage {
+                                cursor: next_cursor_after_changes(
+                                    &q.cursor, &snapshot, None, false,
+                                ),
+                                ..PullPage::default()
+                            });
+                        };
                         let mut query = records::table
-                            .filter(records::grid.eq_any(&q.grids))
+                            .filter(cond)
                             .filter(records::collection.eq_any(&q.collections))
-                            .filter(records::last_seq.gt(q.cursor))
                             .into_boxed();
                         if let Some(after) = &after {
                             query = query.filter(records::id.gt(after.clone()));
@@ -213,12 +284,17 @@ macro_rules! queries {
                         rows.truncate(q.limit);
                         let resume = match (more, rows.last()) {
                             (true, Some((id, _))) => Some(Resume {
-                                snapshot,
+                                snapshot: snapshot.clone(),
                                 after: id.clone(),
                             }),
                             _ => None,
                         };
-                        let cursor = if resume.is_some() { q.cursor } else { snapshot };
+                        // The cursor only moves when the last page is sent.
+                        let cursor = if resume.is_some() {
+                            q.cursor.clone()
+                        } else {
+                            next_cursor_after_changes(&q.cursor, &snapshot, None, false)
+                        };
                         let records = rows
                             .into_iter()
                             .map(|(id, s)| raw(&id, s))
@@ -260,11 +336,8 @@ macro_rules! queries {
             }
 
             pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
-                let max_seq = changes::table
-                    .select(max(changes::seq))
-                    .first::<Option<i64>>(c)?
-                    .unwrap_or(0);
-                plan_pull(q.cursor, q.resume.as_ref(), 0, 0, max_seq)?;
+                let heads = heads(c, &q.grids)?;
+                plan_pull(&q.cursor, q.resume.as_ref(), 0, 0, &heads)?;
                 Ok(())
             }
 
@@ -441,18 +514,25 @@ impl Store {
         }
     }
 
-    /// The escalation sweep as of `now` ([`crate::workflows::sweep`]).
+    /// Sync batches queued for the SQLite writer now (group commit).
+    pub fn waiting_batches(&self) -> usize {
+        self.group.waiting()
+    }
+
+    /// The escalation sweep as of `now` ([`crate::workflows::sweep`]): alone,
+    /// with no sync batch running meanwhile.
     pub fn sweep(&self, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
         let (schema, rules) = (self.schema, self.rules.clone());
         let _writer = self.pool.writer();
         match self.pool.get()? {
-            Conn::Sqlite(mut c) => {
-                c.immediate_transaction(|c| crate::workflows::sweep(c, schema, &rules, now))
-            }
+            Conn::Sqlite(mut c) => c.immediate_transaction(|c| {
+                c.lock_all()?;
+                crate::workflows::sweep(c, schema, &rules, now)
+            }),
             Conn::Pg(mut c) => c.transaction(|c| {
-                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
-                    .execute(c)?;
-                crate::workflows::sweep(&mut **c, schema, &rules, now)
+                let c: &mut PgConnection = c;
+                c.lock_all()?;
+                crate::workflows::sweep(c, schema, &rules, now)
             }),
         }
     }

@@ -314,7 +314,8 @@ pub struct Phone {
     pub refresh: String,
     pub device_id: String,
     pub outbox: Vec<Change>,
-    pub cursor: i64,
+    /// The server's cursor token (null before the first pull).
+    pub cursor: Json,
     pub grids: Vec<String>,
     pub page: usize,
 }
@@ -354,7 +355,7 @@ impl Phone {
             refresh: reg["refresh_token"].as_str().unwrap().to_owned(),
             device_id: reg["device"]["id"].as_str().unwrap().to_owned(),
             outbox: Vec::new(),
-            cursor: 0,
+            cursor: Json::Null,
             grids: grids.iter().map(|g| g.to_string()).collect(),
             page: 500,
         }
@@ -416,7 +417,11 @@ impl Phone {
                 replica.merge_record(&record).unwrap();
             }
             self.device = Device::resume(self.device.actor(), self.device.next_seq(), replica);
-            self.cursor = res["cursor"].as_i64().unwrap();
+            self.cursor = res["cursor"].clone();
+            assert!(
+                self.cursor.is_string(),
+                "a pull answers a cursor token: {res}"
+            );
             resume = res.get("resume").cloned().unwrap_or(Json::Null);
             if !res["more"].as_bool().unwrap() {
                 return results;
