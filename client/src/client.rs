@@ -406,7 +406,10 @@ impl Client {
         let mut report = SyncReport::default();
         loop {
             let outbox = self.store.outbox(self.options.batch as i64)?;
-            let Some(response) = self.round_trip(&outbox, &mut report)? else {
+            // While more of the outbox waits behind this batch, push only:
+            // the answer is the results alone. The last batch pulls too.
+            let pull = outbox.len() < self.options.batch;
+            let Some(response) = self.round_trip(&outbox, pull, &mut report)? else {
                 continue; // the cursor was reset: build the request again
             };
             report.round_trips += 1;
@@ -431,6 +434,7 @@ impl Client {
     fn round_trip(
         &mut self,
         outbox: &[OutboxRow],
+        pull: bool,
         report: &mut SyncReport,
     ) -> Result<Option<SyncResponse>, ClientError> {
         let changes: Vec<Box<RawValue>> = outbox
@@ -451,7 +455,7 @@ impl Client {
                 grids: grids.clone(),
                 changes: changes.iter().map(|c| c.as_ref()).collect(),
                 limit: Some(self.options.page),
-                pull: true,
+                pull,
             };
             let failure = match self.http.sync(&self.row.access_token, &req) {
                 Ok(res) => return Ok(Some(res)),

@@ -481,8 +481,9 @@ impl FieldView {
 
 // --- the stored form ----------------------------------------------------------
 
-/// Version of the stored form written by [`Record::to_stored`].
-pub const STORED_FORMAT: u32 = 1;
+/// Version of the stored form written by [`Record::to_stored`]. Format 1
+/// (each register value with its whole clock) is still read.
+pub const STORED_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -515,13 +516,49 @@ enum StoredField {
     Counter(Clock),
 }
 
+/// One value of a register. Its clock is what its writer had seen plus the
+/// writer's own dot; format 2 stores only the first (`seen`, absent when
+/// empty), since `actor` and `seq` are the dot. Format 1 stored the whole
+/// `clock`; a value whose clock is not of that shape is stored with it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredValue {
-    clock: Clock,
     value: Value,
     actor: Actor,
     seq: Seq,
+    #[serde(default, skip_serializing_if = "Clock::is_empty")]
+    seen: Clock,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clock: Option<Clock>,
+}
+
+impl StoredValue {
+    fn new(clock: Clock, w: Written) -> StoredValue {
+        let mut seen = clock.clone();
+        let own = seen.0.remove(&w.actor);
+        let (seen, clock) = match own {
+            Some(s) if s == w.seq => (seen, None),
+            _ => (Clock::default(), Some(clock)),
+        };
+        StoredValue {
+            value: w.value,
+            actor: w.actor,
+            seq: w.seq,
+            seen,
+            clock,
+        }
+    }
+
+    fn clock(&self) -> Clock {
+        match &self.clock {
+            Some(c) => c.clone(),
+            None => {
+                let mut c = self.seen.clone();
+                c.0.insert(self.actor, self.seq);
+                c
+            }
+        }
+    }
 }
 
 /// Why a stored record could not be read back.
@@ -529,7 +566,7 @@ struct StoredValue {
 pub enum StoredError {
     #[error("stored record is not valid JSON of the stored form: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("stored form version {0} is not known (this build reads {STORED_FORMAT})")]
+    #[error("stored form version {0} is not known (this build reads 1 to {STORED_FORMAT})")]
     Format(u32),
     #[error("stored record names unknown collection `{0}`")]
     Collection(String),
@@ -555,12 +592,7 @@ impl Record {
                             vals
                         }
                         .into_iter()
-                        .map(|(clock, w)| StoredValue {
-                            clock,
-                            value: w.value,
-                            actor: w.actor,
-                            seq: w.seq,
-                        })
+                        .map(|(clock, w)| StoredValue::new(clock, w))
                         .collect(),
                     ),
                     FieldState::Set(s) => StoredField::Set(crdt_form::set_to_state(s)),
@@ -590,7 +622,7 @@ impl Record {
             format: u32,
         }
         let Version { format } = serde_json::from_str(json)?;
-        if format != STORED_FORMAT {
+        if format != STORED_FORMAT && format != 1 {
             return Err(StoredError::Format(format));
         }
         let stored: Stored = serde_json::from_str(json)?;
@@ -607,12 +639,13 @@ impl Record {
                     FieldState::Scalar(crdt_form::register_from(
                         vals.into_iter()
                             .map(|v| {
+                                let clock = v.clock();
                                 let written = Written {
                                     value: v.value,
                                     actor: v.actor,
                                     seq: v.seq,
                                 };
-                                (v.clock, written)
+                                (clock, written)
                             })
                             .collect(),
                     ))
@@ -639,5 +672,44 @@ impl Record {
             live: stored.live.into(),
             deletes: stored.deletes.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod stored_form_tests {
+    use super::*;
+
+    /// Format 1, as stores written before format 2 hold it, reads as the
+    /// same record; written again it is format 2, without each register
+    /// value's own dot repeated in its clock, and reads back the same.
+    #[test]
+    fn format_1_is_read_and_format_2_is_leaner() {
+        let v1 = r#"{"format":1,"id":"5f0c6d1e-2b1a-4c8e-9a51-0d7a3f1b2c44","collection":"event","grid":"g-001",
+            "level":"community","live":{"3":40,"7":41},
+            "fields":{"status":{"reg":[{"clock":{"3":40},"value":"accepted","actor":3,"seq":40},
+                                       {"clock":{"3":12,"7":41},"value":"rejected","actor":7,"seq":41}]},
+                      "report_count":{"counter":{"7":3}}}}"#;
+        let schema = Schema::current();
+        let r = Record::from_stored(schema, v1).unwrap();
+        let v2 = r.to_stored();
+        assert!(v2.starts_with(r#"{"format":2"#), "{v2}");
+        assert!(
+            v2.contains(r#"{"value":"accepted","actor":3,"seq":40}"#),
+            "{v2}"
+        );
+        assert!(
+            v2.contains(r#"{"value":"rejected","actor":7,"seq":41,"seen":{"3":12}}"#),
+            "{v2}"
+        );
+        let back = Record::from_stored(schema, &v2).unwrap();
+        assert_eq!(back.view(), r.view());
+        assert_eq!(back.to_stored(), v2);
+        assert!(v2.len() < v1.split_whitespace().collect::<String>().len());
+        // A format this build does not know is refused.
+        let v9 = v2.replacen(r#""format":2"#, r#""format":9"#, 1);
+        assert!(matches!(
+            Record::from_stored(schema, &v9),
+            Err(StoredError::Format(9))
+        ));
     }
 }
