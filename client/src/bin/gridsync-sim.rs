@@ -15,7 +15,8 @@ use gridsync_client::sim::{self, Config};
     about = "Simulate a fleet of phones: offline shift, end-of-shift sync storm, then check that nothing was lost and everyone agrees."
 )]
 struct Args {
-    /// The server's base URL.
+    /// The server's base URL; several, comma-separated, for nodes of one
+    /// cluster (phones are spread over them in turn).
     #[arg(long, env = "GRIDSYNC_SERVER")]
     server: String,
     /// Simulated phones.

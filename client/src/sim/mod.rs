@@ -172,7 +172,10 @@ fn bar(cfg: &Config, len: usize, what: &str) -> ProgressBar {
 /// refused); `Ok` with findings when it ran and found disagreements.
 pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     let started = Instant::now();
-    let http = Http::new(&cfg.server);
+    // Several servers (`a,b`: nodes of one cluster): phones are spread over
+    // them in turn; setup and checks use the first.
+    let servers: Vec<Http> = cfg.server.split(',').map(|s| Http::new(s.trim())).collect();
+    let http = &servers[0];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.concurrency.clamp(1, 1_000))
         .build()
@@ -262,7 +265,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
                 let user = username(g, role);
                 let mut client = Client::register(
                     LocalStore::in_memory()?,
-                    &http,
+                    &servers[i % servers.len()],
                     &user,
                     &logins[&(g, role)],
                     &format!("simulated phone {i}"),
@@ -376,7 +379,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
         }
     }
     let truth = audit(
-        &http,
+        http,
         cfg,
         &root,
         &grids,

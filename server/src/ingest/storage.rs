@@ -78,6 +78,19 @@ pub trait WriteTx: Locks {
 /// values a statement; a record row has 22).
 const CHUNK: usize = 500;
 
+/// Run `query` over `keys` a chunk at a time (SQLite bounds the values one
+/// statement binds) and collect the rows.
+fn in_chunks<K, R>(
+    keys: &[K],
+    mut query: impl FnMut(&[K]) -> Result<Vec<R>, StoreError>,
+) -> Result<Vec<R>, StoreError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(CHUNK) {
+        out.extend(query(chunk)?);
+    }
+    Ok(out)
+}
+
 /// The SQL of [`WriteTx`], written once with diesel's query builder and
 /// compiled for each backend's connection. It holds queries only.
 macro_rules! diesel_write_tx {
@@ -86,15 +99,13 @@ macro_rules! diesel_write_tx {
             fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
                 use crate::db::schema::grid_heads as gh;
                 use diesel::prelude::*;
-                let mut out = HashMap::new();
-                for chunk in grids.chunks(CHUNK) {
-                    let rows = gh::table
+                let rows = in_chunks(grids, |chunk| {
+                    Ok(gh::table
                         .filter(gh::grid.eq_any(chunk))
                         .select((gh::grid, gh::seq))
-                        .load::<(String, i64)>(self)?;
-                    out.extend(rows);
-                }
-                Ok(out)
+                        .load::<(String, i64)>(self)?)
+                })?;
+                Ok(rows.into_iter().collect())
             }
 
             fn set_grid_heads(&mut self, heads: &HashMap<String, i64>) -> Result<(), StoreError> {
@@ -118,45 +129,37 @@ macro_rules! diesel_write_tx {
             ) -> Result<HashMap<i64, String>, StoreError> {
                 use crate::db::schema::changes;
                 use diesel::prelude::*;
-                let mut out = HashMap::new();
-                for chunk in seqs.chunks(CHUNK) {
-                    let rows = changes::table
+                let rows = in_chunks(seqs, |chunk| {
+                    Ok(changes::table
                         .filter(changes::actor.eq(actor))
                         .filter(changes::actor_seq.eq_any(chunk))
                         .select((changes::actor_seq, changes::body))
-                        .load::<(i64, String)>(self)?;
-                    out.extend(rows);
-                }
-                Ok(out)
+                        .load::<(i64, String)>(self)?)
+                })?;
+                Ok(rows.into_iter().collect())
             }
 
             fn actor_heads(&mut self, ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
                 use crate::db::schema::actors;
                 use diesel::prelude::*;
-                let mut out = HashMap::new();
-                for chunk in ids.chunks(CHUNK) {
-                    let rows = actors::table
+                let rows = in_chunks(ids, |chunk| {
+                    Ok(actors::table
                         .filter(actors::actor.eq_any(chunk))
                         .select((actors::actor, actors::max_seq))
-                        .load::<(i64, i64)>(self)?;
-                    out.extend(rows);
-                }
-                Ok(out)
+                        .load::<(i64, i64)>(self)?)
+                })?;
+                Ok(rows.into_iter().collect())
             }
 
             fn load_records(&mut self, ids: &[String]) -> Result<Vec<RecordRow>, StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
-                let mut out = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(CHUNK) {
-                    out.extend(
-                        records::table
-                            .filter(records::id.eq_any(chunk))
-                            .select(RecordRow::as_select())
-                            .load(self)?,
-                    );
-                }
-                Ok(out)
+                in_chunks(ids, |chunk| {
+                    Ok(records::table
+                        .filter(records::id.eq_any(chunk))
+                        .select(RecordRow::as_select())
+                        .load(self)?)
+                })
             }
 
             fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError> {
