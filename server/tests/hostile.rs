@@ -13,6 +13,7 @@ on_both_backends!(
     hostile_changes_are_refused_alone_and_honest_values_stay,
     arrays_where_objects_belong_are_refused_with_a_code,
     a_pull_of_a_grid_out_of_scope_does_not_block_the_push,
+    a_claim_refused_today_is_accepted_once_what_it_claims_was_made,
 );
 
 const GRID: &str = "g1";
@@ -355,4 +356,42 @@ fn a_pull_of_a_grid_out_of_scope_does_not_block_the_push(b: &Backend) {
         res.get("changes").is_none() && res.get("records").is_none(),
         "{res}"
     );
+}
+
+/// The edge case of PROTOCOL.md "Bounds": a change refused `context_unseen`
+/// waits in the quarantine; once the actor it names has made what it claims
+/// (here: that actor's changes arrive after it), a supervisor's accept
+/// checks it again, against the bound of that moment, and it merges.
+fn a_claim_refused_today_is_accepted_once_what_it_claims_was_made(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut late = Phone::enroll(&s, "late", "grid_worker", GRID, &[GRID]);
+    let mut other = Phone::enroll(&s, "other", "grid_worker", GRID, &[GRID]);
+    let ev = Uuid::new_v4();
+    // `late` makes two changes offline; `other` somehow saw both (a phone
+    // handed over, or a client that copied them) and writes over them.
+    late.make(|d| d.create("event", GRID, ev).set("title", "one").commit());
+    let second = late.make(|d| d.edit(ev).set("title", "two").commit());
+    other.device.receive(&late.outbox[0]).unwrap();
+    other.device.receive(&second).unwrap();
+    other.make(|d| d.edit(ev).set("title", "three").commit());
+    let r = other.sync(&s);
+    assert_eq!(r[0]["code"], "context_unseen", "{r:?}");
+    // `late` syncs: what the claim named now exists.
+    let r = late.sync(&s);
+    assert!(r.iter().all(|x| x["status"] == "applied"), "{r:?}");
+    let (_, q) = s.get_as(
+        &s.admin_token(),
+        &format!("/v1/quarantine?actor={}", other.actor()),
+    );
+    let id = q["changes"][0]["id"].as_i64().unwrap();
+    let (st, res) = s.call(
+        s.authed(
+            ureq::post(&s.url(&format!("/v1/quarantine/{id}/accept"))),
+            &s.supervisor_token(),
+        ),
+        None,
+    );
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "applied", "{res}");
+    assert_eq!(record(&s, ev)["fields"]["title"]["value"], "three");
 }
