@@ -23,12 +23,13 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-target/release/gridsync seed --fixture district --database-url "$url" >/dev/null
+target/release/gridsync seed --fixture district --database-url "$url" --attachments-dir "$dir/attachments" >/dev/null
 servers=()
 for n in $(seq "$nodes"); do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   GRIDSYNC_JWT_SECRET=storm-bench-secret-storm-bench-secret GRIDSYNC_SWEEP_SECS=0 \
     target/release/gridsync serve --database-url "$url" --addr "127.0.0.1:$port" \
+      --attachments-dir "$dir/attachments" \
     >"$dir/server$n.log" 2>&1 &
   pids+=($!)
   servers+=("http://127.0.0.1:$port")

@@ -263,6 +263,11 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             .map(|i| {
                 let (g, role) = placement(i);
                 let user = username(g, role);
+                // Phones of one server share its agent (and so open most
+                // connections anew). An agent per phone was tried: the
+                // storm took 10.2-10.9 s instead of 8.9 s, its kept-alive
+                // connections having gone idle past the server's keep-alive
+                // since the first sync (PERFORMANCE.md).
                 let mut client = Client::register(
                     LocalStore::in_memory()?,
                     &servers[i % servers.len()],
