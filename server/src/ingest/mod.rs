@@ -24,6 +24,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use gridsync_core::{Change, Record, Schema};
+use rayon::prelude::*;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -455,10 +456,19 @@ pub fn apply<T: WriteTx + ?Sized>(
     let mut created = Vec::new();
     let mut stock: HashMap<StockKey, i64> = HashMap::new();
     let mut refs: Vec<NewRef> = Vec::new();
-    for l in loaded.values().filter(|l| l.touched) {
+    // The derived columns and stored forms are pure: computed on every core
+    // at once (the writer is held meanwhile; on SQLite it is the only one).
+    let touched: Vec<&Loaded> = loaded.values().filter(|l| l.touched).collect();
+    let forms: Vec<RecordForm> = touched
+        .par_iter()
+        .map(|l| {
+            let record = l.record.as_ref().expect("a touched record exists");
+            record_form(record, &l.prior, l.last_seq, now, rules)
+        })
+        .collect();
+    for (l, form) in touched.into_iter().zip(forms) {
         let record = l.record.as_ref().expect("a touched record exists");
         refs.extend(refs_of(record));
-        let form = record_form(record, &l.prior, l.last_seq, now, rules);
         stock_move(&mut stock, l.stock.clone(), form_stock(&form));
         if l.existed {
             tx.update_record(&form)?;
