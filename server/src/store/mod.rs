@@ -21,7 +21,7 @@ use crate::ingest::commit::{commit_pg, GroupCommit};
 use crate::ingest::storage::Locks;
 pub use crate::ingest::{allow_all, flow_flag, record_form, storable, ChangeResult, Prior, Push};
 use crate::rules::Rules;
-use crate::sync::{next_cursor_after_changes, plan_pull, Cursor, PullError, PullPlan, Resume};
+use crate::sync::{Cursor, PullError, Resume};
 
 /// The server's own actor id: it writes seeds and escalation sweeps. Device
 /// actors start at [`identity::FIRST_DEVICE_ACTOR`].
@@ -138,178 +138,6 @@ macro_rules! queries {
             use crate::db::schema::{actors, changes, quarantine, records};
             use diesel::prelude::*;
 
-            /// The newest positions of these grids' logs (0: none yet).
-            fn heads(c: &mut $conn, grids: &[String]) -> Result<Cursor, StoreError> {
-                use crate::db::schema::grid_heads as gh;
-                let mut heads: Cursor = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
-                for chunk in grids.chunks(500) {
-                    let rows = gh::table
-                        .filter(gh::grid.eq_any(chunk))
-                        .select((gh::grid, gh::seq))
-                        .load::<(String, i64)>(c)?;
-                    heads.0.extend(rows);
-                }
-                Ok(heads)
-            }
-
-            type Cond = Box<
-                dyn BoxableExpression<
-                    changes::table,
-                    <$conn as Connection>::Backend,
-                    SqlType = diesel::sql_types::Bool,
-                >,
-            >;
-            type RecordCond = Box<
-                dyn BoxableExpression<
-                    records::table,
-                    <$conn as Connection>::Backend,
-                    SqlType = diesel::sql_types::Bool,
-                >,
-            >;
-
-            /// `(grid = g AND seq > cursor[g]) OR …` over the grids with news.
-            fn after_cursor(news: &[(String, i64)]) -> Option<Cond> {
-                news.iter().fold(None, |acc: Option<Cond>, (g, at)| {
-                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
-                    Some(match acc {
-                        Some(acc) => Box::new(acc.or(one)),
-                        None => one,
-                    })
-                })
-            }
-
-            /// The same over records (`last_seq` is a position in the grid's log).
-            fn records_after(news: &[(String, i64)]) -> Option<RecordCond> {
-                news.iter().fold(None, |acc: Option<RecordCond>, (g, at)| {
-                    let one: RecordCond =
-                        Box::new(records::grid.eq(g.clone()).and(records::last_seq.gt(*at)));
-                    Some(match acc {
-                        Some(acc) => Box::new(acc.or(one)),
-                        None => one,
-                    })
-                })
-            }
-
-            pub(super) fn pull(
-                c: &mut $conn,
-                q: &Pull,
-                threshold: usize,
-            ) -> Result<PullPage, StoreError> {
-                let heads = heads(c, &q.grids)?;
-                let me = i64::from(q.actor);
-                // The grids with changes the device has not pulled.
-                let news: Vec<(String, i64)> = heads
-                    .0
-                    .iter()
-                    .filter(|(g, h)| **h > q.cursor.get(g))
-                    .map(|(g, _)| (g.clone(), q.cursor.get(g)))
-                    .collect();
-                let pending = match (&q.resume, after_cursor(&news)) {
-                    (None, Some(cond)) => changes::table
-                        .filter(cond)
-                        .filter(changes::collection.eq_any(&q.collections))
-                        .filter(changes::actor.ne(me))
-                        .select(changes::seq)
-                        .limit(threshold as i64 + 1)
-                        .load::<i64>(c)?
-                        .len(),
-                    _ => 0,
-                };
-                let limit = q.limit as i64;
-                match plan_pull(&q.cursor, q.resume.as_ref(), pending, threshold, &heads)? {
-                    PullPlan::Changes => {
-                        let Some(cond) = after_cursor(&news) else {
-                            return Ok(PullPage {
-                                cursor: next_cursor_after_changes(&q.cursor, &heads, None, false),
-                                ..PullPage::default()
-                            });
-                        };
-                        let mut rows = changes::table
-                            .filter(cond)
-                            .filter(changes::collection.eq_any(&q.collections))
-                            .filter(changes::actor.ne(me))
-                            .order((changes::grid.asc(), changes::seq.asc()))
-                            .limit(limit + 1)
-                            .select((changes::grid, changes::seq, changes::body))
-                            .load::<(String, i64, String)>(c)?;
-                        let more = rows.len() > q.limit;
-                        rows.truncate(q.limit);
-                        let cursor = next_cursor_after_changes(
-                            &q.cursor,
-                            &heads,
-                            rows.last().map(|r| (r.0.as_str(), r.1)),
-                            more,
-                        );
-                        let changes = rows
-                            .into_iter()
-                            .map(|(grid, seq, body)| raw(&format!("{grid}:{seq}"), body))
-                            .collect::<Result<_, _>>()?;
-                        Ok(PullPage {
-                            changes,
-                            records: Vec::new(),
-                            cursor,
-                            resume: None,
-                            more,
-                        })
-                    }
-                    PullPlan::States { snapshot, after } => {
-                        // The grids this transfer covers: those with news when it began.
-                        let covered: Vec<(String, i64)> = snapshot
-                            .0
-                            .iter()
-                            .filter(|(g, s)| **s > q.cursor.get(g))
-                            .map(|(g, _)| (g.clone(), q.cursor.get(g)))
-                            .collect();
-                        let Some(cond) = records_after(&covered) else {
-                            return Ok(PullPage {
-                                cursor: next_cursor_after_changes(
-                                    &q.cursor, &snapshot, None, false,
-                                ),
-                                ..PullPage::default()
-                            });
-                        };
-                        let mut query = records::table
-                            .filter(cond)
-                            .filter(records::collection.eq_any(&q.collections))
-                            .into_boxed();
-                        if let Some(after) = &after {
-                            query = query.filter(records::id.gt(after.clone()));
-                        }
-                        let mut rows = query
-                            .order(records::id.asc())
-                            .limit(limit + 1)
-                            .select((records::id, records::state))
-                            .load::<(String, String)>(c)?;
-                        let more = rows.len() > q.limit;
-                        rows.truncate(q.limit);
-                        let resume = match (more, rows.last()) {
-                            (true, Some((id, _))) => Some(Resume {
-                                snapshot: snapshot.clone(),
-                                after: id.clone(),
-                            }),
-                            _ => None,
-                        };
-                        // The cursor only moves when the last page is sent.
-                        let cursor = if resume.is_some() {
-                            q.cursor.clone()
-                        } else {
-                            next_cursor_after_changes(&q.cursor, &snapshot, None, false)
-                        };
-                        let records = rows
-                            .into_iter()
-                            .map(|(id, s)| raw(&id, s))
-                            .collect::<Result<_, _>>()?;
-                        Ok(PullPage {
-                            changes: Vec::new(),
-                            records,
-                            cursor,
-                            resume,
-                            more,
-                        })
-                    }
-                }
-            }
-
             pub(super) fn cases(
                 c: &mut $conn,
                 cq: &CaseQuery,
@@ -333,12 +161,6 @@ macro_rules! queries {
                     .limit(cq.limit)
                     .select(RecordRow::as_select())
                     .load(c)?)
-            }
-
-            pub(super) fn check_pull(c: &mut $conn, q: &Pull) -> Result<(), StoreError> {
-                let heads = heads(c, &q.grids)?;
-                plan_pull(&q.cursor, q.resume.as_ref(), 0, 0, &heads)?;
-                Ok(())
             }
 
             pub(super) fn list(
@@ -542,16 +364,39 @@ impl Store {
         read_tx!(self, cases(q))
     }
 
-    /// One page of what the device has not seen, from a snapshot.
+    /// One page of what the device has not seen, from a snapshot
+    /// ([`pull::pull`]).
     pub fn pull(&self, q: &Pull) -> Result<PullPage, StoreError> {
         let threshold = self.state_threshold;
-        read_tx!(self, pull(q, threshold))
+        self.in_snapshot(|tx| pull::pull(tx, q, threshold))
     }
 
-    /// Refuse a pull that cannot be answered (a cursor ahead of the server, a
-    /// bad resume token) before anything of its request is applied.
+    /// Refuse a pull that cannot be answered (a cursor ahead of a grid's log,
+    /// a bad resume token) before anything of its request is applied.
     pub fn check_pull(&self, q: &Pull) -> Result<(), StoreError> {
-        read_tx!(self, check_pull(q))
+        self.in_snapshot(|tx| pull::check_pull(tx, q))
+    }
+
+    /// Run `f` in one read transaction (a consistent snapshot) on the pool's
+    /// backend.
+    fn in_snapshot<R>(
+        &self,
+        f: impl Fn(&mut dyn pull::PullTx) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match self.pool.get()? {
+            Conn::Sqlite(mut conn) => conn.transaction(|c| {
+                let c: &mut SqliteConnection = c;
+                f(c)
+            }),
+            Conn::Pg(mut conn) => conn
+                .build_transaction()
+                .read_only()
+                .repeatable_read()
+                .run(|c| {
+                    let c: &mut PgConnection = c;
+                    f(c)
+                }),
+        }
     }
 
     pub fn list(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
@@ -594,4 +439,5 @@ impl Store {
 // After the macros above, which they use.
 pub mod attachments;
 pub mod identity;
+pub mod pull;
 pub mod reports;

@@ -1,0 +1,283 @@
+//! The read side of `POST /v1/sync`: one page of what a device has not
+//! pulled, in plain Rust over [`PullTx`], the few queries a pull needs, which
+//! each backend implements with SQL only. The decisions (what to send, the
+//! next cursor) are the pure functions of [`crate::sync`].
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use serde_json::value::RawValue;
+
+use super::{raw, Pull, PullPage, StoreError};
+use crate::sync::{next_cursor_after_changes, plan_pull, Cursor, PullPlan, Resume};
+
+/// `(grid, position)`: a grid and the device's position in its log.
+pub type GridAt = (String, i64);
+
+/// What a read transaction must offer a pull.
+pub trait PullTx {
+    /// The newest positions of these grids' logs (0: none yet).
+    fn heads(&mut self, grids: &[String]) -> Result<Cursor, StoreError>;
+    /// Up to `limit` positions of changes after `after` (per grid), of these
+    /// collections, by others than `me`: how many wait.
+    fn count_after(
+        &mut self,
+        after: &[GridAt],
+        collections: &[String],
+        me: i64,
+        limit: i64,
+    ) -> Result<usize, StoreError>;
+    /// Changes after `after` (per grid), of these collections, by others
+    /// than `me`, ordered by grid then position: `(grid, seq, body)`.
+    fn changes_after(
+        &mut self,
+        after: &[GridAt],
+        collections: &[String],
+        me: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64, String)>, StoreError>;
+    /// Record states changed after `after` (per grid), of these collections,
+    /// with ids above `from`, ordered by id: `(id, stored state)`.
+    fn states_after(
+        &mut self,
+        after: &[GridAt],
+        collections: &[String],
+        from: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// The grids of `upto` past the device's position, with that position.
+fn news(cursor: &Cursor, upto: &Cursor) -> Vec<GridAt> {
+    upto.0
+        .iter()
+        .filter(|(g, h)| **h > cursor.get(g))
+        .map(|(g, _)| (g.clone(), cursor.get(g)))
+        .collect()
+}
+
+/// One page of what the device has not seen (inside one read snapshot).
+pub fn pull<T: PullTx + ?Sized>(
+    tx: &mut T,
+    q: &Pull,
+    threshold: usize,
+) -> Result<PullPage, StoreError> {
+    let heads = tx.heads(&q.grids)?;
+    let me = i64::from(q.actor);
+    let waiting = news(&q.cursor, &heads);
+    let pending = match (&q.resume, waiting.is_empty()) {
+        (None, false) => tx.count_after(&waiting, &q.collections, me, threshold as i64 + 1)?,
+        _ => 0,
+    };
+    let limit = q.limit as i64;
+    match plan_pull(&q.cursor, q.resume.as_ref(), pending, threshold, &heads)? {
+        PullPlan::Changes => {
+            if waiting.is_empty() {
+                return Ok(PullPage {
+                    cursor: next_cursor_after_changes(&q.cursor, &heads, None, false),
+                    ..PullPage::default()
+                });
+            }
+            let mut rows = tx.changes_after(&waiting, &q.collections, me, limit + 1)?;
+            let more = rows.len() > q.limit;
+            rows.truncate(q.limit);
+            let cursor = next_cursor_after_changes(
+                &q.cursor,
+                &heads,
+                rows.last().map(|r| (r.0.as_str(), r.1)),
+                more,
+            );
+            let changes = rows
+                .into_iter()
+                .map(|(grid, seq, body)| raw(&format!("{grid}:{seq}"), body))
+                .collect::<Result<Vec<Box<RawValue>>, _>>()?;
+            Ok(PullPage {
+                changes,
+                records: Vec::new(),
+                cursor,
+                resume: None,
+                more,
+            })
+        }
+        PullPlan::States { snapshot, after } => {
+            // The grids this transfer covers: those with news when it began.
+            let covered = news(&q.cursor, &snapshot);
+            if covered.is_empty() {
+                return Ok(PullPage {
+                    cursor: next_cursor_after_changes(&q.cursor, &snapshot, None, false),
+                    ..PullPage::default()
+                });
+            }
+            let mut rows =
+                tx.states_after(&covered, &q.collections, after.as_deref(), limit + 1)?;
+            let more = rows.len() > q.limit;
+            rows.truncate(q.limit);
+            let resume = match (more, rows.last()) {
+                (true, Some((id, _))) => Some(Resume {
+                    snapshot: snapshot.clone(),
+                    after: id.clone(),
+                }),
+                _ => None,
+            };
+            // The cursor only moves when the last page is sent.
+            let cursor = if resume.is_some() {
+                q.cursor.clone()
+            } else {
+                next_cursor_after_changes(&q.cursor, &snapshot, None, false)
+            };
+            let records = rows
+                .into_iter()
+                .map(|(id, s)| raw(&id, s))
+                .collect::<Result<Vec<Box<RawValue>>, _>>()?;
+            Ok(PullPage {
+                changes: Vec::new(),
+                records,
+                cursor,
+                resume,
+                more,
+            })
+        }
+    }
+}
+
+/// Refuse a pull that cannot be answered (a cursor ahead of a grid's log, a
+/// resume token that does not fit), before anything of its request applies.
+pub fn check_pull<T: PullTx + ?Sized>(tx: &mut T, q: &Pull) -> Result<(), StoreError> {
+    let heads = tx.heads(&q.grids)?;
+    plan_pull(&q.cursor, q.resume.as_ref(), 0, 0, &heads)?;
+    Ok(())
+}
+
+/// The SQL of [`PullTx`], written once with diesel's query builder and
+/// compiled for each backend's connection. Queries only.
+macro_rules! diesel_pull_tx {
+    ($conn:ty) => {
+        impl PullTx for $conn {
+            fn heads(&mut self, grids: &[String]) -> Result<Cursor, StoreError> {
+                use crate::db::schema::grid_heads as gh;
+                use diesel::prelude::*;
+                let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
+                for chunk in grids.chunks(500) {
+                    let rows = gh::table
+                        .filter(gh::grid.eq_any(chunk))
+                        .select((gh::grid, gh::seq))
+                        .load::<(String, i64)>(self)?;
+                    heads.0.extend(rows);
+                }
+                Ok(heads)
+            }
+
+            fn count_after(
+                &mut self,
+                after: &[GridAt],
+                collections: &[String],
+                me: i64,
+                limit: i64,
+            ) -> Result<usize, StoreError> {
+                use crate::db::schema::changes;
+                use diesel::prelude::*;
+                type Cond = Box<
+                    dyn BoxableExpression<
+                        changes::table,
+                        <$conn as diesel::Connection>::Backend,
+                        SqlType = diesel::sql_types::Bool,
+                    >,
+                >;
+                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
+                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
+                    Some(match acc {
+                        Some(acc) => Box::new(acc.or(one)),
+                        None => one,
+                    })
+                }) else {
+                    return Ok(0);
+                };
+                Ok(changes::table
+                    .filter(cond)
+                    .filter(changes::collection.eq_any(collections))
+                    .filter(changes::actor.ne(me))
+                    .select(changes::seq)
+                    .limit(limit)
+                    .load::<i64>(self)?
+                    .len())
+            }
+
+            fn changes_after(
+                &mut self,
+                after: &[GridAt],
+                collections: &[String],
+                me: i64,
+                limit: i64,
+            ) -> Result<Vec<(String, i64, String)>, StoreError> {
+                use crate::db::schema::changes;
+                use diesel::prelude::*;
+                type Cond = Box<
+                    dyn BoxableExpression<
+                        changes::table,
+                        <$conn as diesel::Connection>::Backend,
+                        SqlType = diesel::sql_types::Bool,
+                    >,
+                >;
+                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
+                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
+                    Some(match acc {
+                        Some(acc) => Box::new(acc.or(one)),
+                        None => one,
+                    })
+                }) else {
+                    return Ok(Vec::new());
+                };
+                Ok(changes::table
+                    .filter(cond)
+                    .filter(changes::collection.eq_any(collections))
+                    .filter(changes::actor.ne(me))
+                    .order((changes::grid.asc(), changes::seq.asc()))
+                    .limit(limit)
+                    .select((changes::grid, changes::seq, changes::body))
+                    .load(self)?)
+            }
+
+            fn states_after(
+                &mut self,
+                after: &[GridAt],
+                collections: &[String],
+                from: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<(String, String)>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                type Cond = Box<
+                    dyn BoxableExpression<
+                        records::table,
+                        <$conn as diesel::Connection>::Backend,
+                        SqlType = diesel::sql_types::Bool,
+                    >,
+                >;
+                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
+                    let one: Cond =
+                        Box::new(records::grid.eq(g.clone()).and(records::last_seq.gt(*at)));
+                    Some(match acc {
+                        Some(acc) => Box::new(acc.or(one)),
+                        None => one,
+                    })
+                }) else {
+                    return Ok(Vec::new());
+                };
+                let mut query = records::table
+                    .filter(cond)
+                    .filter(records::collection.eq_any(collections))
+                    .into_boxed();
+                if let Some(from) = from {
+                    query = query.filter(records::id.gt(from.to_owned()));
+                }
+                Ok(query
+                    .order(records::id.asc())
+                    .limit(limit)
+                    .select((records::id, records::state))
+                    .load(self)?)
+            }
+        }
+    };
+}
+
+diesel_pull_tx!(SqliteConnection);
+diesel_pull_tx!(PgConnection);
