@@ -150,134 +150,120 @@ pub fn check_pull<T: PullTx + ?Sized>(tx: &mut T, q: &Pull) -> Result<(), StoreE
 /// The SQL of [`PullTx`], written once with diesel's query builder and
 /// compiled for each backend's connection. Queries only.
 macro_rules! diesel_pull_tx {
-    ($conn:ty) => {
-        impl PullTx for $conn {
-            fn heads(&mut self, grids: &[String]) -> Result<Cursor, StoreError> {
-                use crate::db::schema::grid_heads as gh;
-                use diesel::prelude::*;
-                let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
-                for chunk in grids.chunks(500) {
-                    let rows = gh::table
-                        .filter(gh::grid.eq_any(chunk))
-                        .select((gh::grid, gh::seq))
-                        .load::<(String, i64)>(self)?;
-                    heads.0.extend(rows);
-                }
-                Ok(heads)
-            }
+    ($module:ident, $conn:ty) => {
+        mod $module {
+            use super::*;
+            use crate::db::schema::{changes, grid_heads as gh, records};
+            use diesel::prelude::*;
 
-            fn count_after(
-                &mut self,
-                after: &[GridAt],
-                collections: &[String],
-                me: i64,
-                limit: i64,
-            ) -> Result<usize, StoreError> {
-                use crate::db::schema::changes;
-                use diesel::prelude::*;
-                type Cond = Box<
-                    dyn BoxableExpression<
-                        changes::table,
-                        <$conn as diesel::Connection>::Backend,
-                        SqlType = diesel::sql_types::Bool,
-                    >,
-                >;
-                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
-                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
+            type Backend = <$conn as diesel::Connection>::Backend;
+            type Cond<T> =
+                Box<dyn BoxableExpression<T, Backend, SqlType = diesel::sql_types::Bool>>;
+
+            /// `(grid = g AND seq > at) OR …` over `after`.
+            fn changes_after_cond(after: &[GridAt]) -> Option<Cond<changes::table>> {
+                after.iter().fold(None, |acc, (g, at)| {
+                    let one: Cond<changes::table> =
+                        Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
                     Some(match acc {
                         Some(acc) => Box::new(acc.or(one)),
                         None => one,
                     })
-                }) else {
-                    return Ok(0);
-                };
-                Ok(changes::table
-                    .filter(cond)
-                    .filter(changes::collection.eq_any(collections))
-                    .filter(changes::actor.ne(me))
-                    .select(changes::seq)
-                    .limit(limit)
-                    .load::<i64>(self)?
-                    .len())
+                })
             }
 
-            fn changes_after(
-                &mut self,
-                after: &[GridAt],
-                collections: &[String],
-                me: i64,
-                limit: i64,
-            ) -> Result<Vec<(String, i64, String)>, StoreError> {
-                use crate::db::schema::changes;
-                use diesel::prelude::*;
-                type Cond = Box<
-                    dyn BoxableExpression<
-                        changes::table,
-                        <$conn as diesel::Connection>::Backend,
-                        SqlType = diesel::sql_types::Bool,
-                    >,
-                >;
-                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
-                    let one: Cond = Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
-                    Some(match acc {
-                        Some(acc) => Box::new(acc.or(one)),
-                        None => one,
-                    })
-                }) else {
-                    return Ok(Vec::new());
-                };
-                Ok(changes::table
-                    .filter(cond)
-                    .filter(changes::collection.eq_any(collections))
-                    .filter(changes::actor.ne(me))
-                    .order((changes::grid.asc(), changes::seq.asc()))
-                    .limit(limit)
-                    .select((changes::grid, changes::seq, changes::body))
-                    .load(self)?)
-            }
-
-            fn states_after(
-                &mut self,
-                after: &[GridAt],
-                collections: &[String],
-                from: Option<&str>,
-                limit: i64,
-            ) -> Result<Vec<(String, String)>, StoreError> {
-                use crate::db::schema::records;
-                use diesel::prelude::*;
-                type Cond = Box<
-                    dyn BoxableExpression<
-                        records::table,
-                        <$conn as diesel::Connection>::Backend,
-                        SqlType = diesel::sql_types::Bool,
-                    >,
-                >;
-                let Some(cond) = after.iter().fold(None, |acc: Option<Cond>, (g, at)| {
-                    let one: Cond =
+            /// The same over records (`last_seq` is a position in the grid's log).
+            fn records_after_cond(after: &[GridAt]) -> Option<Cond<records::table>> {
+                after.iter().fold(None, |acc, (g, at)| {
+                    let one: Cond<records::table> =
                         Box::new(records::grid.eq(g.clone()).and(records::last_seq.gt(*at)));
                     Some(match acc {
                         Some(acc) => Box::new(acc.or(one)),
                         None => one,
                     })
-                }) else {
-                    return Ok(Vec::new());
-                };
-                let mut query = records::table
-                    .filter(cond)
-                    .filter(records::collection.eq_any(collections))
-                    .into_boxed();
-                if let Some(from) = from {
-                    query = query.filter(records::id.gt(from.to_owned()));
+                })
+            }
+
+            impl PullTx for $conn {
+                fn heads(&mut self, grids: &[String]) -> Result<Cursor, StoreError> {
+                    let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
+                    for chunk in grids.chunks(500) {
+                        let rows = gh::table
+                            .filter(gh::grid.eq_any(chunk))
+                            .select((gh::grid, gh::seq))
+                            .load::<(String, i64)>(self)?;
+                        heads.0.extend(rows);
+                    }
+                    Ok(heads)
                 }
-                Ok(query
-                    .order(records::id.asc())
-                    .limit(limit)
-                    .select((records::id, records::state))
-                    .load(self)?)
+
+                fn count_after(
+                    &mut self,
+                    after: &[GridAt],
+                    collections: &[String],
+                    me: i64,
+                    limit: i64,
+                ) -> Result<usize, StoreError> {
+                    let Some(cond) = changes_after_cond(after) else {
+                        return Ok(0);
+                    };
+                    Ok(changes::table
+                        .filter(cond)
+                        .filter(changes::collection.eq_any(collections))
+                        .filter(changes::actor.ne(me))
+                        .select(changes::seq)
+                        .limit(limit)
+                        .load::<i64>(self)?
+                        .len())
+                }
+
+                fn changes_after(
+                    &mut self,
+                    after: &[GridAt],
+                    collections: &[String],
+                    me: i64,
+                    limit: i64,
+                ) -> Result<Vec<(String, i64, String)>, StoreError> {
+                    let Some(cond) = changes_after_cond(after) else {
+                        return Ok(Vec::new());
+                    };
+                    Ok(changes::table
+                        .filter(cond)
+                        .filter(changes::collection.eq_any(collections))
+                        .filter(changes::actor.ne(me))
+                        .order((changes::grid.asc(), changes::seq.asc()))
+                        .limit(limit)
+                        .select((changes::grid, changes::seq, changes::body))
+                        .load(self)?)
+                }
+
+                fn states_after(
+                    &mut self,
+                    after: &[GridAt],
+                    collections: &[String],
+                    from: Option<&str>,
+                    limit: i64,
+                ) -> Result<Vec<(String, String)>, StoreError> {
+                    let Some(cond) = records_after_cond(after) else {
+                        return Ok(Vec::new());
+                    };
+                    let mut query = records::table
+                        .filter(cond)
+                        .filter(records::collection.eq_any(collections))
+                        .into_boxed();
+                    if let Some(from) = from {
+                        query = query.filter(records::id.gt(from.to_owned()));
+                    }
+                    Ok(query
+                        .order(records::id.asc())
+                        .limit(limit)
+                        .select((records::id, records::state))
+                        .load(self)?)
+                }
             }
         }
     };
 }
 
-diesel_pull_tx!(SqliteConnection);
-diesel_pull_tx!(PgConnection);
+diesel_pull_tx!(on_sqlite, SqliteConnection);
+diesel_pull_tx!(on_pg, PgConnection);
