@@ -237,9 +237,19 @@ macro_rules! diesel_write_tx {
                     .unwrap_or(0)
                     + 1;
                 for mut q in rows {
-                    let known = quarantine::table
+                    // Looked up by sender and sequence first (indexed), so
+                    // a device that sends refusal after refusal never makes
+                    // each batch scan the whole quarantine.
+                    let mut known = quarantine::table
+                        .filter(quarantine::actor.eq(q.actor))
                         .filter(quarantine::body.eq(&q.body))
                         .filter(quarantine::code.eq(&q.code))
+                        .into_boxed();
+                    known = match q.actor_seq {
+                        Some(seq) => known.filter(quarantine::actor_seq.eq(seq)),
+                        None => known.filter(quarantine::actor_seq.is_null()),
+                    };
+                    let known = known
                         .select(quarantine::id)
                         .first::<i64>(self)
                         .optional()?;
