@@ -249,10 +249,7 @@ macro_rules! diesel_write_tx {
                         Some(seq) => known.filter(quarantine::actor_seq.eq(seq)),
                         None => known.filter(quarantine::actor_seq.is_null()),
                     };
-                    let known = known
-                        .select(quarantine::id)
-                        .first::<i64>(self)
-                        .optional()?;
+                    let known = known.select(quarantine::id).first::<i64>(self).optional()?;
                     if known.is_none() {
                         q.id = next;
                         next += 1;
