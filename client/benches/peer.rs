@@ -154,6 +154,24 @@ struct House {
     tags: Vec<&'static str>,
 }
 
+/// The 8 scalar fields of a household, set on a change being built.
+fn household_fields<'a>(e: gridsync_core::Edit<'a>, h: &House) -> gridsync_core::Edit<'a> {
+    e.set("address_code", h.address_code.as_str())
+        .set("address", h.address.as_str())
+        .set("use", h.use_)
+        .set("owner_name", h.owner_name.as_str())
+        .set("owner_phone", h.owner_phone.as_str())
+        .set("rental", h.rental)
+        .set(
+            "location",
+            Value::Geo(Geo {
+                lat: h.lat,
+                lng: h.lng,
+            }),
+        )
+        .set("note", h.note.as_str())
+}
+
 /// One device's edit of a neighbour's household: as the next device of the
 /// grid `note`, `use` and a tag; as the one after `note`, `owner_name` and a
 /// tag.
@@ -1023,22 +1041,7 @@ fn run_gridsync(
         let grid = w.grid_of(i);
         for h in &w.houses[i][..w.records] {
             gs_make(c, |d| {
-                let mut e = d
-                    .create("household", grid, h.id)
-                    .set("address_code", h.address_code.as_str())
-                    .set("address", h.address.as_str())
-                    .set("use", h.use_)
-                    .set("owner_name", h.owner_name.as_str())
-                    .set("owner_phone", h.owner_phone.as_str())
-                    .set("rental", h.rental)
-                    .set(
-                        "location",
-                        Value::Geo(Geo {
-                            lat: h.lat,
-                            lng: h.lng,
-                        }),
-                    )
-                    .set("note", h.note.as_str());
+                let mut e = household_fields(d.create("household", grid, h.id), h);
                 for t in &h.tags {
                     e = e.add("tags", t);
                 }
@@ -1170,21 +1173,7 @@ fn run_gridsync(
         }
         let h = &w.houses[i][w.records];
         gs_make(c, |d| {
-            d.create("household", grid, h.id)
-                .set("address_code", h.address_code.as_str())
-                .set("address", h.address.as_str())
-                .set("use", h.use_)
-                .set("owner_name", h.owner_name.as_str())
-                .set("owner_phone", h.owner_phone.as_str())
-                .set("rental", h.rental)
-                .set(
-                    "location",
-                    Value::Geo(Geo {
-                        lat: h.lat,
-                        lng: h.lng,
-                    }),
-                )
-                .set("note", h.note.as_str())
+            household_fields(d.create("household", grid, h.id), h)
                 .add("tags", h.tags[0])
                 .commit()
         });
