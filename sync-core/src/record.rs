@@ -107,15 +107,28 @@ impl Record {
     /// detection by dot is theirs, as is loading the record if it exists.
     pub fn from_change(schema: &Schema, change: &Change) -> Result<Record, ChangeError> {
         let collection = crate::validate::validate(schema, change)?;
+        Ok(Record::from_validated(collection, change))
+    }
+
+    /// Create the record of a change that [`crate::validate::validate`]
+    /// already accepted, as of `collection` (what it returned): for a receiver
+    /// that validates before it takes a lock, and must not pay twice.
+    pub fn from_validated(collection: &'static CollectionDef, change: &Change) -> Record {
         let mut record = Record::new(change.record, collection, change.grid.clone());
         record.apply(change);
-        Ok(record)
+        record
     }
 
     /// Validate a change against the schema and this record's state, then
     /// join it. On error the record is unchanged.
     pub fn apply_change(&mut self, schema: &Schema, change: &Change) -> Result<(), ChangeError> {
         crate::validate::validate(schema, change)?;
+        self.apply_validated(change)
+    }
+
+    /// [`Record::apply_change`] for a change that [`crate::validate::validate`]
+    /// already accepted: only the checks that need this record's state run.
+    pub fn apply_validated(&mut self, change: &Change) -> Result<(), ChangeError> {
         if change.record != self.id {
             return Err(ChangeError::InvalidHeader {
                 what: "record",

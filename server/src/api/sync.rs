@@ -141,20 +141,16 @@ pub async fn sync(
         } else {
             None
         };
-        Ok::<_, StoreError>(Ok::<_, ApiError>((results, page, skipped)))
+        Ok::<_, StoreError>((results, page, skipped))
     })
     .await?;
-    let label = if matches!(outcome, Ok(Ok(_))) {
-        "ok"
-    } else {
-        "error"
-    };
+    let label = if outcome.is_ok() { "ok" } else { "error" };
     state
         .metrics
         .sync_seconds
         .with_label_values(&[label])
         .observe(started.elapsed().as_secs_f64());
-    let (results, page, skipped) = outcome??;
+    let (results, page, skipped) = outcome?;
     for r in &results {
         state
             .metrics
@@ -176,7 +172,6 @@ pub async fn sync(
         "sync"
     );
     let page = page.unwrap_or_default();
-    let pulls = wants_pull;
     Ok(HttpResponse::Ok().json(SyncResponse {
         batch,
         actor,
@@ -184,7 +179,7 @@ pub async fn sync(
         skipped,
         changes: page.changes,
         records: page.records,
-        cursor: pulls.then(|| page.cursor.encode()),
+        cursor: wants_pull.then(|| page.cursor.encode()),
         resume: page.resume.map(|r| r.encode()),
         more: page.more,
     }))

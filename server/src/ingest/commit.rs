@@ -14,7 +14,7 @@
 //!   commit order: a pull never skips a change that commits late.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
@@ -53,7 +53,7 @@ impl GroupCommit {
     /// `writer` is the pool's writer lock, held by whoever writes to the file;
     /// `conn` gives a connection to write with.
     pub fn submit(
-        self: &Arc<Self>,
+        &self,
         writer: &Mutex<()>,
         conn: impl Fn() -> Result<
             diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>>,
@@ -66,13 +66,22 @@ impl GroupCommit {
     ) -> Answer {
         let (reply, answer) = mpsc::channel();
         self.lock_queue().push(Job { batch, now, reply });
+        // The answer, if one came: a group that took this batch answers it
+        // before it lets the writer go; one whose thread died dropped it.
+        let answered = || match answer.try_recv() {
+            Ok(a) => Some(a),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(StoreError::Unavailable(
+                "the group commit that took this batch failed".into(),
+            ))),
+        };
         loop {
-            if let Ok(a) = answer.try_recv() {
+            if let Some(a) = answered() {
                 return a;
             }
             let _writer = writer.lock().unwrap_or_else(|e| e.into_inner());
             // The previous holder may have committed this batch with its group.
-            if let Ok(a) = answer.try_recv() {
+            if let Some(a) = answered() {
                 return a;
             }
             let jobs = std::mem::take(&mut *self.lock_queue());

@@ -23,6 +23,7 @@ pub mod storage;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
+use gridsync_core::schema::CollectionDef;
 use gridsync_core::{Change, Record, Schema};
 use rayon::prelude::*;
 use serde_json::value::RawValue;
@@ -98,6 +99,8 @@ pub enum Item {
     /// Well-formed, the sender's to make, valid against the schema.
     Ready {
         change: Change,
+        /// What the schema validation returned: the merge does not validate again.
+        collection: &'static CollectionDef,
         /// The canonical body (what the log keeps and duplicates compare).
         body: String,
         actor_seq: i64,
@@ -159,13 +162,15 @@ pub fn prepare(schema: &Schema, p: &Push<'_>) -> Prepared {
             if let Some((code, message)) = (p.guard)(&change) {
                 return refuse(Some(change), code, message, None);
             }
-            if let Err(e) = gridsync_core::validate(schema, &change) {
-                return refuse(Some(change), e.code(), e.to_string(), e.field());
-            }
+            let collection = match gridsync_core::validate(schema, &change) {
+                Ok(c) => c,
+                Err(e) => return refuse(Some(change), e.code(), e.to_string(), e.field()),
+            };
             let actor_seq = i64::try_from(change.seq).expect("validate bounds seq to 2^53-1");
             Item::Ready {
                 body: change.to_json(),
                 change,
+                collection,
                 actor_seq,
             }
         })
@@ -299,10 +304,10 @@ pub fn apply<T: WriteTx + ?Sized>(
         }
     };
 
-    let grids_locked = batch.grids();
+    let grids: Vec<String> = batch.grids().into_iter().map(str::to_owned).collect();
     tx.lock_batch(
         i64::from(batch.actor),
-        &grids_locked.iter().copied().collect::<Vec<_>>(),
+        &grids.iter().map(String::as_str).collect::<Vec<_>>(),
     )?;
     // What the store knows already, in one query each: the dots of this
     // batch already logged, the heads of the actors its contexts name, and
@@ -334,11 +339,10 @@ pub fn apply<T: WriteTx + ?Sized>(
 
     // Each grid's log goes on from its head (the backend has locked the
     // grids of the batch, so no other writer numbers them meanwhile).
-    let grids: Vec<String> = batch.grids().into_iter().map(str::to_owned).collect();
     let mut heads_of_grids = tx.grid_heads(&grids)?;
     let mut written: Vec<NewChange> = Vec::new();
     for item in &batch.items {
-        let (change, body, actor_seq) = match item {
+        let (change, collection, body, actor_seq) = match item {
             Item::Refused {
                 change,
                 sent,
@@ -350,9 +354,10 @@ pub fn apply<T: WriteTx + ?Sized>(
             }
             Item::Ready {
                 change,
+                collection,
                 body,
                 actor_seq,
-            } => (change, body, *actor_seq),
+            } => (change, *collection, body, *actor_seq),
         };
         let mut refuse = |e: gridsync_core::ChangeError| {
             let r = refused(Some(change), e.code(), e.to_string(), e.field());
@@ -400,9 +405,13 @@ pub fn apply<T: WriteTx + ?Sized>(
             (Some(r), true) => r.values("status"),
             _ => Vec::new(),
         };
+        // Validated in `prepare`: only the checks that need the record run.
         let merged = match &mut entry.record {
-            Some(record) => record.apply_change(schema, change),
-            None => Record::from_change(schema, change).map(|r| entry.record = Some(r)),
+            Some(record) => record.apply_validated(change),
+            None => {
+                entry.record = Some(Record::from_validated(collection, change));
+                Ok(())
+            }
         };
         if let Err(e) = merged {
             refuse(e);
