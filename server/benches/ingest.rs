@@ -46,7 +46,7 @@ use gridsync_core::{
 use gridsync_server::auth::password;
 use gridsync_server::auth::tokens::Keys;
 use gridsync_server::db::models::{NewChange, NewUser, OrgNodeRow, RecordForm, RecordRow};
-use gridsync_server::db::schema::{actors, changes, records};
+use gridsync_server::db::schema::{actor_heads, changes, records};
 use gridsync_server::db::{Conn, Database, Pool};
 use gridsync_server::open_store;
 use gridsync_server::rules::Rules;
@@ -855,7 +855,7 @@ fn ceiling(path: &Path, prepared: &[Prepared]) -> (Duration, Vec<Duration>) {
                     .execute(c)?;
             }
             for form in &p.updates {
-                diesel::update(records::table.find(&form.id))
+                diesel::update(records::table.find((&form.grid, &form.id)))
                     .set(form)
                     .execute(c)?;
             }
@@ -1220,8 +1220,9 @@ fn check_store(
         .get_result(&mut *c)
         .expect("count changes");
     assert_eq!(logged as usize, TOTAL, "rows in the server's change log");
-    let actor_rows: Vec<(i64, i64)> = actors::table
-        .select((actors::actor, actors::max_seq))
+    // Each device writes in its own grid: one head per actor.
+    let actor_rows: Vec<(i64, i64)> = actor_heads::table
+        .select((actor_heads::actor, actor_heads::seq))
         .load(&mut *c)
         .expect("server actors");
     assert_eq!(
@@ -1233,7 +1234,7 @@ fn check_store(
         actor_rows
             .iter()
             .all(|(_, m)| *m == CHANGES_PER_DEVICE as i64),
-        "every actor's max_seq is {CHANGES_PER_DEVICE}"
+        "every actor's head is {CHANGES_PER_DEVICE}"
     );
 
     // The server sequence of each record's newest change, from the replies.

@@ -80,10 +80,11 @@ impl Default for Limits {
 /// Open the store on `db` and bring its schema up to date.
 pub fn open_store(db: &Database, pool_size: u32) -> Result<Store, StoreError> {
     let pool = Pool::open(db, pool_size)?;
-    let applied = pool.migrate()?;
+    let (applied, layout) = pool.migrate_to(db::citus::Want::Auto)?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
+    tracing::info!(%layout, "store layout");
     Ok(Store::new(pool))
 }
 

@@ -1,5 +1,6 @@
 use clap::{Parser, Subcommand};
 use gridsync_server::auth::password;
+use gridsync_server::db::citus::Want;
 use gridsync_server::db::models::{NewUser, OrgNodeRow};
 use gridsync_server::db::Database;
 use gridsync_server::fixture::{self, Options, Shape};
@@ -75,8 +76,14 @@ enum Command {
         #[arg(long)]
         district_name: String,
     },
-    /// Apply pending migrations and exit.
-    Migrate,
+    /// Apply pending migrations, place the tables (on a Citus coordinator:
+    /// distributed by grid) and exit, saying which layout the store has.
+    Migrate {
+        /// `auto`: distribute when the database has the Citus extension;
+        /// `citus`: distribute or fail; `plain`: leave every table local.
+        #[arg(long, value_enum, default_value_t = Want::Auto)]
+        layout: Want,
+    },
     /// Load a synthetic district (org tree, logins, records with a history
     /// of cases) through the sync path, into a store that does not hold it.
     Seed {
@@ -210,11 +217,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     let db = Database::from_url(cli.database_url.as_deref());
     tracing::info!(database = %db.describe(), "opening store");
+    if let Command::Migrate { layout } = cli.command {
+        let pool = gridsync_server::db::Pool::open(&db, 1)?;
+        let (applied, layout) = pool.migrate_to(layout).unwrap_or_else(|e| fail(e));
+        println!(
+            "store at {} is up to date ({} migrations applied now); layout: {layout}",
+            db.describe(),
+            applied.len()
+        );
+        return Ok(());
+    }
     let store = open_store(&db, cli.pool_size)?;
     match cli.command {
-        Command::Migrate => {
-            println!("store at {} is up to date", db.describe());
-        }
+        Command::Migrate { .. } => unreachable!("migrated above"),
         Command::Seed {
             fixture: name,
             scale,

@@ -83,7 +83,7 @@ pub fn sweep<T: WriteTx + ?Sized>(
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let next = tx.actor_head(i64::from(SERVER_ACTOR))? + 1;
+    let next = tx.actor_newest(i64::from(SERVER_ACTOR))? + 1;
     let raws = escalations(schema, &due, SERVER_ACTOR, u64::try_from(next).unwrap_or(1))?;
     let batch = Uuid::new_v4().to_string();
     let push = Push {

@@ -246,6 +246,9 @@ struct HistoryItem {
 #[serde(deny_unknown_fields)]
 pub struct RecordParams {
     history: Option<i64>,
+    /// The record's grid: the read stays in it. Without it every grid is
+    /// asked (a record id is unique within its grid).
+    grid: Option<String>,
 }
 
 pub async fn record(
@@ -261,23 +264,42 @@ pub async fn record(
     let store = state.store.clone();
     let key = id.clone();
     let who = caller.clone();
+    let grid = params.grid.clone();
     let found = web::block(move || {
-        let Some((row, changes)) = store.record(&key, history)? else {
-            return Ok(None);
-        };
         // Outside the caller's reach reads as absent: existence is not disclosed.
         let scope = who.scope(&store)?;
-        if !scope.has_grid(&row.grid) || !who.role.may_read(&row.collection) {
-            return Ok(None);
+        let mut readable: Vec<_> = store
+            .record(&key, grid.as_deref(), history)?
+            .into_iter()
+            .filter(|(row, _)| scope.has_grid(&row.grid) && who.role.may_read(&row.collection))
+            .collect();
+        if readable.len() != 1 {
+            let grids: Vec<String> = readable.into_iter().map(|(r, _)| r.grid).collect();
+            return Ok(Err(grids));
         }
+        let (row, changes) = readable.remove(0);
         audit_key_persons(&store, &who, std::slice::from_ref(&row), "record")?;
-        let attachments = store.record_attachments(&key)?;
-        Ok::<_, StoreError>(Some((row, changes, attachments)))
+        let attachments = store.record_attachments(&row.grid, &key)?;
+        Ok::<_, StoreError>(Ok((row, changes, attachments)))
     })
     .await??;
-    let (row, changes, attachments) = found.ok_or(ApiError::NotFound {
-        what: format!("record {id}"),
-    })?;
+    let (row, changes, attachments) = match found {
+        Ok(found) => found,
+        Err(grids) if grids.is_empty() => {
+            return Err(ApiError::NotFound {
+                what: format!("record {id}"),
+            })
+        }
+        Err(grids) => {
+            return Err(ApiError::Conflict {
+                code: "ambiguous_record",
+                message: format!(
+                    "record {id} is in several grids you may read ({}): name one with ?grid=",
+                    grids.join(", ")
+                ),
+            })
+        }
+    };
     let masking = !caller.role.sees_personal_data();
     let history = changes
         .into_iter()

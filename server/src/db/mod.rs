@@ -4,6 +4,7 @@
 //! configuration, one file. PostgreSQL is chosen by a `postgres://` URL and is
 //! how several server nodes share one store.
 
+pub mod citus;
 pub mod models;
 pub mod schema;
 
@@ -30,6 +31,10 @@ pub enum DbError {
     #[error("migration failed: {0}")]
     Migration(String),
 }
+
+/// The session lock a PostgreSQL migration holds ("migr"); anything else
+/// that changes tables (a test dropping its schema) can take it too.
+pub const MIGRATE_LOCK: i64 = 0x6d69_6772;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -181,11 +186,41 @@ impl Pool {
 
     /// Apply pending migrations; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
-        let applied = match self.get()? {
-            Conn::Sqlite(mut c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
-            Conn::Pg(mut c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
-        };
-        applied.map_err(|e| DbError::Migration(e.to_string()))
+        Ok(self.migrate_to(citus::Want::Auto)?.0)
+    }
+
+    /// Apply pending migrations, then place the tables as `want` says (on
+    /// a Citus coordinator: distributed by grid, [`citus::layout`]);
+    /// returns the versions applied and the layout the store has.
+    pub fn migrate_to(&self, want: citus::Want) -> Result<(Vec<String>, citus::Layout), DbError> {
+        match self.get()? {
+            Conn::Sqlite(mut c) => {
+                if want == citus::Want::Citus {
+                    return Err(DbError::Migration(
+                        "--layout citus needs a PostgreSQL URL (a Citus coordinator)".into(),
+                    ));
+                }
+                let applied = c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(versions)
+                    .map_err(|e| DbError::Migration(e.to_string()))?;
+                Ok((applied, citus::Layout::Plain))
+            }
+            Conn::Pg(mut c) => {
+                // Nodes that start together migrate one at a time (and on
+                // Citus, concurrent table placements can deadlock).
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATE_LOCK})"))
+                    .execute(&mut c)?;
+                let done = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(versions)
+                    .map_err(|e| DbError::Migration(e.to_string()))
+                    .and_then(|applied| Ok((applied, citus::layout(&mut c, want)?)));
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATE_LOCK})"))
+                    .execute(&mut c)?;
+                done
+            }
+        }
     }
 
     /// The database answers.

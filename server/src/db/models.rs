@@ -37,7 +37,7 @@ pub struct RecordRow {
 
 /// A record as written after a merge (insert or full update).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = records, treat_none_as_null = true)]
+#[diesel(table_name = records, treat_none_as_null = true, primary_key(grid, id))]
 pub struct RecordForm {
     pub id: String,
     pub collection: String,
@@ -114,7 +114,7 @@ pub struct QuarantineRow {
     pub resolved_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, PartialEq, Insertable)]
 #[diesel(table_name = quarantine)]
 pub struct NewQuarantine {
     pub id: i64,

@@ -1,7 +1,8 @@
 //! Tables, as in `migrations/*/…_init/up.sql` (the same on both backends).
 
 diesel::table! {
-    records (id) {
+    /// Keyed by grid first (the distribution column on Citus).
+    records (grid, id) {
         id -> Text,
         collection -> Text,
         grid -> Text,
@@ -50,10 +51,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    actors (actor) {
+    /// The newest sequence of each actor applied in each grid.
+    actor_heads (grid, actor) {
+        grid -> Text,
         actor -> BigInt,
-        max_seq -> BigInt,
-        last_sync_at -> BigInt,
+        seq -> BigInt,
     }
 }
 
@@ -75,7 +77,7 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(records, changes, actors, quarantine);
+diesel::allow_tables_to_appear_in_same_query!(records, changes, actor_heads, quarantine);
 
 diesel::table! {
     org_nodes (code) {
@@ -178,7 +180,7 @@ diesel::table! {
 
 diesel::table! {
     /// Which records refer to which attachment.
-    attachment_refs (sha256, record_id) {
+    attachment_refs (grid, sha256, record_id) {
         sha256 -> Text,
         record_id -> Text,
         grid -> Text,

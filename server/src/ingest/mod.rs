@@ -294,7 +294,8 @@ pub fn apply<T: WriteTx + ?Sized>(
                 actor: Some(i64::from(batch.actor)),
                 actor_seq: change.and_then(|c| i64::try_from(c.seq).ok()),
                 record_id: change.map(|c| c.record.to_string()),
-                grid: change.map(|c| storable(&c.grid)),
+                // '' when none was named: the grid keys the row.
+                grid: Some(change.map(|c| storable(&c.grid)).unwrap_or_default()),
                 batch_id: batch.batch.clone(),
                 received_at: now,
                 code: code.clone(),
@@ -321,20 +322,27 @@ pub fn apply<T: WriteTx + ?Sized>(
         })
     };
     let seqs: Vec<i64> = ready().map(|(_, s)| s).collect();
-    let mut logged = tx.logged(i64::from(batch.actor), &seqs)?;
+    let mut logged = tx.logged(i64::from(batch.actor), &grids, &seqs)?;
+    // The sender's own heads too: they move below.
     let claimed: BTreeSet<i64> = ready()
         .flat_map(|(c, _)| c.claimed_actors())
         .map(i64::from)
+        .chain([i64::from(batch.actor)])
         .collect();
-    let heads = tx.actor_heads(&claimed.into_iter().collect::<Vec<_>>())?;
+    let heads = tx.actor_heads(&grids, &claimed.into_iter().collect::<Vec<_>>())?;
+    // A record is its grid and its id: every key below is the pair.
     let ids: BTreeSet<String> = ready().map(|(c, _)| c.record.to_string()).collect();
-    let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
-    for row in tx.load_records(&ids.into_iter().collect::<Vec<_>>())? {
+    let wanted: BTreeSet<(&str, Uuid)> =
+        ready().map(|(c, _)| (c.grid.as_str(), c.record)).collect();
+    let mut loaded: HashMap<(String, Uuid), Loaded> = HashMap::new();
+    for row in tx.load_records(&grids, &ids.into_iter().collect::<Vec<_>>())? {
         let id = Uuid::parse_str(&row.id).map_err(|e| StoreError::Corrupt {
             id: row.id.clone(),
             reason: e.to_string(),
         })?;
-        loaded.insert(id, Loaded::from_row(schema, row)?);
+        if wanted.contains(&(row.grid.as_str(), id)) {
+            loaded.insert((row.grid.clone(), id), Loaded::from_row(schema, row)?);
+        }
     }
 
     // Each grid's log goes on from its head (the backend has locked the
@@ -364,7 +372,7 @@ pub fn apply<T: WriteTx + ?Sized>(
             quarantine(&mut held, Some(change), body, &r);
             results.push(r);
         };
-        match logged.get(&actor_seq) {
+        match logged.get(&(change.grid.clone(), actor_seq)) {
             Some(b) if b == body => {
                 results.push(ChangeResult::Duplicate {
                     actor: change.actor,
@@ -382,10 +390,11 @@ pub fn apply<T: WriteTx + ?Sized>(
             None => {}
         }
         // Nothing a device claims to have seen may go beyond what was made
-        // (PROTOCOL.md, "Bounds").
+        // in the grid (PROTOCOL.md, "Bounds"): a context names dots of the
+        // record it changes, and a record stays in its grid.
         let known = |a: u32| {
             heads
-                .get(&i64::from(a))
+                .get(&(change.grid.clone(), i64::from(a)))
                 .and_then(|s| u64::try_from(*s).ok())
                 .unwrap_or(0)
         };
@@ -393,7 +402,7 @@ pub fn apply<T: WriteTx + ?Sized>(
             refuse(e);
             continue;
         }
-        let entry = match loaded.entry(change.record) {
+        let entry = match loaded.entry((change.grid.clone(), change.record)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(Loaded::new(now)),
         };
@@ -437,7 +446,7 @@ pub fn apply<T: WriteTx + ?Sized>(
         let next_seq = *head;
         entry.last_seq = next_seq;
         entry.touched = true;
-        logged.insert(actor_seq, body.clone());
+        logged.insert((change.grid.clone(), actor_seq), body.clone());
         written.push(NewChange {
             seq: next_seq,
             record_id: change.record.to_string(),
@@ -486,8 +495,16 @@ pub fn apply<T: WriteTx + ?Sized>(
         }
     }
     tx.insert_records(&created)?;
-    let newest = written.iter().map(|w| w.actor_seq).max().unwrap_or(0);
-    tx.note_actor(i64::from(batch.actor), newest, now)?;
+    // The sender's newest sequence in each grid it wrote to.
+    let mut newest: HashMap<String, i64> = HashMap::new();
+    for w in &written {
+        let known = heads.get(&(w.grid.clone(), w.actor)).copied().unwrap_or(0);
+        let n = newest.entry(w.grid.clone()).or_insert(known);
+        *n = (*n).max(w.actor_seq);
+    }
+    let mut newest: Vec<(String, i64)> = newest.into_iter().collect();
+    newest.sort();
+    tx.set_actor_heads(i64::from(batch.actor), &newest)?;
     tx.quarantine(held)?;
     let mut moves: Vec<(StockKey, i64)> = stock.into_iter().filter(|(_, d)| *d != 0).collect();
     // One order for every writer.

@@ -19,10 +19,11 @@ pub trait Locks {
     /// Before a batch of `actor` writes to `grids` (sorted): batches of one
     /// actor, and batches writing to one grid, take turns; others run at once.
     fn lock_batch(&mut self, actor: i64, grids: &[&str]) -> Result<(), StoreError>;
-    /// Before the quarantine numbers new rows.
-    fn lock_quarantine(&mut self) -> Result<(), StoreError>;
     /// Before a write that must run alone (the sweep touches every grid).
     fn lock_all(&mut self) -> Result<(), StoreError>;
+    /// Numbers for `n` new quarantine rows, taken without waiting for
+    /// another writer.
+    fn quarantine_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError>;
 }
 
 /// One write transaction, as the ingest pipeline sees it.
@@ -31,21 +32,39 @@ pub trait WriteTx: Locks {
     fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError>;
     /// Move these grids' heads to these positions.
     fn set_grid_heads(&mut self, heads: &HashMap<String, i64>) -> Result<(), StoreError>;
-    /// The bodies already logged for these sequence numbers of `actor`.
-    fn logged(&mut self, actor: i64, seqs: &[i64]) -> Result<HashMap<i64, String>, StoreError>;
-    /// The highest sequence applied of each of these actors (absent: none).
-    fn actor_heads(&mut self, actors: &[i64]) -> Result<HashMap<i64, i64>, StoreError>;
-    /// The stored rows of these records (those that exist).
-    fn load_records(&mut self, ids: &[String]) -> Result<Vec<RecordRow>, StoreError>;
+    /// The bodies already logged for these sequence numbers of `actor` in
+    /// these grids, by `(grid, actor_seq)`.
+    fn logged(
+        &mut self,
+        actor: i64,
+        grids: &[String],
+        seqs: &[i64],
+    ) -> Result<HashMap<(String, i64), String>, StoreError>;
+    /// The highest sequence applied of each of these actors in each of these
+    /// grids, by `(grid, actor)` (absent: none).
+    fn actor_heads(
+        &mut self,
+        grids: &[String],
+        actors: &[i64],
+    ) -> Result<HashMap<(String, i64), i64>, StoreError>;
+    /// The highest sequence of `actor` applied in any grid (0 if none): a
+    /// read over every grid, for the server's own actor.
+    fn actor_newest(&mut self, actor: i64) -> Result<i64, StoreError>;
+    /// The stored rows of the records with these ids in these grids (those
+    /// that exist; a caller keeps the `(grid, id)` pairs it asked for).
+    fn load_records(
+        &mut self,
+        grids: &[String],
+        ids: &[String],
+    ) -> Result<Vec<RecordRow>, StoreError>;
     /// Log merged changes.
     fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError>;
     /// Write records that did not exist.
     fn insert_records(&mut self, rows: &[RecordForm]) -> Result<(), StoreError>;
     /// Rewrite a record that exists.
     fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError>;
-    /// Raise the actor's highest applied sequence to at least `newest`, and
-    /// note when it last synced.
-    fn note_actor(&mut self, actor: i64, newest: i64, now: i64) -> Result<(), StoreError>;
+    /// Set the actor's highest applied sequence in these grids.
+    fn set_actor_heads(&mut self, actor: i64, heads: &[(String, i64)]) -> Result<(), StoreError>;
     /// Keep refused changes, once each (a device retrying the same refused
     /// change does not fill the quarantine).
     fn quarantine(&mut self, rows: Vec<NewQuarantine>) -> Result<(), StoreError>;
@@ -64,14 +83,6 @@ pub trait WriteTx: Locks {
         collections: &[&str],
         top: &str,
     ) -> Result<Vec<(String, String)>, StoreError>;
-    /// The highest sequence applied of one actor (0 if none).
-    fn actor_head(&mut self, actor: i64) -> Result<i64, StoreError> {
-        Ok(self
-            .actor_heads(&[actor])?
-            .get(&actor)
-            .copied()
-            .unwrap_or(0))
-    }
 }
 
 /// Rows per statement of the multi-row inserts (SQLite allows 32,766 bound
@@ -125,37 +136,59 @@ macro_rules! diesel_write_tx {
             fn logged(
                 &mut self,
                 actor: i64,
+                grids: &[String],
                 seqs: &[i64],
-            ) -> Result<HashMap<i64, String>, StoreError> {
+            ) -> Result<HashMap<(String, i64), String>, StoreError> {
                 use crate::db::schema::changes;
                 use diesel::prelude::*;
                 let rows = in_chunks(seqs, |chunk| {
                     Ok(changes::table
+                        .filter(changes::grid.eq_any(grids))
                         .filter(changes::actor.eq(actor))
                         .filter(changes::actor_seq.eq_any(chunk))
-                        .select((changes::actor_seq, changes::body))
-                        .load::<(i64, String)>(self)?)
+                        .select((changes::grid, changes::actor_seq, changes::body))
+                        .load::<(String, i64, String)>(self)?)
                 })?;
-                Ok(rows.into_iter().collect())
+                Ok(rows.into_iter().map(|(g, s, b)| ((g, s), b)).collect())
             }
 
-            fn actor_heads(&mut self, ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
-                use crate::db::schema::actors;
+            fn actor_heads(
+                &mut self,
+                grids: &[String],
+                ids: &[i64],
+            ) -> Result<HashMap<(String, i64), i64>, StoreError> {
+                use crate::db::schema::actor_heads as ah;
                 use diesel::prelude::*;
                 let rows = in_chunks(ids, |chunk| {
-                    Ok(actors::table
-                        .filter(actors::actor.eq_any(chunk))
-                        .select((actors::actor, actors::max_seq))
-                        .load::<(i64, i64)>(self)?)
+                    Ok(ah::table
+                        .filter(ah::grid.eq_any(grids))
+                        .filter(ah::actor.eq_any(chunk))
+                        .select((ah::grid, ah::actor, ah::seq))
+                        .load::<(String, i64, i64)>(self)?)
                 })?;
-                Ok(rows.into_iter().collect())
+                Ok(rows.into_iter().map(|(g, a, s)| ((g, a), s)).collect())
             }
 
-            fn load_records(&mut self, ids: &[String]) -> Result<Vec<RecordRow>, StoreError> {
+            fn actor_newest(&mut self, actor: i64) -> Result<i64, StoreError> {
+                use crate::db::schema::actor_heads as ah;
+                use diesel::prelude::*;
+                Ok(ah::table
+                    .filter(ah::actor.eq(actor))
+                    .select(diesel::dsl::max(ah::seq))
+                    .first::<Option<i64>>(self)?
+                    .unwrap_or(0))
+            }
+
+            fn load_records(
+                &mut self,
+                grids: &[String],
+                ids: &[String],
+            ) -> Result<Vec<RecordRow>, StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
                 in_chunks(ids, |chunk| {
                     Ok(records::table
+                        .filter(records::grid.eq_any(grids))
                         .filter(records::id.eq_any(chunk))
                         .select(RecordRow::as_select())
                         .load(self)?)
@@ -187,56 +220,40 @@ macro_rules! diesel_write_tx {
             fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
-                diesel::update(records::table.find(&row.id))
+                diesel::update(records::table.find((&row.grid, &row.id)))
                     .set(row)
                     .execute(self)?;
                 Ok(())
             }
 
-            fn note_actor(&mut self, actor: i64, newest: i64, now: i64) -> Result<(), StoreError> {
-                use crate::db::schema::actors;
+            fn set_actor_heads(
+                &mut self,
+                actor: i64,
+                heads: &[(String, i64)],
+            ) -> Result<(), StoreError> {
+                use crate::db::schema::actor_heads as ah;
                 use diesel::prelude::*;
-                let known = actors::table
-                    .find(actor)
-                    .select(actors::max_seq)
-                    .first::<i64>(self)
-                    .optional()?;
-                match known {
-                    Some(seen) => {
-                        diesel::update(actors::table.find(actor))
-                            .set((
-                                actors::max_seq.eq(seen.max(newest)),
-                                actors::last_sync_at.eq(now),
-                            ))
-                            .execute(self)?;
-                    }
-                    None => {
-                        diesel::insert_into(actors::table)
-                            .values((
-                                actors::actor.eq(actor),
-                                actors::max_seq.eq(newest),
-                                actors::last_sync_at.eq(now),
-                            ))
-                            .execute(self)?;
-                    }
+                for (grid, seq) in heads {
+                    diesel::insert_into(ah::table)
+                        .values((ah::grid.eq(grid), ah::actor.eq(actor), ah::seq.eq(seq)))
+                        .on_conflict((ah::grid, ah::actor))
+                        .do_update()
+                        .set(ah::seq.eq(seq))
+                        .execute(self)?;
                 }
                 Ok(())
             }
 
             fn quarantine(&mut self, rows: Vec<NewQuarantine>) -> Result<(), StoreError> {
                 use crate::db::schema::quarantine;
-                use diesel::dsl::max;
                 use diesel::prelude::*;
                 if rows.is_empty() {
                     return Ok(());
                 }
-                self.lock_quarantine()?;
-                let mut next = quarantine::table
-                    .select(max(quarantine::id))
-                    .first::<Option<i64>>(self)?
-                    .unwrap_or(0)
-                    + 1;
-                for mut q in rows {
+                // The sender's batches take turns (its lock is held), so
+                // the check below sees every row it could repeat.
+                let mut fresh = Vec::new();
+                for q in rows {
                     // Looked up by sender and sequence first (indexed), so
                     // a device that sends refusal after refusal never makes
                     // each batch scan the whole quarantine.
@@ -250,13 +267,16 @@ macro_rules! diesel_write_tx {
                         None => known.filter(quarantine::actor_seq.is_null()),
                     };
                     let known = known.select(quarantine::id).first::<i64>(self).optional()?;
-                    if known.is_none() {
-                        q.id = next;
-                        next += 1;
-                        diesel::insert_into(quarantine::table)
-                            .values(&q)
-                            .execute(self)?;
+                    if known.is_none() && !fresh.contains(&q) {
+                        fresh.push(q);
                     }
+                }
+                let ids = self.quarantine_ids(fresh.len())?;
+                for (mut q, id) in fresh.into_iter().zip(ids) {
+                    q.id = id;
+                    diesel::insert_into(quarantine::table)
+                        .values(&q)
+                        .execute(self)?;
                 }
                 Ok(())
             }
@@ -322,7 +342,7 @@ macro_rules! diesel_write_tx {
                         .collect();
                     diesel::insert_into(ar::table)
                         .values(&rows)
-                        .on_conflict((ar::sha256, ar::record_id))
+                        .on_conflict((ar::grid, ar::sha256, ar::record_id))
                         .do_nothing()
                         .execute(self)?;
                 }
@@ -422,11 +442,17 @@ impl Locks for SqliteConnection {
     fn lock_batch(&mut self, _actor: i64, _grids: &[&str]) -> Result<(), StoreError> {
         Ok(())
     }
-    fn lock_quarantine(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
     fn lock_all(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+    fn quarantine_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
+        use crate::db::schema::quarantine;
+        use diesel::prelude::*;
+        let top = quarantine::table
+            .select(diesel::dsl::max(quarantine::id))
+            .first::<Option<i64>>(self)?
+            .unwrap_or(0);
+        Ok((1..=n as i64).map(|k| top + k).collect())
     }
 }
 
@@ -453,11 +479,6 @@ impl Locks for PgConnection {
         }
         Ok(())
     }
-    fn lock_quarantine(&mut self) -> Result<(), StoreError> {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT pg_advisory_xact_lock(2, 0)").execute(self)?;
-        Ok(())
-    }
     fn lock_all(&mut self) -> Result<(), StoreError> {
         use diesel::sql_types::BigInt;
         use diesel::RunQueryDsl;
@@ -465,6 +486,23 @@ impl Locks for PgConnection {
             .bind::<BigInt, _>(INGEST_LOCK)
             .execute(self)?;
         Ok(())
+    }
+    fn quarantine_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
+        use diesel::sql_types::{BigInt, Integer};
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Id> =
+            diesel::sql_query("SELECT nextval('quarantine_ids') AS id FROM generate_series(1, $1)")
+                .bind::<Integer, _>(n as i32)
+                .load(self)?;
+        Ok(ids.into_iter().map(|i| i.id).collect())
     }
 }
 

@@ -123,9 +123,11 @@ macro_rules! attachment_queries {
 
             pub(super) fn of_record(
                 c: &mut $conn,
+                grid: &str,
                 record: &str,
             ) -> Result<Vec<(RefRow, bool)>, StoreError> {
                 let refs: Vec<RefRow> = attachment_refs::table
+                    .filter(attachment_refs::grid.eq(grid))
                     .filter(attachment_refs::record_id.eq(record))
                     .order(attachment_refs::sha256.asc())
                     .select(RefRow::as_select())
@@ -294,8 +296,12 @@ impl Store {
     }
 
     /// The attachments a record refers to, and whether each is kept.
-    pub fn record_attachments(&self, record: &str) -> Result<Vec<(RefRow, bool)>, StoreError> {
-        read_tx!(self, of_record(record))
+    pub fn record_attachments(
+        &self,
+        grid: &str,
+        record: &str,
+    ) -> Result<Vec<(RefRow, bool)>, StoreError> {
+        read_tx!(self, of_record(grid, record))
     }
 
     /// Begin (or resume) an upload, within the device's daily limit.

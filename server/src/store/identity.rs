@@ -54,7 +54,8 @@ macro_rules! identity_queries {
         mod $module {
             use super::*;
             use crate::db::schema::{
-                actors, audit_log, devices, org_nodes, quarantine, refresh_tokens, settings, users,
+                actor_heads, audit_log, devices, org_nodes, quarantine, refresh_tokens, settings,
+                users,
             };
             use diesel::dsl::max;
             use diesel::prelude::*;
@@ -287,8 +288,8 @@ macro_rules! identity_queries {
                     .select(max(devices::actor))
                     .first::<Option<i64>>(c)?
                     .unwrap_or(0);
-                let synced = actors::table
-                    .select(max(actors::actor))
+                let synced = actor_heads::table
+                    .select(max(actor_heads::actor))
                     .first::<Option<i64>>(c)?
                     .unwrap_or(0);
                 let actor = used.max(synced).max(FIRST_DEVICE_ACTOR - 1) + 1;

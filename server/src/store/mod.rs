@@ -135,7 +135,7 @@ macro_rules! queries {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
-            use crate::db::schema::{actors, changes, quarantine, records};
+            use crate::db::schema::{actor_heads, changes, quarantine, records};
             use diesel::prelude::*;
 
             pub(super) fn cases(
@@ -196,23 +196,31 @@ macro_rules! queries {
             pub(super) fn record(
                 c: &mut $conn,
                 id: &str,
+                grid: Option<&str>,
                 history: i64,
-            ) -> Result<Option<(RecordRow, Vec<ChangeRow>)>, StoreError> {
-                let Some(row) = records::table
-                    .find(id)
+            ) -> Result<Vec<(RecordRow, Vec<ChangeRow>)>, StoreError> {
+                // With its grid: one grid's rows. Without: every grid's (a
+                // record id is unique within its grid only).
+                let mut query = records::table.filter(records::id.eq(id)).into_boxed();
+                if let Some(g) = grid {
+                    query = query.filter(records::grid.eq(g));
+                }
+                let rows = query
+                    .order(records::grid.asc())
                     .select(RecordRow::as_select())
-                    .first(c)
-                    .optional()?
-                else {
-                    return Ok(None);
-                };
-                let changes = changes::table
-                    .filter(changes::record_id.eq(id))
-                    .order(changes::seq.asc())
-                    .limit(history)
-                    .select(ChangeRow::as_select())
                     .load(c)?;
-                Ok(Some((row, changes)))
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let changes = changes::table
+                        .filter(changes::grid.eq(&row.grid))
+                        .filter(changes::record_id.eq(id))
+                        .order(changes::seq.asc())
+                        .limit(history)
+                        .select(ChangeRow::as_select())
+                        .load(c)?;
+                    out.push((row, changes));
+                }
+                Ok(out)
             }
 
             pub(super) fn conflicts(
@@ -233,11 +241,10 @@ macro_rules! queries {
             }
 
             pub(super) fn actor_max_seq(c: &mut $conn, actor: i64) -> Result<i64, StoreError> {
-                Ok(actors::table
-                    .find(actor)
-                    .select(actors::max_seq)
-                    .first::<i64>(c)
-                    .optional()?
+                Ok(actor_heads::table
+                    .filter(actor_heads::actor.eq(actor))
+                    .select(diesel::dsl::max(actor_heads::seq))
+                    .first::<Option<i64>>(c)?
                     .unwrap_or(0))
             }
 
@@ -286,6 +293,11 @@ macro_rules! write_tx {
             Conn::Sqlite(mut conn) => conn.immediate_transaction(|c| on_sqlite::$call(c, $($arg),*)),
             Conn::Pg(mut conn) => conn.transaction(|c| {
                 diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})")).execute(c)?;
+                // On Citus a transaction that writes a reference table (users,
+                // devices…) after reading several shards must read them over
+                // one connection per worker. Plain PostgreSQL keeps the
+                // setting as an unused placeholder.
+                diesel::sql_query("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'").execute(c)?;
                 on_pg::$call(c, $($arg),*)
             }),
         }
@@ -403,12 +415,14 @@ impl Store {
         read_tx!(self, list(q))
     }
 
+    /// A record by id, in `grid` or in every grid that has one by this id.
     pub fn record(
         &self,
         id: &str,
+        grid: Option<&str>,
         history: i64,
-    ) -> Result<Option<(RecordRow, Vec<ChangeRow>)>, StoreError> {
-        read_tx!(self, record(id, history))
+    ) -> Result<Vec<(RecordRow, Vec<ChangeRow>)>, StoreError> {
+        read_tx!(self, record(id, grid, history))
     }
 
     pub fn conflicts(

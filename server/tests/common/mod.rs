@@ -104,7 +104,17 @@ pub(crate) use on_both_backends;
 /// A database of its own for one test.
 pub enum Backend {
     Sqlite(tempfile::TempDir),
-    Postgres { admin: String, name: String },
+    Postgres {
+        admin: String,
+        name: String,
+    },
+    /// On a Citus coordinator: a schema of its own (Citus keeps its cluster
+    /// metadata per database, so a test's tables live in a fresh schema of
+    /// the cluster's database, reached through `search_path`).
+    Citus {
+        admin: String,
+        schema: String,
+    },
 }
 
 impl Backend {
@@ -120,6 +130,18 @@ impl Backend {
         let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
         let mut c = diesel::PgConnection::establish(&admin)
             .unwrap_or_else(|e| panic!("GRIDSYNC_TEST_POSTGRES is set but unreachable: {e}"));
+        if gridsync_server::db::citus::detect(&mut c)
+            .unwrap()
+            .is_some()
+        {
+            diesel::sql_query(format!("CREATE SCHEMA {name}"))
+                .execute(&mut c)
+                .unwrap();
+            return Some(Backend::Citus {
+                admin,
+                schema: name,
+            });
+        }
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut c)
             .unwrap();
@@ -137,6 +159,10 @@ impl Backend {
                 };
                 Database::Postgres(format!("{base}/{name}{query}"))
             }
+            Backend::Citus { admin, schema } => {
+                let glue = if admin.contains('?') { '&' } else { '?' };
+                Database::Postgres(format!("{admin}{glue}options=-csearch_path%3D{schema}"))
+            }
         }
     }
 
@@ -153,6 +179,17 @@ impl Drop for Backend {
         if let Backend::Postgres { admin, name } = self {
             if let Ok(mut c) = diesel::PgConnection::establish(admin) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+        if let Backend::Citus { admin, schema } = self {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                // Citus's DDL deadlocks with another test's migration: one
+                // at a time, as migrations are (the lock ends with `c`).
+                let lock = gridsync_server::db::MIGRATE_LOCK;
+                let _ =
+                    diesel::sql_query(format!("SELECT pg_advisory_lock({lock})")).execute(&mut c);
+                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                     .execute(&mut c);
             }
         }

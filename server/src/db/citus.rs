@@ -1,0 +1,156 @@
+//! Where the tables sit on a Citus cluster.
+//!
+//! Every grid-scoped table is distributed by `grid` and colocated with
+//! `records`: a grid's records, log, heads, quarantine, attachment
+//! references and report stock sit in one shard, on one worker, so a sync
+//! for one grid is a transaction on that worker. The small shared tables
+//! (the org tree, users, devices, tokens, settings, the audit log, uploads)
+//! are reference tables: a copy on every node, joined locally.
+//!
+//! [`layout`] runs after the migrations, which are the same as on plain
+//! PostgreSQL (their keys already begin with the grid). It is idempotent: a
+//! table already placed is left as it is.
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::{Nullable, Text};
+use diesel::{OptionalExtension, QueryableByName, RunQueryDsl};
+
+use super::DbError;
+
+/// The grid-scoped tables, distributed by `grid`; the first is the one the
+/// others are colocated with.
+pub const DISTRIBUTED: [&str; 7] = [
+    "records",
+    "changes",
+    "grid_heads",
+    "actor_heads",
+    "quarantine",
+    "attachment_refs",
+    "report_stock",
+];
+
+/// Tables copied to every node, in an order their foreign keys allow.
+pub const REFERENCE: [&str; 9] = [
+    "org_nodes",
+    "users",
+    "devices",
+    "refresh_tokens",
+    "audit_log",
+    "settings",
+    "attachments",
+    "uploads",
+    "upload_days",
+];
+
+/// How the store is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One PostgreSQL server (or SQLite): every table is local.
+    Plain,
+    /// A Citus coordinator, with the extension's version.
+    Citus { version: String },
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Layout::Plain => f.write_str("plain (every table local)"),
+            Layout::Citus { version } => write!(
+                f,
+                "Citus {version}: {} tables distributed by grid, {} reference tables",
+                DISTRIBUTED.len(),
+                REFERENCE.len()
+            ),
+        }
+    }
+}
+
+/// What `migrate` should do about Citus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Want {
+    /// Distribute when the database has the Citus extension.
+    #[default]
+    Auto,
+    /// Distribute, and fail if the database is not a Citus coordinator.
+    Citus,
+    /// Leave every table local, even on Citus.
+    Plain,
+}
+
+#[derive(QueryableByName)]
+struct Version {
+    #[diesel(sql_type = Text)]
+    extversion: String,
+}
+
+#[derive(QueryableByName)]
+struct Placed {
+    #[diesel(sql_type = Nullable<Text>)]
+    method: Option<String>,
+}
+
+/// The Citus version, when the connected database has the extension.
+pub fn detect(c: &mut PgConnection) -> Result<Option<String>, DbError> {
+    Ok(
+        diesel::sql_query("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
+            .get_result::<Version>(c)
+            .optional()?
+            .map(|v| v.extversion),
+    )
+}
+
+/// How `table` is placed: `h` hash-distributed, `n` reference, none: local.
+fn placement(c: &mut PgConnection, table: &str) -> Result<Option<String>, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT partmethod::text AS method FROM pg_dist_partition \
+         WHERE logicalrelid = to_regclass($1)",
+    )
+    .bind::<Text, _>(table)
+    .get_result::<Placed>(c)
+    .optional()?
+    .and_then(|p| p.method))
+}
+
+/// Place the tables as `want` says; returns the layout the store has.
+pub fn layout(c: &mut PgConnection, want: Want) -> Result<Layout, DbError> {
+    let version = match (want, detect(c)?) {
+        (Want::Plain, _) | (Want::Auto, None) => return Ok(Layout::Plain),
+        (Want::Citus, None) => {
+            return Err(DbError::Migration(
+                "--layout citus: this database has no Citus extension \
+                 (CREATE EXTENSION citus on the coordinator and every worker first)"
+                    .into(),
+            ))
+        }
+        (_, Some(v)) => v,
+    };
+    for table in REFERENCE {
+        if placement(c, table)?.is_none() {
+            diesel::sql_query("SELECT create_reference_table($1)")
+                .bind::<Text, _>(table)
+                .execute(c)?;
+        }
+    }
+    let first = DISTRIBUTED[0];
+    for table in DISTRIBUTED {
+        if placement(c, table)?.is_none() {
+            let colocate = if table == first { "default" } else { first };
+            diesel::sql_query("SELECT create_distributed_table($1, 'grid', colocate_with => $2)")
+                .bind::<Text, _>(table)
+                .bind::<Text, _>(colocate)
+                .execute(c)?;
+        }
+    }
+    Ok(Layout::Citus { version })
+}
+
+/// The layout a database has now (nothing is changed).
+pub fn current(c: &mut PgConnection) -> Result<Layout, DbError> {
+    let Some(version) = detect(c)? else {
+        return Ok(Layout::Plain);
+    };
+    Ok(match placement(c, DISTRIBUTED[0])? {
+        Some(_) => Layout::Citus { version },
+        None => Layout::Plain,
+    })
+}
