@@ -68,6 +68,12 @@ pub struct SyncReport {
     pub uploads_waiting: u64,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub upload_problems: BTreeMap<String, String>,
+    /// Pulled changes and states this device could not take, and why: a
+    /// record id already held for another grid or collection (an id is
+    /// unique only within its grid), or a sequence number its actor used
+    /// twice. Each is left aside; the pull goes on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<String>,
 }
 
 /// What a sync observer sees as the sync goes.
@@ -522,8 +528,20 @@ impl Client {
             .collect();
         let mut touched = BTreeSet::new();
         for c in &response.changes {
-            self.device.receive(c)?;
-            touched.insert(c.record);
+            // What another device made wrong must not stop this one's sync.
+            match self.device.receive(c) {
+                Ok(_) => {
+                    touched.insert(c.record);
+                }
+                Err(e) => report.set_aside.push(format!(
+                    "change {}:{} to record {} in grid {}: {} ({e})",
+                    c.actor,
+                    c.seq,
+                    c.record,
+                    c.grid,
+                    e.code()
+                )),
+            }
         }
         // A state for a record not held yet is kept as it came (the stored
         // form is canonical); one merged into local edits is written anew.
@@ -531,7 +549,15 @@ impl Client {
         for raw in &response.records {
             let state = Record::from_stored(Schema::current(), raw.get())?;
             let fresh = self.device.replica().record(state.id).is_none();
-            self.device.merge_record(&state)?;
+            if let Err(e) = self.device.merge_record(&state) {
+                report.set_aside.push(format!(
+                    "state of record {} in grid {}: {} ({e})",
+                    state.id,
+                    state.grid,
+                    e.code()
+                ));
+                continue;
+            }
             if fresh && !touched.contains(&state.id) {
                 rows.push(RecordRow {
                     id: state.id.to_string(),

@@ -306,3 +306,52 @@ fn a_wrong_password_and_a_second_enrollment_are_clear_errors() {
         Err(ClientError::AlreadyEnrolled)
     ));
 }
+
+/// A record id is unique within its grid only: when two grids hold a record
+/// by one id (a device reused it), a phone that reads both keeps the first
+/// it got, sets the other aside with the reason, and its syncs go on.
+#[test]
+fn a_record_id_held_in_two_grids_does_not_stop_a_phone_that_reads_both() {
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    server.user("zhao", "grid_worker", "g2");
+    server.user("chen", "supervisor", "c1");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut li = server.phone(dirs[0].path(), "li");
+    let mut zhao = server.phone(dirs[1].path(), "zhao");
+    let mut chen = server.phone(dirs[2].path(), "chen");
+    let id = Uuid::new_v4();
+    for (phone, grid) in [(&mut li, "g1"), (&mut zhao, "g2")] {
+        phone
+            .make(|d| {
+                d.create("event", grid, id)
+                    .set("title", format!("{grid}'s event"))
+                    .set("status", "reported")
+                    .commit()
+            })
+            .unwrap();
+        assert_eq!(phone.sync().unwrap().delivered, 1);
+    }
+    let first = chen.sync().unwrap();
+    assert_eq!(first.set_aside.len(), 1, "{first:?}");
+    assert!(first.set_aside[0].contains("record_mismatch"), "{first:?}");
+    let held = chen.replica().record(id).unwrap().grid.clone();
+    // The grid it holds goes on syncing with it.
+    let (phone, other) = if held == "g1" {
+        (&mut li, "g2")
+    } else {
+        (&mut zhao, "g1")
+    };
+    phone
+        .make(|d| d.edit(id).set("title", "renamed").commit())
+        .unwrap();
+    phone.sync().unwrap();
+    let next = chen.sync().unwrap();
+    assert!(next.set_aside.is_empty(), "{next:?}");
+    assert_eq!(next.pulled_changes, 1, "{next:?}");
+    let r = chen.replica().record(id).unwrap();
+    assert_eq!(r.grid, held);
+    assert_ne!(r.grid, other);
+    let title = format!("{:?}", r.view().fields["title"]);
+    assert!(title.contains("renamed"), "{title}");
+}

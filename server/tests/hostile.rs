@@ -14,6 +14,7 @@ on_both_backends!(
     arrays_where_objects_belong_are_refused_with_a_code,
     a_pull_of_a_grid_out_of_scope_does_not_block_the_push,
     a_claim_refused_today_is_accepted_once_what_it_claims_was_made,
+    a_record_id_reused_in_another_grid_is_another_record,
 );
 
 const GRID: &str = "g1";
@@ -394,4 +395,50 @@ fn a_claim_refused_today_is_accepted_once_what_it_claims_was_made(b: &Backend) {
     assert_eq!(st, 200, "{res}");
     assert_eq!(res["results"][0]["status"], "applied", "{res}");
     assert_eq!(record(&s, ev)["fields"]["title"]["value"], "three");
+}
+
+/// A record is its grid and its id (on Citus the grid places it, and no
+/// key can span grids). A device in g2 that reuses the id of a g1 record
+/// makes another record in g2; g1's record is untouched, and a read by id
+/// alone that could mean either says so.
+fn a_record_id_reused_in_another_grid_is_another_record(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut li = Phone::enroll(&s, "li", "grid_worker", "g1", &["g1"]);
+    let mut zhao = Phone::enroll(&s, "zhao", "grid_worker", "g2", &["g2"]);
+    let id = Uuid::new_v4();
+    li.make(|d| {
+        d.create("event", "g1", id)
+            .set("title", "g1's event")
+            .set("status", "reported")
+            .commit()
+    });
+    assert_eq!(li.sync(&s)[0]["status"], "applied");
+    let (st, res) = s.sync(
+        &zhao.token,
+        json!({"actor": zhao.actor(), "grids": ["g2"], "changes": [change(
+            zhao.actor(), 1, id, "event", "g2",
+            &json!([{"set": {"field": "title", "value": "g2's event"}}]))]}),
+    );
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "applied", "{res}");
+    zhao.sync(&s);
+
+    // By id alone, for a reader of both grids: ambiguous, with a code.
+    let (st, res) = s.get_as(&s.supervisor_token(), &format!("/v1/records/{id}"));
+    assert_eq!(st, 409, "{res}");
+    assert_eq!(res["code"], "ambiguous_record", "{res}");
+    for (grid, title) in [("g1", "g1's event"), ("g2", "g2's event")] {
+        let r = s.get(&format!("/v1/records/{id}?grid={grid}"));
+        assert_eq!(r["record"]["grid"], grid, "{r}");
+        assert_eq!(r["record"]["fields"]["title"]["value"], title, "{r}");
+        assert_eq!(r["history"].as_array().unwrap().len(), 1, "{r}");
+    }
+    // For a reader of one grid: that grid's record.
+    let (st, res) = s.get_as(&li.token, &format!("/v1/records/{id}"));
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["record"]["grid"], "g1", "{res}");
+    // Each grid's log holds its own change once.
+    let (st, res) = s.get_as(&zhao.token, &format!("/v1/records/{id}?grid=g1"));
+    assert_eq!(st, 404, "{res}");
+    assert!(res["code"].is_string(), "{res}");
 }

@@ -594,6 +594,12 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .upload_problems
                 .iter()
                 .map(|(sha, why)| format!("\n  {}: {why}", &sha[..12]))
+                .chain(
+                    report
+                        .set_aside
+                        .iter()
+                        .map(|why| format!("\nset aside: {why}")),
+                )
                 .collect();
             Ok(out(
                 format!(

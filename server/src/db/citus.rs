@@ -114,7 +114,9 @@ fn placement(c: &mut PgConnection, table: &str) -> Result<Option<String>, DbErro
 /// Place the tables as `want` says; returns the layout the store has.
 pub fn layout(c: &mut PgConnection, want: Want) -> Result<Layout, DbError> {
     let version = match (want, detect(c)?) {
-        (Want::Plain, _) | (Want::Auto, None) => return Ok(Layout::Plain),
+        // Nothing is placed; a store already distributed stays so.
+        (Want::Plain, _) => return current(c),
+        (Want::Auto, None) => return Ok(Layout::Plain),
         (Want::Citus, None) => {
             return Err(DbError::Migration(
                 "--layout citus: this database has no Citus extension \
