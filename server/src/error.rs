@@ -138,9 +138,26 @@ impl From<StoreError> for ApiError {
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
                 _,
             )) => ApiError::Unavailable(e.to_string()),
+            StoreError::Query(Db::DatabaseError(_, ref info)) if passing(info.message()) => {
+                ApiError::Unavailable(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
+}
+
+/// A database failure that a retry can get past: on Citus, a worker that
+/// cannot be reached (down, restarting, its shards moving) or a transaction
+/// cancelled to break a deadlock. Diesel does not give the SQLSTATE of
+/// these, so the message decides.
+fn passing(message: &str) -> bool {
+    const SIGNS: [&str; 4] = [
+        "connection to the remote node",
+        "could not connect to",
+        "deadlock",
+        "could not establish",
+    ];
+    SIGNS.iter().any(|s| message.contains(s))
 }
 
 impl From<crate::blobs::BlobError> for ApiError {

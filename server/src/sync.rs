@@ -100,14 +100,19 @@ pub struct Resume {
     /// The heads when the transfer started: the device's cursor for these
     /// grids once the last page is delivered.
     pub snapshot: Cursor,
-    /// The last record id sent.
-    pub after: String,
+    /// The last record sent: its grid and its id. A transfer goes grid by
+    /// grid, each by record id (one grid's rows sit on one node).
+    pub after: RecordKey,
 }
+
+/// A record's place in a paged transfer: `(grid, id)`.
+pub type RecordKey = (String, String);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResumeForm {
     s: String,
+    g: String,
     a: String,
 }
 
@@ -115,7 +120,8 @@ impl Resume {
     pub fn encode(&self) -> String {
         let form = ResumeForm {
             s: self.snapshot.encode(),
-            a: self.after.clone(),
+            g: self.after.0.clone(),
+            a: self.after.1.clone(),
         };
         let json = serde_json::to_string(&form).expect("plain strings");
         format!("{RESUME_V1}{}", URL_SAFE_NO_PAD.encode(json))
@@ -129,7 +135,7 @@ impl Resume {
             .ok_or(PullError::BadResume)?;
         Ok(Resume {
             snapshot: Cursor::decode(&form.s).map_err(|_| PullError::BadResume)?,
-            after: form.a,
+            after: (form.g, form.a),
         })
     }
 }
@@ -140,11 +146,11 @@ pub enum PullPlan {
     /// The changes after the cursor, by grid and position.
     Changes,
     /// Whole record states (for a device that has nothing yet of a grid, or
-    /// is far behind), paged by record id; when the last page is sent, the
-    /// cursor of these grids becomes `snapshot`.
+    /// is far behind), paged by grid, then record id; when the last page is
+    /// sent, the cursor of these grids becomes `snapshot`.
     States {
         snapshot: Cursor,
-        after: Option<String>,
+        after: Option<RecordKey>,
     },
 }
 
@@ -196,7 +202,7 @@ pub fn plan_pull(
             .0
             .iter()
             .all(|(g, head)| (cursor.get(g)..=*head).contains(&r.snapshot.get(g)));
-        if !fits || r.after.is_empty() {
+        if !fits || r.after.0.is_empty() || r.after.1.is_empty() {
             return Err(PullError::BadResume);
         }
         return Ok(PullPlan::States {
@@ -252,7 +258,7 @@ mod tests {
     fn resume(snapshot: Cursor, after: &str) -> Resume {
         Resume {
             snapshot,
-            after: after.into(),
+            after: ("a".into(), after.into()),
         }
     }
 
@@ -300,7 +306,7 @@ mod tests {
                 ),
                 Ok(States {
                     snapshot: c(&[("a", 400), ("b", 50)]),
-                    after: Some("r".into()),
+                    after: Some(("a".into(), "r".into())),
                 }),
             ),
             (

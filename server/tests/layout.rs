@@ -59,6 +59,11 @@ fn postgres_migrate_places_the_tables_for_the_backend() {
         (Vec::new(), layout.clone())
     );
     assert_eq!(pool.migrate_to(Want::Plain).unwrap().1, layout);
+    // A store made plain on purpose stays plain when a node starts (auto).
+    let other = Backend::postgres().unwrap();
+    let plain = Pool::open(&other.database(), 1).unwrap();
+    assert_eq!(plain.migrate_to(Want::Plain).unwrap().1, Layout::Plain);
+    assert_eq!(plain.migrate_to(Want::Auto).unwrap().1, Layout::Plain);
     let Conn::Pg(mut c) = pool.get().unwrap() else {
         panic!("a PostgreSQL pool")
     };

@@ -111,12 +111,32 @@ fn placement(c: &mut PgConnection, table: &str) -> Result<Option<String>, DbErro
     .and_then(|p| p.method))
 }
 
+/// Whether the store has no tables yet (checked before migrating).
+pub fn fresh(c: &mut PgConnection) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Missing {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        missing: bool,
+    }
+    Ok(
+        diesel::sql_query("SELECT to_regclass('records') IS NULL AS missing")
+            .get_result::<Missing>(c)?
+            .missing,
+    )
+}
+
 /// Place the tables as `want` says; returns the layout the store has.
-pub fn layout(c: &mut PgConnection, want: Want) -> Result<Layout, DbError> {
+/// `fresh`: the migrations just made the tables. `auto` distributes a fresh
+/// store on a Citus coordinator, and places new tables of a distributed
+/// one; a store laid out plain stays plain.
+pub fn layout(c: &mut PgConnection, want: Want, fresh: bool) -> Result<Layout, DbError> {
     let version = match (want, detect(c)?) {
         // Nothing is placed; a store already distributed stays so.
         (Want::Plain, _) => return current(c),
         (Want::Auto, None) => return Ok(Layout::Plain),
+        (Want::Auto, Some(_)) if !fresh && current(c)? == Layout::Plain => {
+            return Ok(Layout::Plain)
+        }
         (Want::Citus, None) => {
             return Err(DbError::Migration(
                 "--layout citus: this database has no Citus extension \

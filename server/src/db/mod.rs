@@ -211,11 +211,13 @@ impl Pool {
                 // Citus, concurrent table placements can deadlock).
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATE_LOCK})"))
                     .execute(&mut c)?;
-                let done = c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(versions)
-                    .map_err(|e| DbError::Migration(e.to_string()))
-                    .and_then(|applied| Ok((applied, citus::layout(&mut c, want)?)));
+                let done = citus::fresh(&mut c).and_then(|fresh| {
+                    let applied = c
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(versions)
+                        .map_err(|e| DbError::Migration(e.to_string()))?;
+                    Ok((applied, citus::layout(&mut c, want, fresh)?))
+                });
                 diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATE_LOCK})"))
                     .execute(&mut c)?;
                 done

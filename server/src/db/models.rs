@@ -95,6 +95,13 @@ pub struct NewChange {
     pub collection: String,
 }
 
+fn empty_as_null<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v.as_deref() {
+        None | Some("") => s.serialize_none(),
+        Some(g) => s.serialize_str(g),
+    }
+}
+
 /// A quarantined change.
 #[derive(Debug, Clone, serde::Serialize, Queryable)]
 pub struct QuarantineRow {
@@ -102,6 +109,9 @@ pub struct QuarantineRow {
     pub actor: Option<i64>,
     pub actor_seq: Option<i64>,
     pub record_id: Option<String>,
+    /// Stored as `''` when the refused change named no grid (the grid keys
+    /// the row); shown as `null`.
+    #[serde(serialize_with = "empty_as_null")]
     pub grid: Option<String>,
     pub batch_id: String,
     pub received_at: i64,

@@ -35,11 +35,13 @@ pub trait PullTx {
         me: i64,
         limit: i64,
     ) -> Result<Vec<(String, i64, String)>, StoreError>;
-    /// Record states changed after `after` (per grid), of these collections,
-    /// with ids above `from`, ordered by id: `(id, stored state)`.
-    fn states_after(
+    /// Up to `limit` record states of one grid changed after position `at`,
+    /// of these collections, with ids above `from`, ordered by id: `(id,
+    /// stored state)`. One grid: on Citus, one node.
+    fn states_of_grid(
         &mut self,
-        after: &[GridAt],
+        grid: &str,
+        at: i64,
         collections: &[String],
         from: Option<&str>,
         limit: i64,
@@ -107,14 +109,28 @@ pub fn pull<T: PullTx + ?Sized>(
                     ..PullPage::default()
                 });
             }
-            let mut rows =
-                tx.states_after(&covered, &q.collections, after.as_deref(), limit + 1)?;
+            // Grid by grid (in order), each by record id, from where the
+            // last page stopped, until the page is full.
+            let mut rows: Vec<(String, String, String)> = Vec::new();
+            for (grid, at) in &covered {
+                let from = match &after {
+                    Some((g, _)) if grid < g => continue,
+                    Some((g, id)) if grid == g => Some(id.as_str()),
+                    _ => None,
+                };
+                let room = limit + 1 - rows.len() as i64;
+                let page = tx.states_of_grid(grid, *at, &q.collections, from, room)?;
+                rows.extend(page.into_iter().map(|(id, s)| (grid.clone(), id, s)));
+                if rows.len() > q.limit {
+                    break;
+                }
+            }
             let more = rows.len() > q.limit;
             rows.truncate(q.limit);
             let resume = match (more, rows.last()) {
-                (true, Some((id, _))) => Some(Resume {
+                (true, Some((grid, id, _))) => Some(Resume {
                     snapshot: snapshot.clone(),
-                    after: id.clone(),
+                    after: (grid.clone(), id.clone()),
                 }),
                 _ => None,
             };
@@ -126,7 +142,7 @@ pub fn pull<T: PullTx + ?Sized>(
             };
             let records = rows
                 .into_iter()
-                .map(|(id, s)| raw(&id, s))
+                .map(|(_, id, s)| raw(&id, s))
                 .collect::<Result<Vec<Box<RawValue>>, _>>()?;
             Ok(PullPage {
                 changes: Vec::new(),
@@ -165,18 +181,6 @@ macro_rules! diesel_pull_tx {
                 after.iter().fold(None, |acc, (g, at)| {
                     let one: Cond<changes::table> =
                         Box::new(changes::grid.eq(g.clone()).and(changes::seq.gt(*at)));
-                    Some(match acc {
-                        Some(acc) => Box::new(acc.or(one)),
-                        None => one,
-                    })
-                })
-            }
-
-            /// The same over records (`last_seq` is a position in the grid's log).
-            fn records_after_cond(after: &[GridAt]) -> Option<Cond<records::table>> {
-                after.iter().fold(None, |acc, (g, at)| {
-                    let one: Cond<records::table> =
-                        Box::new(records::grid.eq(g.clone()).and(records::last_seq.gt(*at)));
                     Some(match acc {
                         Some(acc) => Box::new(acc.or(one)),
                         None => one,
@@ -237,18 +241,17 @@ macro_rules! diesel_pull_tx {
                         .load(self)?)
                 }
 
-                fn states_after(
+                fn states_of_grid(
                     &mut self,
-                    after: &[GridAt],
+                    grid: &str,
+                    at: i64,
                     collections: &[String],
                     from: Option<&str>,
                     limit: i64,
                 ) -> Result<Vec<(String, String)>, StoreError> {
-                    let Some(cond) = records_after_cond(after) else {
-                        return Ok(Vec::new());
-                    };
                     let mut query = records::table
-                        .filter(cond)
+                        .filter(records::grid.eq(grid))
+                        .filter(records::last_seq.gt(at))
                         .filter(records::collection.eq_any(collections))
                         .into_boxed();
                     if let Some(from) = from {
