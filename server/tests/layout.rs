@@ -10,7 +10,7 @@ mod common;
 use common::Backend;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use gridsync_server::db::citus::{Layout, Want, DISTRIBUTED, REFERENCE};
+use gridsync_server::db::citus::{placement, Layout, Want, COORDINATOR, DISTRIBUTED, REFERENCE};
 use gridsync_server::db::{Conn, Pool};
 
 #[test]
@@ -28,8 +28,6 @@ fn sqlite_is_plain_and_refuses_a_citus_layout() {
 struct Placed {
     #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
-    method: String,
     #[diesel(sql_type = BigInt)]
     colocation: i64,
 }
@@ -69,36 +67,49 @@ fn postgres_migrate_places_the_tables_for_the_backend() {
     };
 
     let placed: Vec<Placed> = diesel::sql_query(
-        "SELECT logicalrelid::regclass::text AS name, partmethod::text AS method, \
-                colocationid::bigint AS colocation \
+        "SELECT logicalrelid::regclass::text AS name, colocationid::bigint AS colocation \
          FROM pg_dist_partition WHERE logicalrelid::regclass::text = ANY($1)",
     )
     .bind::<diesel::sql_types::Array<Text>, _>(
         DISTRIBUTED
             .iter()
-            .chain(REFERENCE.iter())
             .map(|t| t.to_string())
             .collect::<Vec<_>>(),
     )
     .load(&mut c)
     .unwrap();
-    let of = |t: &str| {
+    let colocation = |t: &str| {
         placed
             .iter()
             .find(|p| p.name == t)
-            .unwrap_or_else(|| panic!("{t} is not placed: {placed:?}"))
+            .unwrap_or_else(|| panic!("{t} is not distributed: {placed:?}"))
+            .colocation
     };
-    let colocation = of(DISTRIBUTED[0]).colocation;
     for t in DISTRIBUTED {
-        assert_eq!(of(t).method, "h", "{t} is distributed by hash");
         assert_eq!(
-            of(t).colocation,
-            colocation,
+            placement(&mut c, t).unwrap().as_deref(),
+            Some("hs"),
+            "{t} is distributed by hash"
+        );
+        assert_eq!(
+            colocation(t),
+            colocation(DISTRIBUTED[0]),
             "{t} is colocated with records"
         );
     }
     for t in REFERENCE {
-        assert_eq!(of(t).method, "n", "{t} is a reference table");
+        assert_eq!(
+            placement(&mut c, t).unwrap().as_deref(),
+            Some("nt"),
+            "{t} is a reference table"
+        );
+    }
+    for t in COORDINATOR {
+        assert_eq!(
+            placement(&mut c, t).unwrap().as_deref(),
+            Some("ns"),
+            "{t} stays on the coordinator"
+        );
     }
     // One grid, one worker: its rows of every table sit together.
     let node = |c: &mut diesel::PgConnection, t: &str, grid: &str| -> i64 {

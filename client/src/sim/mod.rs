@@ -188,12 +188,14 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     let password = format!("sim-{run_id}-pass");
 
     // 1. The tree, the users, the phones.
-    let admin = http
-        .login(&cfg.admin, &cfg.admin_password)
-        .map_err(ClientError::from)?;
-    let nodes: Nodes = http
-        .get("/v1/org/nodes", &admin.access_token)
-        .map_err(ClientError::from)?;
+    let admin = patiently(|| {
+        http.login(&cfg.admin, &cfg.admin_password)
+            .map_err(ClientError::from)
+    })?;
+    let nodes: Nodes = patiently(|| {
+        http.get("/v1/org/nodes", &admin.access_token)
+            .map_err(ClientError::from)
+    })?;
     let root = nodes
         .nodes
         .iter()
@@ -233,14 +235,16 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             .par_iter()
             .map(|&(g, role)| {
                 let name = username(g, role);
-                http.post::<serde_json::Value>(
-                    "/v1/users",
-                    Some(&admin.access_token),
-                    &json!({"username": name, "full_name": format!("模拟{name}"),
-                        "password": password, "role": role.as_str(), "node": grids[g]}),
-                )
-                .map_err(ClientError::from)?;
-                let tokens = http.login(&name, &password).map_err(ClientError::from)?;
+                patiently(|| {
+                    http.post::<serde_json::Value>(
+                        "/v1/users",
+                        Some(&admin.access_token),
+                        &json!({"username": name, "full_name": format!("模拟{name}"),
+                            "password": password, "role": role.as_str(), "node": grids[g]}),
+                    )
+                    .map_err(ClientError::from)
+                })?;
+                let tokens = patiently(|| http.login(&name, &password).map_err(ClientError::from))?;
                 bar_setup.inc(1);
                 Ok(((g, role), tokens))
             })
@@ -268,14 +272,16 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
                 // storm took 10.2-10.9 s instead of 8.9 s, its kept-alive
                 // connections having gone idle past the server's keep-alive
                 // since the first sync (PERFORMANCE.md).
-                let mut client = Client::register(
-                    LocalStore::in_memory()?,
-                    &servers[i % servers.len()],
-                    &user,
-                    &logins[&(g, role)],
-                    &format!("simulated phone {i}"),
-                    Some(vec![grids[g].clone()]),
-                )?;
+                let mut client = patiently(|| {
+                    Client::register(
+                        LocalStore::in_memory()?,
+                        &servers[i % servers.len()],
+                        &user,
+                        &logins[&(g, role)],
+                        &format!("simulated phone {i}"),
+                        Some(vec![grids[g].clone()]),
+                    )
+                })?;
                 client.options.batch = cfg.batch;
                 bar_setup.inc(1);
                 Ok(SimPhone {
@@ -459,24 +465,28 @@ fn audit(
     admin_token: &str,
 ) -> Result<BTreeMap<Uuid, gridsync_core::Record>, ClientError> {
     let name = format!("sim{run_id}-audit");
-    http.post::<serde_json::Value>(
-        "/v1/users",
-        Some(admin_token),
-        &json!({"username": name, "full_name": "模拟督查", "password": password,
-            "role": "supervisor", "node": root}),
-    )
-    .map_err(ClientError::from)?;
-    let login = http.login(&name, password).map_err(ClientError::from)?;
+    patiently(|| {
+        http.post::<serde_json::Value>(
+            "/v1/users",
+            Some(admin_token),
+            &json!({"username": name, "full_name": "模拟督查", "password": password,
+                "role": "supervisor", "node": root}),
+        )
+        .map_err(ClientError::from)
+    })?;
+    let login = patiently(|| http.login(&name, password).map_err(ClientError::from))?;
     let mut truth = BTreeMap::new();
     for chunk in grids.chunks(100) {
-        let mut auditor = Client::register(
-            LocalStore::in_memory()?,
-            http,
-            &name,
-            &login,
-            "simulation audit",
-            Some(chunk.to_vec()),
-        )?;
+        let mut auditor = patiently(|| {
+            Client::register(
+                LocalStore::in_memory()?,
+                http,
+                &name,
+                &login,
+                "simulation audit",
+                Some(chunk.to_vec()),
+            )
+        })?;
         auditor.options.batch = cfg.batch;
         auditor.sync()?;
         for r in auditor.replica().records() {
@@ -501,4 +511,21 @@ fn list_grid(phone: &mut Client, grid: &str) -> Result<BTreeSet<Uuid>, ClientErr
             None => return Ok(ids),
         }
     }
+}
+
+/// A setup call, tried again while the store is briefly unavailable (`503`:
+/// on Citus, a worker's shards moving or a transaction cancelled to break a
+/// deadlock; nothing was written), as a phone's sync is.
+fn patiently<T>(mut call: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
+    let mut wait = std::time::Duration::from_millis(100);
+    for _ in 0..8 {
+        match call() {
+            Err(ClientError::Api { status: 503, .. }) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
+    call()
 }

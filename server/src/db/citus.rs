@@ -4,8 +4,9 @@
 //! `records`: a grid's records, log, heads, quarantine, attachment
 //! references and report stock sit in one shard, on one worker, so a sync
 //! for one grid is a transaction on that worker. The small shared tables
-//! (the org tree, users, devices, tokens, settings, the audit log, uploads)
-//! are reference tables: a copy on every node, joined locally.
+//! (the org tree, settings, the audit log, attachments and uploads) are
+//! reference tables: a copy on every node. The accounts (users, devices,
+//! tokens) stay on the coordinator ([`COORDINATOR`]).
 //!
 //! [`layout`] runs after the migrations, which are the same as on plain
 //! PostgreSQL (their keys already begin with the grid). It is idempotent: a
@@ -29,18 +30,23 @@ pub const DISTRIBUTED: [&str; 7] = [
     "report_stock",
 ];
 
-/// Tables copied to every node, in an order their foreign keys allow.
-pub const REFERENCE: [&str; 9] = [
+/// Tables copied to every node (read anywhere; a write needs every node).
+pub const REFERENCE: [&str; 6] = [
     "org_nodes",
-    "users",
-    "devices",
-    "refresh_tokens",
     "audit_log",
     "settings",
     "attachments",
     "uploads",
     "upload_days",
 ];
+
+/// Tables kept on the coordinator alone (Citus "local" tables in its
+/// metadata): the accounts, read on every request and written at every
+/// login and refresh. They hang off `org_nodes` by foreign keys, which Citus
+/// allows from a coordinator table to a reference table. No distributed
+/// query joins them, and a login never needs a worker: logins and token
+/// refreshes go on while a worker is down.
+pub const COORDINATOR: [&str; 3] = ["users", "devices", "refresh_tokens"];
 
 /// How the store is laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +63,10 @@ impl std::fmt::Display for Layout {
             Layout::Plain => f.write_str("plain (every table local)"),
             Layout::Citus { version } => write!(
                 f,
-                "Citus {version}: {} tables distributed by grid, {} reference tables",
+                "Citus {version}: {} tables distributed by grid, {} reference tables, {} on the coordinator",
                 DISTRIBUTED.len(),
-                REFERENCE.len()
+                REFERENCE.len(),
+                COORDINATOR.len()
             ),
         }
     }
@@ -99,10 +106,12 @@ pub fn detect(c: &mut PgConnection) -> Result<Option<String>, DbError> {
     )
 }
 
-/// How `table` is placed: `h` hash-distributed, `n` reference, none: local.
-fn placement(c: &mut PgConnection, table: &str) -> Result<Option<String>, DbError> {
+/// How `table` is placed, as Citus's partition method and replication
+/// model: `hs` distributed by hash, `nt` reference (a copy on every node),
+/// `ns` kept on the coordinator; none: not in Citus's metadata.
+pub fn placement(c: &mut PgConnection, table: &str) -> Result<Option<String>, DbError> {
     Ok(diesel::sql_query(
-        "SELECT partmethod::text AS method FROM pg_dist_partition \
+        "SELECT partmethod::text || repmodel::text AS method FROM pg_dist_partition \
          WHERE logicalrelid = to_regclass($1)",
     )
     .bind::<Text, _>(table)
@@ -151,6 +160,17 @@ pub fn layout(c: &mut PgConnection, want: Want, fresh: bool) -> Result<Layout, D
             diesel::sql_query("SELECT create_reference_table($1)")
                 .bind::<Text, _>(table)
                 .execute(c)?;
+        }
+    }
+    // Placing `org_nodes` already made these coordinator tables (Citus
+    // does so for a table with a foreign key to a reference table).
+    for table in COORDINATOR {
+        if placement(c, table)?.is_none() {
+            diesel::sql_query(
+                "SELECT citus_add_local_table_to_metadata($1, cascade_via_foreign_keys => true)",
+            )
+            .bind::<Text, _>(table)
+            .execute(c)?;
         }
     }
     let first = DISTRIBUTED[0];
