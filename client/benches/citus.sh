@@ -5,19 +5,29 @@
 # coordinator's own server with every table local (`migrate --layout plain`):
 # the same build and settings, so the difference is the distribution alone.
 #
-#   bash client/benches/citus.sh [DEVICES] [CHANGES]      (default 1000 100)
+#   bash client/benches/citus.sh [DEVICES] [CHANGES] [SMALL_DEVICES] [SMALL_CHANGES]
+#   (defaults 1000 100 300 30)
 #
 # For each store: a fresh schema with the reference district (300 grids)
-# seeded; then storms of DEVICES phones × CHANGES changes with 1 and 2
-# `gridsync` processes writing to 300 grids, and with 2 processes writing to
-# 10 and to 1 grid; then a district supervisor's first pull of all 300 grids
-# and the district summary. Each storm is a new fleet on the same store (the
-# same sequence on both stores). Prints a table; the verdict of every storm
-# must be clean (the script fails otherwise).
+# seeded; then
+# - the storm of DEVICES phones × CHANGES changes over 300 grids, with one
+#   and with two `gridsync` processes;
+# - the grid scaling: SMALL_DEVICES phones × SMALL_CHANGES changes written
+#   to 300, 10 and 1 grids (two processes). Smaller, because every phone of
+#   a grid pulls every other phone's changes of it: 1,000 phones in one grid
+#   are a million-record pull, not a test of the server (the simulator
+#   passed 14 GB and was stopped);
+# - a district supervisor's first pull of all 300 grids, and the district
+#   summary.
+# Each storm is a new fleet on the same store (the same sequence on both
+# stores). Prints tables; every storm's verdict must be clean (the script
+# fails otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 devices="${1:-1000}"
 changes="${2:-100}"
+small_devices="${3:-300}"
+small_changes="${4:-30}"
 cargo build --release -q -p gridsync-server -p gridsync-client
 bin=target/release
 coord=$(bash .ci/citus)
@@ -73,11 +83,11 @@ stop_servers() {
 }
 
 rows=()
-# storm STORE NODES GRIDS
+# storm STORE NODES GRIDS PHONES CHANGES
 storm() {
   start_servers "$2"
   local out
-  out=$($bin/gridsync-sim --server "$list" --devices "$devices" --changes "$changes" \
+  out=$($bin/gridsync-sim --server "$list" --devices "$4" --changes "$5" \
         --grids "$3" --seed "$RANDOM" --quiet) || { echo "$out"; echo "storm failed"; exit 1; }
   local secs cps p99
   secs=$(echo "$out" | sed -n 's/^storm: \([0-9.]*\) s, \([0-9]*\) changes.*/\1/p')
@@ -85,8 +95,8 @@ storm() {
   p99=$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) ms.*/\1/p')
   local verdict=clean
   echo "$out" | grep -q "nothing lost" || verdict=LOST
-  rows+=("| $1 | $2 | $3 | $secs | $cps | $p99 | $verdict |")
-  echo "  $1, $2 process(es), $3 grid(s): $secs s, $cps changes/s, p99 $p99 ms, $verdict"
+  rows+=("| $1 | $4 × $5 | $2 | $3 | $secs | $cps | $p99 | $verdict |")
+  echo "  $1, $4 × $5, $2 process(es), $3 grid(s): $secs s, $cps changes/s, p99 $p99 ms, $verdict"
   stop_servers
   [ "$verdict" = clean ] || { echo "$out"; exit 1; }
 }
@@ -120,17 +130,16 @@ fan_out() {
 for store in plain citus; do
   echo "== $store"
   make_store "$store" "$store"
-  storm "$store" 1 300
-  storm "$store" 2 300
-  storm "$store" 2 10
-  storm "$store" 2 1
+  storm "$store" 1 300 "$devices" "$changes"
+  storm "$store" 2 300 "$devices" "$changes"
+  for g in 300 10 1; do storm "$store" 2 "$g" "$small_devices" "$small_changes"; done
   fan_out "$store"
 done
 
 echo
-echo "storms of $devices phones × $changes changes (2 vCPU: PostgreSQL or Citus, the servers and the phones share them)"
-echo "| store | gridsync processes | grids written | storm s | changes/s | sync p99 ms | verdict |"
-echo "|---|---|---|---|---|---|---|"
+echo "storms (2 vCPU: PostgreSQL or Citus, the servers and the phones share them)"
+echo "| store | phones × changes | gridsync processes | grids written | storm s | changes/s | sync p99 ms | verdict |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "fan-out reads (one process)"
