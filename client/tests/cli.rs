@@ -142,3 +142,100 @@ fn bad_input_is_refused_clearly_and_keeps_nothing() {
         "refused edits use no sequence number"
     );
 }
+
+/// A script can tell from `sync`'s exit status how it went: 0 everything
+/// delivered, 3 some changes refused (`gridsync-device refused` lists them),
+/// 1 the sync itself failed (docs/DEVICE.md).
+#[test]
+fn sync_exits_with_a_status_a_script_can_read() {
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    ok(dir, &["enroll", "--server", &server.url, "--user", "li"]);
+    ok(
+        dir,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=路灯不亮",
+            "status=reported",
+        ],
+    );
+    let sync = |dir: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
+            .args(["--dir", dir.to_str().unwrap(), "--json", "sync"])
+            .output()
+            .unwrap();
+        let report: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+        (out.status.code(), report)
+    };
+    let (status, report) = sync(dir);
+    assert_eq!(status, Some(0), "{report}");
+    assert_eq!(report["delivered"], 1, "{report}");
+
+    // A grid this worker does not hold: the server refuses the change.
+    ok(
+        dir,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g2",
+            "title=越界",
+            "status=reported",
+        ],
+    );
+    let (status, report) = sync(dir);
+    assert_eq!(status, Some(3), "{report}");
+    assert_eq!(report["refused"], 1, "{report}");
+    let refused = ok(dir, &["refused"]);
+    assert!(refused.to_string().contains("out_of_scope"), "{refused}");
+
+    // The server gone: the sync fails (status 1) and nothing is lost.
+    ok(
+        dir,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=又一件",
+            "status=reported",
+        ],
+    );
+    drop(server);
+    let (status, _) = sync(dir);
+    assert_eq!(status, Some(1));
+    assert_eq!(ok(dir, &["status"])["outbox"], 1);
+}
+
+/// `gridsync-sim --json` reports a run it could not make as JSON too.
+#[test]
+fn the_simulator_prints_its_errors_as_json_when_asked() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_gridsync-sim"))
+        .args([
+            "--server",
+            &url,
+            "--devices",
+            "2",
+            "--changes",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err: Json = serde_json::from_slice(&out.stderr)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(err["code"].is_string(), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("could not run"),
+        "{err}"
+    );
+}

@@ -15,6 +15,7 @@
 //! - [`reports`]: supervisor reports (periods, figures, rankings, exports).
 //! - [`fixture`]: synthetic districts (the demo, the reference district).
 
+pub mod access;
 pub mod api;
 pub mod attachments;
 pub mod auth;
@@ -36,8 +37,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, Service};
-use actix_web::{web, App, HttpRequest, HttpServer};
-use tracing_actix_web::TracingLogger;
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
+use tracing::Instrument;
 
 use crate::auth::Auth;
 use crate::blobs::BlobStore;
@@ -158,26 +159,53 @@ pub fn serve(
             )
             .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(&e).into()))
             .wrap_fn(move |req, srv| {
+                let started = std::time::Instant::now();
                 let route = req
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".to_owned());
                 let method = req.method().to_string();
+                let path = req.path().to_owned();
+                let id = access::request_id(req.headers().get(access::REQUEST_ID));
+                let span = tracing::info_span!("request", request_id = %id);
                 let metrics = metrics.clone();
-                let response = srv.call(req);
+                let response = {
+                    let _in = span.enter();
+                    srv.call(req)
+                };
                 async move {
-                    let res = response.await?;
+                    let mut res = response.await?;
+                    let status = res.status();
                     metrics
                         .requests
-                        .with_label_values(&[
-                            route.as_str(),
-                            method.as_str(),
-                            res.status().as_str(),
-                        ])
+                        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
                         .inc();
+                    let who = res.request().extensions().get::<access::Who>().cloned();
+                    let bytes = access::body_bytes(actix_web::body::MessageBody::size(
+                        res.response().body(),
+                    ));
+                    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(access::REQUEST_ID, v);
+                    }
+                    tracing::info!(
+                        target: "gridsync::access",
+                        request_id = %id,
+                        method = %method,
+                        route = %route,
+                        path = %path,
+                        status = status.as_u16(),
+                        bytes = bytes,
+                        ms = started.elapsed().as_secs_f64() * 1000.0,
+                        user = who.as_ref().map(|w| w.user.as_str()),
+                        device = who.as_ref().and_then(|w| w.device.as_deref()),
+                        "request"
+                    );
                     Ok(res)
                 }
+                .instrument(span)
             })
-            .wrap(TracingLogger::default())
+            // Answers are gzip-compressed for a client that accepts it
+            // (attachment bytes say `identity` and are sent as they are).
+            .wrap(actix_web::middleware::Compress::default())
             .configure(api::configure)
             .default_service(web::to(not_found))
     })

@@ -26,8 +26,19 @@ struct Cli {
     #[arg(long, env = "GRIDSYNC_POOL_SIZE", default_value_t = 8, global = true)]
     pool_size: u32,
 
+    /// Log lines as `text` (colour only at a terminal, never with NO_COLOR)
+    /// or `json` (one object a line, for a log collector).
+    #[arg(long, env = "GRIDSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,17 +219,35 @@ fn fail(why: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+/// Start-up errors are one line on stderr saying what and where, and exit 1.
+fn main() {
+    if let Err(e) = run() {
+        fail(e)
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    let db = Database::from_url(cli.database_url.as_deref());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal; a file or a journal gets text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .flatten_event(true)
+            .init(),
+    }
+    let db = Database::from_url(cli.database_url.as_deref())?;
     tracing::info!(database = %db.describe(), "opening store");
     if let Command::Migrate { layout } = cli.command {
-        let pool = gridsync_server::db::Pool::open(&db, 1)?;
+        let pool = gridsync_server::db::Pool::open(&db, 1)
+            .map_err(|e| format!("the store at {}: {e}", db.describe()))?;
         let (applied, layout) = pool.migrate_to(layout).unwrap_or_else(|e| fail(e));
         println!(
             "store at {} is up to date ({} migrations applied now); layout: {layout}",
@@ -227,7 +256,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let store = open_store(&db, cli.pool_size)?;
+    let store = open_store(&db, cli.pool_size)
+        .map_err(|e| format!("the store at {}: {e}", db.describe()))?;
     match cli.command {
         Command::Migrate { .. } => unreachable!("migrated above"),
         Command::Seed {
@@ -336,8 +366,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 attachments: attachments.limits()?,
                 ..Limits::default()
             };
-            let listener = gridsync_server::listen(&addr)?;
-            println!("gridsync serving on http://{}", listener.local_addr()?);
+            let listener = gridsync_server::listen(&addr)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tracing::info!(url = %format!("http://{}", listener.local_addr()?), "gridsync serving");
             actix_web::rt::System::new().block_on(async {
                 gridsync_server::serve(listener, store, limits, auth, blobs)?.await
             })?;

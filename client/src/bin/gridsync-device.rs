@@ -168,7 +168,7 @@ fn main() -> ExitCode {
             };
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{text}");
-            ExitCode::SUCCESS
+            ExitCode::from(out.status)
         }
         Err(e) => {
             if cli.json {
@@ -182,18 +182,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// What a command prints: text for a person, JSON for a script.
+/// What a command prints: text for a person, JSON for a script; and its
+/// exit status (0 unless said otherwise).
 struct Out {
     text: String,
     json: serde_json::Value,
+    status: u8,
 }
 
 fn out(text: impl Into<String>, json: serde_json::Value) -> Out {
     Out {
         text: text.into(),
         json,
+        status: 0,
     }
 }
+
+/// `sync`'s exit status when the sync itself went through: some changes
+/// were refused (see `refused`).
+pub const EXIT_REFUSED: u8 = 3;
+/// `sync`'s exit status when changes or attachments are left waiting (the
+/// outbox is not empty, or an upload did not finish): sync again later.
+pub const EXIT_WAITING: u8 = 4;
 
 fn usage(msg: impl Into<String>) -> ClientError {
     ClientError::Usage(msg.into())
@@ -601,7 +611,16 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                         .map(|why| format!("\nset aside: {why}")),
                 )
                 .collect();
-            Ok(out(
+            let status = if report.refused > 0 {
+                EXIT_REFUSED
+            } else if waiting > 0 || report.uploads_waiting > 0 {
+                EXIT_WAITING
+            } else {
+                0
+            };
+            Ok(Out {
+                status,
+                ..out(
                 format!(
                     "synced: {} delivered, {} refused, {} changes and {} records pulled in {} round trips; {} waiting\n\
                      attachments: {} uploaded ({} bytes sent), {} waiting{problems}",
@@ -616,7 +635,8 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                     report.uploads_waiting,
                 ),
                 serde_json::to_value(&report).expect("report serializes"),
-            ))
+            )
+            })
         }
     }
 }

@@ -72,7 +72,15 @@ fn main() -> ExitCode {
     let report = match sim::run(&cfg) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("gridsync-sim: could not run: {e}");
+            if a.json {
+                let code = e.code().unwrap_or("sim_error");
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"code": code, "message": format!("could not run: {e}")})
+                );
+            } else {
+                eprintln!("gridsync-sim: could not run: {e}");
+            }
             return ExitCode::from(2);
         }
     };

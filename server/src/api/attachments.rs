@@ -484,7 +484,10 @@ pub async fn download(
     res.insert_header((header::CONTENT_TYPE, row.media_type.as_str()))
         .insert_header((header::ETAG, tag))
         .insert_header((header::CACHE_CONTROL, CACHE))
-        .insert_header((header::ACCEPT_RANGES, "bytes"));
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        // Photos and scans are compressed already, and ranges count bytes
+        // as stored: never gzipped on the way.
+        .insert_header(header::ContentEncoding::Identity);
     if status == StatusCode::PARTIAL_CONTENT {
         res.insert_header((
             header::CONTENT_RANGE,
@@ -550,5 +553,6 @@ pub async fn thumbnail(
         .insert_header((header::CONTENT_TYPE, "image/jpeg"))
         .insert_header((header::ETAG, tag))
         .insert_header((header::CACHE_CONTROL, CACHE))
+        .insert_header(header::ContentEncoding::Identity)
         .body(bytes))
 }

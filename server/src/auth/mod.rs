@@ -206,6 +206,7 @@ impl FromRequest for Caller {
             .connection_info()
             .realip_remote_addr()
             .map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let header = header.ok_or_else(|| {
@@ -263,6 +264,11 @@ impl FromRequest for Caller {
             };
             let role = Role::parse(&user.role)
                 .ok_or_else(|| ApiError::Internal(format!("stored role `{}`", user.role)))?;
+            crate::access::note_caller(
+                &req,
+                &user.username,
+                device.as_ref().map(|d| d.id.as_str()),
+            );
             Ok(Caller {
                 user_id: user.id,
                 username: user.username,

@@ -49,20 +49,35 @@ pub enum Database {
 impl Database {
     /// From `DATABASE_URL`: none means the embedded `./gridsync.db`;
     /// `postgres://…` or `postgresql://…` PostgreSQL; `sqlite://PATH`,
-    /// `sqlite:PATH` or a plain path an SQLite file.
-    pub fn from_url(url: Option<&str>) -> Database {
-        match url.map(str::trim).filter(|u| !u.is_empty()) {
-            None => Database::Sqlite(PathBuf::from("gridsync.db")),
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-                Database::Postgres(u.to_owned())
-            }
-            Some(u) => {
-                let path = u
-                    .strip_prefix("sqlite://")
-                    .or_else(|| u.strip_prefix("sqlite:"))
-                    .unwrap_or(u);
-                Database::Sqlite(PathBuf::from(path))
-            }
+    /// `sqlite:PATH` or a plain path an SQLite file. Any other scheme
+    /// (`mysql://…`, a typo) is an error naming the accepted ones, never a
+    /// new SQLite file named after it.
+    pub fn from_url(url: Option<&str>) -> Result<Database, String> {
+        let Some(u) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Database::Sqlite(PathBuf::from("gridsync.db")));
+        };
+        if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+            return Ok(Database::Postgres(u.to_owned()));
+        }
+        if let Some(path) = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+        {
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        // A scheme is letters, digits, `+`, `-`, `.` before `:` (and a
+        // Windows drive letter is one letter, which is a path).
+        let scheme = u.split_once(':').map(|(s, _)| s).filter(|s| {
+            s.len() > 1
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        match scheme {
+            Some(s) => Err(format!(
+                "DATABASE_URL: unknown scheme `{s}:`; use postgres://… or postgresql://… \
+                 (PostgreSQL, Citus), sqlite://PATH or a file path (SQLite)"
+            )),
+            None => Ok(Database::Sqlite(PathBuf::from(u))),
         }
     }
 
@@ -246,27 +261,35 @@ mod tests {
 
     #[test]
     fn database_urls() {
-        assert_eq!(
-            Database::from_url(None),
-            Database::Sqlite("gridsync.db".into())
-        );
-        assert_eq!(
-            Database::from_url(Some(" ")),
-            Database::Sqlite("gridsync.db".into())
-        );
-        assert_eq!(
-            Database::from_url(Some("sqlite:///tmp/x.db")),
-            Database::Sqlite("/tmp/x.db".into())
-        );
-        assert_eq!(
-            Database::from_url(Some("sqlite:x.db")),
-            Database::Sqlite("x.db".into())
-        );
-        assert_eq!(
-            Database::from_url(Some("data/g.db")),
-            Database::Sqlite("data/g.db".into())
-        );
-        let pg = Database::from_url(Some("postgres://u:secret@db:5432/gs"));
+        let sqlite = |p: &str| Ok(Database::Sqlite(p.into()));
+        for (url, db) in [
+            (None, sqlite("gridsync.db")),
+            (Some(" "), sqlite("gridsync.db")),
+            (Some("sqlite:///tmp/x.db"), sqlite("/tmp/x.db")),
+            (Some("sqlite:x.db"), sqlite("x.db")),
+            (Some("data/g.db"), sqlite("data/g.db")),
+            (Some("C:/data/g.db"), sqlite("C:/data/g.db")),
+            (Some("data/g:1.db"), sqlite("data/g:1.db")),
+            (
+                Some("postgresql://db/gs"),
+                Ok(Database::Postgres("postgresql://db/gs".into())),
+            ),
+        ] {
+            assert_eq!(Database::from_url(url), db, "{url:?}");
+        }
+        for bad in [
+            "mysql://u@db/gs",
+            "postgress://db/gs",
+            "file:gs.db",
+            "http://x",
+        ] {
+            let e = Database::from_url(Some(bad)).unwrap_err();
+            assert!(
+                e.contains("unknown scheme") && e.contains("postgres://"),
+                "{e}"
+            );
+        }
+        let pg = Database::from_url(Some("postgres://u:secret@db:5432/gs")).unwrap();
         assert_eq!(
             pg,
             Database::Postgres("postgres://u:secret@db:5432/gs".into())

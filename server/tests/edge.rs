@@ -1,0 +1,157 @@
+//! The real binary as an operator runs it: one access line per request
+//! (JSON or plain text, no colour in a file), `X-Request-Id` on every
+//! answer, gzip for a client that accepts it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Running {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start(format: &str) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.path().join("out.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args([
+                "--log-format",
+                format,
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("DATABASE_URL", dir.path().join("g.db"))
+            .env(
+                "GRIDSYNC_JWT_SECRET",
+                "edge-test-secret-edge-test-secret-0123",
+            )
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let t = Instant::now();
+        while ureq::get(&format!("{base}/readyz")).call().is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Running {
+            child,
+            base,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Stop the server; its log.
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A raw request: the status line and headers of the answer, lower-cased,
+/// and the body's length as sent.
+fn raw_get(base: &str, path: &str, headers: &str) -> (String, usize) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (
+        String::from_utf8_lossy(&all[..split]).to_lowercase(),
+        all.len() - split - 4,
+    )
+}
+
+#[test]
+fn every_request_has_an_id_and_an_access_line() {
+    let s = Running::start("json");
+    let res = ureq::get(&format!("{}/healthz", s.base))
+        .set("X-Request-Id", "probe-1")
+        .call()
+        .unwrap();
+    assert_eq!(res.header("x-request-id"), Some("probe-1"));
+    let err = ureq::get(&format!("{}/v1/nothing-here", s.base))
+        .set("X-Request-Id", "not a sane id")
+        .call()
+        .unwrap_err();
+    let ureq::Error::Status(404, res) = err else {
+        panic!("{err}")
+    };
+    let made = res.header("x-request-id").unwrap().to_owned();
+    assert_eq!(made.len(), 32, "{made}");
+    let body: serde_json::Value = res.into_json().unwrap();
+    assert_eq!(body["code"], "not_found");
+
+    let log = s.stop();
+    assert!(!log.contains('\u{1b}'), "no colour in a file: {log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["target"] == "gridsync::access" && l["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id}: {log}"))
+    };
+    let a = access("probe-1");
+    assert_eq!(
+        (a["method"].as_str(), a["route"].as_str()),
+        (Some("GET"), Some("/healthz"))
+    );
+    assert_eq!(a["status"], 200);
+    assert!(a["ms"].as_f64().unwrap() >= 0.0);
+    assert!(a["bytes"].as_u64().is_some(), "{a}");
+    let b = access(&made);
+    assert_eq!(b["status"], 404);
+    assert_eq!(b["path"], "/v1/nothing-here");
+}
+
+#[test]
+fn text_logs_have_no_colour_in_a_file_and_answers_are_gzipped_when_asked() {
+    let s = Running::start("text");
+    let (plain, plain_len) = raw_get(&s.base, "/v1/schema", "");
+    assert!(plain.starts_with("http/1.1 200"), "{plain}");
+    assert!(!plain.contains("content-encoding"), "{plain}");
+    let (gz, gz_len) = raw_get(&s.base, "/v1/schema", "Accept-Encoding: gzip\r\n");
+    assert!(gz.contains("content-encoding: gzip"), "{gz}");
+    assert!(
+        gz_len * 3 < plain_len,
+        "{gz_len} gzipped against {plain_len}"
+    );
+    let log = s.stop();
+    assert!(!log.contains('\u{1b}'), "no colour in a file: {log}");
+    assert!(
+        log.lines().any(|l| l.contains("gridsync::access")
+            && l.contains("route=/v1/schema")
+            && l.contains("status=200")),
+        "{log}"
+    );
+}
