@@ -28,8 +28,10 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Too many attempts for now; `retry_after` seconds until the next may
+    /// go through (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// Something declared is over a configured size limit.
@@ -70,7 +72,7 @@ impl ApiError {
             | ApiError::TooLarge { code, .. }
             | ApiError::WrongMediaType { code, .. }
             | ApiError::OverQuota { code, .. } => code,
-            ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable(_) => "store_unavailable",
@@ -90,7 +92,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +104,14 @@ impl ResponseError for ApiError {
         if self.status_code().is_server_error() {
             tracing::error!(code = self.code(), "{self}");
         }
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            res.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                (*retry_after).max(1).to_string(),
+            ));
+        }
+        res.json(serde_json::json!({
             "code": self.code(),
             "message": self.to_string(),
         }))

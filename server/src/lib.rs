@@ -63,6 +63,9 @@ pub struct Limits {
     pub sweep_every: Option<std::time::Duration>,
     /// Attachment sizes, types and the daily limit per device.
     pub attachments: attachments::AttachmentLimits,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client
+    /// (`access::client_ip`); from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Limits {
@@ -74,6 +77,7 @@ impl Default for Limits {
             max_grids: 100,
             sweep_every: Some(std::time::Duration::from_secs(600)),
             attachments: attachments::AttachmentLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -70,6 +70,12 @@ enum Command {
         /// Seconds between escalation sweeps; 0 runs them only on demand.
         #[arg(long, env = "GRIDSYNC_SWEEP_SECS", default_value_t = 600)]
         sweep_secs: u64,
+        /// A reverse proxy (an address or a CIDR network) whose
+        /// `Forwarded` / `X-Forwarded-For` headers name the client; repeat
+        /// for several. From anyone else those headers are ignored.
+        #[arg(long = "trusted-proxy", env = "GRIDSYNC_TRUSTED_PROXIES", value_delimiter = ',',
+              value_parser = gridsync_server::access::parse_trusted)]
+        trusted_proxies: Vec<ipnet::IpNet>,
         #[command(flatten)]
         attachments: AttachmentArgs,
         #[command(flatten)]
@@ -342,6 +348,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             jwt_secret,
             rules,
             sweep_secs,
+            trusted_proxies,
             attachments,
             blobs,
         } => {
@@ -364,6 +371,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 max_batch,
                 sweep_every: (sweep_secs > 0).then(|| std::time::Duration::from_secs(sweep_secs)),
                 attachments: attachments.limits()?,
+                trusted_proxies,
                 ..Limits::default()
             };
             let listener = gridsync_server::listen(&addr)

@@ -7,6 +7,7 @@ mod common;
 use base64::Engine;
 use common::{on_both_backends, Backend, Phone, TestServer, PASSWORD, SECRET};
 use gridsync_server::auth::tokens::{Claims, Keys, AUDIENCE, ISSUER};
+use gridsync_server::Limits;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ on_both_backends!(
     a_moved_workers_offline_changes_wait_for_a_supervisor,
     the_org_tree_is_managed_and_a_moved_grid_keeps_its_records,
     failed_logins_are_limited,
+    client_addresses_come_from_trusted_proxies_only,
 );
 
 fn now() -> i64 {
@@ -685,5 +687,82 @@ fn failed_logins_are_limited(b: &Backend) {
     assert_eq!(
         (st, body["code"].as_str()),
         (401, Some("invalid_credentials"))
+    );
+}
+
+/// `X-Forwarded-For` and `Forwarded` count only from a trusted proxy: from
+/// anyone else the address is the TCP peer's, for the login limits and the
+/// audit log alike. Behind a trusted proxy, an account hammered from one
+/// address stays open to its owner at another, and a lockout says when to
+/// come back (`Retry-After`).
+fn client_addresses_come_from_trusted_proxies_only(b: &Backend) {
+    let login = |s: &TestServer, forwarded_for: &str, pw: &str| {
+        let res = ureq::post(&s.url("/v1/auth/login"))
+            .set("X-Forwarded-For", forwarded_for)
+            .send_json(json!({"username": "guessme", "password": pw}));
+        match res {
+            Ok(r) => (r.status(), None),
+            Err(ureq::Error::Status(st, r)) => (st, r.header("retry-after").map(str::to_owned)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let exported_from = |s: &TestServer, forwarded_for: &str| {
+        let token = s.supervisor_token();
+        let res = ureq::get(&s.url("/v1/reports/summary?format=csv"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("X-Forwarded-For", forwarded_for)
+            .call()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let (_, log) = s.get_as(&s.admin_token(), "/v1/audit");
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "export_report")
+            .max_by_key(|e| e["id"].as_i64())
+            .map(|e| e["address"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+
+    // No trusted proxy: a forged header changes nothing.
+    let s = TestServer::start(b);
+    s.create_user("guessme", "grid_worker", "g1");
+    for i in 0..6 {
+        assert_eq!(login(&s, &format!("198.51.100.{i}"), "wrong").0, 401);
+    }
+    let (st, retry) = login(&s, "203.0.113.99", PASSWORD);
+    assert_eq!(st, 429, "a made-up address does not escape the lockout");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(exported_from(&s, "203.0.113.99"), "127.0.0.1");
+
+    // The test's own address is a trusted proxy: the hop it names counts.
+    let limits = Limits {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..Limits::default()
+    };
+    let b2 = match b {
+        Backend::Sqlite(_) => Backend::sqlite(),
+        _ => Backend::postgres().unwrap(),
+    };
+    let s = TestServer::start_with(&b2, limits, 2_000);
+    s.create_user("guessme", "grid_worker", "g1");
+    for _ in 0..6 {
+        assert_eq!(login(&s, "198.51.100.1", "wrong").0, 401);
+    }
+    let (st, retry) = login(&s, "198.51.100.1", PASSWORD);
+    assert_eq!(st, 429, "locked out from the attacker's address");
+    assert!(retry.is_some());
+    assert_eq!(
+        login(&s, "198.51.100.2", PASSWORD).0,
+        200,
+        "the owner, elsewhere, still logs in"
+    );
+    assert_eq!(exported_from(&s, "203.0.113.7"), "203.0.113.7");
+    assert_eq!(
+        exported_from(&s, "1.2.3.4, 203.0.113.8"),
+        "203.0.113.8",
+        "the hop the proxy saw, not what the client wrote before it"
     );
 }

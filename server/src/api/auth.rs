@@ -68,11 +68,7 @@ pub async fn login(
         password,
         device,
     } = body.into_inner();
-    let address = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+    let address = crate::access::client_address(&req, &state.limits.trusted_proxies);
     state.auth.allow_login(&username, &address)?;
     let name = username.clone();
     let st = state.clone();

@@ -81,24 +81,28 @@ impl Auth {
         }
     }
 
-    /// Refuse a login attempt while its account or its address is locked out.
+    /// Refuse a login attempt while this account is locked out from this
+    /// address, or this address is locked out: the owner of an account
+    /// that an attacker hammers from elsewhere still logs in.
     pub fn allow_login(&self, username: &str, address: &str) -> Result<(), ApiError> {
         let now = std::time::Instant::now();
         let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
         locked.retain(|_, until| *until > now);
-        let keys = [
-            format!("account:{}", username.to_lowercase()),
-            format!("address:{address}"),
-        ];
-        if keys.iter().any(|k| locked.contains_key(k)) {
-            return Err(ApiError::TooManyRequests(
-                "too many failed logins; wait a minute and try again".into(),
-            ));
+        let until = [account_key(username, address), format!("address:{address}")]
+            .iter()
+            .filter_map(|k| locked.get(k).copied())
+            .max();
+        match until {
+            Some(until) => Err(ApiError::TooManyRequests {
+                message: "too many failed logins; wait and try again (Retry-After)".into(),
+                retry_after: (until - now).as_secs_f64().ceil() as u64,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Count a failed login; too many lock the account or the address out.
+    /// Count a failed login; too many lock the account from this address,
+    /// or the address.
     pub fn login_failed(&self, username: &str, address: &str) {
         let clock = governor::clock::DefaultClock::default();
         let lock = |key: String, until: Option<std::time::Instant>| {
@@ -109,13 +113,10 @@ impl Auth {
                     .insert(key, until);
             }
         };
-        let account = username.to_lowercase();
+        let account = account_key(username, address);
         if let Err(not_until) = self.per_account.check_key(&account) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
-            lock(
-                format!("account:{account}"),
-                std::time::Instant::now().checked_add(wait),
-            );
+            lock(account, std::time::Instant::now().checked_add(wait));
         }
         if let Err(not_until) = self.per_address.check_key(&address.to_owned()) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
@@ -125,6 +126,11 @@ impl Auth {
             );
         }
     }
+}
+
+/// The lockout key of an account tried from an address.
+fn account_key(username: &str, address: &str) -> String {
+    format!("account:{}@{address}", username.to_lowercase())
 }
 
 /// The device a token is bound to.
@@ -203,9 +209,8 @@ impl FromRequest for Caller {
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned);
         let address = req
-            .connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned);
+            .app_data::<web::Data<AppState>>()
+            .map(|st| crate::access::client_address(req, &st.limits.trusted_proxies));
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
