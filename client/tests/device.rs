@@ -219,7 +219,7 @@ fn an_expired_access_token_is_refreshed_during_sync() {
     // Put an access token that expired an hour ago in the phone's store.
     let keys = gridsync_server::auth::tokens::Keys::new(SECRET.as_bytes());
     let now = gridsync_client::client::now_ms() / 1000;
-    let expired = keys.issue(user.id, Some(&device_id), now - 3600);
+    let expired = keys.issue(user.id, Some(&device_id), None, now - 3600);
     let mut store = LocalStore::open_dir(dir.path()).unwrap();
     let refresh = store.device().unwrap().unwrap().refresh_token;
     store.set_tokens(&expired, &refresh).unwrap();

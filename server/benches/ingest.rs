@@ -1039,7 +1039,7 @@ fn push_all(base: &str, w: &Workload, clients: usize, lag: usize) -> HttpRun {
     let tokens: Vec<String> = w
         .batches
         .iter()
-        .map(|b| format!("Bearer {}", keys.issue(b.user, Some(&b.device), now)))
+        .map(|b| format!("Bearer {}", keys.issue(b.user, Some(&b.device), None, now)))
         .collect();
     let n = w.batches.len();
     let next = AtomicUsize::new(0);
@@ -1413,7 +1413,7 @@ fn main() {
     for (g, grid) in w.grids.iter().enumerate() {
         let token = format!(
             "Bearer {}",
-            keys.issue(phones[g][0].user, None, now_ms() / 1000)
+            keys.issue(phones[g][0].user, None, None, now_ms() / 1000)
         );
         let n = count_records(&server.base, grid, &token);
         assert_eq!(n, w.created[g], "records of grid {grid} through the API");

@@ -32,6 +32,7 @@ fn claims(sub: i64, dev: Option<&str>) -> Claims {
     Claims {
         sub: sub.to_string(),
         dev: dev.map(str::to_owned),
+        fam: None,
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         iat: now(),
@@ -187,6 +188,22 @@ fn refresh_tokens_rotate_and_a_replay_revokes_the_family(b: &Backend) {
         (st, body["code"].as_str()),
         (401, Some("refresh_token_revoked"))
     );
+    // Its access tokens stop at once, not at their expiry: the first one
+    // and the rotated one, on a read and on a sync.
+    for token in [p.token.as_str(), access] {
+        let (st, body) = pull(&s, token);
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (401, Some("token_revoked")),
+            "{body}"
+        );
+        let (st, body) = s.get_as(token, "/v1/org/nodes");
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (401, Some("token_revoked")),
+            "{body}"
+        );
+    }
     let (st, body) = refresh(&s, "made-up");
     assert_eq!(
         (st, body["code"].as_str()),

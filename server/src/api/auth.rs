@@ -30,9 +30,10 @@ fn issue(
 ) -> Result<TokenPair, StoreError> {
     let now = now_ms() / 1000;
     let (refresh, hash) = tokens::new_refresh_token();
+    let family = uuid::Uuid::new_v4().to_string();
     store.insert_refresh(&RefreshRow {
         hash,
-        family: uuid::Uuid::new_v4().to_string(),
+        family: family.clone(),
         user_id,
         device_id: device.map(str::to_owned),
         issued_at: now,
@@ -41,7 +42,7 @@ fn issue(
         revoked_at: None,
     })?;
     Ok(TokenPair {
-        access_token: state.auth.keys.issue(user_id, device, now),
+        access_token: state.auth.keys.issue(user_id, device, Some(&family), now),
         token_type: "Bearer",
         expires_in: tokens::ACCESS_TTL_SECS,
         refresh_token: refresh,
@@ -143,7 +144,12 @@ pub async fn refresh(
             revoked_at: None,
         };
         let rotation = st.store.rotate_refresh(&old, &new, now)?;
-        if let Rotation::Rotated { user_id, device_id } = &rotation {
+        if let Rotation::Rotated {
+            user_id,
+            device_id,
+            family,
+        } = &rotation
+        {
             // The user and the device must still be allowed.
             let user_ok = st.store.user(*user_id)?.is_some_and(|u| !u.disabled);
             let device_ok = match device_id {
@@ -153,7 +159,10 @@ pub async fn refresh(
             if !user_ok || !device_ok {
                 return Ok::<_, StoreError>(Err("refresh_token_revoked"));
             }
-            let access = st.auth.keys.issue(*user_id, device_id.as_deref(), now);
+            let access = st
+                .auth
+                .keys
+                .issue(*user_id, device_id.as_deref(), Some(family), now);
             return Ok(Ok((access, token)));
         }
         match rotation {

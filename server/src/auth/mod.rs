@@ -227,13 +227,18 @@ impl FromRequest for Caller {
                 .map_err(|_| unauthorized("invalid_token", "the token names no user"))?;
             let store = state.store.clone();
             let device_id = claims.dev.clone();
-            let (user, device) = web::block(move || {
+            let family = claims.fam.clone();
+            let (user, device, revoked) = web::block(move || {
                 let user = store.user(user_id)?;
                 let device = match &device_id {
                     Some(d) => store.device(d)?,
                     None => None,
                 };
-                Ok::<_, StoreError>((user, device))
+                let revoked = match &family {
+                    Some(f) => store.family_revoked(f)?,
+                    None => false,
+                };
+                Ok::<_, StoreError>((user, device, revoked))
             })
             .await??;
             let user = user
@@ -267,6 +272,14 @@ impl FromRequest for Caller {
                         .map_err(|_| ApiError::Internal("actor out of range".into()))?,
                 }),
             };
+            // After the user's and the device's own codes: revoking a device
+            // revokes its logins too.
+            if revoked {
+                return Err(unauthorized(
+                    "token_revoked",
+                    "this login was revoked (its refresh token was used twice): log in again",
+                ));
+            }
             let role = Role::parse(&user.role)
                 .ok_or_else(|| ApiError::Internal(format!("stored role `{}`", user.role)))?;
             crate::access::note_caller(

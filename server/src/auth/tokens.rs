@@ -21,6 +21,10 @@ pub struct Claims {
     /// The device (app install) the token is bound to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
+    /// The refresh family (one login) the token was issued in: a revoked
+    /// family's access tokens are refused at once, not at their expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -87,11 +91,14 @@ impl Keys {
         }
     }
 
-    /// An access token for `user` (bound to `device` if given), valid from `now`.
-    pub fn issue(&self, user: i64, device: Option<&str>, now: i64) -> String {
+    /// An access token for `user` (bound to `device` if given), of the
+    /// refresh family `family` (a login's; none for a token minted
+    /// outside one, as tests do), valid from `now`.
+    pub fn issue(&self, user: i64, device: Option<&str>, family: Option<&str>, now: i64) -> String {
         let claims = Claims {
             sub: user.to_string(),
             dev: device.map(str::to_owned),
+            fam: family.map(str::to_owned),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now,
@@ -157,7 +164,7 @@ mod tests {
     #[test]
     fn a_token_round_trips_and_binds_its_device() {
         let k = Keys::new(b"0123456789abcdef0123456789abcdef");
-        let t = k.issue(7, Some("dev-1"), now());
+        let t = k.issue(7, Some("dev-1"), Some("fam-1"), now());
         let c = k.verify(&t).unwrap();
         assert_eq!((c.sub.as_str(), c.dev.as_deref()), ("7", Some("dev-1")));
     }

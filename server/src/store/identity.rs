@@ -43,6 +43,7 @@ pub enum Rotation {
     Rotated {
         user_id: i64,
         device_id: Option<String>,
+        family: String,
     },
     /// Refused, with the code to answer (401). A reused token has revoked
     /// its whole family by the time this is returned (committed).
@@ -362,6 +363,16 @@ macro_rules! identity_queries {
                 Ok(())
             }
 
+            pub(super) fn family_revoked(c: &mut $conn, family: &str) -> Result<bool, StoreError> {
+                Ok(refresh_tokens::table
+                    .filter(refresh_tokens::family.eq(family))
+                    .filter(refresh_tokens::revoked_at.is_not_null())
+                    .select(refresh_tokens::hash)
+                    .first::<String>(c)
+                    .optional()?
+                    .is_some())
+            }
+
             pub(super) fn rotate_refresh(
                 c: &mut $conn,
                 old_hash: &str,
@@ -407,6 +418,7 @@ macro_rules! identity_queries {
                 Ok(Rotation::Rotated {
                     user_id: old.user_id,
                     device_id: old.device_id,
+                    family: old.family,
                 })
             }
 
@@ -569,6 +581,12 @@ impl Store {
 
     pub fn insert_refresh(&self, row: &RefreshRow) -> Result<(), StoreError> {
         write_tx!(self, insert_refresh(row))
+    }
+
+    /// Whether a refresh family (one login) was revoked: its access tokens
+    /// are then refused.
+    pub fn family_revoked(&self, family: &str) -> Result<bool, StoreError> {
+        read_tx!(self, family_revoked(family))
     }
 
     pub fn rotate_refresh(
