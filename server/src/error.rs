@@ -34,6 +34,9 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The request body stopped arriving (`--body-idle-timeout-secs`).
+    #[error("the request body stopped arriving: {0}")]
+    BodyTimeout(String),
     /// Something declared is over a configured size limit.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -74,6 +77,7 @@ impl ApiError {
             | ApiError::OverQuota { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
@@ -94,6 +98,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +196,9 @@ pub fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
             ApiError::PayloadTooLarge { limit }
         }
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Payload(e) if crate::wire::timed_out(&e) => {
+            ApiError::BodyTimeout(e.to_string())
+        }
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::bad("invalid_request", e.to_string())
         }

@@ -31,6 +31,7 @@ pub mod rules;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod wire;
 pub mod workflows;
 
 use std::net::TcpListener;
@@ -66,6 +67,14 @@ pub struct Limits {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client
     /// (`access::client_ip`); from anyone else those headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A request body with no byte for this long is cut off (408).
+    pub body_idle_timeout: std::time::Duration,
+    /// The request line and headers must arrive within this (408).
+    pub head_timeout: std::time::Duration,
+    /// An idle kept-alive connection is closed after this.
+    pub keep_alive: std::time::Duration,
+    /// Requests one client address may have in flight at once (429 past it).
+    pub max_requests_per_address: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +87,10 @@ impl Default for Limits {
             sweep_every: Some(std::time::Duration::from_secs(600)),
             attachments: attachments::AttachmentLimits::default(),
             trusted_proxies: Vec::new(),
+            body_idle_timeout: std::time::Duration::from_secs(20),
+            head_timeout: std::time::Duration::from_secs(10),
+            keep_alive: std::time::Duration::from_secs(60),
+            max_requests_per_address: 1024,
         }
     }
 }
@@ -148,9 +161,13 @@ pub fn serve(
     if let Some(every) = state.limits.sweep_every {
         housekeeping::start(state.clone(), every);
     }
+    let in_flight = wire::PerAddress::new(state.limits.max_requests_per_address);
+    let (head_timeout, keep_alive) = (state.limits.head_timeout, state.limits.keep_alive);
     let server = HttpServer::new(move || {
         let limit = state.limits.max_body_bytes;
         let metrics = state.metrics.clone();
+        let limits = state.limits.clone();
+        let in_flight = in_flight.clone();
         App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(
@@ -162,7 +179,7 @@ pub fn serve(
                 web::QueryConfig::default().error_handler(|e, _| error::query_error(&e).into()),
             )
             .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(&e).into()))
-            .wrap_fn(move |req, srv| {
+            .wrap_fn(move |mut req, srv| {
                 let started = std::time::Instant::now();
                 let route = req
                     .match_pattern()
@@ -172,12 +189,35 @@ pub fn serve(
                 let id = access::request_id(req.headers().get(access::REQUEST_ID));
                 let span = tracing::info_span!("request", request_id = %id);
                 let metrics = metrics.clone();
-                let response = {
-                    let _in = span.enter();
-                    srv.call(req)
+                let address = access::client_address(req.request(), &limits.trusted_proxies);
+                let slot = in_flight.enter(&address);
+                // A body that stops arriving is cut off.
+                let body = req.take_payload();
+                req.set_payload(actix_web::dev::Payload::Stream {
+                    payload: Box::pin(wire::IdleTimeout::new(body, limits.body_idle_timeout)),
+                });
+                let response: futures_util::future::LocalBoxFuture<'static, _> = if slot.is_some() {
+                    let call = {
+                        let _in = span.enter();
+                        srv.call(req)
+                    };
+                    Box::pin(async move { call.await.map(|r| r.map_into_left_body()) })
+                } else {
+                    let refused =
+                        actix_web::ResponseError::error_response(&ApiError::TooManyRequests {
+                            message: format!(
+                                "more than {} requests in flight from {address}: wait for them",
+                                limits.max_requests_per_address
+                            ),
+                            retry_after: 1,
+                        });
+                    Box::pin(std::future::ready(Ok::<_, actix_web::Error>(
+                        req.into_response(refused).map_into_right_body(),
+                    )))
                 };
                 async move {
                     let mut res = response.await?;
+                    drop(slot);
                     let status = res.status();
                     metrics
                         .requests
@@ -196,6 +236,7 @@ pub fn serve(
                         method = %method,
                         route = %route,
                         path = %path,
+                        address = %address,
                         status = status.as_u16(),
                         bytes = bytes,
                         ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -218,6 +259,8 @@ pub fn serve(
     // at the same moment peaked at 2.3 GB with actix's default of 512 threads
     // per worker). Requests beyond it wait their turn as small futures.
     .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    .client_request_timeout(head_timeout)
+    .keep_alive(keep_alive)
     .listen(listener)?
     .run();
     Ok(server)

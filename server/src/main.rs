@@ -76,6 +76,20 @@ enum Command {
         #[arg(long = "trusted-proxy", env = "GRIDSYNC_TRUSTED_PROXIES", value_delimiter = ',',
               value_parser = gridsync_server::access::parse_trusted)]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// Seconds a request body may go without a byte before it is cut
+        /// off (408 body_timeout); a slow link is fine, a stalled one is not.
+        #[arg(long, env = "GRIDSYNC_BODY_IDLE_TIMEOUT_SECS", default_value_t = Limits::default().body_idle_timeout.as_secs())]
+        body_idle_timeout_secs: u64,
+        /// Seconds the request line and headers may take to arrive.
+        #[arg(long, env = "GRIDSYNC_HEAD_TIMEOUT_SECS", default_value_t = Limits::default().head_timeout.as_secs())]
+        head_timeout_secs: u64,
+        /// Seconds an idle kept-alive connection stays open.
+        #[arg(long, env = "GRIDSYNC_KEEP_ALIVE_SECS", default_value_t = Limits::default().keep_alive.as_secs())]
+        keep_alive_secs: u64,
+        /// Requests one client address may have in flight at once (429
+        /// too_many_requests past it). Behind a proxy, see --trusted-proxy.
+        #[arg(long, env = "GRIDSYNC_MAX_REQUESTS_PER_ADDRESS", default_value_t = Limits::default().max_requests_per_address)]
+        max_requests_per_address: usize,
         #[command(flatten)]
         attachments: AttachmentArgs,
         #[command(flatten)]
@@ -349,6 +363,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             rules,
             sweep_secs,
             trusted_proxies,
+            body_idle_timeout_secs,
+            head_timeout_secs,
+            keep_alive_secs,
+            max_requests_per_address,
             attachments,
             blobs,
         } => {
@@ -372,6 +390,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 sweep_every: (sweep_secs > 0).then(|| std::time::Duration::from_secs(sweep_secs)),
                 attachments: attachments.limits()?,
                 trusted_proxies,
+                body_idle_timeout: std::time::Duration::from_secs(body_idle_timeout_secs.max(1)),
+                head_timeout: std::time::Duration::from_secs(head_timeout_secs.max(1)),
+                keep_alive: std::time::Duration::from_secs(keep_alive_secs),
+                max_requests_per_address: max_requests_per_address.max(1),
                 ..Limits::default()
             };
             let listener = gridsync_server::listen(&addr)

@@ -16,6 +16,10 @@ struct Running {
 
 impl Running {
     fn start(format: &str) -> Running {
+        Running::start_with(format, &[])
+    }
+
+    fn start_with(format: &str, serve_args: &[&str]) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -31,6 +35,7 @@ impl Running {
                 "--addr",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(serve_args)
             .env("DATABASE_URL", dir.path().join("g.db"))
             .env(
                 "GRIDSYNC_JWT_SECRET",
@@ -154,4 +159,73 @@ fn text_logs_have_no_colour_in_a_file_and_answers_are_gzipped_when_asked() {
             && l.contains("status=200")),
         "{log}"
     );
+}
+
+/// Send a request head and part of a body, and keep the connection open.
+fn stall(base: &str, path: &str) -> TcpStream {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"username\""
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// What came back on a stalled connection, read until it closes.
+fn answer(mut s: TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    all
+}
+
+#[test]
+fn a_stalled_body_is_cut_off_and_one_address_holds_only_so_many_requests() {
+    let s = Running::start_with(
+        "text",
+        &[
+            "--body-idle-timeout-secs",
+            "1",
+            "--max-requests-per-address",
+            "3",
+        ],
+    );
+    let health = || {
+        let t = Instant::now();
+        let st = match ureq::get(&format!("{}/healthz", s.base)).call() {
+            Ok(r) => (r.status(), None),
+            Err(ureq::Error::Status(st, r)) => (st, r.header("retry-after").map(str::to_owned)),
+            Err(e) => panic!("{e}"),
+        };
+        (st, t.elapsed())
+    };
+    // Two stalled bodies: the server answers others at once.
+    let t = Instant::now();
+    let stalled: Vec<TcpStream> = (0..2).map(|_| stall(&s.base, "/v1/auth/login")).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let ((st, _), took) = health();
+    assert_eq!(st, 200);
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    // A third fills this address's share: the next request waits its turn.
+    let third = stall(&s.base, "/v1/auth/login");
+    std::thread::sleep(Duration::from_millis(400));
+    let ((st, retry), _) = health();
+    assert_eq!(
+        (st, retry.as_deref()),
+        (429, Some("1")),
+        "{}",
+        std::fs::read_to_string(&s.log).unwrap()
+    );
+    // Each stalled body is cut off after a second without a byte: 408.
+    for c in stalled.into_iter().chain([third]) {
+        let a = answer(c);
+        assert!(a.starts_with("HTTP/1.1 408"), "{a}");
+        assert!(a.contains("body_timeout"), "{a}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(health().0 .0, 200, "the address's share is back");
+    let log = s.stop();
+    assert!(log.contains("status=408"), "{log}");
+    assert!(log.contains("status=429"), "{log}");
 }

@@ -242,7 +242,13 @@ pub async fn chunk(
     // At most one chunk is held in memory, never the whole attachment.
     let mut data = BytesMut::with_capacity(declared.unwrap_or(0).min(max_chunk) as usize);
     while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|e| ApiError::bad("incomplete_chunk", e.to_string()))?;
+        let piece = piece.map_err(|e| {
+            if crate::wire::timed_out(&e) {
+                ApiError::BodyTimeout(e.to_string())
+            } else {
+                ApiError::bad("incomplete_chunk", e.to_string())
+            }
+        })?;
         if let Some(e) = too_much((data.len() + piece.len()) as u64) {
             return Err(e);
         }
