@@ -32,6 +32,13 @@ pub async fn run(state: &AppState, at: i64) -> Result<Swept, ApiError> {
         let id = u.id.clone();
         web::block(move || store.finish_upload(&id, None)).await??;
     }
+    state.metrics.sweeps.inc();
+    state.metrics.escalations.inc_by(
+        escalated
+            .iter()
+            .filter(|r| matches!(r, ChangeResult::Applied { .. }))
+            .count() as u64,
+    );
     Ok(Swept {
         escalated,
         uploads_discarded: stale.len(),

@@ -75,6 +75,25 @@ pub struct Limits {
     pub keep_alive: std::time::Duration,
     /// Requests one client address may have in flight at once (429 past it).
     pub max_requests_per_address: usize,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <it>`.
+    pub metrics_token: Option<Secret>,
+}
+
+/// A secret setting: never printed (`Debug` shows `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Default for Limits {
@@ -91,6 +110,7 @@ impl Default for Limits {
             head_timeout: std::time::Duration::from_secs(10),
             keep_alive: std::time::Duration::from_secs(60),
             max_requests_per_address: 1024,
+            metrics_token: None,
         }
     }
 }
@@ -223,6 +243,10 @@ pub fn serve(
                         .requests
                         .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
                         .inc();
+                    metrics
+                        .request_seconds
+                        .with_label_values(&[route.as_str(), method.as_str()])
+                        .observe(started.elapsed().as_secs_f64());
                     let who = res.request().extensions().get::<access::Who>().cloned();
                     let bytes = access::body_bytes(actix_web::body::MessageBody::size(
                         res.response().body(),

@@ -90,6 +90,10 @@ enum Command {
         /// too_many_requests past it). Behind a proxy, see --trusted-proxy.
         #[arg(long, env = "GRIDSYNC_MAX_REQUESTS_PER_ADDRESS", default_value_t = Limits::default().max_requests_per_address)]
         max_requests_per_address: usize,
+        /// When set, GET /metrics answers only `Authorization: Bearer
+        /// <this>` (it shares the public port).
+        #[arg(long, env = "GRIDSYNC_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
         #[command(flatten)]
         attachments: AttachmentArgs,
         #[command(flatten)]
@@ -367,6 +371,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             head_timeout_secs,
             keep_alive_secs,
             max_requests_per_address,
+            metrics_token,
             attachments,
             blobs,
         } => {
@@ -394,6 +399,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 head_timeout: std::time::Duration::from_secs(head_timeout_secs.max(1)),
                 keep_alive: std::time::Duration::from_secs(keep_alive_secs),
                 max_requests_per_address: max_requests_per_address.max(1),
+                metrics_token: metrics_token
+                    .filter(|t| !t.is_empty())
+                    .map(gridsync_server::Secret),
                 ..Limits::default()
             };
             let listener = gridsync_server::listen(&addr)

@@ -229,3 +229,52 @@ fn a_stalled_body_is_cut_off_and_one_address_holds_only_so_many_requests() {
     assert!(log.contains("status=408"), "{log}");
     assert!(log.contains("status=429"), "{log}");
 }
+
+#[test]
+fn metrics_need_their_token_and_tell_what_an_operator_needs() {
+    let s = Running::start_with("text", &["--metrics-token", "scrape-me-0123456789"]);
+    let metrics = |auth: Option<&str>| {
+        let mut r = ureq::get(&format!("{}/metrics", s.base));
+        if let Some(a) = auth {
+            r = r.set("Authorization", a);
+        }
+        match r.call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(st, r)) => (st, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Bearer scrape-me-012345678"),
+    ] {
+        let (st, body) = metrics(auth);
+        assert_eq!(st, 401, "{auth:?}: {body}");
+        assert!(body.contains("missing_token"), "{body}");
+    }
+    // A wrong password counts as a login failure.
+    let e = ureq::post(&format!("{}/v1/auth/login", s.base))
+        .send_json(serde_json::json!({"username": "nobody", "password": "wrong-password"}))
+        .unwrap_err();
+    assert!(matches!(e, ureq::Error::Status(401, _)), "{e}");
+    let (st, text) = metrics(Some("Bearer scrape-me-0123456789"));
+    assert_eq!(st, 200);
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert_eq!(value("gridsync_login_failures_total"), 1.0);
+    assert_eq!(value("gridsync_quarantine_open"), 0.0);
+    assert_eq!(value("gridsync_sweeps_total"), 0.0);
+    assert!(value("gridsync_db_pool_connections{state=\"idle\"}") >= 1.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") > 0.0);
+    assert!(
+        text.contains(
+            "gridsync_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/auth/login\"} 1"
+        ),
+        "{text}"
+    );
+}

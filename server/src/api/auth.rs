@@ -96,6 +96,7 @@ pub async fn login(
     .await??;
     if result.is_none() {
         state.auth.login_failed(&name, &address);
+        state.metrics.login_failures.inc();
     }
     match result {
         None => Err(ApiError::Unauthorized {

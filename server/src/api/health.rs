@@ -16,10 +16,44 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+/// `GET /metrics`: Prometheus text. With `--metrics-token`, only for
+/// `Authorization: Bearer <that token>`.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(want) = &state.limits.metrics_token {
+        let sent = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let same = sent.len() == want.len()
+            && sent
+                .bytes()
+                .zip(want.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(ApiError::Unauthorized {
+                code: "missing_token",
+                message: "send Authorization: Bearer <the metrics token>".into(),
+            });
+        }
+    }
+    let store = state.store.clone();
+    let open = web::block(move || store.quarantine_open()).await??;
+    let m = &state.metrics;
+    m.quarantine_open.set(open);
+    let (connections, idle) = state.store.pool_state();
+    m.pool.with_label_values(&["idle"]).set(i64::from(idle));
+    m.pool
+        .with_label_values(&["in_use"])
+        .set(i64::from(connections.saturating_sub(idle)));
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(m.render()))
 }
 
 /// The collection schemas this server validates changes against.

@@ -240,6 +240,15 @@ impl Pool {
         }
     }
 
+    /// Connections open, and of those idle.
+    pub fn state(&self) -> (u32, u32) {
+        let s = match self {
+            Pool::Sqlite(p, _) => p.state(),
+            Pool::Pg(p) => p.state(),
+        };
+        (s.connections, s.idle_connections)
+    }
+
     /// The database answers.
     pub fn ping(&self) -> Result<(), DbError> {
         let q = diesel::sql_query("SELECT 1");

@@ -263,6 +263,13 @@ macro_rules! queries {
                 }
                 Ok(query.order(quarantine::id.asc()).limit(limit).load(c)?)
             }
+
+            pub(super) fn quarantine_open(c: &mut $conn) -> Result<i64, StoreError> {
+                Ok(quarantine::table
+                    .filter(quarantine::resolution.is_null())
+                    .count()
+                    .get_result(c)?)
+            }
         }
     };
 }
@@ -438,6 +445,16 @@ impl Store {
     pub fn actor_max_seq(&self, actor: u32) -> Result<i64, StoreError> {
         let actor = i64::from(actor);
         read_tx!(self, actor_max_seq(actor))
+    }
+
+    /// Refused changes no supervisor has decided on yet.
+    pub fn quarantine_open(&self) -> Result<i64, StoreError> {
+        read_tx!(self, quarantine_open())
+    }
+
+    /// This process's database connections: `(open, idle)`.
+    pub fn pool_state(&self) -> (u32, u32) {
+        self.pool.state()
     }
 
     pub fn quarantined(
