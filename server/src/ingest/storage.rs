@@ -257,7 +257,10 @@ macro_rules! diesel_write_tx {
                     // Looked up by sender and sequence first (indexed), so
                     // a device that sends refusal after refusal never makes
                     // each batch scan the whole quarantine.
+                    // In the change's grid (the same change names the same
+                    // grid): on Citus one shard, not every shard.
                     let mut known = quarantine::table
+                        .filter(quarantine::grid.eq(&q.grid))
                         .filter(quarantine::actor.eq(q.actor))
                         .filter(quarantine::body.eq(&q.body))
                         .filter(quarantine::code.eq(&q.code))
