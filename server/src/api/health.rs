@@ -29,12 +29,7 @@ pub async fn metrics(
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .unwrap_or_default();
-        let same = sent.len() == want.len()
-            && sent
-                .bytes()
-                .zip(want.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
+        let same: bool = subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), want.as_bytes()).into();
         if !same {
             return Err(ApiError::Unauthorized {
                 code: "missing_token",

@@ -322,14 +322,23 @@ pub fn apply<T: WriteTx + ?Sized>(
         })
     };
     let seqs: Vec<i64> = ready().map(|(_, s)| s).collect();
-    let mut logged = tx.logged(i64::from(batch.actor), &grids, &seqs)?;
+    // Keyed by grid, then sequence or actor: each change looks up its own
+    // grid's map once, with no key built per lookup.
+    let mut logged: HashMap<String, HashMap<i64, String>> = HashMap::new();
+    for ((g, seq), body) in tx.logged(i64::from(batch.actor), &grids, &seqs)? {
+        logged.entry(g).or_default().insert(seq, body);
+    }
     // The sender's own heads too: they move below.
     let claimed: BTreeSet<i64> = ready()
         .flat_map(|(c, _)| c.claimed_actors())
         .map(i64::from)
         .chain([i64::from(batch.actor)])
         .collect();
-    let heads = tx.actor_heads(&grids, &claimed.into_iter().collect::<Vec<_>>())?;
+    let mut heads: HashMap<String, HashMap<i64, i64>> = HashMap::new();
+    for ((g, actor), seq) in tx.actor_heads(&grids, &claimed.into_iter().collect::<Vec<_>>())? {
+        heads.entry(g).or_default().insert(actor, seq);
+    }
+    let none = HashMap::new();
     // A record is its grid and its id: every key below is the pair.
     let ids: BTreeSet<String> = ready().map(|(c, _)| c.record.to_string()).collect();
     let wanted: BTreeSet<(&str, Uuid)> =
@@ -372,7 +381,7 @@ pub fn apply<T: WriteTx + ?Sized>(
             quarantine(&mut held, Some(change), body, &r);
             results.push(r);
         };
-        match logged.get(&(change.grid.clone(), actor_seq)) {
+        match logged.get(&change.grid).and_then(|l| l.get(&actor_seq)) {
             Some(b) if b == body => {
                 results.push(ChangeResult::Duplicate {
                     actor: change.actor,
@@ -392,9 +401,10 @@ pub fn apply<T: WriteTx + ?Sized>(
         // Nothing a device claims to have seen may go beyond what was made
         // in the grid (PROTOCOL.md, "Bounds"): a context names dots of the
         // record it changes, and a record stays in its grid.
+        let in_grid = heads.get(&change.grid).unwrap_or(&none);
         let known = |a: u32| {
-            heads
-                .get(&(change.grid.clone(), i64::from(a)))
+            in_grid
+                .get(&i64::from(a))
                 .and_then(|s| u64::try_from(*s).ok())
                 .unwrap_or(0)
         };
@@ -446,7 +456,10 @@ pub fn apply<T: WriteTx + ?Sized>(
         let next_seq = *head;
         entry.last_seq = next_seq;
         entry.touched = true;
-        logged.insert((change.grid.clone(), actor_seq), body.clone());
+        logged
+            .entry(change.grid.clone())
+            .or_default()
+            .insert(actor_seq, body.clone());
         written.push(NewChange {
             seq: next_seq,
             record_id: change.record.to_string(),
@@ -498,7 +511,11 @@ pub fn apply<T: WriteTx + ?Sized>(
     // The sender's newest sequence in each grid it wrote to.
     let mut newest: HashMap<String, i64> = HashMap::new();
     for w in &written {
-        let known = heads.get(&(w.grid.clone(), w.actor)).copied().unwrap_or(0);
+        let known = heads
+            .get(&w.grid)
+            .and_then(|h| h.get(&w.actor))
+            .copied()
+            .unwrap_or(0);
         let n = newest.entry(w.grid.clone()).or_insert(known);
         *n = (*n).max(w.actor_seq);
     }
