@@ -41,6 +41,9 @@ pub enum ClientError {
     Protocol(String),
     #[error("{0}")]
     Usage(String),
+    /// A CA file given to trust could not be used.
+    #[error("{path}: {why}")]
+    Tls { path: String, why: String },
 }
 
 impl ClientError {
@@ -54,6 +57,7 @@ impl ClientError {
             ClientError::NotEnrolled => Some("not_enrolled"),
             ClientError::AlreadyEnrolled => Some("already_enrolled"),
             ClientError::Unreachable(_) => Some("server_unreachable"),
+            ClientError::Tls { .. } => Some("invalid_ca_cert"),
             _ => None,
         }
     }

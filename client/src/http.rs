@@ -1,11 +1,17 @@
 //! The HTTP transport: the server's JSON endpoints over a blocking agent.
 
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
+use crate::error::ClientError;
 use crate::sync::{Failure, SyncRequest, SyncResponse};
 
 /// The server, reached over HTTP.
@@ -50,14 +56,69 @@ pub struct UploadAnswer {
     pub max_chunk: u64,
 }
 
+/// The system's trusted roots, read once per process (an empty set where
+/// the system has none: then only a CA given with [`Http::trusting`] works).
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        // Unreadable system certificates are skipped, not fatal.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    })
+}
+
+/// TLS for `https://` servers (TLS 1.2 and 1.3, with ring): `roots` only.
+fn tls_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
+}
+
 impl Http {
+    /// The server at `base` (`http://…` or `https://…`, trusted by the
+    /// system's roots).
     pub fn new(base: &str) -> Http {
+        static SYSTEM: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        let tls = SYSTEM.get_or_init(|| tls_config(system_roots().clone()));
+        Http::with_tls(base, tls.clone())
+    }
+
+    /// The server at `base`, trusting a private CA too (the PEM file at
+    /// `ca_file`: one or more certificates), as a government intranet needs.
+    pub fn trusting(base: &str, ca_file: &Path) -> Result<Http, ClientError> {
+        let tls_error = |why: String| ClientError::Tls {
+            path: ca_file.display().to_string(),
+            why,
+        };
+        let mut roots = system_roots().clone();
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| tls_error(e.to_string()))? {
+            let cert = cert.map_err(|e| tls_error(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_error(format!("not a CA certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(tls_error("no PEM certificate in the file".into()));
+        }
+        Ok(Http::with_tls(base, tls_config(roots)))
+    }
+
+    fn with_tls(base: &str, tls: Arc<rustls::ClientConfig>) -> Http {
         Http {
             base: base.trim_end_matches('/').to_owned(),
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_secs(10))
                 .timeout_read(Duration::from_secs(120))
                 .timeout_write(Duration::from_secs(120))
+                .tls_config(tls)
                 .build(),
         }
     }

@@ -2,6 +2,8 @@
 //! listed and resolved, bad input refused with nothing kept.
 
 mod common;
+#[path = "../../server/tests/common/tls.rs"]
+mod tls;
 
 use std::path::Path;
 use std::process::Command;
@@ -237,5 +239,82 @@ fn the_simulator_prints_its_errors_as_json_when_asked() {
     assert!(
         err["message"].as_str().unwrap().contains("could not run"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_phone_enrolls_and_syncs_over_https_trusting_the_intranet_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = tls::Ca::new("District intranet CA");
+    let files = ca.server(certs.path(), "server");
+    let ca_file = ca.write(&certs.path().join("intranet-ca.pem"));
+    let server = Server::start_tls(&files.cert, &files.key, &ca_file);
+    assert!(server.url.starts_with("https://"));
+    server.user("li", "grid_worker", "g1");
+    let phone = tempfile::tempdir().unwrap();
+    let phone = phone.path();
+
+    // Without the CA, the server's certificate is not trusted: a clear
+    // error, nothing enrolled.
+    let (enrolled, _, err) = device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
+    assert!(!enrolled);
+    assert!(
+        err.contains("server unreachable") && err.contains("certificate"),
+        "{err}"
+    );
+    let (_, _, err) = device(phone, &["status"]);
+    assert!(
+        err.contains("not_enrolled") || err.contains("enroll"),
+        "{err}"
+    );
+
+    // A CA file that is no certificate is refused, saying which file.
+    let bad = certs.path().join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let (enrolled, _, err) = device(
+        phone,
+        &[
+            "--ca-cert",
+            bad.to_str().unwrap(),
+            "enroll",
+            "--server",
+            &server.url,
+            "--user",
+            "li",
+        ],
+    );
+    assert!(!enrolled && err.contains("bad.pem"), "{err}");
+
+    // With it: enrolled; later commands trust it without being told again.
+    ok(
+        phone,
+        &[
+            "--ca-cert",
+            ca_file.to_str().unwrap(),
+            "enroll",
+            "--server",
+            &server.url,
+            "--user",
+            "li",
+        ],
+    );
+    let made = ok(
+        phone,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=井盖缺失",
+            "status=reported",
+        ],
+    );
+    let synced = ok(phone, &["sync"]);
+    assert_eq!(synced["delivered"].as_u64(), Some(1), "{synced}");
+    let id = made["id"].as_str().unwrap();
+    let served = server.get(&format!("/v1/records/{id}?grid=g1"));
+    assert_eq!(
+        served["record"]["fields"]["title"]["value"], "井盖缺失",
+        "{served}"
     );
 }

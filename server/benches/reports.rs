@@ -511,7 +511,8 @@ fn main() {
     stats("(a) store call + roll-up", times);
 
     // --- (b) through HTTP ----------------------------------------------------
-    let auth = gridsync_server::auth_for(&store, Some(SECRET)).expect("auth");
+    let auth =
+        gridsync_server::auth_for(gridsync_server::auth::tokens::Keys::new(SECRET.as_bytes()));
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let limits = Limits {
         sweep_every: None,

@@ -31,6 +31,7 @@ pub mod rules;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod wire;
 pub mod workflows;
 
@@ -126,11 +127,10 @@ pub fn open_store(db: &Database, pool_size: u32) -> Result<Store, StoreError> {
     Ok(Store::new(pool))
 }
 
-/// The token keys: `jwt_secret` (at least 32 bytes) when configured, else
-/// the secret kept in the store (made on first start, shared by all nodes).
-pub fn auth_for(store: &Store, jwt_secret: Option<&str>) -> Result<Arc<Auth>, StoreError> {
-    let secret = Auth::secret(store, jwt_secret)?;
-    Ok(Arc::new(Auth::new(secret.as_bytes())))
+/// Logins and tokens signed and verified with `keys`
+/// ([`auth::keys::signing_keys`] finds a deployment's).
+pub fn auth_for(keys: auth::tokens::Keys) -> Arc<Auth> {
+    Arc::new(Auth::new(keys))
 }
 
 /// Connections waiting to be accepted. `std::net::TcpListener::bind` listens
@@ -161,9 +161,21 @@ pub fn listen(addr: &str) -> std::io::Result<TcpListener> {
 /// hashing): a few per pooled connection, no more.
 pub const BLOCKING_THREADS_PER_WORKER: usize = 16;
 
-/// Start serving on an already bound listener (port 0 in tests).
+/// Start serving plain HTTP on an already bound listener (port 0 in tests).
 pub fn serve(
     listener: TcpListener,
+    store: Store,
+    limits: Limits,
+    auth: Arc<Auth>,
+    blobs: Arc<dyn BlobStore>,
+) -> std::io::Result<Server> {
+    serve_on(listener, None, store, limits, auth, blobs)
+}
+
+/// Start serving on an already bound listener: HTTPS with `tls`, else HTTP.
+pub fn serve_on(
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
     store: Store,
     limits: Limits,
     auth: Arc<Auth>,
@@ -284,8 +296,11 @@ pub fn serve(
     // per worker). Requests beyond it wait their turn as small futures.
     .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
     .client_request_timeout(head_timeout)
-    .keep_alive(keep_alive)
-    .listen(listener)?
+    .keep_alive(keep_alive);
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    }
     .run();
     Ok(server)
 }
@@ -314,11 +329,25 @@ impl Background {
         auth: Arc<Auth>,
         blobs: Arc<dyn BlobStore>,
     ) -> std::io::Result<Background> {
-        let url = format!("http://{}", listener.local_addr()?);
+        Background::start_on(listener, None, store, limits, auth, blobs)
+    }
+
+    /// As [`Background::start`], over HTTPS with `tls`
+    /// (`url` is then `https://127.0.0.1:PORT`).
+    pub fn start_on(
+        listener: TcpListener,
+        tls: Option<rustls::ServerConfig>,
+        store: Store,
+        limits: Limits,
+        auth: Arc<Auth>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> std::io::Result<Background> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr()?);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                match serve(listener, store, limits, auth, blobs) {
+                match serve_on(listener, tls, store, limits, auth, blobs) {
                     Ok(server) => {
                         let _ = tx.send(Ok(server.handle()));
                         let _ = server.await;

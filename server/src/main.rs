@@ -58,10 +58,20 @@ enum Command {
         /// its logins.
         #[arg(long)]
         demo: bool,
-        /// Secret that signs access tokens (at least 32 bytes); all nodes of
-        /// one deployment share it. Without it, one is made on first start
-        /// and kept in the database.
-        #[arg(long, env = "GRIDSYNC_JWT_SECRET", hide_env_values = true)]
+        /// The signing keys of access tokens: a file of `KEY-ID SECRET`
+        /// lines, the first signing (`gridsync new-key` makes a line), the
+        /// same on every node. Without it and GRIDSYNC_JWT_SECRET, the
+        /// embedded store makes one beside its database file (mode 0600).
+        #[arg(long, env = "GRIDSYNC_JWT_KEY_FILE")]
+        jwt_key_file: Option<std::path::PathBuf>,
+        /// One secret that signs access tokens (at least 32 bytes), instead
+        /// of a key file; all nodes of one deployment share it.
+        #[arg(
+            long,
+            env = "GRIDSYNC_JWT_SECRET",
+            hide_env_values = true,
+            conflicts_with = "jwt_key_file"
+        )]
         jwt_secret: Option<String>,
         /// A JSON file of deadline rules (see GET /v1/rules for the form);
         /// the built-in defaults otherwise.
@@ -94,6 +104,13 @@ enum Command {
         /// <this>` (it shares the public port).
         #[arg(long, env = "GRIDSYNC_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); with
+        /// --tls-key. SIGHUP reloads both files without a restart.
+        #[arg(long, env = "GRIDSYNC_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "GRIDSYNC_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
         #[command(flatten)]
         attachments: AttachmentArgs,
         #[command(flatten)]
@@ -111,6 +128,9 @@ enum Command {
         #[arg(long)]
         district_name: String,
     },
+    /// Print a new signing key line (`KEY-ID SECRET`) for a key file
+    /// (--jwt-key-file); docs/OPERATIONS.md says how to rotate.
+    NewKey,
     /// Apply pending migrations, place the tables (on a Citus coordinator:
     /// distributed by grid) and exit, saying which layout the store has.
     Migrate {
@@ -267,6 +287,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .flatten_event(true)
             .init(),
     }
+    if let Command::NewKey = cli.command {
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        println!("{}", gridsync_server::auth::tokens::new_key_line(&today));
+        return Ok(());
+    }
     let db = Database::from_url(cli.database_url.as_deref())?;
     tracing::info!(database = %db.describe(), "opening store");
     if let Command::Migrate { layout } = cli.command {
@@ -283,7 +308,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let store = open_store(&db, cli.pool_size)
         .map_err(|e| format!("the store at {}: {e}", db.describe()))?;
     match cli.command {
-        Command::Migrate { .. } => unreachable!("migrated above"),
+        Command::Migrate { .. } | Command::NewKey => unreachable!("done above"),
         Command::Seed {
             fixture: name,
             scale,
@@ -363,6 +388,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             max_body_bytes,
             max_batch,
             demo,
+            jwt_key_file,
             jwt_secret,
             rules,
             sweep_secs,
@@ -372,6 +398,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             keep_alive_secs,
             max_requests_per_address,
             metrics_token,
+            tls_cert,
+            tls_key,
             attachments,
             blobs,
         } => {
@@ -388,7 +416,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .block_on(fixture::keep_photos(&store, &*blobs, &photos))?;
                 println!("{text}");
             }
-            let auth = auth_for(&store, jwt_secret.as_deref())?;
+            let (keys, from) = gridsync_server::auth::keys::signing_keys(
+                &db,
+                jwt_key_file.as_deref(),
+                jwt_secret.as_deref(),
+            )?;
+            tracing::info!(from = %from, signing = keys.signing_kid(), keys = ?keys.kids(), "token signing keys");
+            let auth = auth_for(keys);
             let limits = Limits {
                 max_body_bytes,
                 max_batch,
@@ -404,11 +438,30 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .map(gridsync_server::Secret),
                 ..Limits::default()
             };
+            let certificates = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(gridsync_server::tls::Certificates::load(cert, key)?)
+                }
+                _ => None,
+            };
             let listener = gridsync_server::listen(&addr)
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            tracing::info!(url = %format!("http://{}", listener.local_addr()?), "gridsync serving");
+            let scheme = if certificates.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!(url = %format!("{scheme}://{}", listener.local_addr()?), "gridsync serving");
             actix_web::rt::System::new().block_on(async {
-                gridsync_server::serve(listener, store, limits, auth, blobs)?.await
+                let tls = certificates.as_ref().map(|c| c.server_config());
+                if let Some(certificates) = certificates {
+                    actix_web::rt::spawn(async move {
+                        if let Err(e) = certificates.reload_on_hangup().await {
+                            tracing::error!(error = %e, "cannot watch for SIGHUP");
+                        }
+                    });
+                }
+                gridsync_server::serve_on(listener, tls, store, limits, auth, blobs)?.await
             })?;
         }
     }

@@ -10,6 +10,7 @@ fn gridsync(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32,
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("GRIDSYNC_JWT_SECRET")
+        .env_remove("GRIDSYNC_JWT_KEY_FILE")
         .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .current_dir(dir)
@@ -31,7 +32,7 @@ fn start_up_errors_are_one_line_that_says_what_and_where() {
     let busy_addr = busy.local_addr().unwrap().to_string();
     let db = dir.path().join("g.db");
     let db = db.to_str().unwrap();
-    let cases: [Case<'_>; 4] = [
+    let cases: [Case<'_>; 6] = [
         (
             &["--database-url", "mysql://u@db/gs", "migrate"],
             &[],
@@ -52,6 +53,22 @@ fn start_up_errors_are_one_line_that_says_what_and_where() {
             &[("GRIDSYNC_JWT_SECRET", "short")],
             &["at least 32 bytes"],
         ),
+        (
+            &[
+                "--database-url",
+                db,
+                "serve",
+                "--jwt-key-file",
+                "no-such-keys",
+            ],
+            &[],
+            &["no-such-keys", "No such file"],
+        ),
+        (
+            &["--database-url", db, "serve", "--jwt-key-file", "g.db"],
+            &[],
+            &["g.db", "UTF-8"],
+        ),
     ];
     for (args, env, says) in cases {
         let (status, stderr) = gridsync(dir.path(), args, env);
@@ -71,7 +88,7 @@ fn start_up_errors_are_one_line_that_says_what_and_where() {
     let made: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with("g.db") && n != "g-attachments")
+        .filter(|n| !n.starts_with("g.db") && n != "g-attachments" && n != "g.jwt-keys")
         .collect();
     assert!(made.is_empty(), "{made:?}");
     drop(busy);

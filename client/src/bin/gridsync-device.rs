@@ -35,6 +35,11 @@ struct Cli {
     /// The caption of files attached as FIELD=@FILE.
     #[arg(long, global = true)]
     caption: Option<String>,
+    /// A PEM file of the CA that signed an `https://` server's certificate,
+    /// trusted besides the system's roots (an intranet's private CA). Given
+    /// at enroll, it is kept in the device's folder for later commands.
+    #[arg(long, env = "GRIDSYNC_CA_CERT", global = true)]
+    ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -209,8 +214,24 @@ fn usage(msg: impl Into<String>) -> ClientError {
     ClientError::Usage(msg.into())
 }
 
+/// Where enroll keeps the CA given with --ca-cert.
+const KEPT_CA: &str = "server-ca.pem";
+
+/// The server, trusting --ca-cert, else the CA kept at enroll, besides the
+/// system's roots.
+fn http(cli: &Cli, server: &str) -> Result<Http, ClientError> {
+    let kept = cli.dir.join(KEPT_CA);
+    match &cli.ca_cert {
+        Some(ca) => Http::trusting(server, ca),
+        None if kept.exists() => Http::trusting(server, &kept),
+        None => Ok(Http::new(server)),
+    }
+}
+
 fn open(cli: &Cli) -> Result<Client, ClientError> {
-    Client::open(LocalStore::open_dir(&cli.dir)?)
+    let mut store = LocalStore::open_dir(&cli.dir)?;
+    let server = store.device()?.ok_or(ClientError::NotEnrolled)?.server;
+    Client::open_with(store, http(cli, &server)?)
 }
 
 fn collection_of(
@@ -259,8 +280,15 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .clone()
                 .unwrap_or_else(|| format!("{user}'s gridsync-device"));
             let grids = (!grids.is_empty()).then(|| grids.clone());
-            let mut phone =
-                Client::enroll(store, &Http::new(server), user, password, &name, grids)?;
+            let http = http(cli, server)?;
+            let mut phone = Client::enroll(store, &http, user, password, &name, grids)?;
+            if let Some(ca) = &cli.ca_cert {
+                let kept = cli.dir.join(KEPT_CA);
+                std::fs::copy(ca, &kept).map_err(|source| ClientError::Io {
+                    path: kept.display().to_string(),
+                    source,
+                })?;
+            }
             let status = phone.status()?;
             Ok(out(
                 format!(

@@ -17,12 +17,32 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Server {
     pub url: String,
     pub store: Store,
+    /// The CA file an HTTPS server's certificate is trusted by.
+    pub ca: Option<std::path::PathBuf>,
     _running: Background,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_on(None)
+    }
+
+    /// The server over HTTPS with the certificate `cert`/`key`.
+    /// The server over HTTPS with the certificate `cert`/`key` of the CA
+    /// in the file `ca` (which [`Server::http`] then trusts).
+    pub fn start_tls(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> Server {
+        let certificates = gridsync_server::tls::Certificates::load(cert, key).unwrap();
+        let mut server = Server::start_on(Some(certificates.server_config()));
+        server.ca = Some(ca.to_owned());
+        server
+    }
+
+    fn start_on(tls: Option<rustls::ServerConfig>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = open_store(&Database::Sqlite(dir.path().join("server.db")), 4).unwrap();
         for (code, parent, level) in [
@@ -43,12 +63,14 @@ impl Server {
                 })
                 .unwrap();
         }
-        let auth = gridsync_server::auth_for(&store, Some(SECRET)).unwrap();
+        let auth =
+            gridsync_server::auth_for(gridsync_server::auth::tokens::Keys::new(SECRET.as_bytes()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let blobs =
             gridsync_server::blobs::disk::DiskStore::open(dir.path().join("blobs")).unwrap();
-        let running = Background::start(
+        let running = Background::start_on(
             listener,
+            tls,
             store.clone(),
             Limits::default(),
             auth,
@@ -58,6 +80,7 @@ impl Server {
         let server = Server {
             url: running.url.clone(),
             store,
+            ca: None,
             _running: running,
             _dir: dir,
         };
@@ -83,7 +106,10 @@ impl Server {
     }
 
     pub fn http(&self) -> Http {
-        Http::new(&self.url)
+        match &self.ca {
+            Some(ca) => Http::trusting(&self.url, ca).unwrap(),
+            None => Http::new(&self.url),
+        }
     }
 
     /// A device of `username` whose store is a file in `dir`.

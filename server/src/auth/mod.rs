@@ -1,6 +1,7 @@
 //! Identity and access: who the caller is ([`Caller`], from a bearer token),
 //! what they may reach ([`policy`]), tokens and passwords.
 
+pub mod keys;
 pub mod password;
 pub mod policy;
 pub mod tokens;
@@ -45,10 +46,10 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(secret: &[u8]) -> Auth {
+    pub fn new(keys: Keys) -> Auth {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).expect("non-zero"));
         Auth {
-            keys: Keys::new(secret),
+            keys,
             per_account: RateLimiter::keyed(per_minute(FAILURES_PER_ACCOUNT)),
             per_address: RateLimiter::keyed(per_minute(FAILURES_PER_ADDRESS)),
             locked: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -65,20 +66,6 @@ impl Auth {
             .acquire()
             .await
             .expect("the hashing semaphore is never closed")
-    }
-
-    /// The signing secret: `GRIDSYNC_JWT_SECRET` when set (at least 32 bytes),
-    /// else one generated on first start and kept in the store, so that every
-    /// server process on one database signs alike.
-    pub fn secret(store: &Store, configured: Option<&str>) -> Result<String, StoreError> {
-        match configured.filter(|s| !s.is_empty()) {
-            Some(s) if s.len() >= 32 => Ok(s.to_owned()),
-            Some(_) => Err(StoreError::Invalid {
-                code: "weak_secret",
-                message: "GRIDSYNC_JWT_SECRET must be at least 32 bytes".into(),
-            }),
-            None => store.setting_or_init("jwt_secret", &tokens::new_secret()),
-        }
     }
 
     /// Refuse a login attempt while this account is locked out from this

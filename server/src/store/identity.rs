@@ -610,7 +610,7 @@ impl Store {
     }
 
     /// A setting, stored with `value` the first time it is asked for (so all
-    /// server processes on one database share, e.g., the signing secret).
+    /// server processes on one database share it).
     pub fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
         write_tx!(self, setting_or_init(key, value))
     }

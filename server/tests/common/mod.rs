@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod photos;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -235,7 +236,7 @@ impl TestServer {
         let mut db: Store = open_store(&backend.database(), 4).unwrap();
         db.state_threshold = state_threshold;
         bootstrap(&db);
-        let auth = gridsync_server::auth_for(&db, Some(SECRET)).unwrap();
+        let auth = gridsync_server::auth_for(Keys::new(SECRET.as_bytes()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running =
             gridsync_server::Background::start(listener, db, limits, auth, blobs).unwrap();
