@@ -17,8 +17,8 @@ use crate::store::{
 mod upload;
 
 use crate::sync::{
-    recover, sort_results, CursorField, Failure, Recovery, ResumeField, RetryPolicy, SyncRequest,
-    SyncResponse,
+    recover, sort_results, CursorField, Failure, Recovery, Refusal, ResumeField, RetryPolicy,
+    SyncRequest, SyncResponse,
 };
 pub use upload::{reference_json, AttachmentRef, AttachmentState};
 
@@ -386,6 +386,49 @@ impl Client {
         Ok(())
     }
 
+    /// The way out after this install was revoked (`device_revoked`): log
+    /// in again as its user and hand the outbox to the server's quarantine,
+    /// where a supervisor accepts each change (merged as made, by this
+    /// install's actor) or rejects it. Each change handed over moves from
+    /// the outbox to the refused list with the server's code: kept and
+    /// shown, never sent again. Returns how many were handed over.
+    pub fn hand_over(&mut self, password: &str) -> Result<usize, ClientError> {
+        let login = self
+            .http
+            .login(&self.row.username, password)
+            .map_err(ClientError::from)?;
+        let mut handed = 0;
+        loop {
+            let outbox = self.store.outbox(self.options.batch as i64)?;
+            if outbox.is_empty() {
+                return Ok(handed);
+            }
+            let changes: Vec<Box<RawValue>> = outbox
+                .iter()
+                .map(|o| RawValue::from_string(o.change.clone()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ClientError::Protocol(format!("outbox entry unreadable: {e}")))?;
+            let refs: Vec<&RawValue> = changes.iter().map(AsRef::as_ref).collect();
+            let answer = self
+                .http
+                .hand_over(&login.access_token, &self.row.device_id, &refs)
+                .map_err(ClientError::from)?;
+            let sent: Vec<u64> = outbox.iter().map(|o| o.seq as u64).collect();
+            let (done, refusals) =
+                sort_results(&sent, &answer.results).map_err(ClientError::Protocol)?;
+            let at = now_ms();
+            self.store.acknowledge(&Acknowledged {
+                done: done.iter().map(|&s| s as i64).collect(),
+                refused: refused_rows(&outbox, refusals, at),
+                records: Vec::new(),
+                cursor: self.row.cursor.clone(),
+                resume: self.row.resume.clone(),
+                at,
+            })?;
+            handed += outbox.len();
+        }
+    }
+
     /// Push the outbox and pull until caught up, then upload the
     /// attachments of acknowledged changes.
     pub fn sync(&mut self) -> Result<SyncReport, ClientError> {
@@ -508,24 +551,7 @@ impl Client {
         let (done, refusals) =
             sort_results(&sent, &response.results).map_err(ClientError::Protocol)?;
         let at = now_ms();
-        let refused_rows: Vec<RefusedRow> = refusals
-            .into_iter()
-            .map(|r| {
-                let o = outbox
-                    .iter()
-                    .find(|o| o.seq as u64 == r.seq)
-                    .expect("refusals pair with the outbox");
-                RefusedRow {
-                    seq: o.seq,
-                    record: o.record.clone(),
-                    change: o.change.clone(),
-                    code: r.code,
-                    field: r.field,
-                    message: r.message,
-                    refused_at: at,
-                }
-            })
-            .collect();
+        let refused_rows = refused_rows(outbox, refusals, at);
         let mut touched = BTreeSet::new();
         for c in &response.changes {
             // What another device made wrong must not stop this one's sync.
@@ -592,6 +618,28 @@ impl Client {
         report.pulled_records += response.records.len() as u64;
         Ok(())
     }
+}
+
+/// The outbox entries the server refused, as the refused list keeps them.
+fn refused_rows(outbox: &[OutboxRow], refusals: Vec<Refusal>, at: i64) -> Vec<RefusedRow> {
+    refusals
+        .into_iter()
+        .map(|r| {
+            let o = outbox
+                .iter()
+                .find(|o| o.seq as u64 == r.seq)
+                .expect("refusals pair with the outbox");
+            RefusedRow {
+                seq: o.seq,
+                record: o.record.clone(),
+                change: o.change.clone(),
+                code: r.code,
+                field: r.field,
+                message: r.message,
+                refused_at: at,
+            }
+        })
+        .collect()
 }
 
 fn load(store: &mut LocalStore) -> Result<(DeviceRow, Device), ClientError> {

@@ -155,6 +155,23 @@ impl Http {
         self.post("/v1/sync", Some(token), req)
     }
 
+    /// Hand a revoked install's unsent changes to the quarantine, with a
+    /// fresh login (`user_token`) of the same user.
+    pub fn hand_over(
+        &self,
+        user_token: &str,
+        device_id: &str,
+        changes: &[&serde_json::value::RawValue],
+    ) -> Result<gridsync_core::wire::HandOverResponse, Failure> {
+        self.post(
+            &format!("/v1/devices/{device_id}/handover"),
+            Some(user_token),
+            &gridsync_core::wire::HandOverRequest {
+                changes: changes.to_vec(),
+            },
+        )
+    }
+
     /// Begin or resume the upload of an attachment (or learn the server has it).
     pub fn begin_upload(
         &self,

@@ -318,3 +318,159 @@ fn a_phone_enrolls_and_syncs_over_https_trusting_the_intranet_ca() {
         "{served}"
     );
 }
+
+#[test]
+fn a_revoked_phone_hands_its_unsent_changes_to_the_quarantine_and_nothing_else() {
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    server.user("wang", "grid_worker", "g1");
+    server.user("chief", "supervisor", "d");
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dir, other) = (dir.path(), other.path());
+    ok(dir, &["enroll", "--server", &server.url, "--user", "li"]);
+    ok(
+        other,
+        &["enroll", "--server", &server.url, "--user", "wang"],
+    );
+    ok(dir, &["sync"]);
+    // Two events made offline; then the admin revokes the phone (say it was
+    // reported lost, and then found).
+    let mut made = Vec::new();
+    for title in ["路灯不亮", "占道经营"] {
+        let m = ok(
+            dir,
+            &[
+                "create",
+                "event",
+                "--grid",
+                "g1",
+                &format!("title={title}"),
+                "status=reported",
+            ],
+        );
+        made.push(m["id"].as_str().unwrap().to_owned());
+    }
+    let http = server.http();
+    let admin = http.login("admin", PASSWORD).unwrap().access_token;
+    let device_id = ok(dir, &["status"])["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _: Json = http
+        .post(
+            &format!("/v1/devices/{device_id}/revoke"),
+            Some(&admin),
+            &serde_json::json!({}),
+        )
+        .unwrap();
+
+    // The phone cannot sync, and its own token cannot hand over either.
+    let (synced, _, err) = device(dir, &["sync"]);
+    assert!(!synced && err.contains("device_revoked"), "{err}");
+    let own_token = gridsync_client::LocalStore::open_dir(dir)
+        .unwrap()
+        .device()
+        .unwrap()
+        .unwrap()
+        .access_token;
+    let refused = http.post::<Json>(
+        &format!("/v1/devices/{device_id}/handover"),
+        Some(&own_token),
+        &serde_json::json!({"changes": []}),
+    );
+    assert!(
+        matches!(&refused, Err(gridsync_client::sync::Failure::Status { status: 401, code, .. }) if code == "device_revoked"),
+        "{refused:?}"
+    );
+    // Another user may not hand over li's phone; wang's own phone is not
+    // revoked, so there is nothing to hand over.
+    let wang = http.login("wang", PASSWORD).unwrap().access_token;
+    let wang_device = ok(other, &["status"])["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (device, code) in [
+        (&device_id, "not_found"),
+        (&wang_device, "device_not_revoked"),
+    ] {
+        let r = http.post::<Json>(
+            &format!("/v1/devices/{device}/handover"),
+            Some(&wang),
+            &serde_json::json!({"changes": []}),
+        );
+        assert!(
+            matches!(&r, Err(gridsync_client::sync::Failure::Status { code: c, .. }) if c == code),
+            "{r:?}"
+        );
+    }
+
+    // The way out: the user's password, the outbox handed over, kept here
+    // as refused with the server's code.
+    let handed = ok(dir, &["handover"]);
+    assert_eq!(handed["handed_over"], 2, "{handed}");
+    let listed = ok(dir, &["refused"]);
+    let codes: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["device_revoked", "device_revoked"], "{listed}");
+    assert_eq!(ok(dir, &["status"])["outbox"], 0);
+    // Nothing was applied on the phone's word.
+    for id in &made {
+        let r = http.get::<Json>(&format!("/v1/records/{id}?grid=g1"), &admin);
+        assert!(r.is_err(), "{r:?}");
+    }
+
+    // The supervisor decides: one accepted (merged as the phone made it),
+    // one rejected.
+    let chief = http.login("chief", PASSWORD).unwrap().access_token;
+    let q: Json = http.get("/v1/quarantine", &chief).unwrap();
+    let rows: Vec<&Json> = q["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["code"] == "device_revoked")
+        .collect();
+    assert_eq!(rows.len(), 2, "{q}");
+    assert!(
+        rows[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handed over by li"),
+        "{q}"
+    );
+    let by_record = |id: &str| {
+        rows.iter().find(|r| r["record_id"] == id).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let _: Json = http
+        .post(
+            &format!("/v1/quarantine/{}/accept", by_record(&made[0])),
+            Some(&chief),
+            &serde_json::json!({}),
+        )
+        .unwrap();
+    let _: Json = http
+        .post(
+            &format!("/v1/quarantine/{}/reject", by_record(&made[1])),
+            Some(&chief),
+            &serde_json::json!({}),
+        )
+        .unwrap();
+    let accepted: Json = http
+        .get(&format!("/v1/records/{}?grid=g1", made[0]), &chief)
+        .unwrap();
+    assert_eq!(
+        accepted["record"]["fields"]["title"]["value"], "路灯不亮",
+        "{accepted}"
+    );
+    assert!(http
+        .get::<Json>(&format!("/v1/records/{}?grid=g1", made[1]), &chief)
+        .is_err());
+    // The hand-over is in the audit log.
+    let audit: Json = http.get("/v1/audit", &admin).unwrap();
+    assert!(audit.to_string().contains("device_handover"), "{audit}");
+}

@@ -132,6 +132,23 @@ impl ChangeResult {
     }
 }
 
+/// `POST /v1/devices/{id}/handover` body: the unsent changes of a revoked
+/// install, sent with a fresh login of the same user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverRequest<C> {
+    pub changes: Vec<C>,
+}
+
+/// `POST /v1/devices/{id}/handover` answer: one result per change, in order.
+/// Each is `refused` with `device_revoked` and waits in the quarantine for a
+/// supervisor (or `refused` with what else was wrong with it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandOverResponse {
+    pub device: String,
+    pub results: Vec<ChangeResult>,
+}
+
 /// A grid of the request's pull that was not pulled, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {

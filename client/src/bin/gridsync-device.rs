@@ -140,6 +140,14 @@ enum Command {
     },
     /// Changes the server refused, with its reasons.
     Refused,
+    /// After an admin revoked this install (sync says `device_revoked`):
+    /// log in again as its user and hand the unsent changes to the
+    /// server's quarantine, where a supervisor accepts or rejects each. They
+    /// move to the refused list here (code `device_revoked`), kept.
+    Handover {
+        #[arg(long, env = "GRIDSYNC_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// Identity, cursor, outbox, conflicts.
     Status,
     /// Push the outbox and pull until caught up, then upload the photos of
@@ -575,6 +583,14 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 text,
                 serde_json::to_value(&refused).expect("rows serialize"),
             ))
+        }
+        Command::Handover { password } => {
+            let mut phone = open(cli)?;
+            let handed = phone.hand_over(password)?;
+            let text = format!(
+                "{handed} changes handed over to the server's quarantine, for a supervisor to accept or reject; see `refused`"
+            );
+            Ok(out(text, serde_json::json!({ "handed_over": handed })))
         }
         Command::Status => {
             let mut phone = open(cli)?;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod cases;
+pub mod handover;
 pub mod health;
 pub mod json;
 pub mod privacy;
@@ -61,6 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/devices/{id}/revoke",
             web::post().to(auth::revoke_device),
+        )
+        .route(
+            "/v1/devices/{id}/handover",
+            web::post().to(handover::hand_over),
         )
         .route("/v1/org/nodes", web::get().to(admin::list_nodes))
         .route("/v1/org/nodes", web::post().to(admin::create_node))
