@@ -20,6 +20,7 @@ pub mod api;
 pub mod attachments;
 pub mod auth;
 pub mod blobs;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod fixture;

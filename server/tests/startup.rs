@@ -93,3 +93,67 @@ fn start_up_errors_are_one_line_that_says_what_and_where() {
     assert!(made.is_empty(), "{made:?}");
     drop(busy);
 }
+
+#[test]
+fn a_config_file_holds_every_flag_and_the_environment_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gridsync.toml"),
+        "addr = \"0.0.0.0:9000\"\nmax_batch = 7\nkeep_alive_secs = 5\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    let print = |env: &[(&str, &str)], flags: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args(["--config", "gridsync.toml", "config", "--print"])
+            .args(flags)
+            .env_remove("DATABASE_URL")
+            .env_remove("GRIDSYNC_JWT_SECRET")
+            .env_remove("GRIDSYNC_MAX_BATCH")
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let from_file = print(&[], &[]);
+    for line in [
+        "addr = \"0.0.0.0:9000\"",
+        "max_batch = 7",
+        "keep_alive_secs = 5",
+        "trusted_proxies = [\"10.0.0.0/8\"]",
+        "pool_size = 8",
+    ] {
+        assert!(
+            from_file.lines().any(|l| l == line),
+            "{line} in {from_file}"
+        );
+    }
+    let overridden = print(
+        &[
+            ("GRIDSYNC_MAX_BATCH", "9"),
+            (
+                "GRIDSYNC_JWT_SECRET",
+                "secret-secret-secret-secret-secret-1",
+            ),
+        ],
+        &["--keep-alive-secs", "6"],
+    );
+    for line in [
+        "max_batch = 9",
+        "keep_alive_secs = 6",
+        "jwt_secret = \"***\"",
+    ] {
+        assert!(
+            overridden.lines().any(|l| l == line),
+            "{line} in {overridden}"
+        );
+    }
+    assert!(!overridden.contains("secret-secret"), "{overridden}");
+    // A mistake in the file stops the start, saying which key.
+    std::fs::write(dir.path().join("bad.toml"), "max_bath = 7\n").unwrap();
+    let (status, stderr) = gridsync(dir.path(), &["--config", "bad.toml", "serve"], &[]);
+    assert_eq!(status, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("max_bath"), "{stderr}");
+}
