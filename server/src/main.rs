@@ -277,13 +277,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(url = %format!("{scheme}://{}", listener.local_addr()?), "gridsync serving");
             actix_web::rt::System::new().block_on(async {
                 let tls = certificates.as_ref().map(|c| c.server_config());
-                if let Some(certificates) = certificates {
-                    actix_web::rt::spawn(async move {
-                        if let Err(e) = certificates.reload_on_hangup().await {
-                            tracing::error!(error = %e, "cannot watch for SIGHUP");
-                        }
-                    });
-                }
+                actix_web::rt::spawn(async move {
+                    if let Err(e) = gridsync_server::tls::reload_on_hangup(certificates).await {
+                        tracing::error!(error = %e, "cannot watch for SIGHUP");
+                    }
+                });
                 gridsync_server::serve_on(listener, tls, store, limits, auth, blobs)?.await
             })?;
         }

@@ -73,23 +73,29 @@ impl Certificates {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config
     }
+}
 
-    /// Reload on every SIGHUP, for as long as the server runs; a failed
-    /// reload is logged and the old certificate is kept.
-    pub async fn reload_on_hangup(self: Arc<Self>) -> std::io::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups = signal(SignalKind::hangup())?;
-        while hangups.recv().await.is_some() {
-            match self.reload() {
-                Ok(()) => tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded"),
-                Err(e) => tracing::error!(
-                    error = %e,
-                    "TLS certificate not reloaded; still serving the previous one"
-                ),
-            }
+/// Answer every SIGHUP for as long as the server runs (`systemctl reload`):
+/// the TLS certificate is read again, if one is served; a failed reload is
+/// logged and the old certificate kept. Without TLS there is nothing to
+/// reload, and the signal no longer stops the process.
+pub async fn reload_on_hangup(certificates: Option<Arc<Certificates>>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    while hangups.recv().await.is_some() {
+        let Some(certs) = &certificates else {
+            tracing::info!("SIGHUP: nothing to reload (no TLS certificate is served)");
+            continue;
+        };
+        match certs.reload() {
+            Ok(()) => tracing::info!(cert = %certs.cert.display(), "TLS certificate reloaded"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "TLS certificate not reloaded; still serving the previous one"
+            ),
         }
-        Ok(())
     }
+    Ok(())
 }
 
 impl ResolvesServerCert for Certificates {

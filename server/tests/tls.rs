@@ -255,3 +255,40 @@ fn certificate_files_that_cannot_serve_stop_the_start_with_one_line() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
+
+#[test]
+fn sighup_without_tls_reloads_nothing_and_stops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = gridsync(dir.path())
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let healthy = || ureq::get(&format!("{}/healthz", s.base)).call().is_ok();
+    let t = Instant::now();
+    while !healthy() {
+        assert!(t.elapsed() < Duration::from_secs(30), "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        healthy(),
+        "a SIGHUP (systemctl reload) must not stop the service"
+    );
+}
