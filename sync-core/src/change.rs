@@ -26,6 +26,7 @@ use crate::value::Value;
 /// One author's edit of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "Obj<ChangeWire>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// The app install that made the change.
     pub actor: Actor,
@@ -43,12 +44,14 @@ pub struct Change {
 /// One edit inside a change. On the wire: `{"set": {...}}`, `{"members": {...}}`…
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", from = "OpWire")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Op {
     /// Write a scalar field. `seen` is the field's causal context on the
     /// author's replica (the clocks of the values it had read); writing after
     /// reading a conflict therefore replaces every value of the conflict.
     Set {
         field: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
         value: Value,
         #[serde(default, skip_serializing_if = "Clock::is_empty")]
         seen: Clock,
@@ -113,6 +116,7 @@ impl Op {
 /// (always empty when states are only joined, kept so every state round-trips).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "Obj<SetStateWire>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetState {
     pub clock: Clock,
     pub entries: BTreeMap<String, Clock>,
@@ -123,6 +127,7 @@ pub struct SetState {
 /// A remove whose context is ahead of the set's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "Obj<DeferredRemove2>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeferredRemove {
     pub clock: Clock,
     pub members: BTreeSet<String>,
@@ -131,12 +136,14 @@ pub struct DeferredRemove {
 /// A log entry as the author writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "Obj<EntryWire>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     /// Chosen by the author (UUID v4); the entry's identity forever.
     pub id: Uuid,
     /// When it happened, by the author's clock (RFC 3339). Display and
     /// ordering only: merges never read a wall clock.
     pub at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, crate::openapi::FieldValue>))]
     pub fields: BTreeMap<String, Value>,
 }
 

@@ -71,6 +71,8 @@ mod crdt_form;
 pub mod error;
 pub mod flows;
 pub mod json;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod record;
 pub mod replica;
 pub mod schema;

@@ -30,7 +30,9 @@ use crate::value::{Attachment, Value};
 
 /// A value in a register, with the change that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Written {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
     pub value: Value,
     pub actor: Actor,
     pub seq: Seq,
@@ -38,9 +40,11 @@ pub struct Written {
 
 /// A log entry as stored: what the author wrote plus which change appended it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub id: Uuid,
     pub at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, crate::openapi::FieldValue>))]
     pub fields: BTreeMap<String, Value>,
     pub actor: Actor,
     pub seq: Seq,
@@ -397,6 +401,7 @@ impl Record {
 
 /// A record as a user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordView {
     pub id: Uuid,
     pub collection: &'static str,
@@ -459,12 +464,14 @@ pub struct Summary {
 /// One field as a user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldView {
     /// `value` is the display value: with concurrent writes, the one written
     /// by the highest `(seq, actor)`, a rule that reads no clock and is the
     /// same on every replica. `conflict` lists every concurrent value with
     /// its writer, in `(actor, seq)` order; empty when there is no conflict.
     Scalar {
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
         value: Value,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         conflict: Vec<Written>,

@@ -34,6 +34,7 @@ pub enum Value {
 /// like any other value. On the wire
 /// `{"sha256": "…64 hex…", "media_type": "image/jpeg", "size": 123, "caption": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// Lowercase hex SHA-256 of the bytes: the attachment's identity.
     pub sha256: String,
@@ -61,6 +62,7 @@ impl Hash for Fraction {
 
 /// A WGS-84 position, `{"lat": 30.2, "lng": 115.1}` on the wire.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Geo {
     pub lat: f64,
     pub lng: f64,

@@ -14,6 +14,7 @@ use crate::clock::{Actor, Seq};
 /// `POST /v1/sync` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncRequest<C> {
     /// The device's actor id; when given it must be the token's device's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +57,7 @@ fn is_true(b: &bool) -> bool {
 /// `400 cursor_outdated` (pull again from the start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CursorField {
     Token(String),
     Number(i64),
@@ -65,6 +67,7 @@ pub enum CursorField {
 /// the object older servers gave (answered `400 cursor_outdated`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ResumeField {
     Token(String),
     Legacy(serde_json::Map<String, serde_json::Value>),
@@ -72,6 +75,7 @@ pub enum ResumeField {
 
 /// `POST /v1/sync` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse<C, R> {
     pub batch: String,
     pub actor: Actor,
@@ -100,6 +104,7 @@ pub struct SyncResponse<C, R> {
 /// The result for one pushed change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChangeResult {
     /// Merged and logged at `server_seq`, its place in its grid's log.
     Applied {
@@ -136,6 +141,7 @@ impl ChangeResult {
 /// install, sent with a fresh login of the same user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandOverRequest<C> {
     pub changes: Vec<C>,
 }
@@ -144,6 +150,7 @@ pub struct HandOverRequest<C> {
 /// Each is `refused` with `device_revoked` and waits in the quarantine for a
 /// supervisor (or `refused` with what else was wrong with it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandOverResponse {
     pub device: String,
     pub results: Vec<ChangeResult>,
@@ -151,6 +158,7 @@ pub struct HandOverResponse {
 
 /// A grid of the request's pull that was not pulled, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub grid: String,
     pub code: String,

@@ -3,23 +3,41 @@
 use super::json::Json;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
 use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::{password, Caller};
-use crate::db::models::{NewUser, OrgNodeRow, UserRow};
+use crate::db::models::{AuditRow, NewUser, OrgNodeRow, UserRow};
 use crate::error::ApiError;
 use crate::store::identity::UserChanges;
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
+    /// What `PATCH /v1/users/{id}` takes.
     id: i64,
     username: String,
     full_name: String,
+    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor` or `admin`.
     role: String,
+    /// The org node the user is bound to: their scope.
     node: String,
+    /// A disabled user's tokens stop working on the next request.
     disabled: bool,
+}
+
+/// The users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersOut {
+    users: Vec<UserOut>,
+}
+
+/// The whole org tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodesOut {
+    nodes: Vec<OrgNodeRow>,
 }
 
 impl From<UserRow> for UserOut {
@@ -36,25 +54,55 @@ impl From<UserRow> for UserOut {
 }
 
 /// The whole tree (any signed-in user: codes and names are not personal data).
+#[utoipa::path(
+    get,
+    path = "/v1/org/nodes",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every node", body = NodesOut),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+    ),
+)]
 pub async fn list_nodes(
     state: web::Data<AppState>,
     _caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let nodes = web::block(move || store.org_tree()).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "nodes": nodes })))
+    Ok(HttpResponse::Ok().json(NodesOut { nodes }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/org/nodes` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNode {
+    /// 1 to 64 of `A-Z a-z 0-9 - _ .`
     code: String,
+    /// A node one level up (none for the district).
     #[serde(default)]
     parent: Option<String>,
+    /// `district`, `park`, `community` or `grid`.
     level: String,
     name: String,
 }
 
+/// Add a node to the org tree (admins).
+#[utoipa::path(
+    post,
+    path = "/v1/org/nodes",
+    tag = "admin",
+    request_body = NewNode,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = OrgNodeRow),
+        (status = 400, description = "`invalid_code`, `invalid_level`, `invalid_name`, `invalid_parent`, \
+            `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 409, description = "`node_exists`", body = ErrorBody),
+    ),
+)]
 pub async fn create_node(
     state: web::Data<AppState>,
     caller: Caller,
@@ -92,7 +140,8 @@ pub async fn create_node(
     Ok(HttpResponse::Created().json(out))
 }
 
-#[derive(Debug, Deserialize)]
+/// `PATCH /v1/org/nodes/{code}` body: what to change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeChanges {
     #[serde(default)]
@@ -103,6 +152,22 @@ pub struct NodeChanges {
     parent: Option<String>,
 }
 
+/// Rename a node or move it under another parent (admins).
+#[utoipa::path(
+    patch,
+    path = "/v1/org/nodes/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "The node's code")),
+    request_body = NodeChanges,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The node as changed", body = OrgNodeRow),
+        (status = 400, description = "`invalid_parent`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 pub async fn update_node(
     state: web::Data<AppState>,
     caller: Caller,
@@ -119,6 +184,18 @@ pub async fn update_node(
     Ok(HttpResponse::Ok().json(node))
 }
 
+/// Every user (admins).
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users", body = UsersOut),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ),
+)]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -127,16 +204,25 @@ pub async fn list_users(
     let store = state.store.clone();
     let users = web::block(move || store.users()).await??;
     let users: Vec<UserOut> = users.into_iter().map(UserOut::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "users": users })))
+    Ok(HttpResponse::Ok().json(UsersOut { users }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/users` body: every key required, no other.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
+    /// 1 to 64 of `A-Z a-z 0-9 - _ .`; unique.
+    #[schema(example = "worker07")]
     username: String,
+    #[schema(example = "王芳")]
     full_name: String,
+    /// At least 8 characters (kept as an argon2id hash only).
     password: String,
+    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor` or `admin`.
+    #[schema(example = "grid_worker")]
     role: String,
+    /// The org node the user is bound to (an existing node's code): their scope.
+    #[schema(example = "420203-001-001-001")]
     node: String,
 }
 
@@ -149,6 +235,22 @@ fn check_role(role: &str) -> Result<(), ApiError> {
     })
 }
 
+/// Create a user (admins).
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "admin",
+    request_body = NewUserBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = UserOut),
+        (status = 400, description = "`invalid_role`, `invalid_username`, `weak_password`, `unknown_node`, \
+            `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 409, description = "`username_taken`", body = ErrorBody),
+    ),
+)]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -184,11 +286,13 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(UserOut::from(user)))
 }
 
-#[derive(Debug, Deserialize)]
+/// `PATCH /v1/users/{id}` body: the keys given are changed, the others kept.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChangesBody {
     #[serde(default)]
     full_name: Option<String>,
+    /// Counts from the user's next request.
     #[serde(default)]
     role: Option<String>,
     /// Move the user: from the next request on, their scope is the new node;
@@ -196,12 +300,31 @@ pub struct UserChangesBody {
     /// (`out_of_scope`) and kept in quarantine.
     #[serde(default)]
     node: Option<String>,
+    /// A disabled user's tokens stop working on the next request.
     #[serde(default)]
     disabled: Option<bool>,
+    /// A new password, at least 8 characters.
     #[serde(default)]
     password: Option<String>,
 }
 
+/// Change a user: name, role, node (a move), disabled, password (admins).
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = UserChangesBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user as changed", body = UserOut),
+        (status = 400, description = "`invalid_role`, `weak_password`, `unknown_node`, `invalid_path`, \
+            `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -236,13 +359,34 @@ pub async fn update_user(
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// How many entries, 1 to 5000 (default 200; others are clamped).
     limit: Option<i64>,
 }
 
-/// Newest first.
+/// The audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditOut {
+    entries: Vec<AuditRow>,
+}
+
+/// The audit log, newest first (admins).
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "admin",
+    params(AuditParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Audit entries, newest first", body = AuditOut),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ),
+)]
 pub async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
@@ -252,5 +396,5 @@ pub async fn audit_log(
     let limit = params.limit.unwrap_or(200).clamp(1, 5000);
     let store = state.store.clone();
     let entries = web::block(move || store.audit_log(limit)).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries })))
+    Ok(HttpResponse::Ok().json(AuditOut { entries }))
 }

@@ -10,7 +10,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
 
+use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
 use crate::attachments::{self, thumbnail, Access, Answer, Refusal};
 use crate::auth::Caller;
@@ -22,19 +24,25 @@ use crate::store::StoreError;
 /// Attachments never change: a cache may keep them as long as it likes.
 const CACHE: &str = "private, max-age=31536000, immutable";
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/attachments` body: what a record refers to.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadIn {
+    /// The SHA-256 of the bytes, 64 lowercase hex digits.
     sha256: String,
+    /// `image/jpeg`, `image/png`, `image/webp` or `application/pdf` (the
+    /// server may take fewer: `--attachment-types`).
     media_type: String,
+    /// Bytes, at most the server's `--max-attachment-bytes`.
     size: u64,
 }
 
 /// Where an attachment's upload stands.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UploadOut {
     sha256: String,
     /// `stored` (nothing more to send) or `uploading`.
+    #[schema(value_type = String, example = "uploading")]
     state: &'static str,
     /// The upload to send chunks to (while uploading).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,9 +108,26 @@ fn refusal(r: &Refusal) -> ApiError {
     }
 }
 
-/// `POST /v1/attachments`: begin an upload, or learn where it stands (the
-/// same request resumes it after a failure), or learn that the server has
-/// these bytes already.
+/// `POST /v1/attachments`: begin or resume an upload.
+///
+/// Begin an upload, or learn where it stands (the same request resumes it
+/// after a failure), or learn that the server has these bytes already.
+#[utoipa::path(
+    post,
+    path = "/v1/attachments",
+    tag = "attachments",
+    request_body = UploadIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`stored` (send nothing) or `uploading` from `offset`", body = UploadOut),
+        (status = 400, description = "`invalid_sha256`, `attachment_empty`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 409, description = "`attachment_not_referenced`: sync the change that refers to it first", body = ErrorBody),
+        (status = 413, description = "`attachment_too_large`", body = ErrorBody),
+        (status = 415, description = "`media_type_not_allowed`", body = ErrorBody),
+        (status = 429, description = "`daily_upload_limit`: the device's bytes for the day are used up", body = ErrorBody),
+    ),
+)]
 pub async fn begin(
     state: web::Data<AppState>,
     caller: Caller,
@@ -179,8 +204,39 @@ fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `PATCH /v1/attachments/uploads/{id}`: the bytes from `Upload-Offset`,
-/// optionally with `Upload-Checksum: sha256 <base64>` of this chunk.
+/// `PATCH /v1/attachments/uploads/{id}`: one chunk of an upload.
+///
+/// The bytes from `Upload-Offset`, optionally with `Upload-Checksum: sha256
+/// <base64>` of this chunk. A chunk is acknowledged whole or not at all; the
+/// one that completes the bytes makes the server check them and keep them
+/// (`stored`).
+#[utoipa::path(
+    patch,
+    path = "/v1/attachments/uploads/{id}",
+    tag = "attachments",
+    params(
+        ("id" = String, Path, description = "The upload's id (`upload` of `POST /v1/attachments`)"),
+        ("Upload-Offset" = u64, Header, description = "The byte offset this chunk starts at: the acknowledged `offset`"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64 of the chunk's SHA-256>`"),
+    ),
+    request_body(
+        content(("application/offset+octet-stream")),
+        description = "The bytes from `Upload-Offset`, at most `max_chunk`",
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Acknowledged: the new `offset`, or `stored` after the last chunk", body = UploadOut),
+        (status = 400, description = "`invalid_offset`, `invalid_checksum`, `chunk_checksum_mismatch`, `beyond_size`, \
+            `empty_chunk`, `incomplete_chunk`, `hash_mismatch` (nothing kept: start again from 0)", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 404, description = "`not_found`: finished, discarded or never begun; ask again", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 409, description = "`offset_mismatch`: ask again (POST) and go on from the server's offset", body = ErrorBody),
+        (status = 413, description = "`chunk_too_large`", body = ErrorBody),
+        (status = 415, description = "`media_type_mismatch`: the bytes are not the declared type; nothing kept", body = ErrorBody),
+        (status = 429, description = "`daily_upload_limit`", body = ErrorBody),
+    ),
+)]
 pub async fn chunk(
     state: web::Data<AppState>,
     caller: Caller,
@@ -448,6 +504,33 @@ fn not_modified(tag: String) -> HttpResponse {
 }
 
 /// `GET /v1/attachments/{sha256}`: the bytes, whole or a range.
+///
+/// Served to a caller who may read a record that refers to them.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{sha256}",
+    tag = "attachments",
+    params(
+        ("sha256" = String, Path, description = "The attachment's SHA-256, 64 lowercase hex digits"),
+        ("Range" = Option<String>, Header, description = "One range, `bytes=from-to` (several, or a malformed one, give the whole)"),
+        ("If-None-Match" = Option<String>, Header, description = "`\"<sha256>\"`: answered 304"),
+        ("If-Range" = Option<String>, Header, description = "Another tag gives the whole"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The bytes (`ETag`, `Cache-Control: private, max-age=31536000, immutable`, `Accept-Ranges: bytes`)",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("application/pdf"))),
+        (status = 206, description = "The range asked for, with `Content-Range`",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("application/pdf"))),
+        (status = 304, description = "The caller's copy is the one"),
+        (status = 400, description = "`invalid_sha256`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`out_of_scope`: no record in the caller's reach refers to it", body = ErrorBody),
+        (status = 404, description = "`not_found` (no record refers to it), `attachment_pending` (not uploaded yet), \
+            `attachment_missing`", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`, with `Content-Range: bytes */size`", body = ErrorBody),
+    ),
+)]
 pub async fn download(
     state: web::Data<AppState>,
     caller: Caller,
@@ -503,8 +586,28 @@ pub async fn download(
     Ok(res.no_chunking(range.end - range.start).streaming(stream))
 }
 
-/// `GET /v1/attachments/{sha256}/thumbnail`: a small JPEG of a photo, made
-/// on first request and kept.
+/// `GET /v1/attachments/{sha256}/thumbnail`: a small JPEG of a photo.
+///
+/// Made on first request and kept.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{sha256}/thumbnail",
+    tag = "attachments",
+    params(
+        ("sha256" = String, Path, description = "The attachment's SHA-256, 64 lowercase hex digits"),
+        ("If-None-Match" = Option<String>, Header, description = "The thumbnail's `ETag`: answered 304"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A JPEG at most 320 pixels on its longer side", content(("image/jpeg"))),
+        (status = 304, description = "The caller's copy is the one"),
+        (status = 400, description = "`invalid_sha256`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`, `attachment_pending`, `attachment_missing`, `no_thumbnail` (a PDF)", body = ErrorBody),
+        (status = 415, description = "`undecodable_image`", body = ErrorBody),
+    ),
+)]
 pub async fn thumbnail(
     state: web::Data<AppState>,
     caller: Caller,

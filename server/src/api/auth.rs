@@ -3,7 +3,9 @@
 use super::json::Json;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
 use crate::auth::policy::Role;
 use crate::auth::tokens::{self, REFRESH_TTL_SECS};
@@ -13,11 +15,16 @@ use crate::error::ApiError;
 use crate::store::identity::Rotation;
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Serialize)]
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {
+    /// A JWT for `Authorization: Bearer …`.
     pub access_token: String,
+    /// `Bearer`
     pub token_type: &'static str,
+    /// Seconds the access token lives (900).
     pub expires_in: i64,
+    /// Opaque; spent by `POST /v1/auth/refresh` (60 days).
     pub refresh_token: String,
 }
 
@@ -49,16 +56,51 @@ fn issue(
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/login` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     username: String,
     password: String,
-    /// Bind the tokens to this registered device of the user.
+    /// Bind the tokens to this registered device of the user (its id).
     #[serde(default)]
     device: Option<String>,
 }
 
+/// Who signed in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedIn {
+    id: i64,
+    username: String,
+    full_name: String,
+    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor` or `admin`.
+    role: String,
+    /// The org node the user is bound to: their scope.
+    node: String,
+}
+
+/// A login's answer: the tokens and who signed in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOut {
+    #[serde(flatten)]
+    tokens: TokenPair,
+    user: SignedIn,
+}
+
+/// Sign in: a short access token and a refresh token (docs/ACCESS.md).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in", body = LoginOut),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (an unknown user answers the same, as slowly)", body = ErrorBody),
+        (status = 403, description = "`device_not_yours`: `device` is not an active device of this user", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed logins; wait `Retry-After` seconds", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -107,17 +149,21 @@ pub async fn login(
             code: "device_not_yours",
             message: "that device is not an active device of this user".into(),
         }),
-        Some(Ok((user, pair))) => Ok(HttpResponse::Ok().json(serde_json::json!({
-            "access_token": pair.access_token,
-            "token_type": pair.token_type,
-            "expires_in": pair.expires_in,
-            "refresh_token": pair.refresh_token,
-            "user": {"id": user.id, "username": user.username, "full_name": user.full_name, "role": user.role, "node": user.node},
-        }))),
+        Some(Ok((user, tokens))) => Ok(HttpResponse::Ok().json(LoginOut {
+            tokens,
+            user: SignedIn {
+                id: user.id,
+                username: user.username,
+                full_name: user.full_name,
+                role: user.role,
+                node: user.node,
+            },
+        })),
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/refresh` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Refresh {
     refresh_token: String,
@@ -125,6 +171,18 @@ pub struct Refresh {
 
 /// Rotate a refresh token: the old one is spent; a spent one used again
 /// revokes its whole family (someone else holds a copy).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    request_body = Refresh,
+    responses(
+        (status = 200, description = "A new pair; keep the new refresh token, the old one is spent", body = TokenPair),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused` (its whole login is revoked), \
+            `refresh_token_revoked`, `refresh_token_expired`", body = ErrorBody),
+    ),
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<Refresh>,
@@ -173,12 +231,12 @@ pub async fn refresh(
     })
     .await??;
     match outcome {
-        Ok((access, refresh)) => Ok(HttpResponse::Ok().json(serde_json::json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": tokens::ACCESS_TTL_SECS,
-            "refresh_token": refresh,
-        }))),
+        Ok((access, refresh)) => Ok(HttpResponse::Ok().json(TokenPair {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: tokens::ACCESS_TTL_SECS,
+            refresh_token: refresh,
+        })),
         Err(code) => Err(ApiError::Unauthorized {
             code,
             message: match code {
@@ -192,22 +250,48 @@ pub async fn refresh(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/devices` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
-    /// A name the user recognises ("Li's phone").
+    /// A name the user recognises ("Li's phone"), 1 to 100 characters.
     name: String,
 }
 
-#[derive(Debug, Serialize)]
-struct DeviceOut {
+/// A device registered, with tokens bound to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceOut {
     device: DeviceRow,
     #[serde(flatten)]
     tokens: TokenPair,
 }
 
+/// Devices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DevicesOut {
+    devices: Vec<DeviceRow>,
+}
+
+/// A device revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedOut {
+    device: DeviceRow,
+}
+
 /// Register this app install: it gets its actor id (never reused) and tokens
 /// bound to it, which are what `POST /v1/sync` takes.
+#[utoipa::path(
+    post,
+    path = "/v1/devices",
+    tag = "auth",
+    request_body = NewDevice,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered; sync with these tokens", body = DeviceOut),
+        (status = 400, description = "`invalid_name`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+    ),
+)]
 pub async fn register_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -234,6 +318,16 @@ pub async fn register_device(
 }
 
 /// Admins see every device; others their own.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The devices", body = DevicesOut),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+    ),
+)]
 pub async fn list_devices(
     state: web::Data<AppState>,
     caller: Caller,
@@ -241,11 +335,24 @@ pub async fn list_devices(
     let filter = (caller.role != Role::Admin).then_some(caller.user_id);
     let store = state.store.clone();
     let devices = web::block(move || store.devices(filter)).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "devices": devices })))
+    Ok(HttpResponse::Ok().json(DevicesOut { devices }))
 }
 
 /// An admin cuts a device off: its tokens stop working at once; what it
 /// already synced stays.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/revoke",
+    tag = "auth",
+    params(("id" = String, Path, description = "The device's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = RevokedOut),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 pub async fn revoke_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -254,5 +361,5 @@ pub async fn revoke_device(
     caller.require(&[Role::Admin])?;
     let store = state.store.clone();
     let device = web::block(move || store.revoke_device(&id, now_ms())).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "device": device })))
+    Ok(HttpResponse::Ok().json(RevokedOut { device }))
 }

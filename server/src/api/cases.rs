@@ -4,31 +4,61 @@
 use super::json::Json;
 use actix_web::{web, HttpResponse};
 use gridsync_core::Level;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::records::{limit_param, record_out};
+use super::records::{limit_param, record_out, RecordOut};
+use super::schemas::{ErrorBody, Rules};
 use super::{now_ms, AppState};
 use crate::auth::load_tree;
 use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::store::{CaseQuery, StoreError};
+use crate::store::{CaseQuery, ChangeResult, StoreError};
 
 /// The case collections (those with a handling level).
 const CASES: [&str; 4] = ["event", "hazard", "dispute", "petition"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CaseParams {
+    /// Only cases with this status.
     status: Option<String>,
+    /// Only cases past their deadline (`true`) or not (`false`).
     overdue: Option<bool>,
+    /// Paging: the last id of the previous page (its `next`).
     after: Option<uuid::Uuid>,
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<i64>,
+}
+
+/// A page of a node's cases, by id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CasesOut {
+    /// Events, hazards, disputes and petitions the caller's role reads.
+    records: Vec<RecordOut>,
+    /// Give as `after` for the next page; `null` on the last page.
+    next: Option<String>,
 }
 
 /// The cases a node handles: those of its grids at its handling level or
 /// above (a community sees what was escalated to the community, the park,
 /// the district; a grid sees all of its own).
+#[utoipa::path(
+    get,
+    path = "/v1/nodes/{code}/cases",
+    tag = "cases",
+    params(("code" = String, Path, description = "An org node's code, at or under the caller's"), CaseParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of cases", body = CasesOut),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (a role that reads no cases), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn node_cases(
     state: web::Data<AppState>,
     caller: Caller,
@@ -96,10 +126,11 @@ pub async fn node_cases(
         .iter()
         .map(|r| record_out(r, &caller))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "records": records, "next": next })))
+    Ok(HttpResponse::Ok().json(CasesOut { records, next }))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/admin/sweep` body (optional).
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepBody {
     /// Run the sweep as of this time (RFC 3339) instead of now: to check
@@ -108,8 +139,34 @@ pub struct SweepBody {
     at: Option<String>,
 }
 
-/// Escalate overdue cases and discard abandoned uploads now (admins); the
-/// same runs every `--sweep-secs` ([`crate::housekeeping`]).
+/// What one sweep did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SweepOut {
+    /// How many escalations the sweep made: the length of `results`.
+    escalated: usize,
+    /// The escalation changes the server made (as its own actor), one per
+    /// case, with their merge results.
+    results: Vec<ChangeResult>,
+    /// Uploads untouched for 30 days, discarded.
+    uploads_discarded: usize,
+}
+
+/// Escalate overdue cases and discard abandoned uploads now (admins).
+///
+/// The same runs every `--sweep-secs` (`crate::housekeeping`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sweep",
+    tag = "admin",
+    request_body(content = Option<SweepBody>, description = "Optional: `{\"at\": RFC3339}` to sweep as of another time"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the sweep did", body = SweepOut),
+        (status = 400, description = "`invalid_time`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ),
+)]
 pub async fn sweep(
     state: web::Data<AppState>,
     caller: Caller,
@@ -123,14 +180,24 @@ pub async fn sweep(
         None => now_ms(),
     };
     let swept = crate::housekeeping::run(&state, at).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "escalated": swept.escalated.len(),
-        "results": swept.escalated,
-        "uploads_discarded": swept.uploads_discarded,
-    })))
+    Ok(HttpResponse::Ok().json(SweepOut {
+        escalated: swept.escalated.len(),
+        results: swept.escalated,
+        uploads_discarded: swept.uploads_discarded,
+    }))
 }
 
 /// The deadline rules in force.
+#[utoipa::path(
+    get,
+    path = "/v1/rules",
+    tag = "cases",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rules, in the order they are tried", body = Rules),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+    ),
+)]
 pub async fn rules(state: web::Data<AppState>, _caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(&*state.store.rules)
 }

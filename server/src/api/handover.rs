@@ -12,6 +12,9 @@ use super::json::Json;
 use super::privacy::audit_entry;
 use super::{now_ms, AppState};
 use crate::auth::Caller;
+use gridsync_core::Change;
+
+use super::schemas::ErrorBody;
 use crate::error::ApiError;
 use crate::store::{Push, StoreError};
 
@@ -21,6 +24,26 @@ pub use gridsync_core::wire::HandOverResponse;
 /// The code every handed-over change is quarantined with.
 pub const HANDED_OVER: &str = "device_revoked";
 
+/// Hand a revoked install's unsent changes to the quarantine
+/// (docs/ACCESS.md, "Revocation is immediate").
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/handover",
+    tag = "auth",
+    params(("id" = String, Path, description = "The revoked device's id")),
+    request_body = gridsync_core::wire::HandOverRequest<Change>,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One result per change, in order: each `refused` with \
+            `device_revoked` and waiting in the quarantine (or refused for what else is wrong with it)",
+            body = HandOverResponse),
+        (status = 400, description = "`malformed_json`, `too_many_changes`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md); the revoked device's own \
+            tokens are refused with `device_revoked`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such device of the caller's user", body = ErrorBody),
+        (status = 409, description = "`device_not_revoked`: the device syncs its changes itself", body = ErrorBody),
+    ),
+)]
 pub async fn hand_over(
     state: web::Data<AppState>,
     caller: Caller,

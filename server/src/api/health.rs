@@ -1,23 +1,62 @@
 use actix_web::{web, HttpResponse};
 use gridsync_core::Schema;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::schemas::ErrorBody;
 use super::AppState;
 use crate::error::ApiError;
 
+/// How the process is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses((status = 200, description = "Up", body = Status)),
+)]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// The database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The database answers", body = Status),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     web::block(move || store.pool().ping().map_err(crate::store::StoreError::from)).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 
-/// `GET /metrics`: Prometheus text. With `--metrics-token`, only for
-/// `Authorization: Bearer <that token>`.
+/// `GET /metrics`: Prometheus text.
+///
+/// With `--metrics-token`, only for `Authorization: Bearer <that token>`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition (docs/OPERATIONS.md lists the metrics)",
+            content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "`missing_token`: the server has a metrics token and this is not it",
+            body = ErrorBody),
+    ),
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
@@ -57,6 +96,17 @@ pub async fn metrics(
 }
 
 /// The collection schemas this server validates changes against.
+#[utoipa::path(
+    get,
+    path = "/v1/schema",
+    tag = "sync",
+    responses((
+        status = 200,
+        description = "Every collection with its fields, their kinds, types and limits \
+            (docs/PROTOCOL.md, \"Values of scalar fields\")",
+        body = Schema,
+    )),
+)]
 pub async fn schema() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

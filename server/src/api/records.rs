@@ -7,20 +7,23 @@ use actix_web::{web, HttpResponse};
 use gridsync_core::{Record, RecordView, Schema, Written};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 
 use super::privacy::{audit_entry, mask_view};
+use super::schemas::ErrorBody;
 use super::{now_ms, valid_grid, AppState};
 use crate::auth::policy::{Role, Scope};
 use crate::auth::Caller;
-use crate::db::models::RecordRow;
+use crate::db::models::{QuarantineRow, RecordRow};
 use crate::error::ApiError;
 use crate::store::identity::AuditEntry;
 use crate::store::{RecordQuery, Store, StoreError};
 
 const MAX_LIMIT: i64 = 1000;
 
-/// A record as the API shows it: the visible state plus its derived columns.
-#[derive(Debug, Serialize)]
+/// A record as the API shows it: the visible state (docs/PROTOCOL.md,
+/// "Reading a record") plus its derived columns. Times are RFC 3339 (UTC).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecordOut {
     #[serde(flatten)]
     pub view: RecordView,
@@ -138,28 +141,49 @@ pub(crate) fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this collection (one the caller's role reads).
     collection: Option<String>,
+    /// Only records with this status.
     status: Option<String>,
     /// RFC 3339: records changed at or after this time.
     updated_since: Option<String>,
-    /// Paging: the last id of the previous page.
+    /// Paging: the last id of the previous page (its `next`).
     after: Option<uuid::Uuid>,
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<i64>,
+    /// Deleted records too.
     #[serde(default)]
     include_deleted: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct ListOut {
+/// A page of a grid's records, by id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListOut {
     records: Vec<RecordOut>,
     /// Give as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
 }
 
+/// A grid's records in the caller's collections, masked for roles that may
+/// not see personal data in full; key persons read are audited.
+#[utoipa::path(
+    get,
+    path = "/v1/grids/{grid}/records",
+    tag = "records",
+    params(("grid" = String, Path, description = "A grid's code"), ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of records", body = ListOut),
+        (status = 400, description = "`invalid_grid`, `unknown_collection`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (a role that reads no records), `forbidden_collection`, `out_of_scope`", body = ErrorBody),
+    ),
+)]
 pub async fn grid_records(
     state: web::Data<AppState>,
     caller: Caller,
@@ -232,25 +256,58 @@ pub async fn grid_records(
     Ok(HttpResponse::Ok().json(ListOut { records, next }))
 }
 
-#[derive(Debug, Serialize)]
-struct HistoryItem {
+/// One change of a record's history (oldest first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// Its position in its grid's log.
     server_seq: i64,
     actor: i64,
     seq: i64,
+    /// The batch it came in.
     batch: String,
+    /// When the server merged it (RFC 3339).
     received_at: String,
+    /// The change as its author sent it (masked for roles that may not see
+    /// personal data in full).
+    #[schema(value_type = gridsync_core::Change)]
     change: Box<RawValue>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RecordParams {
+    /// How many changes of its history, oldest first: 1 to 1000 (default 100).
     history: Option<i64>,
     /// The record's grid: the read stays in it. Without it every grid is
     /// asked (a record id is unique within its grid).
     grid: Option<String>,
 }
 
+/// One record, its history and its attachments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordDetail {
+    record: RecordOut,
+    history: Vec<HistoryItem>,
+    attachments: Vec<AttachmentOut>,
+}
+
+/// One record with its change history and the attachments it refers to.
+/// Outside the caller's reach a record reads as absent.
+#[utoipa::path(
+    get,
+    path = "/v1/records/{id}",
+    tag = "records",
+    params(("id" = uuid::Uuid, Path, description = "The record's id"), RecordParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record", body = RecordDetail),
+        (status = 400, description = "`invalid_id`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such record the caller may read", body = ErrorBody),
+        (status = 409, description = "`ambiguous_record`: the id is in several grids the caller reads; name one with `grid`", body = ErrorBody),
+    ),
+)]
 pub async fn record(
     state: web::Data<AppState>,
     caller: Caller,
@@ -328,32 +385,55 @@ pub async fn record(
             stored,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "record": record_out(&row, &caller)?,
-        "history": history,
-        "attachments": attachments,
-    })))
+    Ok(HttpResponse::Ok().json(RecordDetail {
+        record: record_out(&row, &caller)?,
+        history,
+        attachments,
+    }))
 }
 
 /// An attachment a record refers to, and whether its bytes have arrived
 /// (`GET /v1/attachments/{sha256}` serves them once they have).
-#[derive(Debug, Serialize)]
-struct AttachmentOut {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentOut {
     sha256: String,
     media_type: String,
     size: i64,
     stored: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct ConflictOut {
+/// A record holding concurrent values.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConflictOut {
     id: String,
     collection: String,
     updated_at: String,
-    /// Each field in conflict with all its concurrent values and writers.
+    /// Each field in conflict with all its concurrent values and writers,
+    /// ordered by `(actor, seq)`.
     fields: BTreeMap<&'static str, Vec<Written>>,
 }
 
+/// A grid's records in conflict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConflictsOut {
+    records: Vec<ConflictOut>,
+}
+
+/// The records of a grid whose fields hold concurrent values (at most
+/// 1000), for a supervisor to decide by writing the field.
+#[utoipa::path(
+    get,
+    path = "/v1/grids/{grid}/conflicts",
+    tag = "records",
+    params(("grid" = String, Path, description = "A grid's code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The records in conflict", body = ConflictsOut),
+        (status = 400, description = "`invalid_grid`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `out_of_scope`", body = ErrorBody),
+    ),
+)]
 pub async fn grid_conflicts(
     state: web::Data<AppState>,
     caller: Caller,
@@ -390,21 +470,44 @@ pub async fn grid_conflicts(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "records": records })))
+    Ok(HttpResponse::Ok().json(ConflictsOut { records }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
+    /// Only the changes of this actor (a device sees only its own).
     actor: Option<i64>,
+    /// Only the changes for this grid.
     grid: Option<String>,
+    /// At most this many, 1 to 1000 (default 100).
     limit: Option<i64>,
+}
+
+/// Quarantined changes, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantineOut {
+    changes: Vec<QuarantineRow>,
 }
 
 /// Refused changes with their reasons.
 ///
 /// Supervisors see those of their grids, admins all, anyone else what their
 /// own device sent.
+#[utoipa::path(
+    get,
+    path = "/v1/quarantine",
+    tag = "records",
+    params(QuarantineParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Quarantined changes", body = QuarantineOut),
+        (status = 400, description = "`invalid_grid`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`out_of_scope` (a supervisor's grid filter outside its node), `device_required` (neither supervisor nor admin, without a device's token)", body = ErrorBody),
+    ),
+)]
 pub async fn quarantine(
     state: web::Data<AppState>,
     caller: Caller,
@@ -441,5 +544,5 @@ pub async fn quarantine(
         Ok::<_, StoreError>(Ok(store.quarantined(actor, grids.as_deref(), limit)?))
     })
     .await???;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "changes": rows })))
+    Ok(HttpResponse::Ok().json(QuarantineOut { changes: rows }))
 }

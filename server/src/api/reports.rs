@@ -9,8 +9,12 @@ use actix_web::{web, HttpResponse};
 use gridsync_core::{Record, Schema};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
+use utoipa::IntoParams;
 
 use super::privacy::audit_entry;
+use super::schemas::{
+    BriefReport, ErrorBody, OverdueReport, PatrolReport, RankingReport, SummaryReport,
+};
 use super::{now_ms, AppState};
 use crate::auth::policy::{NodeLevel, OrgTree, Role};
 use crate::auth::Caller;
@@ -26,20 +30,28 @@ use crate::store::{Store, StoreError};
 /// Longest list of late records per collection.
 const MAX_LIST: i64 = 1000;
 
-#[derive(Debug, Deserialize)]
+/// The parameters every report takes (docs/REPORTS.md, "Periods and the
+/// time zone"); unknown ones are `400 invalid_query`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportParams {
-    /// The org node (default: the caller's).
+    /// The org node (default: the caller's); at or under the caller's.
     node: Option<String>,
+    /// `day`, `week`, `month` or `quarter` (around `date`), or give `from`
+    /// and `to`.
     period: Option<String>,
+    /// `YYYY-MM-DD` (default today, China time).
     date: Option<String>,
+    /// `YYYY-MM-DD`: a range's first day.
     from: Option<String>,
+    /// `YYYY-MM-DD`: a range's last day.
     to: Option<String>,
     /// `json` (default), `csv` or `xlsx`.
     format: Option<String>,
     /// CSV: which table of the report (default its first).
     table: Option<String>,
-    /// Lists and rankings: how many lines.
+    /// Lists and rankings: how many lines, 1 to 1000.
     limit: Option<i64>,
 }
 
@@ -576,6 +588,26 @@ fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     })
 }
 
+/// Counts of a node's subtree over a period: totals and breakdowns (docs/REPORTS.md).
+#[utoipa::path(
+    get,
+    path = "/v1/reports/summary",
+    tag = "reports",
+    params(ReportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON, or one table as CSV (`format=csv`), or every table as a spreadsheet (`format=xlsx`)",
+            content(
+                (SummaryReport = "application/json"),
+                (String = "text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 400, description = "`invalid_query`, `invalid_period`, `unknown_table`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn summary(
     state: web::Data<AppState>,
     caller: Caller,
@@ -592,6 +624,26 @@ pub async fn summary(
     .await
 }
 
+/// Patrol coverage of the rounds due in the period (docs/REPORTS.md).
+#[utoipa::path(
+    get,
+    path = "/v1/reports/patrol",
+    tag = "reports",
+    params(ReportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON, or one table as CSV (`format=csv`), or every table as a spreadsheet (`format=xlsx`)",
+            content(
+                (PatrolReport = "application/json"),
+                (String = "text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 400, description = "`invalid_query`, `invalid_period`, `unknown_table`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn patrol_coverage(
     state: web::Data<AppState>,
     caller: Caller,
@@ -600,6 +652,26 @@ pub async fn patrol_coverage(
     run(state, caller, params.into_inner(), "patrol", 1000, patrol).await
 }
 
+/// The five overdue lists, as of now (docs/REPORTS.md).
+#[utoipa::path(
+    get,
+    path = "/v1/reports/overdue",
+    tag = "reports",
+    params(ReportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON, or one table as CSV (`format=csv`), or every table as a spreadsheet (`format=xlsx`)",
+            content(
+                (OverdueReport = "application/json"),
+                (String = "text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 400, description = "`invalid_query`, `invalid_period`, `unknown_table`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn overdue_lists(
     state: web::Data<AppState>,
     caller: Caller,
@@ -608,6 +680,26 @@ pub async fn overdue_lists(
     run(state, caller, params.into_inner(), "overdue", 200, overdue).await
 }
 
+/// Grid workers and mediators ranked by their activity in the period (docs/REPORTS.md).
+#[utoipa::path(
+    get,
+    path = "/v1/reports/ranking",
+    tag = "reports",
+    params(ReportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON, or one table as CSV (`format=csv`), or every table as a spreadsheet (`format=xlsx`)",
+            content(
+                (RankingReport = "application/json"),
+                (String = "text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 400, description = "`invalid_query`, `invalid_period`, `unknown_table`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn rankings(
     state: web::Data<AppState>,
     caller: Caller,
@@ -616,6 +708,26 @@ pub async fn rankings(
     run(state, caller, params.into_inner(), "ranking", 10, ranking).await
 }
 
+/// What is new and at risk since yesterday 00:00, for one day (docs/REPORTS.md).
+#[utoipa::path(
+    get,
+    path = "/v1/reports/brief",
+    tag = "reports",
+    params(ReportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON, or one table as CSV (`format=csv`), or every table as a spreadsheet (`format=xlsx`)",
+            content(
+                (BriefReport = "application/json"),
+                (String = "text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 400, description = "`invalid_query`, `invalid_period`, `unknown_table`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such node", body = ErrorBody),
+    ),
+)]
 pub async fn daily_brief(
     state: web::Data<AppState>,
     caller: Caller,
@@ -638,12 +750,30 @@ const APP_JS: &str = include_str!("../../assets/dashboard/app.js");
 const STYLE_CSS: &str = include_str!("../../assets/dashboard/style.css");
 
 /// The dashboard page (no external assets: it works without internet).
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "reports",
+    responses((status = 200, description = "The supervisors' dashboard (it signs in itself)", content_type = "text/html", body = String)),
+)]
 pub async fn dashboard() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(INDEX_HTML)
 }
 
+/// The dashboard's script and style sheet.
+#[utoipa::path(
+    get,
+    path = "/dashboard/{asset}",
+    tag = "reports",
+    params(("asset" = String, Path, description = "`app.js` or `style.css`")),
+    responses(
+        (status = 200, description = "The file",
+            content((String = "text/javascript"), (String = "text/css"))),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 pub async fn dashboard_asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (body, kind) = match name.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),

@@ -5,10 +5,14 @@ use super::json::Json;
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
+use gridsync_core::openapi::StoredRecord;
 use gridsync_core::Change;
+use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use super::privacy::{audit_entry, mask_change, mask_state};
+use super::schemas::ErrorBody;
 use super::{now_ms, valid_grid, AppState};
 use crate::auth::policy::Role;
 use crate::auth::Caller;
@@ -22,6 +26,33 @@ pub type SyncRequest = gridsync_core::wire::SyncRequest<Box<RawValue>>;
 /// `POST /v1/sync` answer: stored changes and states as they are kept.
 pub type SyncResponse = gridsync_core::wire::SyncResponse<Box<RawValue>, Box<RawValue>>;
 
+/// Push the device's unsent changes and pull what changed in its grids.
+///
+/// One round trip does both (docs/PROTOCOL.md, "The sync exchange"). A
+/// request is answered whole or refused whole; each pushed change is judged
+/// on its own (`results`), a refused one kept in the quarantine.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    tag = "sync",
+    request_body = gridsync_core::wire::SyncRequest<Change>,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The results of the push, then a page of the pull: \
+            `changes` or `records` (record states in the stored form)",
+            body = gridsync_core::wire::SyncResponse<Change, StoredRecord>),
+        (status = 400, description = "`malformed_json`, `invalid_request`, `invalid_grids`, `invalid_batch`, \
+            `too_many_changes`, `cursor_ahead`, `cursor_outdated`, `invalid_cursor`, `invalid_resume`",
+            body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`device_required` (a token not bound to a device), `actor_not_yours`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`: nothing was applied, send it again", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: wait `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry with backoff", body = ErrorBody),
+    ),
+)]
 pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
@@ -264,8 +295,33 @@ fn decidable(
     Ok(Ok(row))
 }
 
+/// A decision on a quarantined change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Decision {
+    /// `accepted` or `rejected`.
+    resolution: &'static str,
+    /// Accepted: the merge's result for the change (absent on a rejection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results: Option<Vec<ChangeResult>>,
+}
+
 /// A supervisor accepts a quarantined change (typically `out_of_scope` from a
 /// worker moved while offline): it is merged as its author made it.
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{id}/accept",
+    tag = "records",
+    params(("id" = i64, Path, description = "The quarantined change's `id`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Merged as its author made it (same actor and seq)", body = Decision),
+        (status = 400, description = "`malformed_change`: it does not decode; reject it. `invalid_path`: `id` is not a number", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (not a supervisor), `out_of_scope` (not a supervisor of the change's grid)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`already_resolved`, `still_refused` (checked again and still refused)", body = ErrorBody),
+    ),
+)]
 pub async fn accept_quarantined(
     state: web::Data<AppState>,
     caller: Caller,
@@ -318,14 +374,29 @@ pub async fn accept_quarantined(
     })
     .await??;
     let results = result?;
-    Ok(
-        HttpResponse::Ok()
-            .json(serde_json::json!({ "resolution": "accepted", "results": results })),
-    )
+    Ok(HttpResponse::Ok().json(Decision {
+        resolution: "accepted",
+        results: Some(results),
+    }))
 }
 
 /// A supervisor rejects a quarantined change; it stays in the quarantine,
 /// marked, and is never applied.
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{id}/reject",
+    tag = "records",
+    params(("id" = i64, Path, description = "The quarantined change's `id`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Marked rejected, kept, never applied", body = Decision),
+        (status = 400, description = "`invalid_path`: `id` is not a number", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (neither supervisor nor admin), `out_of_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`already_resolved`", body = ErrorBody),
+    ),
+)]
 pub async fn reject_quarantined(
     state: web::Data<AppState>,
     caller: Caller,
@@ -350,5 +421,8 @@ pub async fn reject_quarantined(
         Ok::<_, StoreError>(Ok(()))
     })
     .await???;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "resolution": "rejected" })))
+    Ok(HttpResponse::Ok().json(Decision {
+        resolution: "rejected",
+        results: None,
+    }))
 }

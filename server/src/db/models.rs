@@ -102,11 +102,14 @@ fn empty_as_null<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok
     }
 }
 
-/// A quarantined change.
-#[derive(Debug, Clone, serde::Serialize, Queryable)]
+/// A change the server refused, kept with its reason (`GET /v1/quarantine`).
+#[derive(Debug, Clone, serde::Serialize, Queryable, utoipa::ToSchema)]
+#[schema(as = Quarantined)]
 pub struct QuarantineRow {
+    /// What `POST /v1/quarantine/{id}/accept` and `…/reject` take.
     pub id: i64,
     pub actor: Option<i64>,
+    /// The change's seq.
     pub actor_seq: Option<i64>,
     pub record_id: Option<String>,
     /// Stored as `''` when the refused change named no grid (the grid keys
@@ -114,13 +117,19 @@ pub struct QuarantineRow {
     #[serde(serialize_with = "empty_as_null")]
     pub grid: Option<String>,
     pub batch_id: String,
+    /// When it arrived (ms since the epoch).
     pub received_at: i64,
+    /// Why it was refused (docs/PROTOCOL.md, "Errors"; `out_of_scope`,
+    /// `forbidden_collection`, `malformed_change`, `device_revoked`…).
     pub code: String,
     pub message: String,
+    /// The change as it was sent (JSON text).
     pub body: String,
-    /// `accepted` or `rejected` once a supervisor decided; absent while open.
+    /// `accepted` or `rejected` once a supervisor decided; `null` while open.
     pub resolution: Option<String>,
+    /// The user who decided.
     pub resolved_by: Option<i64>,
+    /// When (ms since the epoch).
     pub resolved_at: Option<i64>,
 }
 
@@ -139,15 +148,21 @@ pub struct NewQuarantine {
     pub body: String,
 }
 
-/// A node of the org tree.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+/// A node of the org tree: the one org-tree type, stored and served.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = super::schema::org_nodes)]
+#[schema(as = OrgNode)]
 pub struct OrgNodeRow {
+    /// The node's code (a grid's is what records name).
     pub code: String,
+    /// The node one level up; `null` for the district.
     pub parent: Option<String>,
+    /// `district`, `park`, `community` or `grid`.
     pub level: String,
     pub name: String,
+    /// Ms since the epoch.
     pub created_at: i64,
+    /// Ms since the epoch.
     pub updated_at: i64,
 }
 
@@ -179,14 +194,20 @@ pub struct NewUser {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+/// An app install on a device.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = super::schema::devices)]
+#[schema(as = Device)]
 pub struct DeviceRow {
+    /// What a login's `device` names.
     pub id: String,
     pub user_id: i64,
+    /// The actor id its changes carry: assigned once, never reused.
     pub actor: i64,
     pub name: String,
+    /// Ms since the epoch.
     pub created_at: i64,
+    /// Ms since the epoch; `null` while active.
     pub revoked_at: Option<i64>,
 }
 
@@ -203,15 +224,22 @@ pub struct RefreshRow {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+/// One audited action (docs/ACCESS.md, "Audit").
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = super::schema::audit_log)]
+#[schema(as = AuditEntryOut)]
 pub struct AuditRow {
     pub id: i64,
+    /// Ms since the epoch.
     pub at: i64,
     pub user_id: Option<i64>,
     pub username: String,
     pub device_id: Option<String>,
+    /// The client's address.
     pub address: Option<String>,
+    /// e.g. `read_key_person`, `sync_key_persons`, `quarantine_accept`,
+    /// `quarantine_reject`, `device_handover`, `export_report`,
+    /// `report_key_persons`.
     pub action: String,
     pub target: String,
     pub detail: String,

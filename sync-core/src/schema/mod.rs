@@ -24,6 +24,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     #[default]
@@ -56,8 +57,9 @@ impl Level {
     }
 }
 
-/// What a scalar field holds.
+/// What a scalar field holds (`type` in the schema's JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScalarType {
     /// Free text of at most `max_len` characters.
@@ -75,7 +77,9 @@ pub enum ScalarType {
     Bool,
     /// `YYYY-MM-DD`.
     Date,
-    /// RFC 3339 with an offset, e.g. `2026-11-28T09:30:00+08:00`.
+    /// RFC 3339 with an offset, e.g. `2026-11-28T09:30:00+08:00`. Named
+    /// `datetime` in the schema's JSON, as docs/PROTOCOL.md spells it.
+    #[serde(rename = "datetime")]
     DateTime,
     /// One of the listed values.
     Enum {
@@ -106,6 +110,7 @@ pub const CAPTION_MAX_CHARS: usize = 200;
 
 /// One field of a log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryField {
     pub name: &'static str,
     #[serde(flatten)]
@@ -115,6 +120,7 @@ pub struct EntryField {
 
 /// The kind of a field, which decides its CRDT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FieldKind {
     /// A multi-value register (`crdts::MVReg`): concurrent writes are kept
@@ -143,6 +149,7 @@ pub enum FieldKind {
 
 /// One field of a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldDef {
     pub name: &'static str,
     #[serde(flatten)]
@@ -155,6 +162,7 @@ pub struct FieldDef {
 
 /// One collection: its name, its fields, the version that introduced it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionDef {
     pub name: &'static str,
     pub since: u32,
@@ -176,6 +184,7 @@ impl CollectionDef {
 
 /// The schema this build speaks: every collection at [`SCHEMA_VERSION`].
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schema {
     pub version: u32,
     pub collections: &'static [CollectionDef],
@@ -404,5 +413,17 @@ mod tests {
         assert_eq!(status["kind"], "scalar");
         assert_eq!(status["type"], "enum");
         assert_eq!(status["values"][0], "reported");
+    }
+
+    /// The type names are those of docs/PROTOCOL.md ("Values of scalar
+    /// fields"): `datetime`, not serde's `date_time`.
+    #[test]
+    fn scalar_types_are_named_as_the_protocol_names_them() {
+        let name = |ty: ScalarType| serde_json::to_value(ty).unwrap()["type"].clone();
+        assert_eq!(name(ScalarType::DateTime), "datetime");
+        assert_eq!(name(ScalarType::Date), "date");
+        assert_eq!(name(ScalarType::Text { max_len: 1 }), "text");
+        assert!(!Schema::current().to_json().contains("date_time"));
+        assert!(Schema::current().to_json().contains("\"datetime\""));
     }
 }
