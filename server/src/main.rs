@@ -267,7 +267,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 _ => None,
             };
-            let listener = gridsync_server::listen(&addr)
+            let listener = gridsync_server::listen(addr)
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let scheme = if certificates.is_some() {
                 "https"

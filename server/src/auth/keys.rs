@@ -73,8 +73,10 @@ fn read(path: &Path) -> Result<Keys, KeyError> {
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(file = %path.display(), "the signing key file can be read by others than its owner: chmod 600 it");
+            // Group-readable is how a service user reads a root-owned
+            // file (root:gridsync 0640); readable by everyone is a leak.
+            if meta.permissions().mode() & 0o007 != 0 {
+                tracing::warn!(file = %path.display(), "every user of this machine can read the signing key file: chmod o-rwx it");
             }
         }
     }
@@ -90,7 +92,7 @@ fn make(path: &Path) -> Result<(), KeyError> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(at)?;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    write!(file, "{HEADER}{}\n", new_key_line(&today)).map_err(at)?;
+    writeln!(file, "{HEADER}{}", new_key_line(&today)).map_err(at)?;
     file.sync_all().map_err(at)
 }
 
