@@ -405,6 +405,8 @@ fn set_up(store: &gridsync_server::store::Store) {
                         visited: round.then(|| rng.gen_range(0..=planned)),
                         checkins: round.then(|| rng.gen_range(0..15)),
                         starts_at: round.then_some(created_at),
+                        statutory_deadline: deadline,
+                        level_deadline: deadline,
                     });
                 }
                 diesel::insert_into(records::table)

@@ -6,11 +6,29 @@ use chrono::{DateTime, NaiveDate};
 use gridsync_core::{Level, RecordView, Value};
 use serde::{Deserialize, Serialize};
 
-/// One rule; the first rule that matches a case gives its deadline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a limit counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// From a fixed event of the case (`from`: a petition's receipt, a
+    /// dispute's, an event's report), at every level: an escalation does not
+    /// restart it.
+    Statutory,
+    /// From when the case reached its current level: each level gets its
+    /// own time, and running out of it is what the sweep escalates.
+    Level,
+}
+
+/// One rule. Of each kind, the first rule that matches a case gives that
+/// due date: a case has a statutory due date and a level due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub collection: String,
+    /// `statutory` or `level`; when absent, `statutory` if the rule has a
+    /// `from`, else `level`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
     /// Only cases in one of these statuses (all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Vec<String>>,
@@ -20,9 +38,10 @@ pub struct Rule {
     /// Only cases at this handling level (all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
-    /// A date field of the case the limit counts from while the case is at
-    /// grid level (e.g. a petition's `received_on`). After an escalation, and
-    /// when absent, the limit counts from when the case reached its level.
+    /// A statutory limit's fixed event: a date or time field of the case
+    /// (a petition's `received_on`, an event's `reported_at`). When the case
+    /// does not have it, the limit counts from when the server received the
+    /// case. A level limit has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     pub hours: i64,
@@ -31,8 +50,64 @@ pub struct Rule {
     pub plus_days: Option<String>,
 }
 
-/// The rules in force.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl Rule {
+    /// What the rule's limit counts from.
+    pub fn limit(&self) -> Limit {
+        self.limit.unwrap_or(if self.from.is_some() {
+            Limit::Statutory
+        } else {
+            Limit::Level
+        })
+    }
+}
+
+/// A case's two due dates (ms): overdue on either makes it overdue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Deadlines {
+    /// Counted from the case's fixed event, kept across escalation.
+    pub statutory: Option<i64>,
+    /// Counted from when the case reached its level (or a date a supervisor
+    /// wrote in its `deadline`); for a key person's visit or a place's
+    /// inspection, the next one due.
+    pub level: Option<i64>,
+}
+
+impl Deadlines {
+    /// The earlier of the two: when the case is due.
+    pub fn due(&self) -> Option<i64> {
+        match (self.statutory, self.level) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// When a case's clocks start: when it reached its level, and when the
+/// server received it (its first change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since {
+    pub level: i64,
+    pub received: i64,
+}
+
+/// The field a case's report time is kept in, by the reporting phone's clock.
+pub const REPORTED_AT: &str = "reported_at";
+
+/// How much earlier than the server's receipt a phone may say a case was
+/// reported: a phone offline for up to three days reports truly; a clock
+/// further behind moves the statutory due date at most this much earlier,
+/// and a clock ahead never moves it later than the receipt.
+pub const REPORT_SKEW_MS: i64 = 72 * HOUR_MS;
+
+/// The report time to count from: the phone's, within
+/// [receipt − [`REPORT_SKEW_MS`], receipt]; the receipt when none was sent.
+pub fn report_time(phone: Option<i64>, received: i64) -> i64 {
+    phone.map_or(received, |t| t.clamp(received - REPORT_SKEW_MS, received))
+}
+
+/// The deadline rules in force (`--rules FILE` replaces the defaults; the
+/// file has this shape), tried in order (docs/WORKFLOWS.md, "Deadlines").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     pub rules: Vec<Rule>,
@@ -40,7 +115,9 @@ pub struct Rules {
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// A rule of the defaults.
 fn rule(
+    limit: Limit,
     collection: &str,
     status: Option<&[&str]>,
     severity: Option<&str>,
@@ -49,6 +126,7 @@ fn rule(
 ) -> Rule {
     Rule {
         collection: collection.into(),
+        limit: Some(limit),
         status: status.map(|s| s.iter().map(|x| x.to_string()).collect()),
         severity: severity.map(str::to_owned),
         level: None,
@@ -63,44 +141,84 @@ impl Default for Rules {
     /// likewise, twice as long; disputes closed within a month of receipt;
     /// petitions accepted or not within 15 days of receipt and answered
     /// within 60 days of acceptance, plus an extension of up to 30 days.
+    /// Each is a statutory limit from the case's fixed event, and the same
+    /// time again at every level it is escalated to (a level limit). A listed
+    /// hazard (挂牌整治) is due at the end of its rectification day.
     fn default() -> Self {
-        // A listed hazard (挂牌整治) is due at the end of its rectification day.
+        use Limit::{Level, Statutory};
         let mut rules = vec![rule(
+            Statutory,
             "hazard",
             Some(&["listed", "rectifying", "rechecked"]),
             None,
             Some("rectification_deadline"),
             24,
         )];
-        for (severity, hours) in [
-            ("critical", 24),
-            ("high", 72),
-            ("medium", 168),
-            ("low", 360),
-        ] {
-            rules.push(rule("event", None, Some(severity), None, hours));
-            rules.push(rule("hazard", None, Some(severity), None, hours * 2));
-        }
-        rules.push(rule("event", None, None, None, 168));
-        rules.push(rule("hazard", None, None, None, 336));
-        rules.push(rule("dispute", None, None, Some("received_on"), 30 * 24));
-        rules.push(rule(
-            "petition",
-            Some(&["received"]),
-            None,
-            Some("received_on"),
-            15 * 24,
-        ));
-        rules.push(Rule {
-            plus_days: Some("extension_days".into()),
-            ..rule(
-                "petition",
-                Some(&["accepted", "replying"]),
+        for limit in [Statutory, Level] {
+            let from = |field: &'static str| (limit == Statutory).then_some(field);
+            // Once listed, a hazard's time is its rectification deadline,
+            // set when it was listed: no level limit escalates it meanwhile.
+            let hazard_status = (limit == Level).then_some(&["reported", "confirmed"][..]);
+            for (severity, hours) in [
+                ("critical", 24),
+                ("high", 72),
+                ("medium", 168),
+                ("low", 360),
+            ] {
+                rules.push(rule(
+                    limit,
+                    "event",
+                    None,
+                    Some(severity),
+                    from(REPORTED_AT),
+                    hours,
+                ));
+                rules.push(rule(
+                    limit,
+                    "hazard",
+                    hazard_status,
+                    Some(severity),
+                    from(REPORTED_AT),
+                    hours * 2,
+                ));
+            }
+            rules.push(rule(limit, "event", None, None, from(REPORTED_AT), 168));
+            rules.push(rule(
+                limit,
+                "hazard",
+                hazard_status,
                 None,
-                Some("accepted_on"),
-                60 * 24,
-            )
-        });
+                from(REPORTED_AT),
+                336,
+            ));
+            rules.push(rule(
+                limit,
+                "dispute",
+                None,
+                None,
+                from("received_on"),
+                30 * 24,
+            ));
+            rules.push(rule(
+                limit,
+                "petition",
+                Some(&["received"]),
+                None,
+                from("received_on"),
+                15 * 24,
+            ));
+            rules.push(Rule {
+                plus_days: Some("extension_days".into()),
+                ..rule(
+                    limit,
+                    "petition",
+                    Some(&["accepted", "replying"]),
+                    None,
+                    from("accepted_on"),
+                    60 * 24,
+                )
+            });
+        }
         Rules { rules }
     }
 }
@@ -152,60 +270,88 @@ impl Rules {
             if r.hours <= 0 {
                 return Err(format!("rules file: a limit of {} hours", r.hours));
             }
+            if r.limit() == Limit::Level && r.from.is_some() {
+                return Err(format!(
+                    "rules file: a level limit of `{}` counts from when the case reached its level, not from `{}`",
+                    r.collection,
+                    r.from.as_deref().unwrap_or_default()
+                ));
+            }
         }
         Ok(rules)
     }
 
-    /// When a record is next due (ms), or never: a case's deadline (an
-    /// explicit `deadline` written on it wins over the rules; closed cases
-    /// have none), a key person's next visit (last visit + their interval,
-    /// default 30 days), a place's next inspection (default every 10 days).
-    pub fn deadline(&self, view: &RecordView, level_since: i64) -> Option<i64> {
+    /// When a record is next due (ms), or never: a case's statutory and
+    /// level due dates (closed cases have none; an explicit `deadline`
+    /// written on the case is its level due date), a key person's next visit
+    /// (last visit + their interval, default 30 days), a place's next
+    /// inspection (default every 10 days).
+    pub fn deadlines(&self, view: &RecordView, since: Since) -> Deadlines {
+        let schedule = |level| Deadlines {
+            statutory: None,
+            level,
+        };
         match view.collection {
             "key_person" => {
-                return next_after_log(view, "visits", "visit_interval_days", 30, level_since)
+                return schedule(next_after_log(
+                    view,
+                    "visits",
+                    "visit_interval_days",
+                    30,
+                    since.level,
+                ))
             }
             "place" => {
-                return next_after_log(
+                return schedule(next_after_log(
                     view,
                     "inspections",
                     "inspection_interval_days",
                     10,
-                    level_since,
-                )
+                    since.level,
+                ))
             }
             _ => {}
         }
-        let flow = gridsync_core::Flow::of(view.collection)?;
+        let Some(flow) = gridsync_core::Flow::of(view.collection) else {
+            return Deadlines::default();
+        };
         let status = view.value("status").as_str();
         if status.is_some_and(|s| flow.is_terminal(s)) {
-            return None;
-        }
-        if let Some(explicit) = date_ms(view.value("deadline")) {
-            return Some(explicit);
+            return Deadlines::default();
         }
         let level = view.level.unwrap_or_default();
         let severity = view.value("severity").as_str();
-        let r = self.rules.iter().find(|r| {
-            r.collection == view.collection
-                && r.status
-                    .as_ref()
-                    .is_none_or(|s| status.is_some_and(|st| s.iter().any(|x| x == st)))
-                && r.severity.as_deref().is_none_or(|s| Some(s) == severity)
-                && r.level.is_none_or(|l| l == level)
-        })?;
-        let base = match (&r.from, level) {
-            (Some(field), Level::Grid) => date_ms(view.value(field)).unwrap_or(level_since),
-            _ => level_since,
+        let first = |limit: Limit| {
+            self.rules.iter().find(|r| {
+                r.limit() == limit
+                    && r.collection == view.collection
+                    && r.status
+                        .as_ref()
+                        .is_none_or(|s| status.is_some_and(|st| s.iter().any(|x| x == st)))
+                    && r.severity.as_deref().is_none_or(|s| Some(s) == severity)
+                    && r.level.is_none_or(|l| l == level)
+            })
         };
-        let extra_days = match &r.plus_days {
-            Some(f) => match view.value(f) {
-                Value::Int(d) => *d,
+        let due = |r: &Rule, base: i64| {
+            let extra_days = match r.plus_days.as_ref().map(|f| view.value(f)) {
+                Some(Value::Int(d)) => *d,
                 _ => 0,
-            },
-            None => 0,
+            };
+            base + r.hours * HOUR_MS + extra_days * 24 * HOUR_MS
         };
-        Some(base + r.hours * HOUR_MS + extra_days * 24 * HOUR_MS)
+        let statutory = first(Limit::Statutory).map(|r| {
+            let base = match r.from.as_deref() {
+                Some(REPORTED_AT) => report_time(date_ms(view.value(REPORTED_AT)), since.received),
+                Some(field) => date_ms(view.value(field)).unwrap_or(since.received),
+                None => since.received,
+            };
+            due(r, base)
+        });
+        let level = match date_ms(view.value("deadline")) {
+            Some(explicit) => Some(explicit),
+            None => first(Limit::Level).map(|r| due(r, since.level)),
+        };
+        Deadlines { statutory, level }
     }
 }
 
@@ -216,6 +362,11 @@ mod tests {
     use uuid::Uuid;
 
     const T0: i64 = 1_780_000_000_000;
+    const DAY: i64 = 24 * HOUR_MS;
+    const AT_T0: Since = Since {
+        level: T0,
+        received: T0,
+    };
 
     fn view(collection: &str, fields: &[(&str, Value)], escalate: bool) -> RecordView {
         let mut d = Device::new(1);
@@ -234,10 +385,10 @@ mod tests {
     #[test]
     fn the_default_table() {
         let rules = Rules::default();
-        let days = |n: i64| n * 24 * HOUR_MS;
         let received = date_ms(&Value::from("2026-11-01")).unwrap();
-        let accepted = date_ms(&Value::from("2026-11-10")).unwrap();
-        let cases: Vec<(RecordView, Option<i64>)> = vec![
+        // (case, statutory due, level due), with the case received and at
+        // its level since T0.
+        let mut cases: Vec<(RecordView, Option<i64>, Option<i64>)> = vec![
             (
                 view(
                     "event",
@@ -247,7 +398,8 @@ mod tests {
                     ],
                     false,
                 ),
-                Some(T0 + days(1)),
+                Some(T0 + DAY),
+                Some(T0 + DAY),
             ),
             (
                 view(
@@ -255,11 +407,13 @@ mod tests {
                     &[("status", "reported".into()), ("severity", "low".into())],
                     false,
                 ),
-                Some(T0 + days(15)),
+                Some(T0 + 15 * DAY),
+                Some(T0 + 15 * DAY),
             ),
             (
                 view("event", &[("status", "reported".into())], false),
-                Some(T0 + days(7)),
+                Some(T0 + 7 * DAY),
+                Some(T0 + 7 * DAY),
             ),
             (
                 view(
@@ -267,7 +421,8 @@ mod tests {
                     &[("status", "reported".into()), ("severity", "high".into())],
                     false,
                 ),
-                Some(T0 + days(6)),
+                Some(T0 + 6 * DAY),
+                Some(T0 + 6 * DAY),
             ),
             (
                 view(
@@ -278,19 +433,8 @@ mod tests {
                     ],
                     false,
                 ),
-                Some(received + days(30)),
-            ),
-            // After an escalation the month counts from when it reached the level.
-            (
-                view(
-                    "dispute",
-                    &[
-                        ("status", "registered".into()),
-                        ("received_on", "2026-11-01".into()),
-                    ],
-                    true,
-                ),
-                Some(T0 + days(30)),
+                Some(received + 30 * DAY),
+                Some(T0 + 30 * DAY),
             ),
             (
                 view(
@@ -301,21 +445,29 @@ mod tests {
                     ],
                     false,
                 ),
-                Some(received + days(15)),
+                Some(received + 15 * DAY),
+                Some(T0 + 15 * DAY),
             ),
+            // No receipt date written: the statutory limit counts from when
+            // the server received the case.
             (
                 view(
                     "petition",
                     &[
                         ("status", "received".into()),
-                        ("accepted_on", "2026-11-10".into()),
                         ("extension_days", Value::Int(30)),
                     ],
                     false,
                 ),
-                Some(T0 + days(15)),
+                Some(T0 + 15 * DAY),
+                Some(T0 + 15 * DAY),
             ),
-            (view("household", &[("address", "x".into())], false), None),
+            (
+                view("household", &[("address", "x".into())], false),
+                None,
+                None,
+            ),
+            // A supervisor's own date is the level's.
             (
                 view(
                     "event",
@@ -325,13 +477,37 @@ mod tests {
                     ],
                     false,
                 ),
+                Some(T0 + 7 * DAY),
                 date_ms(&Value::from("2026-12-01T18:00:00+08:00")),
             ),
         ];
-        for (v, want) in cases {
-            assert_eq!(rules.deadline(&v, T0), want, "{:?}", v.fields);
+        // A listed hazard: its rectification day, and no level limit.
+        let rectify = date_ms(&Value::from("2026-12-16")).unwrap();
+        let mut d = Device::new(1);
+        let id = Uuid::from_u128(3);
+        d.create("hazard", "g", id)
+            .set("status", "reported")
+            .set("severity", "high")
+            .commit()
+            .unwrap();
+        for status in ["confirmed", "listed"] {
+            d.edit(id).set("status", status).commit().unwrap();
         }
-        // A petition accepted, with its extension.
+        d.edit(id)
+            .set("rectification_deadline", "2026-12-16")
+            .commit()
+            .unwrap();
+        cases.push((
+            d.replica().record(id).unwrap().view(),
+            Some(rectify + DAY),
+            None,
+        ));
+        for (v, statutory, level) in cases {
+            let d = rules.deadlines(&v, AT_T0);
+            assert_eq!((d.statutory, d.level), (statutory, level), "{:?}", v.fields);
+        }
+        // A petition accepted, with its extension; closed, none.
+        let accepted = date_ms(&Value::from("2026-11-10")).unwrap();
         let mut d = Device::new(1);
         let id = Uuid::from_u128(2);
         d.create("petition", "g", id)
@@ -345,34 +521,131 @@ mod tests {
             .commit()
             .unwrap();
         let v = d.replica().record(id).unwrap().view();
-        assert_eq!(rules.deadline(&v, T0), Some(accepted + days(90)));
-        // Closed cases have none.
-        d.edit(id).set("status", "replying").commit().unwrap();
-        d.edit(id).set("status", "replied").commit().unwrap();
-        d.edit(id).set("status", "closed").commit().unwrap();
         assert_eq!(
-            rules.deadline(&d.replica().record(id).unwrap().view(), T0),
-            None
+            rules.deadlines(&v, AT_T0).statutory,
+            Some(accepted + 90 * DAY)
+        );
+        for status in ["replying", "replied", "closed"] {
+            d.edit(id).set("status", status).commit().unwrap();
+        }
+        let closed = rules.deadlines(&d.replica().record(id).unwrap().view(), AT_T0);
+        assert_eq!(closed, Deadlines::default());
+        assert_eq!(closed.due(), None);
+    }
+
+    #[test]
+    fn an_escalation_restarts_the_level_limit_and_keeps_the_statutory_one() {
+        let rules = Rules::default();
+        let received = date_ms(&Value::from("2026-11-01")).unwrap();
+        let petition = view(
+            "petition",
+            &[
+                ("status", "received".into()),
+                ("received_on", "2026-11-01".into()),
+            ],
+            true,
+        );
+        // Escalated 20 days after receipt: the 15 days from receipt are
+        // gone and stay gone; the new level has 15 days of its own.
+        let escalated = received + 20 * DAY;
+        let d = rules.deadlines(
+            &petition,
+            Since {
+                level: escalated,
+                received,
+            },
+        );
+        assert_eq!(d.statutory, Some(received + 15 * DAY));
+        assert_eq!(d.level, Some(escalated + 15 * DAY));
+        assert_eq!(
+            d.due(),
+            Some(received + 15 * DAY),
+            "still overdue after the escalation"
         );
     }
 
     #[test]
+    fn a_phone_clock_moves_the_report_time_only_within_its_bound() {
+        let rules = Rules::default();
+        let at = |t: i64| {
+            chrono::DateTime::from_timestamp_millis(t)
+                .unwrap()
+                .to_rfc3339()
+        };
+        let received = T0;
+        let cases = [
+            (None, received),
+            (Some(received - HOUR_MS), received - HOUR_MS),
+            (Some(received - 2 * DAY), received - 2 * DAY),
+            // A clock a year behind: three days before the receipt at most.
+            (Some(received - 365 * DAY), received - REPORT_SKEW_MS),
+            // A clock ahead: never after the receipt.
+            (Some(received + 30 * DAY), received),
+        ];
+        for (phone, counted) in cases {
+            let mut fields = vec![
+                ("status", Value::from("reported")),
+                ("severity", "critical".into()),
+            ];
+            if let Some(t) = phone {
+                fields.push((REPORTED_AT, Value::from(at(t).as_str())));
+            }
+            let v = view("event", &fields, false);
+            let d = rules.deadlines(
+                &v,
+                Since {
+                    level: received,
+                    received,
+                },
+            );
+            assert_eq!(d.statutory, Some(counted + DAY), "{phone:?}");
+            assert_eq!(report_time(phone, received), counted);
+        }
+    }
+
+    #[test]
     fn a_rules_file() {
-        let json = r#"{"rules": [{"collection": "event", "level": "community", "hours": 48}, {"collection": "event", "hours": 12}]}"#;
+        let json = r#"{"rules": [{"collection": "event", "level": "community", "hours": 48}, {"collection": "event", "hours": 12},
+            {"collection": "event", "from": "reported_at", "hours": 100}]}"#;
         let rules = Rules::from_json(json).unwrap();
-        assert_eq!(
-            rules.deadline(&view("event", &[("status", "reported".into())], false), T0),
-            Some(T0 + 12 * HOUR_MS)
+        let grid = rules.deadlines(
+            &view("event", &[("status", "reported".into())], false),
+            AT_T0,
         );
         assert_eq!(
-            rules.deadline(&view("event", &[("status", "reported".into())], true), T0),
-            Some(T0 + 48 * HOUR_MS)
+            (grid.level, grid.statutory),
+            (Some(T0 + 12 * HOUR_MS), Some(T0 + 100 * HOUR_MS))
         );
-        assert!(
-            Rules::from_json(r#"{"rules": [{"collection": "household", "hours": 1}]}"#).is_err()
+        let up = rules.deadlines(
+            &view("event", &[("status", "reported".into())], true),
+            AT_T0,
         );
-        assert!(Rules::from_json(r#"{"rules": [{"collection": "event", "hours": 0}]}"#).is_err());
-        assert!(Rules::from_json(r#"{"rules": [{"collection": "event", "hourz": 1}]}"#).is_err());
+        assert_eq!(up.level, Some(T0 + 48 * HOUR_MS));
+        for (bad, says) in [
+            (
+                r#"{"rules": [{"collection": "household", "hours": 1}]}"#,
+                "no case flow",
+            ),
+            (
+                r#"{"rules": [{"collection": "event", "hours": 0}]}"#,
+                "0 hours",
+            ),
+            (
+                r#"{"rules": [{"collection": "event", "hourz": 1}]}"#,
+                "hourz",
+            ),
+            (
+                r#"{"rules": [{"collection": "event", "limit": "level", "from": "reported_at", "hours": 1}]}"#,
+                "level limit",
+            ),
+            (
+                r#"{"rules": [{"collection": "event", "limit": "lifelong", "hours": 1}]}"#,
+                "lifelong",
+            ),
+        ] {
+            let e = Rules::from_json(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
         let defaults = serde_json::to_string(&Rules::default()).unwrap();
         assert_eq!(
             Rules::from_json(&defaults).unwrap(),

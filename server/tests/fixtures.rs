@@ -222,6 +222,22 @@ fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
         .iter()
         .any(|r| r["level"].as_str().is_some_and(|l| l != "grid")));
     assert!(all.iter().any(|r| r["overdue"] == true));
+    // A case the closing sweep escalated because its level's time ran out
+    // is still overdue at its new level (its statutory limit stays): the
+    // overdue lists keep what the sweep raised (issue 16).
+    let escalated_late: Vec<&&Json> = events
+        .iter()
+        .filter(|c| c["level"] != "grid" && c["closed_at"].is_null())
+        .filter(|c| {
+            c["statutory_deadline"]
+                .as_str()
+                .is_some_and(|d| d < c["level_since"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert!(!escalated_late.is_empty(), "the demo shows an escalated late case");
+    for c in &escalated_late {
+        assert_eq!(c["overdue"], true, "{c}");
+    }
     // A patrol login reads its rounds but not households.
     let patrol = expected
         .users_of("patrol")

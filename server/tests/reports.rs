@@ -489,9 +489,14 @@ fn the_kept_stock_follows_merges_deletes_and_sweeps(b: &Backend) {
     assert!(swept["escalated"].as_u64().unwrap() >= 5, "{swept}");
     let after = stock_of_summary(&s);
     assert_eq!(after, recount(&s));
-    // Two months on, the escalated events count their deadlines afresh from
-    // their new level; e2's deadline was written on it and stays past.
-    assert_eq!(after["event"][2], 1);
+    // Two months on, every open event is past its statutory limit (counted
+    // from its report, kept across escalation): escalated or not, each is
+    // still overdue (before issue 16 the escalated ones dropped out).
+    assert_eq!(
+        (after["event"][1], after["event"][2]),
+        (4, 4),
+        "open, overdue: {after:?}"
+    );
     assert_eq!(
         after["place"],
         [1, 1, 1, 0],

@@ -17,6 +17,7 @@ on_both_backends!(
     hazards_disputes_petitions_and_key_persons,
     patrol_check_ins_from_two_devices,
     the_sweep_escalates_overdue_cases_one_level,
+    a_petition_escalated_twice_stays_overdue_and_on_the_lists,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -584,7 +585,11 @@ fn the_sweep_escalates_overdue_cases_one_level(b: &Backend) {
         json!({"from": "grid", "to": "community"})
     );
     assert_eq!(ms(&rec["level_since"]), created + 8 * DAY_MS);
-    assert_eq!(rec["overdue"], false, "a new level, a new deadline");
+    // A new level, a new level deadline; the statutory one (7 days from the
+    // report) is gone and stays gone: still overdue.
+    assert_eq!(ms(&rec["level_deadline"]), created + 15 * DAY_MS);
+    assert_eq!(ms(&rec["statutory_deadline"]), created + 7 * DAY_MS);
+    assert_eq!(rec["overdue"], true, "escalated is not forgiven");
     assert_eq!(record(&s, fresh)["level"], "grid");
     // It now shows in the community's case list, and not yet in the park's.
     let (st, community) = s.get_as(&sup.token, "/v1/nodes/c1/cases");
@@ -649,4 +654,143 @@ fn the_sweep_escalates_overdue_cases_one_level(b: &Backend) {
         Some(json!({})),
     );
     assert_eq!(st, 403, "only admins sweep on demand");
+}
+
+/// The overdue list of `node`, as the node's supervisor reads it: ids.
+fn overdue_at(s: &TestServer, token: &str, node: &str, list: &str) -> Vec<String> {
+    let (st, r) = s.get_as(token, &format!("/v1/reports/overdue?node={node}"));
+    assert_eq!(st, 200, "{r}");
+    r[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn a_petition_escalated_twice_stays_overdue_and_on_the_lists(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w, _) = people(&s);
+    let mut district = Phone::enroll(&s, "chief", "supervisor", "d", &["g1"]);
+    let (petition, event) = (Uuid::new_v4(), Uuid::new_v4());
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day_of = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .with_timezone(&china)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let start_of = |day: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("{day}T00:00:00+08:00"))
+            .unwrap()
+            .timestamp_millis()
+    };
+    // A petition received 40 days ago and registered only now; an event
+    // whose phone clock runs a year behind.
+    let received_day = day_of(chrono::Utc::now().timestamp_millis() - 40 * DAY_MS);
+    let received_on = start_of(&received_day);
+    w.make(|d| {
+        d.create("petition", "g1", petition)
+            .set("status", "received")
+            .set("matter", "小区停车位分配")
+            .set("received_on", received_day.as_str())
+            .commit()
+    });
+    w.make(|d| {
+        d.create("event", "g1", event)
+            .set("status", "reported")
+            .set("severity", "critical")
+            .set("title", "燃气泄漏")
+            .set("reported_at", "2025-11-30T09:00:00+08:00")
+            .commit()
+    });
+    w.sync(&s);
+    let created = ms(&record(&s, petition)["created_at"]);
+    // The phone's year-old clock moves the report back three days at most.
+    let ev = record(&s, event);
+    assert_eq!(
+        ms(&ev["statutory_deadline"]),
+        ms(&ev["created_at"]) - 3 * DAY_MS + DAY_MS
+    );
+    assert_eq!(ev["overdue"], true, "{ev}");
+    // The petition is late from the start by its 15 days from receipt; its
+    // grid still has 15 days of its own.
+    let p = record(&s, petition);
+    assert_eq!(
+        ms(&p["statutory_deadline"]),
+        received_on + 15 * DAY_MS,
+        "{p}"
+    );
+    assert_eq!(ms(&p["level_deadline"]), created + 15 * DAY_MS, "{p}");
+    assert_eq!(p["overdue"], true, "{p}");
+    let admin = s.admin_token();
+    let sweep = |at_ms: i64| {
+        let at = chrono::DateTime::from_timestamp_millis(at_ms)
+            .unwrap()
+            .to_rfc3339();
+        let (st, body) = s.call(
+            s.authed(ureq::post(&s.url("/v1/admin/sweep")), &admin),
+            Some(json!({"at": at})),
+        );
+        assert_eq!(st, 200, "{body}");
+    };
+    // A sweep now escalates nothing: each level has its own time to act.
+    sweep(created + DAY_MS);
+    assert_eq!(record(&s, petition)["level"], "grid");
+    // The grid's 15 days run out: to the community. Then the community's:
+    // to the park. Overdue all along against the 15 days from receipt.
+    for (at, level) in [
+        (created + 16 * DAY_MS, "community"),
+        (created + 32 * DAY_MS, "park"),
+    ] {
+        sweep(at);
+        let p = record(&s, petition);
+        assert_eq!(
+            (p["level"].as_str(), &p["overdue"]),
+            (Some(level), &json!(true)),
+            "{p}"
+        );
+        assert_eq!(
+            ms(&p["statutory_deadline"]),
+            received_on + 15 * DAY_MS,
+            "kept: {p}"
+        );
+        assert_eq!(
+            ms(&p["level_deadline"]),
+            at + 15 * DAY_MS,
+            "a new level's time: {p}"
+        );
+        assert_eq!(ms(&p["deadline"]), received_on + 15 * DAY_MS);
+    }
+    // On the overdue lists of its grid, of the park it is at now, and of the
+    // district; nothing left a list on the way.
+    for node in ["g1", "p1", "d"] {
+        let petitions = overdue_at(&s, &district.token, node, "petitions");
+        assert!(
+            petitions.contains(&petition.to_string()),
+            "{node}: {petitions:?}"
+        );
+        let cases = overdue_at(&s, &district.token, node, "cases");
+        assert!(cases.contains(&event.to_string()), "{node}: {cases:?}");
+    }
+    // Accepted five days ago: the 60 days from acceptance are its
+    // statutory limit now, and it is no longer late.
+    district.sync(&s);
+    let accepted_day = day_of(chrono::Utc::now().timestamp_millis() - 5 * DAY_MS);
+    district.make(|d| {
+        d.edit(petition)
+            .set("status", "accepted")
+            .set("accepted_on", accepted_day.as_str())
+            .commit()
+    });
+    district.sync(&s);
+    let p = record(&s, petition);
+    assert_eq!(
+        ms(&p["statutory_deadline"]),
+        start_of(&accepted_day) + 60 * DAY_MS,
+        "{p}"
+    );
+    assert_eq!(p["overdue"], false, "{p}");
+    assert!(!overdue_at(&s, &district.token, "d", "petitions").contains(&petition.to_string()));
 }

@@ -322,11 +322,21 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .ok_or_else(|| usage(format!("no collection `{collection}`")))?;
             let sets = pairs(add)?;
             let fields = with_files(&mut phone, fields, cli.caption.as_deref())?;
-            let values = fields
+            let mut values = fields
                 .iter()
                 .map(|f| input::assignment(def, f))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(usage)?;
+            // A case reported in the field says when, by this device's
+            // clock (the server bounds it by when it receives the report).
+            if def.field("reported_at").is_some() && !values.iter().any(|(f, _)| f == "reported_at")
+            {
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                values.push((
+                    "reported_at".to_owned(),
+                    gridsync_core::Value::from(now.as_str()),
+                ));
+            }
             let id = id.unwrap_or_else(Uuid::new_v4);
             let change = phone.make(|d| {
                 let mut e = d.create(collection, grid, id);

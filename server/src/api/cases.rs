@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::{limit_param, record_out, RecordOut};
-use super::schemas::{ErrorBody, Rules};
+use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
 use crate::auth::load_tree;
 use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::rules::Rules;
 use crate::store::{CaseQuery, ChangeResult, StoreError};
 
 /// The case collections (those with a handling level).

@@ -35,10 +35,18 @@ pub struct RecordOut {
     pub closed_at: Option<String>,
     /// The server sequence of the record's latest change.
     pub server_seq: i64,
-    /// Cases: when it is due (from the rules, or as written), whether it is
-    /// past due, and since when it is at its level.
+    /// Cases: when it is due (the earlier of its two due dates), whether
+    /// it is past due, and since when it is at its level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
+    /// Cases: due by the statutory limit, counted from the case's fixed
+    /// event (receipt, report) and kept across escalation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statutory_deadline: Option<String>,
+    /// Cases: due by the limit of the level the case is at (or as a
+    /// supervisor wrote it); running out of it escalates the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level_deadline: Option<String>,
     pub overdue: bool,
     pub level_since: String,
     /// Why the record needs a look, e.g. a status move outside its flow.
@@ -73,6 +81,8 @@ pub(crate) fn record_out(row: &RecordRow, caller: &Caller) -> Result<RecordOut, 
         closed_at: row.closed_at.map(rfc3339),
         server_seq: row.last_seq,
         deadline: row.deadline.map(rfc3339),
+        statutory_deadline: row.statutory_deadline.map(rfc3339),
+        level_deadline: row.level_deadline.map(rfc3339),
         overdue: row.overdue,
         level_since: rfc3339(row.level_since),
         flag: row.flag.clone(),

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use gridsync_core::Level;
 use utoipa::ToSchema;
 
 /// Every error answer (4xx and 5xx), whatever the route. `code` is stable
@@ -18,35 +17,6 @@ use utoipa::ToSchema;
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
-}
-
-/// The deadline rules in force (`--rules FILE` replaces the defaults; the
-/// file has this shape). The first rule that matches a case gives its
-/// deadline (docs/WORKFLOWS.md).
-#[derive(Debug, ToSchema)]
-pub struct Rules {
-    pub rules: Vec<Rule>,
-}
-
-/// One deadline rule.
-#[derive(Debug, ToSchema)]
-pub struct Rule {
-    /// A case collection: `event`, `hazard`, `dispute`, `petition`.
-    pub collection: String,
-    /// Only cases in one of these statuses (all when absent).
-    pub status: Option<Vec<String>>,
-    /// Only cases of this severity (all when absent).
-    pub severity: Option<String>,
-    /// Only cases at this handling level (all when absent).
-    pub level: Option<Level>,
-    /// A date field of the case the limit counts from while the case is at
-    /// grid level (e.g. a petition's `received_on`); else from when the case
-    /// reached its level.
-    pub from: Option<String>,
-    /// The time limit.
-    pub hours: i64,
-    /// An integer field of days added to the limit (a petition's extension).
-    pub plus_days: Option<String>,
 }
 
 /// An org node as reports name it.

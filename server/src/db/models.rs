@@ -33,6 +33,10 @@ pub struct RecordRow {
     pub visited: Option<i32>,
     pub checkins: Option<i32>,
     pub starts_at: Option<i64>,
+    /// A case's two due dates (`deadline` is the earlier): from its fixed
+    /// event, kept across escalation; and from reaching its level.
+    pub statutory_deadline: Option<i64>,
+    pub level_deadline: Option<i64>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -64,6 +68,10 @@ pub struct RecordForm {
     pub visited: Option<i32>,
     pub checkins: Option<i32>,
     pub starts_at: Option<i64>,
+    /// A case's two due dates (`deadline` is the earlier): from its fixed
+    /// event, kept across escalation; and from reaching its level.
+    pub statutory_deadline: Option<i64>,
+    pub level_deadline: Option<i64>,
 }
 
 /// A merged change, as logged.

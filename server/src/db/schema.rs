@@ -25,6 +25,8 @@ diesel::table! {
         visited -> Nullable<Integer>,
         checkins -> Nullable<Integer>,
         starts_at -> Nullable<BigInt>,
+        statutory_deadline -> Nullable<BigInt>,
+        level_deadline -> Nullable<BigInt>,
     }
 }
 

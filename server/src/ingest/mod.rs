@@ -588,7 +588,16 @@ pub fn record_form(
         Some(l) if l == level => prior.level_since,
         _ => now,
     };
-    let deadline = rules.deadline(&view, level_since);
+    // A statutory limit counts from the case's fixed event, bounded by when
+    // the server received the case; a level limit from reaching its level.
+    let deadlines = rules.deadlines(
+        &view,
+        crate::rules::Since {
+            level: level_since,
+            received: prior.created_at,
+        },
+    );
+    let deadline = deadlines.due();
     // Closed: a status that ends the case in its collection's flow.
     let closed = match (
         gridsync_core::Flow::of(record.collection.name),
@@ -607,6 +616,8 @@ pub fn record_form(
         category: summary.category,
         assignee: summary.assignee,
         deadline,
+        statutory_deadline: deadlines.statutory,
+        level_deadline: deadlines.level,
         deleted: summary.deleted,
         conflicts: i32::try_from(summary.conflicts).unwrap_or(i32::MAX),
         created_at: prior.created_at,

@@ -75,8 +75,8 @@ pub trait WriteTx: Locks {
     /// Mark open records past their deadline overdue; how many of each
     /// report-stock key were marked, keyed as they were before.
     fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError>;
-    /// Open cases of `collections` past their deadline below the top level,
-    /// by id: `(id, stored state)`.
+    /// Open cases of `collections` past their level's due date below the
+    /// top level, by id: `(id, stored state)`.
     fn due_cases(
         &mut self,
         now: i64,
@@ -86,7 +86,7 @@ pub trait WriteTx: Locks {
 }
 
 /// Rows per statement of the multi-row inserts (SQLite allows 32,766 bound
-/// values a statement; a record row has 22).
+/// values a statement; a record row has 24).
 const CHUNK: usize = 500;
 
 /// Run `query` over `keys` a chunk at a time (SQLite bounds the values one
@@ -422,8 +422,11 @@ macro_rules! diesel_write_tx {
             ) -> Result<Vec<(String, String)>, StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
+                // The level's own time ran out: a statutory limit past is
+                // overdue, but escalating it again each sweep would only
+                // carry it to the top.
                 Ok(records::table
-                    .filter(records::deadline.lt(now))
+                    .filter(records::level_deadline.lt(now))
                     .filter(records::closed_at.is_null())
                     .filter(records::deleted.eq(false))
                     .filter(records::collection.eq_any(collections))

@@ -205,6 +205,10 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             log("actions", ACTION_ENTRY),
             counter("report_count"),
             set("tags", 32),
+            // When it was reported in the field, by the phone's clock; the
+            // statutory limit counts from it, bounded by when the server
+            // received the report (docs/WORKFLOWS.md, "Deadlines").
+            since(2, scalar("reported_at", DateTime)),
         ],
     },
     CollectionDef {
@@ -264,6 +268,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             ),
             log("photos", PHOTO_ENTRY),
             scalar("estimated_cost", Decimal),
+            since(2, scalar("reported_at", DateTime)),
         ],
     },
     CollectionDef {

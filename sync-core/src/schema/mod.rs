@@ -17,7 +17,7 @@ pub use collections::COLLECTIONS;
 /// version it was made under; a change from a newer app is refused (and kept
 /// in quarantine) until the server is upgraded, and a change may only touch
 /// fields that existed in its version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Handling level of a case. Cases move up only: "small matters stay in the
 /// community, big matters in the park, hard matters in the district".
@@ -238,6 +238,12 @@ pub(crate) const fn scalar(name: &'static str, ty: ScalarType) -> FieldDef {
         since: 1,
         sensitive: false,
     }
+}
+
+/// A field added by schema version `version`.
+pub(crate) const fn since(version: u32, mut f: FieldDef) -> FieldDef {
+    f.since = version;
+    f
 }
 
 pub(crate) const fn sensitive(mut f: FieldDef) -> FieldDef {

@@ -1,0 +1,2 @@
+ALTER TABLE records DROP COLUMN level_deadline;
+ALTER TABLE records DROP COLUMN statutory_deadline;
