@@ -234,7 +234,10 @@ fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
                 .is_some_and(|d| d < c["level_since"].as_str().unwrap_or(""))
         })
         .collect();
-    assert!(!escalated_late.is_empty(), "the demo shows an escalated late case");
+    assert!(
+        !escalated_late.is_empty(),
+        "the demo shows an escalated late case"
+    );
     for c in &escalated_late {
         assert_eq!(c["overdue"], true, "{c}");
     }

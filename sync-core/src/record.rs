@@ -358,7 +358,8 @@ impl Record {
         out.into_values().collect()
     }
 
-    /// What a user sees: visible values, conflicts, members, ordered logs.
+    /// What a user sees: visible values, conflicts, members, logs in the
+    /// order of their instants ([`log_order`]).
     pub fn view(&self) -> RecordView {
         let fields = self
             .fields
@@ -373,9 +374,7 @@ impl Record {
                     }
                     FieldState::Log(log) => {
                         let mut entries: Vec<LogEntry> = log.values().cloned().collect();
-                        entries.sort_by(|a, b| {
-                            (&a.at, a.actor, a.seq, a.id).cmp(&(&b.at, b.actor, b.seq, b.id))
-                        });
+                        entries.sort_by_cached_key(log_order);
                         FieldView::Log(entries)
                     }
                     FieldState::Counter(c) => FieldView::Counter(
@@ -695,6 +694,29 @@ impl Record {
     }
 }
 
+/// Where a log entry reads: by the instant its `at` names (not its text:
+/// `00:30:00+00:00` is after `08:00:00+08:00`), then, for one instant, by
+/// its author's actor and sequence, then by its id. Every reader, on the
+/// server and the device, orders logs by this. An `at` that is no RFC 3339
+/// time (never accepted by validation) reads first.
+///
+/// ```
+/// # use gridsync_core::record::log_order;
+/// # use gridsync_core::record::LogEntry;
+/// let entry = |at: &str, actor| LogEntry {
+///     id: uuid::Uuid::nil(), at: at.into(), fields: Default::default(), actor, seq: 1,
+/// };
+/// let utc = entry("2026-11-28T00:30:00+00:00", 1);
+/// let china = entry("2026-11-28T08:00:00+08:00", 2);
+/// assert!(log_order(&china) < log_order(&utc), "08:00 China time is 00:00 UTC");
+/// ```
+pub fn log_order(e: &LogEntry) -> (Option<(i64, u32)>, Actor, Seq, Uuid) {
+    let instant = chrono::DateTime::parse_from_rfc3339(&e.at)
+        .ok()
+        .map(|t| (t.timestamp(), t.timestamp_subsec_nanos()));
+    (instant, e.actor, e.seq, e.id)
+}
+
 #[cfg(test)]
 mod stored_form_tests {
     use super::*;
@@ -731,5 +753,61 @@ mod stored_form_tests {
             Record::from_stored(schema, &v9),
             Err(StoredError::Format(9))
         ));
+    }
+}
+
+#[cfg(test)]
+mod log_order_tests {
+    use super::*;
+    use crate::Device;
+
+    /// Entries appended by two phones in two time zones, in whatever order
+    /// they arrive, read in the order of their instants; one instant written
+    /// two ways reads by author, then id.
+    #[test]
+    fn a_log_reads_in_the_order_of_its_instants() {
+        let id = Uuid::from_u128(7);
+        let entry = |n: u128, at: &str| Entry {
+            id: Uuid::from_u128(n),
+            at: at.into(),
+            fields: [("action".to_owned(), Value::from("note"))].into(),
+        };
+        // (entry id, at, which phone), in the order they are appended.
+        let appended = [
+            (1, "2026-11-28T08:00:00+08:00", 0), // 00:00 UTC
+            (2, "2026-11-28T00:30:00+00:00", 1), // 00:30 UTC
+            (3, "2026-11-27T23:59:59.500Z", 1),  // before both
+            (4, "2026-11-28T08:30:00+08:00", 0), // 00:30 UTC: same instant as 2
+            (5, "2026-11-28T09:00:00+09:00", 1), // 00:00 UTC: same instant as 1
+        ];
+        let mut a = Device::new(10);
+        let mut b = Device::new(20);
+        a.create("event", "g", id)
+            .set("status", "reported")
+            .commit()
+            .unwrap();
+        b.merge_record(&a_state(&a, id)).unwrap();
+        for (n, at, phone) in appended {
+            let d = if phone == 0 { &mut a } else { &mut b };
+            d.edit(id).append("actions", entry(n, at)).commit().unwrap();
+        }
+        // Merge both ways: the same order on both, whatever came first.
+        let (sa, sb) = (a_state(&a, id), a_state(&b, id));
+        a.merge_record(&sb).unwrap();
+        b.merge_record(&sa).unwrap();
+        for d in [&a, &b] {
+            let view = d.replica().record(id).unwrap().view();
+            let Some(crate::FieldView::Log(entries)) = view.fields.get("actions") else {
+                panic!("no log");
+            };
+            let order: Vec<u128> = entries.iter().map(|e| e.id.as_u128()).collect();
+            // 3 (23:59:59.5); 00:00 UTC: 1 (actor 10) before 5 (actor 20);
+            // 00:30 UTC: 4 (actor 10) before 2 (actor 20).
+            assert_eq!(order, [3, 1, 5, 4, 2]);
+        }
+    }
+
+    fn a_state(d: &Device, id: Uuid) -> Record {
+        d.replica().record(id).unwrap().clone()
     }
 }
