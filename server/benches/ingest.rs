@@ -353,16 +353,17 @@ fn make_change(
                 let mut edit = dev
                     .create("resident", grid, id)
                     .set("name", pick(rng, PEOPLE))
-                    .set(
-                        "id_number",
-                        format!(
-                            "420203{:04}{:02}{:02}{:04}",
+                    .set("id_number", {
+                        let body = format!(
+                            "420203{:04}{:02}{:02}{:03}",
                             rng.gen_range(1940..2020),
                             rng.gen_range(1..=12),
                             rng.gen_range(1..=28),
-                            rng.gen_range(0..10_000)
-                        ),
-                    )
+                            rng.gen_range(0..1_000)
+                        );
+                        let check = gridsync_core::validate::id_check(&body);
+                        format!("{body}{check}")
+                    })
                     .set("phone", phone(rng))
                     .set("gender", if rng.gen_bool(0.5) { "male" } else { "female" })
                     .set(

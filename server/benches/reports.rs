@@ -183,7 +183,7 @@ fn templates() -> Vec<(&'static str, String)> {
                 .set("address", "幸福路12号3栋301"),
             "resident" => e
                 .set("name", "李秀英")
-                .set("id_number", "420202199001011234")
+                .set("id_number", "420202199001011231")
                 .set("phone", "13812345678"),
             "place" => e
                 .set("name", "星光KTV")

@@ -15,6 +15,7 @@ on_both_backends!(
     a_pull_of_a_grid_out_of_scope_does_not_block_the_push,
     a_claim_refused_today_is_accepted_once_what_it_claims_was_made,
     a_record_id_reused_in_another_grid_is_another_record,
+    base_data_that_is_wrong_is_refused_field_by_field,
 );
 
 const GRID: &str = "g1";
@@ -441,4 +442,159 @@ fn a_record_id_reused_in_another_grid_is_another_record(b: &Backend) {
     let (st, res) = s.get_as(&zhao.token, &format!("/v1/records/{id}?grid=g1"));
     assert_eq!(st, 404, "{res}");
     assert!(res["code"].is_string(), "{res}");
+}
+
+/// Base data a device in another language sends wrong (it skipped the
+/// checks a gridsync device makes): each change refused with its code and
+/// field, kept in the quarantine, the rest of the batch applied.
+fn base_data_that_is_wrong_is_refused_field_by_field(b: &Backend) {
+    let s = TestServer::start(b);
+    let p = Phone::enroll(&s, "raw", "grid_worker", GRID, &[GRID]);
+    let a = p.actor();
+    let set = |f: &str, v: &str| json!({"set": {"field": f, "value": v}});
+    let (petition, resident) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut seq = 0;
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    // (change, expected status, code, field)
+    let cases: Vec<(Json, &str, Option<&str>, Option<&str>)> = vec![
+        (
+            change(
+                a,
+                next(),
+                resident,
+                "resident",
+                GRID,
+                &json!([set("name", "王五"), set("id_number", "420202199001011234")]),
+            ),
+            "refused",
+            Some("invalid_id_number"),
+            Some("id_number"),
+        ),
+        (
+            change(
+                a,
+                next(),
+                Uuid::new_v4(),
+                "resident",
+                GRID,
+                &json!([set("id_number", "420202199002301231")]),
+            ),
+            "refused",
+            Some("invalid_id_number"),
+            Some("id_number"),
+        ),
+        (
+            change(
+                a,
+                next(),
+                Uuid::new_v4(),
+                "resident",
+                GRID,
+                &json!([set("phone", "12345")]),
+            ),
+            "refused",
+            Some("invalid_phone"),
+            Some("phone"),
+        ),
+        (
+            change(
+                a,
+                next(),
+                Uuid::new_v4(),
+                "resident",
+                GRID,
+                &json!([
+                    set("id_number", "420202199001011231"),
+                    set("phone", "0714-6251234")
+                ]),
+            ),
+            "applied",
+            None,
+            None,
+        ),
+        (
+            change(
+                a,
+                next(),
+                petition,
+                "petition",
+                GRID,
+                &json!([
+                    set("status", "received"),
+                    set("received_on", "2026-11-20"),
+                    set("accepted_on", "2026-11-19")
+                ]),
+            ),
+            "refused",
+            Some("dates_out_of_order"),
+            Some("accepted_on"),
+        ),
+        (
+            change(
+                a,
+                next(),
+                petition,
+                "petition",
+                GRID,
+                &json!([set("status", "received"), set("received_on", "2026-11-20")]),
+            ),
+            "applied",
+            None,
+            None,
+        ),
+        // Against what the server holds: accepted before it was received.
+        (
+            change(
+                a,
+                next(),
+                petition,
+                "petition",
+                GRID,
+                &json!([set("accepted_on", "2026-11-18")]),
+            ),
+            "refused",
+            Some("dates_out_of_order"),
+            Some("accepted_on"),
+        ),
+        (
+            change(
+                a,
+                next(),
+                petition,
+                "petition",
+                GRID,
+                &json!([set("accepted_on", "2026-11-21")]),
+            ),
+            "applied",
+            None,
+            None,
+        ),
+    ];
+    let changes: Vec<Json> = cases.iter().map(|c| c.0.clone()).collect();
+    let (st, body) = s.sync(
+        &p.token,
+        json!({"actor": a, "grids": [GRID], "changes": changes}),
+    );
+    assert_eq!(st, 200, "{body}");
+    for (i, (_, status, code, field)) in cases.iter().enumerate() {
+        let r = &body["results"][i];
+        assert_eq!(r["status"], *status, "case {i}: {r}");
+        assert_eq!(r["code"].as_str(), *code, "case {i}: {r}");
+        assert_eq!(r["field"].as_str(), *field, "case {i}: {r}");
+    }
+    let q = s.get(&format!("/v1/quarantine?actor={a}"));
+    let codes: Vec<&str> = q["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 5, "{q}");
+    assert_eq!(
+        record(&s, petition)["fields"]["accepted_on"]["value"],
+        "2026-11-21"
+    );
 }

@@ -188,7 +188,7 @@ fn patrol_overdue_ranking_and_brief(b: &Backend) {
     }
     let kp = &o["key_persons"][0];
     assert_eq!(kp["label"], "张*", "names are masked in reports");
-    assert!(!o.to_string().contains("420202199001011234"));
+    assert!(!o.to_string().contains("420202199001011231"));
     // The petition was due 15 days after 2026-09-01.
     assert_eq!(o["petitions"][0]["deadline"], "2026-09-16T00:00:00+08:00");
 

@@ -64,6 +64,17 @@ pub enum ChangeError {
         count: usize,
         max: usize,
     },
+    #[error("field `{field}`: not a resident ID number: {reason}")]
+    InvalidIdNumber { field: String, reason: String },
+    #[error("field `{field}`: `{value}` is not a phone number (a mobile number of 11 digits, or a landline with its area code)")]
+    InvalidPhone { field: String, value: String },
+    #[error("field `{field}`: {value} is before `{earlier}` ({earlier_value}); a case's dates go in order")]
+    DatesOutOfOrder {
+        field: String,
+        value: String,
+        earlier: String,
+        earlier_value: String,
+    },
     #[error("field `{field}`: the entry is {size} bytes, at most {max} allowed")]
     EntryTooLarge {
         field: String,
@@ -156,6 +167,9 @@ impl ChangeError {
             ChangeError::RecordDeleted { .. } => "record_deleted",
             ChangeError::UnknownRecord { .. } => "unknown_record",
             ChangeError::TransitionNotAllowed { .. } => "transition_not_allowed",
+            ChangeError::InvalidIdNumber { .. } => "invalid_id_number",
+            ChangeError::InvalidPhone { .. } => "invalid_phone",
+            ChangeError::DatesOutOfOrder { .. } => "dates_out_of_order",
         }
     }
 
@@ -179,7 +193,10 @@ impl ChangeError {
             | ChangeError::ContextTooLarge { field, .. }
             | ChangeError::InvalidText { field }
             | ChangeError::EntryIdReused { field, .. }
-            | ChangeError::TransitionNotAllowed { field, .. } => Some(field),
+            | ChangeError::TransitionNotAllowed { field, .. }
+            | ChangeError::InvalidIdNumber { field, .. }
+            | ChangeError::InvalidPhone { field, .. }
+            | ChangeError::DatesOutOfOrder { field, .. } => Some(field),
             ChangeError::LevelDown { .. } => Some("level"),
             _ => None,
         }

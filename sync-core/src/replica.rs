@@ -223,6 +223,8 @@ impl Device {
             schema: SCHEMA_VERSION,
             ops,
         };
+        // The case's dates in order against what this device shows.
+        crate::validate::check_dates(&change, self.replica.record(record))?;
         self.replica.apply(&change)?;
         self.next_seq += 1;
         Ok(change)

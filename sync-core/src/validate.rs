@@ -6,6 +6,7 @@
 //! (a reused sequence number, a record of another collection, a reused log
 //! entry id) are in [`crate::replica`] and only ever fire for broken clients.
 
+use chrono::Datelike;
 use uuid::Uuid;
 
 use crate::change::{Change, Entry, Op, SetState};
@@ -81,6 +82,7 @@ pub fn validate(schema: &Schema, change: &Change) -> Result<&'static CollectionD
         }
         validate_op(collection, change, op)?;
     }
+    check_dates(change, None)?;
     Ok(collection)
 }
 
@@ -386,6 +388,23 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
             }
         }
         (ScalarType::Attachment, Value::Attachment(a)) => check_attachment(field, a),
+        (ScalarType::IdNumber | ScalarType::Phone, Value::Text(s)) if is_masked(s) => Ok(()),
+        (ScalarType::IdNumber, Value::Text(s)) => {
+            id_number(s).map_err(|reason| ChangeError::InvalidIdNumber {
+                field: field.to_owned(),
+                reason,
+            })
+        }
+        (ScalarType::Phone, Value::Text(s)) => {
+            if is_phone(s) {
+                Ok(())
+            } else {
+                Err(ChangeError::InvalidPhone {
+                    field: field.to_owned(),
+                    value: truncate(s, 40).to_owned(),
+                })
+            }
+        }
         (ScalarType::Text { .. }, _) => Err(wrong("a string")),
         (ScalarType::Integer { .. }, _) => Err(wrong("an integer")),
         (ScalarType::Decimal, _) => Err(wrong("a decimal string like \"12.50\"")),
@@ -395,9 +414,190 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
         (ScalarType::Enum { .. }, _) => Err(wrong("a string")),
         (ScalarType::Ref { .. }, _) => Err(wrong("a UUID string")),
         (ScalarType::Geo, _) => Err(wrong("a position {\"lat\": …, \"lng\": …}")),
+        (ScalarType::IdNumber, _) => Err(wrong("an ID number string")),
+        (ScalarType::Phone, _) => Err(wrong("a phone number string")),
         (ScalarType::Attachment, _) => Err(wrong(
             "an attachment {\"sha256\": …, \"media_type\": …, \"size\": …}",
         )),
+    }
+}
+
+/// A case's dates in order ([`crate::schema::DATE_ORDER`]): each pair that
+/// the change writes at least one of, read with the record's visible values
+/// for the other (`record`: none for a new record, or for the checks that
+/// need no state, as [`validate`] makes).
+pub fn check_dates(change: &Change, record: Option<&crate::Record>) -> Result<(), ChangeError> {
+    let written = |field: &str| {
+        change.ops.iter().find_map(|op| match op {
+            Op::Set {
+                field: f, value, ..
+            } if f == field => Some(value.clone()),
+            _ => None,
+        })
+    };
+    let when = |v: &Value| {
+        let s = v.as_str()?;
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+            .or_else(|| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|t| t.timestamp())
+            })
+    };
+    for (collection, earlier, later) in crate::schema::DATE_ORDER {
+        if change.collection != *collection {
+            continue;
+        }
+        let (new_earlier, new_later) = (written(earlier), written(later));
+        if new_earlier.is_none() && new_later.is_none() {
+            continue;
+        }
+        let current = |f: &str| record.and_then(|r| r.values(f).into_iter().next());
+        let a = new_earlier.clone().or_else(|| current(earlier));
+        let b = new_later.clone().or_else(|| current(later));
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        if let (Some(ta), Some(tb)) = (when(&a), when(&b)) {
+            if tb < ta {
+                let (field, value) = match &new_later {
+                    Some(v) => (*later, v.clone()),
+                    None => (*earlier, a.clone()),
+                };
+                let (other, other_value) = if field == *later {
+                    (*earlier, a)
+                } else {
+                    (*later, b)
+                };
+                return Err(ChangeError::DatesOutOfOrder {
+                    field: field.to_owned(),
+                    value: value.as_str().unwrap_or_default().to_owned(),
+                    earlier: other.to_owned(),
+                    earlier_value: other_value.as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The check character of the first 17 digits of a resident ID number
+/// (ISO 7064 MOD 11-2, as GB 11643-1999 gives it).
+///
+/// ```
+/// // The worked example of GB 11643-1999.
+/// assert_eq!(gridsync_core::validate::id_check("11010519491231002"), 'X');
+/// ```
+pub fn id_check(first17: &str) -> char {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b.wrapping_sub(b'0')) * w)
+        .sum();
+    ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize]
+}
+
+/// The province codes of GB/T 2260 an ID number's area may start with.
+const PROVINCES: &[&str] = &[
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
+    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
+    "81", "82", "83",
+];
+
+/// Why `s` is not a resident ID number (GB 11643-1999), if it is not.
+pub fn id_number(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    if b.len() != 18 {
+        return Err(format!("{} characters, not 18", s.chars().count()));
+    }
+    if !b[..17].iter().all(u8::is_ascii_digit) {
+        return Err("the first 17 characters must be digits".into());
+    }
+    if !PROVINCES.contains(&&s[..2]) {
+        return Err(format!("`{}` is no province's code", &s[..2]));
+    }
+    if id_birth(s).is_none() {
+        return Err(format!("`{}` is no birth date", &s[6..14]));
+    }
+    let check = id_check(&s[..17]);
+    if b[17] as char != check {
+        return Err(format!(
+            "the check character is `{}`, it should be `{check}`",
+            b[17] as char
+        ));
+    }
+    Ok(())
+}
+
+/// The birth date an ID number carries (from 1900 on).
+pub fn id_birth(s: &str) -> Option<chrono::NaiveDate> {
+    let d = chrono::NaiveDate::parse_from_str(s.get(6..14)?, "%Y%m%d").ok()?;
+    (d.year_ce().1 >= 1900).then_some(d)
+}
+
+/// A personal value masked for roles that may not see it (PIPL): the
+/// first 6 and last 4 characters of a long one (an ID number), the first 3
+/// and last 4 of a medium one (a phone number), nothing of a short one.
+///
+/// ```
+/// use gridsync_core::validate::mask;
+/// assert_eq!(mask("420202199001011234"), "420202********1234");
+/// assert_eq!(mask("13812345678"), "138****5678");
+/// ```
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let (head, tail) = kept_ends(chars.len());
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < head || i >= chars.len() - tail {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// How many characters [`mask`] keeps at each end of a value of `n`.
+fn kept_ends(n: usize) -> (usize, usize) {
+    match n {
+        15.. => (6, 4),
+        8..=14 => (3, 4),
+        _ => (0, 0),
+    }
+}
+
+/// Whether `s` is a value as [`mask`] shows it (`*` exactly where the mask
+/// puts them): what a device of a role that does not see personal data
+/// pulls, and keeps as it came.
+fn is_masked(s: &str) -> bool {
+    let n = s.chars().count();
+    let (head, tail) = kept_ends(n);
+    n > head + tail
+        && s.chars()
+            .enumerate()
+            .all(|(i, c)| (c == '*') == (i >= head && i < n - tail))
+}
+
+/// Whether `s` is a phone number: a mainland mobile number or a landline
+/// with its area code, optionally after `+86`.
+pub fn is_phone(s: &str) -> bool {
+    let s = s
+        .strip_prefix("+86")
+        .map_or(s, |r| r.trim_start_matches([' ', '-']));
+    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || s.matches('-').count() > 1 {
+        return false;
+    }
+    let b = digits.as_bytes();
+    match b.first() {
+        Some(b'1') => b.len() == 11 && (b'3'..=b'9').contains(&b[1]) && !s.contains('-'),
+        Some(b'0') => (10..=12).contains(&b.len()),
+        _ => false,
     }
 }
 
@@ -639,5 +839,86 @@ mod tests {
     fn truncation_respects_characters() {
         assert_eq!(truncate("网格员网格员", 3), "网格员");
         assert_eq!(truncate("ab", 3), "ab");
+    }
+}
+
+#[cfg(test)]
+mod base_data_tests {
+    use super::*;
+    use crate::Device;
+
+    #[test]
+    fn id_numbers_phones_and_their_masked_forms() {
+        let ids = [
+            ("11010519491231002X", Ok(())),
+            ("420202199001011231", Ok(())),
+            ("420202199001011234", Err("check character")),
+            ("42020219900101123", Err("17 characters")),
+            ("4202021990010112x1", Err("digits")),
+            ("990202199001011231", Err("province")),
+            ("420202199002301231", Err("birth date")),
+            ("420202180001011231", Err("birth date")),
+            ("11010519491231002x", Err("check character")),
+        ];
+        for (id, want) in ids {
+            match (id_number(id), want) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(says)) => assert!(e.contains(says), "{id}: {e}"),
+                (got, _) => panic!("{id}: {got:?}"),
+            }
+        }
+        for (phone, ok) in [
+            ("13812345678", true),
+            ("+86 13812345678", true),
+            ("0714-6251234", true),
+            ("07146251234", true),
+            ("12812345678", false),
+            ("1381234567", false),
+            ("138-1234-5678", false),
+            ("110", false),
+            ("电话", false),
+        ] {
+            assert_eq!(is_phone(phone), ok, "{phone}");
+        }
+        // What the server shows a role without personal data is taken as it
+        // came; any other `*` is not.
+        let id_type = ScalarType::IdNumber;
+        let check = |ty: &ScalarType, v: &str| check_scalar("f", ty, &Value::from(v));
+        assert_eq!(check(&id_type, &mask("420202199001011231")), Ok(()));
+        assert_eq!(check(&ScalarType::Phone, &mask("13812345678")), Ok(()));
+        assert!(check(&id_type, "4202021990010112**").is_err());
+        assert!(check(&ScalarType::Phone, "***********").is_err());
+    }
+
+    #[test]
+    fn a_device_keeps_a_cases_dates_in_order() {
+        let mut d = Device::new(1);
+        let id = uuid::Uuid::from_u128(9);
+        d.create("petition", "g", id)
+            .set("status", "received")
+            .set("received_on", "2026-11-20")
+            .commit()
+            .unwrap();
+        let e = d
+            .edit(id)
+            .set("accepted_on", "2026-11-19")
+            .commit()
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("dates_out_of_order", Some("accepted_on"))
+        );
+        assert!(e.to_string().contains("received_on"), "{e}");
+        d.edit(id)
+            .set("accepted_on", "2026-11-20")
+            .commit()
+            .unwrap();
+        // Moving the earlier date past the later one is refused too.
+        let e = d
+            .edit(id)
+            .set("received_on", "2026-11-25")
+            .commit()
+            .unwrap_err();
+        assert_eq!(e.field(), Some("received_on"));
     }
 }

@@ -224,22 +224,9 @@ impl Scope {
     }
 }
 
-/// Mask personal data: an ID number keeps its first 6 and last 4
-/// characters (`420202********1234`), a phone number its first 3 and last 4
-/// (`138****5678`); anything shorter is masked whole.
-pub fn mask(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let n = chars.len();
-    let (head, tail) = match n {
-        15.. => (6, 4),
-        8..=14 => (3, 4),
-        _ => (0, 0),
-    };
-    let mut out: String = chars[..head].iter().collect();
-    out.extend(std::iter::repeat_n('*', n - head - tail));
-    out.extend(&chars[n - tail..]);
-    out
-}
+/// Personal data as shown to roles that may not see it in full: one
+/// definition, in the core, whose validation takes the masked form back.
+pub use gridsync_core::validate::mask;
 
 #[cfg(test)]
 mod tests {

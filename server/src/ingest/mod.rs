@@ -424,6 +424,11 @@ pub fn apply<T: WriteTx + ?Sized>(
             (Some(r), true) => r.values("status"),
             _ => Vec::new(),
         };
+        // A case's dates in order, against the record as merged here.
+        if let Err(e) = gridsync_core::validate::check_dates(change, entry.record.as_ref()) {
+            refuse(e);
+            continue;
+        }
         // Validated in `prepare`: only the checks that need the record run.
         let merged = match &mut entry.record {
             Some(record) => record.apply_validated(change),

@@ -119,7 +119,7 @@ pub fn fixture(s: &TestServer) -> Fixture {
     w1.make(|d| {
         d.create("key_person", "g1", f.kp)
             .set("name", "张三")
-            .set("id_number", "420202199001011234")
+            .set("id_number", "420202199001011231")
             .set("status", "active")
             .commit()
     });

@@ -3,7 +3,7 @@
 //! grid field. Case collections (event, hazard, dispute, petition) carry a
 //! `level` (the handling level), a `status` and a `deadline`.
 
-use super::ScalarType::{Bool, Date, DateTime, Decimal, Geo, Integer, Text};
+use super::ScalarType::{Bool, Date, DateTime, Decimal, Geo, IdNumber, Integer, Phone, Text};
 use super::*;
 
 const SEVERITY: &[&str] = &["low", "medium", "high", "critical"];
@@ -50,7 +50,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
                 &["residential", "rental", "commercial", "mixed", "vacant"],
             ),
             text("owner_name", 64),
-            sensitive(text("owner_phone", 20)),
+            sensitive(scalar("owner_phone", Phone)),
             scalar("rental", Bool),
             set("residents", 64),
             scalar("location", Geo),
@@ -63,8 +63,8 @@ pub static COLLECTIONS: &[CollectionDef] = &[
         since: 1,
         fields: &[
             text("name", 64),
-            sensitive(text("id_number", 18)),
-            sensitive(text("phone", 20)),
+            sensitive(scalar("id_number", IdNumber)),
+            sensitive(scalar("phone", Phone)),
             one_of("gender", &["male", "female"]),
             scalar("birth_date", Date),
             reference("household", "household"),
@@ -103,7 +103,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             text("address", 200),
             scalar("location", Geo),
             text("responsible_person", 64),
-            sensitive(text("responsible_phone", 20)),
+            sensitive(scalar("responsible_phone", Phone)),
             text("tag_code", 64),
             int("inspection_interval_days", 1, 366),
             one_of("status", &["active", "suspended", "closed"]),
@@ -386,8 +386,8 @@ pub static COLLECTIONS: &[CollectionDef] = &[
         since: 1,
         fields: &[
             text("name", 64),
-            sensitive(text("id_number", 18)),
-            sensitive(text("phone", 20)),
+            sensitive(scalar("id_number", IdNumber)),
+            sensitive(scalar("phone", Phone)),
             reference("resident", "resident"),
             one_of(
                 "category",

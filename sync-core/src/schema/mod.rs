@@ -94,7 +94,25 @@ pub enum ScalarType {
     /// A photo or scanned page by the SHA-256 of its bytes
     /// (`crate::value::Attachment`), of one of [`ATTACHMENT_MEDIA_TYPES`].
     Attachment,
+    /// A resident ID number (居民身份证号码, GB 11643-1999): 17 digits and
+    /// a check character (`0`-`9` or `X`), a known province, a real birth
+    /// date.
+    IdNumber,
+    /// A phone number: a mainland mobile number (11 digits from `1[3-9]`),
+    /// or a landline with its area code (`0` and 9 to 11 digits, a `-` after
+    /// the area code allowed), or `+86` before either.
+    Phone,
 }
+
+/// The dates of a case that go in order: `(collection, earlier, later)`. A
+/// change that would put a later one before an earlier one is refused
+/// (`dates_out_of_order`), by the device and by the server.
+pub const DATE_ORDER: &[(&str, &str, &str)] = &[
+    ("petition", "received_on", "accepted_on"),
+    ("dispute", "received_on", "follow_up_on"),
+    ("hazard", "listed_on", "delisted_on"),
+    ("hazard", "listed_on", "rectification_deadline"),
+];
 
 /// The media types an attachment may have: photos and scanned documents.
 /// A server may narrow this list (its upload limits); it cannot widen it.
