@@ -53,7 +53,7 @@ pub fn assignment(collection: &CollectionDef, arg: &str) -> Result<(String, Valu
         .field(field)
         .ok_or_else(|| format!("{} has no field `{field}`", collection.name))?;
     match &def.kind {
-        FieldKind::Scalar { ty } => Ok((field.to_owned(), scalar(ty, raw)?)),
+        FieldKind::Scalar { ty, .. } => Ok((field.to_owned(), scalar(ty, raw)?)),
         FieldKind::Set { .. } => Err(format!(
             "`{field}` is a set: use --add {field}=MEMBER or --remove {field}=MEMBER"
         )),

@@ -511,10 +511,28 @@ fn patrol_check_ins_from_two_devices(b: &Backend) {
             .set("ended_at", "2026-11-28T22:00:00+08:00")
             .commit()
     });
+    // The mate's phone, offline, recorded its own start (earlier) and end
+    // (later): the round ran from the first start to the last end.
+    mate.make(|d| {
+        d.edit(round)
+            .set("started_at", "2026-11-28T20:50:00+08:00")
+            .set("ended_at", "2026-11-28T22:15:00+08:00")
+            .commit()
+    });
     mate.sync(&s);
     lead.sync(&s);
     mate.sync(&s);
     let r = record(&s, round);
+    assert_eq!(
+        r["fields"]["started_at"]["value"],
+        "2026-11-28T20:50:00+08:00"
+    );
+    assert_eq!(
+        r["fields"]["ended_at"]["value"],
+        "2026-11-28T22:15:00+08:00"
+    );
+    assert!(r["fields"]["started_at"].get("conflict").is_none(), "{r}");
+    assert_eq!(r["conflicted"], false, "{r}");
     let check_ins = r["fields"]["check_ins"].as_array().unwrap();
     let points: Vec<&str> = check_ins
         .iter()

@@ -126,6 +126,7 @@ mod tests {
                 .unwrap();
             let FieldKind::Scalar {
                 ty: ScalarType::Enum { values },
+                ..
             } = def.kind
             else {
                 panic!("{} status is not an enum", f.collection)

@@ -25,7 +25,7 @@ use crate::change::{Change, Entry, Op};
 use crate::clock::{Actor, Clock, Seq};
 use crate::crdt_form;
 use crate::error::ChangeError;
-use crate::schema::{CollectionDef, FieldDef, FieldKind, Level, Schema};
+use crate::schema::{CollectionDef, Concurrent, FieldDef, FieldKind, Level, Schema};
 use crate::value::{Attachment, Value};
 
 /// A value in a register, with the change that wrote it.
@@ -366,7 +366,13 @@ impl Record {
             .iter()
             .map(|(name, state)| {
                 let view = match state {
-                    FieldState::Scalar(reg) => FieldView::scalar(reg.read().val),
+                    FieldState::Scalar(reg) => {
+                        let concurrent = match self.collection.field(name).map(|f| f.kind) {
+                            Some(FieldKind::Scalar { concurrent, .. }) => concurrent,
+                            _ => Concurrent::Conflict,
+                        };
+                        FieldView::scalar(reg.read().val, concurrent)
+                    }
                     FieldState::Set(set) => {
                         let mut members: Vec<String> = set.read().val.into_iter().collect();
                         members.sort();
@@ -483,8 +489,33 @@ pub enum FieldView {
 }
 
 impl FieldView {
-    fn scalar(mut vals: Vec<Written>) -> FieldView {
+    fn scalar(mut vals: Vec<Written>, concurrent: Concurrent) -> FieldView {
         vals.sort_by_key(|w| (w.actor, w.seq));
+        // A time several devices each know part of: the earliest or the
+        // latest of their values, not a conflict (ties by author).
+        let instant = |w: &Written| {
+            w.value
+                .as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| (t.timestamp(), t.timestamp_subsec_nanos()))
+        };
+        let picked = match concurrent {
+            Concurrent::Conflict => None,
+            Concurrent::Earliest => vals
+                .iter()
+                .filter(|w| instant(w).is_some())
+                .min_by_key(|w| instant(w)),
+            Concurrent::Latest => vals
+                .iter()
+                .filter(|w| instant(w).is_some())
+                .max_by_key(|w| instant(w)),
+        };
+        if let Some(w) = picked {
+            return FieldView::Scalar {
+                value: w.value.clone(),
+                conflict: Vec::new(),
+            };
+        }
         let value = vals
             .iter()
             .max_by_key(|w| (w.seq, w.actor))
@@ -809,5 +840,71 @@ mod log_order_tests {
 
     fn a_state(d: &Device, id: Uuid) -> Record {
         d.replica().record(id).unwrap().clone()
+    }
+}
+
+#[cfg(test)]
+mod concurrent_time_tests {
+    use super::*;
+    use crate::Device;
+
+    /// Two phones of a patrol team each record the round's start and end,
+    /// concurrently: the round starts at the earliest and ends at the
+    /// latest, on both, in either merge order, with no conflict; a later
+    /// write that saw both replaces them.
+    #[test]
+    fn a_teams_start_is_the_earliest_and_its_end_the_latest() {
+        let id = Uuid::from_u128(11);
+        let mut a = Device::new(1);
+        a.create("patrol_round", "g", id)
+            .set("status", "in_progress")
+            .commit()
+            .unwrap();
+        let mut b = Device::new(2);
+        b.merge_record(a.replica().record(id).unwrap()).unwrap();
+        a.edit(id)
+            .set("started_at", "2026-11-28T20:05:00+08:00")
+            .set("ended_at", "2026-11-28T22:00:00+08:00")
+            .commit()
+            .unwrap();
+        b.edit(id)
+            .set("started_at", "2026-11-28T12:01:00Z") // 20:01 China time
+            .set("ended_at", "2026-11-28T22:30:00+08:00")
+            .commit()
+            .unwrap();
+        let (sa, sb) = (
+            a.replica().record(id).unwrap().clone(),
+            b.replica().record(id).unwrap().clone(),
+        );
+        a.merge_record(&sb).unwrap();
+        b.merge_record(&sa).unwrap();
+        for d in [&a, &b] {
+            let v = d.replica().record(id).unwrap().view();
+            assert_eq!(v.value("started_at"), &Value::from("2026-11-28T12:01:00Z"));
+            assert_eq!(
+                v.value("ended_at"),
+                &Value::from("2026-11-28T22:30:00+08:00")
+            );
+            assert_eq!(v.conflicts().count(), 0);
+        }
+        a.edit(id)
+            .set("ended_at", "2026-11-28T21:00:00+08:00")
+            .commit()
+            .unwrap();
+        let v = a.replica().record(id).unwrap().view();
+        assert_eq!(
+            v.value("ended_at"),
+            &Value::from("2026-11-28T21:00:00+08:00")
+        );
+        // Any other field still shows its conflict.
+        let mut c = Device::new(3);
+        c.merge_record(a.replica().record(id).unwrap()).unwrap();
+        a.edit(id).set("route", "东环线").commit().unwrap();
+        c.edit(id).set("route", "西环线").commit().unwrap();
+        a.merge_record(c.replica().record(id).unwrap()).unwrap();
+        assert_eq!(
+            a.replica().record(id).unwrap().view().conflicts().count(),
+            1
+        );
     }
 }

@@ -180,7 +180,7 @@ fn validate_op(
         op: op.name(),
     };
     match (op, def.map(|d| (d, &d.kind))) {
-        (Op::Set { field, value, seen }, Some((_, FieldKind::Scalar { ty }))) => {
+        (Op::Set { field, value, seen }, Some((_, FieldKind::Scalar { ty, .. }))) => {
             check_context(field, seen, change)?;
             check_scalar(field, ty, value)
         }

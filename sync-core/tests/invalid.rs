@@ -361,6 +361,7 @@ fn a_field_newer_than_the_changes_schema_version() {
             name: "name",
             kind: FieldKind::Scalar {
                 ty: ScalarType::Text { max_len: 10 },
+                concurrent: gridsync_core::schema::Concurrent::Conflict,
             },
             since: 1,
             sensitive: false,
@@ -369,6 +370,7 @@ fn a_field_newer_than_the_changes_schema_version() {
             name: "colour",
             kind: FieldKind::Scalar {
                 ty: ScalarType::Text { max_len: 10 },
+                concurrent: gridsync_core::schema::Concurrent::Conflict,
             },
             since: 2,
             sensitive: false,

@@ -197,8 +197,9 @@ pub struct PatrolFigures {
     pub visited: i32,
     /// Check-ins, planned checkpoints or not.
     pub checkins: i32,
-    /// When the round was due to start: `planned_start`, else `started_at`,
-    /// else the first check-in, else when the server first saw it (ms).
+    /// When the round was walked: `started_at` (its earliest, when the
+    /// team's phones differ), else the first check-in; for a round not
+    /// walked yet, `planned_start`; else when the server first saw it (ms).
     pub starts_at: i64,
 }
 
@@ -230,9 +231,11 @@ pub fn patrol_figures(view: &RecordView, created_at: i64) -> Option<PatrolFigure
         .iter()
         .filter_map(|e| time_ms(&Value::from(e.at.as_str())))
         .min();
-    let starts_at = time_ms(view.value("planned_start"))
-        .or_else(|| time_ms(view.value("started_at")))
+    // A round counts on the day it was walked: a round walked tonight but
+    // planned for tomorrow is tonight's.
+    let starts_at = time_ms(view.value("started_at"))
         .or(first_check_in)
+        .or_else(|| time_ms(view.value("planned_start")))
         .unwrap_or(created_at);
     let n = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
     Some(PatrolFigures {

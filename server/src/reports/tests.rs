@@ -157,12 +157,42 @@ fn patrol_figures_of_a_round() {
             starts_at: first
         }
     );
+    // Planned for another day, walked on the 28th: it counts on the 28th.
     dev.edit(id)
-        .set("planned_start", "2026-11-27T20:00:00+08:00")
+        .set("planned_start", "2026-11-29T20:00:00+08:00")
         .commit()
         .unwrap();
     let f = patrol_figures(&dev.replica().record(id).unwrap().view(), 5).unwrap();
+    assert_eq!(local_date(f.starts_at), d("2026-11-28"));
+    // Two phones of the team each record their start: the earliest, late
+    // at night on the 27th, is when the round was walked.
+    let mut mate = Device::new(3);
+    mate.merge_record(dev.replica().record(id).unwrap())
+        .unwrap();
+    dev.edit(id)
+        .set("started_at", "2026-11-28T08:55:00+08:00")
+        .commit()
+        .unwrap();
+    mate.edit(id)
+        .set("started_at", "2026-11-27T23:50:00+08:00")
+        .commit()
+        .unwrap();
+    dev.merge_record(mate.replica().record(id).unwrap())
+        .unwrap();
+    let view = dev.replica().record(id).unwrap().view();
+    assert_eq!(view.conflicts().count(), 0, "never a conflict");
+    let f = patrol_figures(&view, 5).unwrap();
     assert_eq!(local_date(f.starts_at), d("2026-11-27"));
+    // Not walked at all: its plan's day.
+    let mut plan = Device::new(4);
+    let planned = Uuid::from_u128(8);
+    plan.create("patrol_round", "g", planned)
+        .set("status", "planned")
+        .set("planned_start", "2026-11-29T20:00:00+08:00")
+        .commit()
+        .unwrap();
+    let f = patrol_figures(&plan.replica().record(planned).unwrap().view(), 5).unwrap();
+    assert_eq!(local_date(f.starts_at), d("2026-11-29"));
     let mut other = Device::new(2);
     other
         .create("event", "g", id)

@@ -132,8 +132,11 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             set("planned_checkpoints", 200),
             set("members", 50),
             scalar("planned_start", DateTime),
-            scalar("started_at", DateTime),
-            scalar("ended_at", DateTime),
+            // A team's phones each record their own start and end: the round
+            // starts when the first member set off and ends when the last
+            // came back, never a conflict.
+            resolved(scalar("started_at", DateTime), Concurrent::Earliest),
+            resolved(scalar("ended_at", DateTime), Concurrent::Latest),
             one_of(
                 "status",
                 &["planned", "in_progress", "completed", "cancelled"],

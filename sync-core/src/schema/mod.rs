@@ -146,6 +146,11 @@ pub enum FieldKind {
     Scalar {
         #[serde(flatten)]
         ty: ScalarType,
+        /// What concurrent values show as: a conflict (the default), or,
+        /// for a time two devices each know part of, the earliest or the
+        /// latest of them, never a conflict.
+        #[serde(skip_serializing_if = "Concurrent::is_conflict")]
+        concurrent: Concurrent,
     },
     /// An add-wins observed-remove set of strings (`crdts::Orswot`).
     /// `values`, when given, lists the members allowed.
@@ -163,6 +168,27 @@ pub enum FieldKind {
     Level,
     /// A grow-only counter (`crdts::GCounter`).
     Counter,
+}
+
+/// What a scalar field shows when devices wrote it concurrently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Concurrent {
+    /// Every concurrent value, side by side, until a write that saw them.
+    #[default]
+    Conflict,
+    /// The earliest time (a patrol round's start: when its first member set
+    /// off).
+    Earliest,
+    /// The latest time (a round's end: when its last member came back).
+    Latest,
+}
+
+impl Concurrent {
+    pub fn is_conflict(&self) -> bool {
+        *self == Concurrent::Conflict
+    }
 }
 
 /// One field of a collection.
@@ -236,7 +262,7 @@ impl FieldDef {
     /// scalar, or a log with an attachment entry field).
     pub fn holds_attachments(&self) -> bool {
         match &self.kind {
-            FieldKind::Scalar { ty } => *ty == ScalarType::Attachment,
+            FieldKind::Scalar { ty, .. } => *ty == ScalarType::Attachment,
             FieldKind::Log { entry, .. } => entry.iter().any(|e| e.ty == ScalarType::Attachment),
             FieldKind::Set { .. } | FieldKind::Level | FieldKind::Counter => false,
         }
@@ -252,10 +278,22 @@ pub(crate) const fn text(name: &'static str, max_len: usize) -> FieldDef {
 pub(crate) const fn scalar(name: &'static str, ty: ScalarType) -> FieldDef {
     FieldDef {
         name,
-        kind: FieldKind::Scalar { ty },
+        kind: FieldKind::Scalar {
+            ty,
+            concurrent: Concurrent::Conflict,
+        },
         since: 1,
         sensitive: false,
     }
+}
+
+/// A time field whose concurrent values show as the earliest (`Earliest`)
+/// or the latest (`Latest`) of them.
+pub(crate) const fn resolved(mut f: FieldDef, concurrent: Concurrent) -> FieldDef {
+    if let FieldKind::Scalar { ty, .. } = f.kind {
+        f.kind = FieldKind::Scalar { ty, concurrent };
+    }
+    f
 }
 
 /// A field added by schema version `version`.
@@ -360,7 +398,7 @@ mod tests {
                     _ => {}
                 };
                 match &f.kind {
-                    FieldKind::Scalar { ty } => check(ty),
+                    FieldKind::Scalar { ty, .. } => check(ty),
                     FieldKind::Log { entry, .. } => {
                         let mut entry_names = HashSet::new();
                         for e in *entry {
