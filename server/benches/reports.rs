@@ -407,6 +407,7 @@ fn set_up(store: &gridsync_server::store::Store) {
                         starts_at: round.then_some(created_at),
                         statutory_deadline: deadline,
                         level_deadline: deadline,
+                        unplanned: round.then(|| rng.gen_range(0..3)),
                     });
                 }
                 diesel::insert_into(records::table)

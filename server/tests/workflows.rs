@@ -461,6 +461,7 @@ fn patrol_check_ins_from_two_devices(b: &Backend) {
             .set("status", "planned")
             .add("planned_checkpoints", "东门")
             .add("planned_checkpoints", "驿站")
+            .add("planned_checkpoints", "北桥")
             .add("members", "patrol-lead")
             .add("members", "patrol-mate")
             .commit()
@@ -503,6 +504,13 @@ fn patrol_check_ins_from_two_devices(b: &Backend) {
             )
             .commit()
     });
+    lead.make(|d| {
+        let e = entry(
+            "2026-11-28T21:40:00+08:00",
+            &[("checkpoint", "菜场"), ("method", "manual")],
+        );
+        d.edit(round).append("check_ins", e).commit()
+    });
     mate.make(|d| d.edit(round).increment("sightings", 2).commit());
     lead.make(|d| d.edit(round).increment("sightings", 1).commit());
     lead.make(|d| {
@@ -533,12 +541,37 @@ fn patrol_check_ins_from_two_devices(b: &Backend) {
     );
     assert!(r["fields"]["started_at"].get("conflict").is_none(), "{r}");
     assert_eq!(r["conflicted"], false, "{r}");
+    // The patrol report of the day it was walked: 东门 and 驿站 visited, 北桥
+    // missed, and the lead's extra stop at 菜场 (in no plan) noticed.
+    let sup = Phone::enroll(&s, "patrol-sup", "supervisor", "c1", &["g1"]);
+    let (st, rep) = s.get_as(&sup.token, "/v1/reports/patrol?node=c1&date=2026-11-28");
+    assert_eq!(st, 200, "{rep}");
+    let line = &rep["rounds"][0];
+    assert_eq!(line["id"], round.to_string(), "{rep}");
+    assert_eq!(
+        (
+            &line["day"],
+            &line["planned"],
+            &line["visited"],
+            &line["missed_checkpoints"],
+            &line["unplanned"]
+        ),
+        (
+            &json!("2026-11-28"),
+            &json!(3),
+            &json!(2),
+            &json!(1),
+            &json!(1)
+        ),
+        "{rep}"
+    );
+    assert_eq!(rep["totals"]["unplanned"], 1, "{rep}");
     let check_ins = r["fields"]["check_ins"].as_array().unwrap();
     let points: Vec<&str> = check_ins
         .iter()
         .map(|c| c["fields"]["checkpoint"].as_str().unwrap())
         .collect();
-    assert_eq!(points, ["东门", "驿站"], "in time order");
+    assert_eq!(points, ["东门", "驿站", "菜场"], "in time order");
     assert_eq!(
         check_ins[0]["fields"]["position"],
         json!({"lat": 30.2, "lng": 115.1})

@@ -344,13 +344,31 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         Table {
             name: "by_grid",
             columns: cols!(
-                "grid", "rounds", "missed", "planned", "visited", "checkins", "coverage"
+                "grid",
+                "rounds",
+                "missed",
+                "planned",
+                "visited",
+                "missed_checkpoints",
+                "unplanned",
+                "checkins",
+                "coverage"
             ),
             rows: rows_of(&body["by_grid"]),
         },
         Table {
             name: "by_day",
-            columns: cols!("day", "rounds", "missed", "planned", "visited", "checkins", "coverage"),
+            columns: cols!(
+                "day",
+                "rounds",
+                "missed",
+                "planned",
+                "visited",
+                "missed_checkpoints",
+                "unplanned",
+                "checkins",
+                "coverage"
+            ),
             rows: rows_of(&body["by_day"]),
         },
         Table {
@@ -362,6 +380,8 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
                 "status",
                 "planned",
                 "visited",
+                "missed_checkpoints",
+                "unplanned",
                 "checkins",
                 "missed",
                 "starts_at"

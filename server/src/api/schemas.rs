@@ -101,17 +101,7 @@ pub struct SummaryReport {
     pub by_level: Vec<FigureRow>,
 }
 
-/// Patrol coverage figures.
-#[derive(Debug, ToSchema)]
-pub struct Coverage {
-    pub rounds: i64,
-    pub missed: i64,
-    pub planned: i64,
-    pub visited: i64,
-    pub checkins: i64,
-    /// visited / planned, 0 when nothing was planned (3 decimals).
-    pub coverage: f64,
-}
+pub use crate::reports::{Coverage, RoundOut};
 
 /// A line of `by_grid` (with `grid`) or `by_day` (with `day`).
 #[derive(Debug, ToSchema)]
@@ -120,20 +110,6 @@ pub struct CoverageRow {
     pub day: Option<String>,
     #[serde(flatten)]
     pub coverage: Coverage,
-}
-
-/// One patrol round.
-#[derive(Debug, ToSchema)]
-pub struct RoundLine {
-    pub id: String,
-    pub grid: String,
-    pub day: String,
-    pub starts_at: String,
-    pub status: Option<String>,
-    pub planned: i32,
-    pub visited: i32,
-    pub checkins: i32,
-    pub missed: bool,
 }
 
 /// `GET /v1/reports/patrol`
@@ -145,7 +121,7 @@ pub struct PatrolReport {
     pub by_grid: Vec<CoverageRow>,
     pub by_day: Vec<CoverageRow>,
     /// The first `limit` rounds, by day, grid and id.
-    pub rounds: Vec<RoundLine>,
+    pub rounds: Vec<RoundOut>,
     /// How many rounds there were.
     pub rounds_total: i64,
 }

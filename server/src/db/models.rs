@@ -37,6 +37,9 @@ pub struct RecordRow {
     /// event, kept across escalation; and from reaching its level.
     pub statutory_deadline: Option<i64>,
     pub level_deadline: Option<i64>,
+    /// Patrol rounds: distinct checkpoints checked in at that the plan
+    /// does not name.
+    pub unplanned: Option<i32>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -72,6 +75,9 @@ pub struct RecordForm {
     /// event, kept across escalation; and from reaching its level.
     pub statutory_deadline: Option<i64>,
     pub level_deadline: Option<i64>,
+    /// Patrol rounds: distinct checkpoints checked in at that the plan
+    /// does not name.
+    pub unplanned: Option<i32>,
 }
 
 /// A merged change, as logged.

@@ -27,6 +27,7 @@ diesel::table! {
         starts_at -> Nullable<BigInt>,
         statutory_deadline -> Nullable<BigInt>,
         level_deadline -> Nullable<BigInt>,
+        unplanned -> Nullable<Integer>,
     }
 }
 

@@ -640,5 +640,6 @@ pub fn record_form(
         visited: patrol.map(|p| p.visited),
         checkins: patrol.map(|p| p.checkins),
         starts_at: patrol.map(|p| p.starts_at),
+        unplanned: patrol.map(|p| p.unplanned),
     }
 }

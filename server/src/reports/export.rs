@@ -37,6 +37,8 @@ pub fn zh(key: &str) -> &str {
         "missed" => "漏巡",
         "planned" => "计划点位",
         "visited" => "已巡点位",
+        "missed_checkpoints" => "漏巡点位",
+        "unplanned" => "计划外点位",
         "checkins" => "打卡",
         "coverage" => "覆盖率",
         "starts_at" => "计划开始",

@@ -197,6 +197,8 @@ pub struct PatrolFigures {
     pub visited: i32,
     /// Check-ins, planned checkpoints or not.
     pub checkins: i32,
+    /// Checkpoints checked in at that the plan does not name.
+    pub unplanned: i32,
     /// When the round was walked: `started_at` (its earliest, when the
     /// team's phones differ), else the first check-in; for a round not
     /// walked yet, `planned_start`; else when the server first saw it (ms).
@@ -227,6 +229,11 @@ pub fn patrol_figures(view: &RecordView, created_at: i64) -> Option<PatrolFigure
         .filter_map(|e| e.fields.get("checkpoint").and_then(Value::as_str))
         .filter(|c| planned.contains(c))
         .collect();
+    let unplanned: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.fields.get("checkpoint").and_then(Value::as_str))
+        .filter(|c| !planned.contains(c))
+        .collect();
     let first_check_in = entries
         .iter()
         .filter_map(|e| time_ms(&Value::from(e.at.as_str())))
@@ -242,6 +249,7 @@ pub fn patrol_figures(view: &RecordView, created_at: i64) -> Option<PatrolFigure
         planned: n(planned.len()),
         visited: n(visited.len()),
         checkins: n(entries.len()),
+        unplanned: n(unplanned.len()),
         starts_at,
     })
 }
@@ -256,6 +264,7 @@ pub struct RoundRow {
     pub planned: i32,
     pub visited: i32,
     pub checkins: i32,
+    pub unplanned: i32,
 }
 
 /// Whether a round was missed as of `as_of`: cancelled, or its day is over
@@ -266,12 +275,16 @@ pub fn missed(r: &RoundRow, as_of: i64) -> bool {
 }
 
 /// Coverage figures of some rounds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Coverage {
     pub rounds: i64,
     pub missed: i64,
     pub planned: i64,
     pub visited: i64,
+    /// Planned checkpoints without a check-in.
+    pub missed_checkpoints: i64,
+    /// Checkpoints checked in at that no plan names.
+    pub unplanned: i64,
     pub checkins: i64,
     /// visited / planned, 0 when nothing was planned (3 decimals).
     pub coverage: f64,
@@ -283,6 +296,8 @@ impl Coverage {
         self.missed += i64::from(missed);
         self.planned += i64::from(r.planned);
         self.visited += i64::from(r.visited);
+        self.missed_checkpoints += i64::from(r.planned - r.visited).max(0);
+        self.unplanned += i64::from(r.unplanned);
         self.checkins += i64::from(r.checkins);
         self.coverage = ratio(self.visited, self.planned);
     }
@@ -296,7 +311,8 @@ fn ratio(a: i64, b: i64) -> f64 {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One patrol round as the report lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoundOut {
     pub id: String,
     pub grid: String,
@@ -305,6 +321,8 @@ pub struct RoundOut {
     pub status: Option<String>,
     pub planned: i32,
     pub visited: i32,
+    pub missed_checkpoints: i32,
+    pub unplanned: i32,
     pub checkins: i32,
     pub missed: bool,
 }
@@ -357,6 +375,8 @@ pub fn patrol_report(mut rounds: Vec<RoundRow>, as_of: i64) -> PatrolReport {
             status: r.status.clone(),
             planned: r.planned,
             visited: r.visited,
+            missed_checkpoints: (r.planned - r.visited).max(0),
+            unplanned: r.unplanned,
             checkins: r.checkins,
             missed: m,
         });

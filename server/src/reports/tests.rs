@@ -154,6 +154,7 @@ fn patrol_figures_of_a_round() {
             planned: 3,
             visited: 1,
             checkins: 3,
+            unplanned: 1, // X is in no plan
             starts_at: first
         }
     );
@@ -216,8 +217,10 @@ fn coverage_and_missed_rounds() {
         planned,
         visited,
         checkins,
+        unplanned: i32::from(id == "r1"),
     };
     let rounds = vec![
+        // Four planned, all visited, and one stop the plan did not name.
         r("r1", "g1", day + 3_600_000, "completed", 4, 4, 5),
         r("r2", "g1", day + DAY_MS + 3_600_000, "in_progress", 4, 1, 1),
         r("r3", "g2", day + 7_200_000, "planned", 2, 0, 0), // its day is over: missed
@@ -233,6 +236,8 @@ fn coverage_and_missed_rounds() {
             missed: 2,
             planned: 15,
             visited: 5,
+            missed_checkpoints: 10,
+            unplanned: 1,
             checkins: 6,
             coverage: 0.333
         }

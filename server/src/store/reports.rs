@@ -221,12 +221,14 @@ macro_rules! report_queries {
                         records::planned,
                         records::visited,
                         records::checkins,
+                        records::unplanned,
                     ))
                     .load::<(
                         String,
                         String,
                         i64,
                         Option<String>,
+                        Option<i32>,
                         Option<i32>,
                         Option<i32>,
                         Option<i32>,
@@ -241,6 +243,7 @@ macro_rules! report_queries {
                         planned: r.4.unwrap_or(0),
                         visited: r.5.unwrap_or(0),
                         checkins: r.6.unwrap_or(0),
+                        unplanned: r.7.unwrap_or(0),
                     })
                     .collect())
             }
