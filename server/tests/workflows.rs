@@ -58,6 +58,19 @@ fn ms(rfc3339: &Json) -> i64 {
         .timestamp_millis()
 }
 
+/// An admin's escalation sweep as of `at_ms`: what it did.
+fn sweep_at(s: &TestServer, admin: &str, at_ms: i64) -> Json {
+    let at = chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap()
+        .to_rfc3339();
+    let (st, body) = s.call(
+        s.authed(ureq::post(&s.url("/v1/admin/sweep")), admin),
+        Some(json!({"at": at})),
+    );
+    assert_eq!(st, 200, "{body}");
+    body
+}
+
 fn people(s: &TestServer) -> (Phone, Phone) {
     let worker = Phone::enroll(s, "worker", "grid_worker", "g1", &["g1"]);
     let sup = Phone::enroll(s, "supervisor", "supervisor", "p1", &["g1"]);
@@ -607,17 +620,7 @@ fn the_sweep_escalates_overdue_cases_one_level(b: &Backend) {
     w.sync(&s);
     let created = ms(&record(&s, late)["created_at"]);
     let admin = s.admin_token();
-    let sweep = |at_ms: i64| {
-        let at = chrono::DateTime::from_timestamp_millis(at_ms)
-            .unwrap()
-            .to_rfc3339();
-        let (st, body) = s.call(
-            s.authed(ureq::post(&s.url("/v1/admin/sweep")), &admin),
-            Some(json!({"at": at})),
-        );
-        assert_eq!(st, 200, "{body}");
-        body
-    };
+    let sweep = |at_ms: i64| sweep_at(&s, &admin, at_ms);
     assert_eq!(
         sweep(created + DAY_MS)["escalated"],
         0,
@@ -776,16 +779,7 @@ fn a_petition_escalated_twice_stays_overdue_and_on_the_lists(b: &Backend) {
     assert_eq!(ms(&p["level_deadline"]), created + 15 * DAY_MS, "{p}");
     assert_eq!(p["overdue"], true, "{p}");
     let admin = s.admin_token();
-    let sweep = |at_ms: i64| {
-        let at = chrono::DateTime::from_timestamp_millis(at_ms)
-            .unwrap()
-            .to_rfc3339();
-        let (st, body) = s.call(
-            s.authed(ureq::post(&s.url("/v1/admin/sweep")), &admin),
-            Some(json!({"at": at})),
-        );
-        assert_eq!(st, 200, "{body}");
-    };
+    let sweep = |at_ms: i64| sweep_at(&s, &admin, at_ms);
     // A sweep now escalates nothing: each level has its own time to act.
     sweep(created + DAY_MS);
     assert_eq!(record(&s, petition)["level"], "grid");
