@@ -452,7 +452,7 @@ fn base_data_that_is_wrong_is_refused_field_by_field(b: &Backend) {
     let p = Phone::enroll(&s, "raw", "grid_worker", GRID, &[GRID]);
     let a = p.actor();
     let set = |f: &str, v: &str| json!({"set": {"field": f, "value": v}});
-    let (petition, resident) = (Uuid::new_v4(), Uuid::new_v4());
+    let (petition, resident, resident2) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let mut seq = 0;
     let mut next = || {
         seq += 1;
@@ -514,6 +514,36 @@ fn base_data_that_is_wrong_is_refused_field_by_field(b: &Backend) {
             "applied",
             None,
             None,
+        ),
+        (
+            change(
+                a,
+                next(),
+                resident2,
+                "resident",
+                GRID,
+                &json!([
+                    set("id_number", "420202199001011231"),
+                    set("birth_date", "1990-01-01")
+                ]),
+            ),
+            "applied",
+            None,
+            None,
+        ),
+        // Against what the server holds: a birth date the number denies.
+        (
+            change(
+                a,
+                next(),
+                resident2,
+                "resident",
+                GRID,
+                &json!([set("birth_date", "1992-05-05")]),
+            ),
+            "refused",
+            Some("invalid_id_number"),
+            Some("birth_date"),
         ),
         (
             change(
@@ -592,7 +622,7 @@ fn base_data_that_is_wrong_is_refused_field_by_field(b: &Backend) {
         .iter()
         .map(|c| c["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes.len(), 5, "{q}");
+    assert_eq!(codes.len(), 6, "{q}");
     assert_eq!(
         record(&s, petition)["fields"]["accepted_on"]["value"],
         "2026-11-21"

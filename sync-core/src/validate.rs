@@ -422,7 +422,9 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
     }
 }
 
-/// A case's dates in order ([`crate::schema::DATE_ORDER`]): each pair that
+/// A record's dates agree: a case's dates in order
+/// ([`crate::schema::DATE_ORDER`]), and a resident's ID number with its
+/// `birth_date`. Each pair that
 /// the change writes at least one of, read with the record's visible values
 /// for the other (`record`: none for a new record, or for the checks that
 /// need no state, as [`validate`] makes).
@@ -475,6 +477,34 @@ pub fn check_dates(change: &Change, record: Option<&crate::Record>) -> Result<()
                     value: value.as_str().unwrap_or_default().to_owned(),
                     earlier: other.to_owned(),
                     earlier_value: other_value.as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+    // An ID number carries a birth date: it and the record's `birth_date`
+    // agree.
+    let (new_id, new_birth) = (written("id_number"), written("birth_date"));
+    if new_id.is_some() || new_birth.is_some() {
+        let current = |f: &str| record.and_then(|r| r.values(f).into_iter().next());
+        let id = new_id.clone().or_else(|| current("id_number"));
+        let birth = new_birth.or_else(|| current("birth_date"));
+        let carried = id.as_ref().and_then(Value::as_str).and_then(id_birth);
+        let written_birth = birth
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok());
+        if let (Some(carried), Some(birth)) = (carried, written_birth) {
+            if carried != birth {
+                let field = if new_id.is_some() {
+                    "id_number"
+                } else {
+                    "birth_date"
+                };
+                return Err(ChangeError::InvalidIdNumber {
+                    field: field.to_owned(),
+                    reason: format!(
+                        "it carries the birth date {carried}, and the record's birth_date is {birth}"
+                    ),
                 });
             }
         }
@@ -888,6 +918,43 @@ mod base_data_tests {
         assert_eq!(check(&ScalarType::Phone, &mask("13812345678")), Ok(()));
         assert!(check(&id_type, "4202021990010112**").is_err());
         assert!(check(&ScalarType::Phone, "***********").is_err());
+    }
+
+    #[test]
+    fn an_id_number_and_the_birth_date_agree() {
+        let mut d = Device::new(1);
+        let (ok, bad) = (uuid::Uuid::from_u128(10), uuid::Uuid::from_u128(11));
+        d.create("resident", "g", ok)
+            .set("id_number", "420202199001011231")
+            .set("birth_date", "1990-01-01")
+            .commit()
+            .unwrap();
+        let e = d
+            .create("resident", "g", bad)
+            .set("id_number", "420202199001011231")
+            .set("birth_date", "1991-01-01")
+            .commit()
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("invalid_id_number", Some("id_number"))
+        );
+        assert!(e.to_string().contains("1990-01-01"), "{e}");
+        // A later edit of the birth date is checked against the number held.
+        let e = d
+            .edit(ok)
+            .set("birth_date", "1990-02-01")
+            .commit()
+            .unwrap_err();
+        assert_eq!(e.field(), Some("birth_date"));
+        // A masked number (a role without personal data) carries no date.
+        let mut masked = Device::new(2);
+        masked
+            .create("resident", "g", bad)
+            .set("id_number", mask("420202199001011231").as_str())
+            .set("birth_date", "1991-01-01")
+            .commit()
+            .unwrap();
     }
 
     #[test]
