@@ -408,6 +408,7 @@ fn set_up(store: &gridsync_server::store::Store) {
                         statutory_deadline: deadline,
                         level_deadline: deadline,
                         unplanned: round.then(|| rng.gen_range(0..3)),
+                        id_key: None,
                     });
                 }
                 diesel::insert_into(records::table)

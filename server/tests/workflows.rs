@@ -18,6 +18,7 @@ on_both_backends!(
     patrol_check_ins_from_two_devices,
     the_sweep_escalates_overdue_cases_one_level,
     a_petition_escalated_twice_stays_overdue_and_on_the_lists,
+    residents_registered_twice_are_listed_until_dismissed,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -838,4 +839,91 @@ fn a_petition_escalated_twice_stays_overdue_and_on_the_lists(b: &Backend) {
     );
     assert_eq!(p["overdue"], false, "{p}");
     assert!(!overdue_at(&s, &district.token, "d", "petitions").contains(&petition.to_string()));
+}
+
+fn residents_registered_twice_are_listed_until_dismissed(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w1, _) = people(&s);
+    let mut w2 = Phone::enroll(&s, "worker2", "grid_worker", "g2", &["g2"]);
+    let chief = Phone::enroll(&s, "chief", "supervisor", "d", &["g1"]);
+    let (shared, other) = ("420202199001011231", "11010519491231002X");
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // The same person registered by two workers in two grids, and another.
+    w1.make(|d| {
+        d.create("resident", "g1", a)
+            .set("name", "王五")
+            .set("id_number", shared)
+            .commit()
+    });
+    w1.make(|d| {
+        d.create("resident", "g1", c)
+            .set("name", "赵六")
+            .set("id_number", other)
+            .commit()
+    });
+    w2.make(|d| {
+        d.create("resident", "g2", b)
+            .set("name", "王五")
+            .set("id_number", shared)
+            .commit()
+    });
+    w1.sync(&s);
+    w2.sync(&s);
+    let list = |token: &str, node: &str| s.get_as(token, &format!("/v1/nodes/{node}/duplicates"));
+    let (st, d) = list(&chief.token, "d");
+    assert_eq!(st, 200, "{d}");
+    let groups = d["duplicates"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{d}");
+    assert_eq!(groups[0]["id_number"], shared);
+    let mut ids: Vec<&str> = groups[0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = [a.to_string(), b.to_string()];
+    want.sort();
+    assert_eq!(ids, want, "{d}");
+    // Within one grid there is nothing twice.
+    assert!(list(&chief.token, "g1").1["duplicates"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Only supervisors read it.
+    assert_eq!(list(&w1.token, "g1").0, 403);
+    // Dismissed (no mistake): no longer listed; the read and the decision
+    // are audited.
+    let (st, body) = s.call(
+        s.authed(
+            ureq::post(&s.url(&format!("/v1/duplicates/{shared}/dismiss"))),
+            &chief.token,
+        ),
+        Some(json!({})),
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(list(&chief.token, "d").1["duplicates"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (st, _) = s.call(
+        s.authed(
+            ureq::post(&s.url("/v1/duplicates/12345/dismiss")),
+            &chief.token,
+        ),
+        Some(json!({})),
+    );
+    assert_eq!(st, 400);
+    let (st, audit) = s.get_as(&s.admin_token(), "/v1/audit");
+    assert_eq!(st, 200, "{audit}");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"read_duplicates") && actions.contains(&"dismiss_duplicate"),
+        "{actions:?}"
+    );
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod cases;
+pub mod duplicates;
 pub mod handover;
 pub mod health;
 pub mod json;

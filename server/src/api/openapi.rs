@@ -13,7 +13,9 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, attachments, auth, cases, handover, health, records, reports, sync};
+use super::{
+    admin, attachments, auth, cases, duplicates, handover, health, records, reports, sync,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -61,6 +63,8 @@ use super::{admin, attachments, auth, cases, handover, health, records, reports,
         admin::update_user,
         admin::audit_log,
         cases::node_cases,
+        duplicates::node_duplicates,
+        duplicates::dismiss,
         cases::sweep,
         cases::rules,
         reports::summary,

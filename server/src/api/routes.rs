@@ -6,7 +6,9 @@
 
 use actix_web::web;
 
-use super::{admin, attachments, auth, cases, handover, health, openapi, records, reports, sync};
+use super::{
+    admin, attachments, auth, cases, duplicates, handover, health, openapi, records, reports, sync,
+};
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
 /// the path pattern (actix's `{name}` segments, as OpenAPI writes them).
@@ -59,6 +61,8 @@ routes! {
     patch "/v1/users/{id}" => admin::update_user,
     get "/v1/audit" => admin::audit_log,
     get "/v1/nodes/{code}/cases" => cases::node_cases,
+    get "/v1/nodes/{code}/duplicates" => duplicates::node_duplicates,
+    post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,
     get "/v1/reports/summary" => reports::summary,

@@ -31,13 +31,14 @@ pub const DISTRIBUTED: [&str; 7] = [
 ];
 
 /// Tables copied to every node (read anywhere; a write needs every node).
-pub const REFERENCE: [&str; 6] = [
+pub const REFERENCE: [&str; 7] = [
     "org_nodes",
     "audit_log",
     "settings",
     "attachments",
     "uploads",
     "upload_days",
+    "duplicate_decisions",
 ];
 
 /// Tables kept on the coordinator alone (Citus "local" tables in its

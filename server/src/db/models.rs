@@ -40,6 +40,9 @@ pub struct RecordRow {
     /// Patrol rounds: distinct checkpoints checked in at that the plan
     /// does not name.
     pub unplanned: Option<i32>,
+    /// Residents: the ID number, when whole and valid (duplicates are found
+    /// by it).
+    pub id_key: Option<String>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -78,6 +81,9 @@ pub struct RecordForm {
     /// Patrol rounds: distinct checkpoints checked in at that the plan
     /// does not name.
     pub unplanned: Option<i32>,
+    /// Residents: the ID number, when whole and valid (duplicates are found
+    /// by it).
+    pub id_key: Option<String>,
 }
 
 /// A merged change, as logged.

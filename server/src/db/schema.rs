@@ -28,6 +28,17 @@ diesel::table! {
         statutory_deadline -> Nullable<BigInt>,
         level_deadline -> Nullable<BigInt>,
         unplanned -> Nullable<Integer>,
+        id_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// A supervisor's decision on residents sharing an ID number.
+    duplicate_decisions (id_key) {
+        id_key -> Text,
+        decision -> Text,
+        decided_by -> BigInt,
+        decided_at -> BigInt,
     }
 }
 

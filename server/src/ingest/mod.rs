@@ -577,6 +577,17 @@ pub fn flow_flag(
 }
 
 /// The derived columns of a record after a merge. Pure.
+/// A resident's ID number as duplicates are found by it: a whole, valid
+/// one (never a masked one), upper case.
+fn id_key(view: &gridsync_core::RecordView) -> Option<String> {
+    if view.collection != "resident" {
+        return None;
+    }
+    let id = view.value("id_number").as_str()?;
+    gridsync_core::validate::id_number(id).ok()?;
+    Some(id.to_uppercase())
+}
+
 pub fn record_form(
     record: &Record,
     prior: &Prior,
@@ -641,5 +652,6 @@ pub fn record_form(
         checkins: patrol.map(|p| p.checkins),
         starts_at: patrol.map(|p| p.starts_at),
         unplanned: patrol.map(|p| p.unplanned),
+        id_key: id_key(&view),
     }
 }

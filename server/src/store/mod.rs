@@ -469,6 +469,7 @@ impl Store {
 
 // After the macros above, which they use.
 pub mod attachments;
+pub mod duplicates;
 pub mod identity;
 pub mod pull;
 pub mod reports;
