@@ -84,17 +84,10 @@ pub async fn node_cases(
     let who = caller.clone();
     let rows = web::block(move || {
         let tree = load_tree(&store)?;
-        let Some(node_level) = tree.level(&code) else {
-            return Ok(Err(ApiError::NotFound {
-                what: format!("node `{code}`"),
-            }));
+        let node_level = match node_in_reach(&tree, &who, &code) {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
         };
-        if !tree.contains(&who.node, &code) {
-            return Ok(Err(ApiError::Forbidden {
-                code: "out_of_scope",
-                message: format!("node `{code}` is outside node `{}`", who.node),
-            }));
-        }
         let floor = match node_level {
             NodeLevel::Grid => Level::Grid,
             NodeLevel::Community => Level::Community,
@@ -128,6 +121,25 @@ pub async fn node_cases(
         .map(|r| record_out(r, &caller))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(CasesOut { records, next }))
+}
+
+/// The level of node `code`, if it is at or under the caller's node: 404
+/// for no such node, 403 `out_of_scope` for one outside the caller's reach.
+pub(crate) fn node_in_reach(
+    tree: &crate::auth::policy::OrgTree,
+    caller: &Caller,
+    code: &str,
+) -> Result<NodeLevel, ApiError> {
+    let level = tree.level(code).ok_or_else(|| ApiError::NotFound {
+        what: format!("node `{code}`"),
+    })?;
+    if !tree.contains(&caller.node, code) {
+        return Err(ApiError::Forbidden {
+            code: "out_of_scope",
+            message: format!("node `{code}` is outside node `{}`", caller.node),
+        });
+    }
+    Ok(level)
 }
 
 /// `POST /v1/admin/sweep` body (optional).

@@ -61,16 +61,8 @@ pub async fn node_duplicates(
     let who = caller.clone();
     let rows = web::block(move || {
         let tree = load_tree(&store)?;
-        if tree.level(&code).is_none() {
-            return Ok(Err(ApiError::NotFound {
-                what: format!("node `{code}`"),
-            }));
-        }
-        if !tree.contains(&who.node, &code) {
-            return Ok(Err(ApiError::Forbidden {
-                code: "out_of_scope",
-                message: format!("node `{code}` is outside node `{}`", who.node),
-            }));
+        if let Err(e) = super::cases::node_in_reach(&tree, &who, &code) {
+            return Ok(Err(e));
         }
         let grids: Vec<String> = tree.grids_under(&code).into_iter().collect();
         let rows = store.duplicate_residents(&grids, MAX_NUMBERS)?;
