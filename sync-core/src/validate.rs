@@ -437,6 +437,7 @@ pub fn check_dates(change: &Change, record: Option<&crate::Record>) -> Result<()
             _ => None,
         })
     };
+    let current = |f: &str| record.and_then(|r| r.values(f).into_iter().next());
     let when = |v: &Value| {
         let s = v.as_str()?;
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -457,7 +458,6 @@ pub fn check_dates(change: &Change, record: Option<&crate::Record>) -> Result<()
         if new_earlier.is_none() && new_later.is_none() {
             continue;
         }
-        let current = |f: &str| record.and_then(|r| r.values(f).into_iter().next());
         let a = new_earlier.clone().or_else(|| current(earlier));
         let b = new_later.clone().or_else(|| current(later));
         let (Some(a), Some(b)) = (a, b) else { continue };
@@ -485,7 +485,6 @@ pub fn check_dates(change: &Change, record: Option<&crate::Record>) -> Result<()
     // agree.
     let (new_id, new_birth) = (written("id_number"), written("birth_date"));
     if new_id.is_some() || new_birth.is_some() {
-        let current = |f: &str| record.and_then(|r| r.values(f).into_iter().next());
         let id = new_id.clone().or_else(|| current("id_number"));
         let birth = new_birth.or_else(|| current("birth_date"));
         let carried = id.as_ref().and_then(Value::as_str).and_then(id_birth);

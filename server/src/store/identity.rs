@@ -1,5 +1,5 @@
 //! The identity tables: org tree, users, devices, refresh tokens, audit log,
-//! settings, quarantine decisions. Writes go through the same serialized
+//! quarantine decisions. Writes go through the same serialized
 //! write transaction as sync batches (ids are allocated in it).
 
 use diesel::pg::PgConnection;
@@ -55,7 +55,7 @@ macro_rules! identity_queries {
         mod $module {
             use super::*;
             use crate::db::schema::{
-                audit_log, devices, org_nodes, quarantine, refresh_tokens, settings, users,
+                audit_log, devices, org_nodes, quarantine, refresh_tokens, users,
             };
             use diesel::dsl::max;
             use diesel::prelude::*;
@@ -463,25 +463,6 @@ macro_rules! identity_queries {
                     .load(c)?)
             }
 
-            pub(super) fn setting_or_init(
-                c: &mut $conn,
-                key: &str,
-                value: &str,
-            ) -> Result<String, StoreError> {
-                let found = settings::table
-                    .find(key)
-                    .select(settings::value)
-                    .first::<String>(c)
-                    .optional()?;
-                if let Some(v) = found {
-                    return Ok(v);
-                }
-                diesel::insert_into(settings::table)
-                    .values((settings::key.eq(key), settings::value.eq(value)))
-                    .execute(c)?;
-                Ok(value.to_owned())
-            }
-
             pub(super) fn quarantined_change(
                 c: &mut $conn,
                 id: i64,
@@ -607,12 +588,6 @@ impl Store {
 
     pub fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
         read_tx!(self, audit_log(limit))
-    }
-
-    /// A setting, stored with `value` the first time it is asked for (so all
-    /// server processes on one database share it).
-    pub fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        write_tx!(self, setting_or_init(key, value))
     }
 
     pub fn quarantined_change(&self, id: i64) -> Result<Option<QuarantineRow>, StoreError> {
