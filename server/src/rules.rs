@@ -3,6 +3,7 @@
 //! replaces them with a JSON file (`--rules`).
 
 use chrono::{DateTime, NaiveDate};
+use gridsync_core::schema::Schedule;
 use gridsync_core::{Level, RecordView, Value};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,7 @@ pub struct Since {
 }
 
 /// The field a case's report time is kept in, by the reporting phone's clock.
-pub const REPORTED_AT: &str = "reported_at";
+pub use gridsync_core::schema::REPORTED_AT;
 
 /// How much earlier than the server's receipt a phone may say a case was
 /// reported: a phone offline for up to three days reports truly; a clock
@@ -115,109 +116,40 @@ pub struct Rules {
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// A rule of the defaults.
-fn rule(
-    limit: Limit,
-    collection: &str,
-    status: Option<&[&str]>,
-    severity: Option<&str>,
-    from: Option<&str>,
-    hours: i64,
-) -> Rule {
-    Rule {
-        collection: collection.into(),
-        limit: Some(limit),
-        status: status.map(|s| s.iter().map(|x| x.to_string()).collect()),
-        severity: severity.map(str::to_owned),
-        level: None,
-        from: from.map(str::to_owned),
-        hours,
-        plus_days: None,
-    }
-}
-
 impl Default for Rules {
-    /// DOMAIN.md: events by severity (as 数字城管 platforms do); hazards
-    /// likewise, twice as long; disputes closed within a month of receipt;
-    /// petitions accepted or not within 15 days of receipt and answered
-    /// within 60 days of acceptance, plus an extension of up to 30 days.
-    /// Each is a statutory limit from the case's fixed event, and the same
-    /// time again at every level it is escalated to (a level limit). A listed
-    /// hazard (挂牌整治) is due at the end of its rectification day.
+    /// The default time limits of every case collection, from its
+    /// definition (`deadlines` in `sync-core/src/schema/collections.rs`):
+    /// a limit for both clocks becomes a statutory rule from the case's
+    /// fixed event and a level rule of the same time.
     fn default() -> Self {
-        use Limit::{Level, Statutory};
-        let mut rules = vec![rule(
-            Statutory,
-            "hazard",
-            Some(&["listed", "rectifying", "rechecked"]),
-            None,
-            Some("rectification_deadline"),
-            24,
-        )];
-        for limit in [Statutory, Level] {
-            let from = |field: &'static str| (limit == Statutory).then_some(field);
-            // Once listed, a hazard's time is its rectification deadline,
-            // set when it was listed: no level limit escalates it meanwhile.
-            let hazard_status = (limit == Level).then_some(&["reported", "confirmed"][..]);
-            for (severity, hours) in [
-                ("critical", 24),
-                ("high", 72),
-                ("medium", 168),
-                ("low", 360),
-            ] {
-                rules.push(rule(
-                    limit,
-                    "event",
-                    None,
-                    Some(severity),
-                    from(REPORTED_AT),
-                    hours,
-                ));
-                rules.push(rule(
-                    limit,
-                    "hazard",
-                    hazard_status,
-                    Some(severity),
-                    from(REPORTED_AT),
-                    hours * 2,
-                ));
+        use gridsync_core::schema::Clocks;
+        let mut rules = Vec::new();
+        for limit in [Limit::Statutory, Limit::Level] {
+            for c in gridsync_core::Schema::current().cases() {
+                for d in c.deadlines {
+                    let sets = match d.clocks {
+                        Clocks::Both => true,
+                        Clocks::Statutory => limit == Limit::Statutory,
+                        Clocks::Level => limit == Limit::Level,
+                    };
+                    if !sets {
+                        continue;
+                    }
+                    rules.push(Rule {
+                        collection: c.name.into(),
+                        limit: Some(limit),
+                        status: d.status.map(|s| s.iter().map(|x| x.to_string()).collect()),
+                        severity: d.severity.map(str::to_owned),
+                        level: None,
+                        from: d
+                            .from
+                            .filter(|_| limit == Limit::Statutory)
+                            .map(str::to_owned),
+                        hours: d.hours,
+                        plus_days: d.plus_days.map(str::to_owned),
+                    });
+                }
             }
-            rules.push(rule(limit, "event", None, None, from(REPORTED_AT), 168));
-            rules.push(rule(
-                limit,
-                "hazard",
-                hazard_status,
-                None,
-                from(REPORTED_AT),
-                336,
-            ));
-            rules.push(rule(
-                limit,
-                "dispute",
-                None,
-                None,
-                from("received_on"),
-                30 * 24,
-            ));
-            rules.push(rule(
-                limit,
-                "petition",
-                Some(&["received"]),
-                None,
-                from("received_on"),
-                15 * 24,
-            ));
-            rules.push(Rule {
-                plus_days: Some("extension_days".into()),
-                ..rule(
-                    limit,
-                    "petition",
-                    Some(&["accepted", "replying"]),
-                    None,
-                    from("accepted_on"),
-                    60 * 24,
-                )
-            });
         }
         Rules { rules }
     }
@@ -233,29 +165,28 @@ fn date_ms(v: &Value) -> Option<i64> {
     Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis() - 8 * HOUR_MS)
 }
 
-/// The latest entry of `log` (by its time) plus `interval_field` days.
-fn next_after_log(
-    view: &RecordView,
-    log: &str,
-    interval_field: &str,
-    default_days: i64,
-    since: i64,
-) -> Option<i64> {
-    if view.value("status").as_str() == Some("archived")
-        || view.value("status").as_str() == Some("closed")
-    {
+/// The latest entry of the schedule's log (by its time) plus its interval
+/// in days; nothing when the record is idle or not scheduled.
+fn next_after_log(view: &RecordView, schedule: &Schedule, since: i64) -> Option<i64> {
+    let status = view.value("status").as_str();
+    if status.is_some_and(|s| schedule.idle.contains(&s)) {
         return None;
     }
-    let last = match view.fields.get(log) {
+    if let Some((field, value)) = schedule.only {
+        if view.value(field).as_str() != Some(value) {
+            return None;
+        }
+    }
+    let last = match view.fields.get(schedule.log) {
         Some(gridsync_core::FieldView::Log(entries)) => entries
             .iter()
             .filter_map(|e| date_ms(&Value::from(e.at.as_str())))
             .max(),
         _ => None,
     };
-    let days = match view.value(interval_field) {
+    let days = match view.value(schedule.interval_field) {
         Value::Int(d) => *d,
-        _ => default_days,
+        _ => schedule.default_days,
     };
     Some(last.unwrap_or(since) + days * 24 * HOUR_MS)
 }
@@ -287,30 +218,13 @@ impl Rules {
     /// (last visit + their interval, default 30 days), a place's next
     /// inspection (default every 10 days).
     pub fn deadlines(&self, view: &RecordView, since: Since) -> Deadlines {
-        let schedule = |level| Deadlines {
+        let schedule_only = |level| Deadlines {
             statutory: None,
             level,
         };
-        match view.collection {
-            "key_person" => {
-                return schedule(next_after_log(
-                    view,
-                    "visits",
-                    "visit_interval_days",
-                    30,
-                    since.level,
-                ))
-            }
-            "place" => {
-                return schedule(next_after_log(
-                    view,
-                    "inspections",
-                    "inspection_interval_days",
-                    10,
-                    since.level,
-                ))
-            }
-            _ => {}
+        let def = gridsync_core::Schema::current().collection(view.collection);
+        if let Some(schedule) = def.and_then(|d| d.schedule.as_ref()) {
+            return schedule_only(next_after_log(view, schedule, since.level));
         }
         let Some(flow) = gridsync_core::Flow::of(view.collection) else {
             return Deadlines::default();

@@ -336,6 +336,18 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
         .find(|(c, _)| c == "event")
         .unwrap();
     assert_eq!(events.1, "5");
+    // Codes show as the schema's labels.
+    let names: Vec<String> = column(&mut b, "by_collection", "collection")
+        .into_iter()
+        .map(|(_, shown)| shown)
+        .collect();
+    assert!(names.contains(&"事件".to_owned()), "{names:?}");
+    assert!(!names.contains(&"event".to_owned()), "{names:?}");
+    let statuses: Vec<String> = column(&mut b, "by_status", "status")
+        .into_iter()
+        .map(|(_, shown)| shown)
+        .collect();
+    assert!(statuses.contains(&"已上报".to_owned()), "{statuses:?}");
     // Chinese labels, and the charts are inline SVG.
     assert!(b
         .eval("document.getElementById('cards').textContent")
@@ -358,6 +370,15 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
     b.wait_for("document.getElementById('status').dataset.state === 'done' && document.getElementById('table-key_persons')");
     for list in ["cases", "petitions", "mediations", "key_persons", "places"] {
         assert_eq!(text_of(&mut b, &format!("total-{list}")), "1", "{list}");
+    }
+    // Every list of the schema has its card, the new ones too.
+    for list in gridsync_core::schema::OVERDUE_LISTS {
+        assert_eq!(
+            b.eval(&format!("!!document.getElementById('total-{}')", list.code)),
+            json!(true),
+            "{}",
+            list.code
+        );
     }
     assert_eq!(column(&mut b, "key_persons", "label")[0].1, "张*");
 
@@ -436,9 +457,13 @@ fn a_supervisor_sees_the_photos_of_an_overdue_case() {
         json!(false)
     );
     assert!(text_of(&mut b, "case-title").contains("Blocked fire exit"));
+    // Fields and codes by the schema's labels, not codes.
     let fields = text_of(&mut b, "case-fields");
-    for want in ["fire_safety", "reported", "w1", "超期"] {
+    for want in ["事件类别", "消防安全", "已上报", "网格", "w1", "超期"] {
         assert!(fields.contains(want), "{want} in {fields}");
+    }
+    for code in ["fire_safety", "reported"] {
+        assert!(!fields.contains(code), "{code} in {fields}");
     }
     assert!(text_of(&mut b, "case-logs").contains("已受理"));
 
@@ -458,7 +483,12 @@ fn a_supervisor_sees_the_photos_of_an_overdue_case() {
         thumb_url.as_str().unwrap().starts_with("blob:"),
         "{thumb_url}"
     );
-    assert!(text_of(&mut b, "case-photos").contains("堵塞的消防通道"));
+    let photos = text_of(&mut b, "case-photos");
+    assert!(photos.contains("堵塞的消防通道"), "{photos}");
+    assert!(
+        photos.contains("处置前 Before"),
+        "the stage's label: {photos}"
+    );
 
     // The one not uploaded yet says so, plainly: no image.
     let pending = tile(&pending_ref.sha256);

@@ -262,24 +262,14 @@ fn a_revoked_device_is_cut_off_and_its_data_stays(b: &Backend) {
     assert_eq!((st, body["code"].as_str()), (403, Some("forbidden")));
 }
 
-/// A change creating a minimal record of `collection` in `grid`.
+/// A change creating a minimal record of `collection` in `grid`: its
+/// title, as the schema names it.
 fn create(p: &mut Phone, collection: &str, grid: &str) -> gridsync_core::Change {
-    let field = match collection {
-        "household" | "place" => "address",
-        "resident" | "key_person" => "name",
-        "patrol_round" => "route",
-        "event" => "title",
-        "hazard" | "petition" => "responsible_unit",
-        "dispute" => "summary",
-        other => panic!("{other}"),
-    };
-    let field = if collection == "hazard" {
-        "description"
-    } else if collection == "petition" {
-        "matter"
-    } else {
-        field
-    };
+    let field = gridsync_core::Schema::current()
+        .collection(collection)
+        .and_then(|c| c.title)
+        .unwrap_or_else(|| panic!("{collection} has no title"))
+        .field();
     let c = p
         .device
         .create(collection, grid, Uuid::new_v4())
@@ -290,7 +280,12 @@ fn create(p: &mut Phone, collection: &str, grid: &str) -> gridsync_core::Change 
 }
 
 fn every_role_reads_and_writes_only_inside_its_node(b: &Backend) {
-    use gridsync_server::auth::policy::{Role, FIELD_COLLECTIONS};
+    use gridsync_server::auth::policy::Role;
+    let collections: Vec<&str> = gridsync_core::Schema::current()
+        .collections
+        .iter()
+        .map(|c| c.name)
+        .collect();
     let s = TestServer::start(b);
     // (role, node): each node contains g1; none contains g3.
     let people = [
@@ -302,22 +297,31 @@ fn every_role_reads_and_writes_only_inside_its_node(b: &Backend) {
         (Role::Admin, "p1"),
     ];
     // Something of every collection in g1 and g3, written by a district-wide worker.
-    let mut seeder = Phone::enroll(&s, "seeder", "grid_worker", "d", &["g1", "g3"]);
-    for c in FIELD_COLLECTIONS {
+    // (A supervisor writes what a grid worker does not: 研判.)
+    let mut worker = Phone::enroll(&s, "seeder", "grid_worker", "d", &["g1", "g3"]);
+    let mut chief = Phone::enroll(&s, "chief", "supervisor", "d", &["g1", "g3"]);
+    for c in &collections {
+        let seeder = if Role::GridWorker.may_write(c) {
+            &mut worker
+        } else {
+            &mut chief
+        };
         for grid in ["g1", "g3"] {
-            let change = create(&mut seeder, c, grid);
+            let change = create(seeder, c, grid);
             seeder.outbox.push(change);
         }
     }
-    let results = seeder.sync(&s);
-    assert!(results.iter().all(|r| r["status"] == "applied"));
+    for seeder in [&mut worker, &mut chief] {
+        let results = seeder.sync(&s);
+        assert!(results.iter().all(|r| r["status"] == "applied"));
+    }
 
     for (role, node) in people {
         let name = format!("{}-user", role.as_str());
         let mut p = Phone::enroll(&s, &name, role.as_str(), node, &["g1"]);
         // Write: every collection, inside and outside.
         let mut expected = Vec::new();
-        for c in FIELD_COLLECTIONS {
+        for c in collections.iter().copied() {
             for grid in ["g1", "g3"] {
                 let change = create(&mut p, c, grid);
                 p.outbox.push(change);

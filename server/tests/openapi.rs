@@ -285,7 +285,12 @@ fn the_document_holds_the_shapes_a_client_needs() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|v| names(&v["properties"]["type"]["enum"]))
+        // A variant with flattened parts (an enum's choices) is an `allOf`.
+        .flat_map(|v| {
+            std::iter::once(v)
+                .chain(v["allOf"].as_array().into_iter().flatten())
+                .flat_map(|p| names(&p["properties"]["type"]["enum"]))
+        })
         .map(str::to_owned)
         .collect();
     for t in [

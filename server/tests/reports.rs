@@ -299,14 +299,48 @@ fn downloads_are_audited_and_scoped(b: &Backend) {
         .iter()
         .map(str::to_owned)
         .collect();
+    // Codes show as the schema's Chinese labels, the codes in a column of
+    // their own.
     assert_eq!(header[0], "类别 collection");
-    assert_eq!(header[3], "新增 new");
+    assert_eq!(header[1], "类别代码 collection_code");
+    assert_eq!(header[4], "新增 new");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let event = rows.iter().find(|r| &r[0] == "event").unwrap();
+    let event = rows.iter().find(|r| &r[1] == "event").unwrap();
+    assert_eq!(&event[0], "事件");
     assert_eq!(
-        event.iter().skip(1).collect::<Vec<_>>(),
+        event.iter().skip(2).collect::<Vec<_>>(),
         ["5", "4", "5", "1", "1", "1", "0"]
     );
+    let (st, _, csv) = download(
+        &s,
+        &chief,
+        &format!(
+            "/v1/reports/summary?node=d&format=csv&table=by_status&{}",
+            around()
+        ),
+    );
+    assert_eq!(st, 200);
+    let mut reader = csv::Reader::from_reader(&csv[3..]);
+    assert_eq!(
+        reader.headers().unwrap().iter().take(4).collect::<Vec<_>>(),
+        [
+            "类别 collection",
+            "类别代码 collection_code",
+            "状态 status",
+            "状态代码 status_code"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    // (A record with no status is a row of its own, with empty cells.)
+    let coded: Vec<&csv::StringRecord> = rows.iter().filter(|r| !r[3].is_empty()).collect();
+    assert!(coded.len() >= 3, "{rows:?}");
+    for r in coded {
+        let want = gridsync_core::Schema::current()
+            .value_label(&r[1], "status", &r[3])
+            .unwrap_or_else(|| panic!("{}: no status `{}`", &r[1], &r[3]));
+        assert_eq!(&r[2], want.zh, "{r:?}");
+        assert_ne!(&r[2], &r[3], "a label, not the code");
+    }
 
     let (st, kind, xlsx) = download(&s, &chief, "/v1/reports/overdue?node=d&format=xlsx");
     assert_eq!(st, 200);
@@ -342,6 +376,7 @@ fn downloads_are_audited_and_scoped(b: &Backend) {
         exports,
         [
             ("report:overdue node:d", "chief"),
+            ("report:summary node:d", "chief"),
             ("report:summary node:d", "chief")
         ]
     );
@@ -416,7 +451,7 @@ fn downloads_are_audited_and_scoped(b: &Backend) {
         .iter()
         .filter(|e| e["action"] == "export_report")
         .count();
-    assert_eq!(n, 2);
+    assert_eq!(n, exports.len());
     // Unauthenticated: 401.
     let (st, _) = s.call(ureq::get(&s.url("/v1/reports/summary")), None);
     assert_eq!(st, 401);

@@ -43,7 +43,7 @@ pub enum ChangeError {
     NotAllowed {
         field: String,
         value: String,
-        allowed: &'static [&'static str],
+        allowed: Vec<&'static str>,
     },
     #[error("field `{field}`: {len} characters, at most {max} allowed")]
     TooLong {

@@ -6,22 +6,26 @@
 //! would depend on delivery order and make replicas diverge. The server flags
 //! such a record instead ([`Flow::allows`] on what it held and what it holds).
 
-/// The status flow of one collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The status flow of one collection (its definition's `flow`, in
+/// [`crate::schema::COLLECTIONS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flow {
-    pub collection: &'static str,
     /// Statuses a record may be created with.
     pub initial: &'static [&'static str],
     /// Statuses that end the case (no deadline, no escalation).
     pub terminal: &'static [&'static str],
     /// `(from, [to…])`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<(String, Vec<String>)>))]
     pub moves: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl Flow {
     /// The flow of `collection`, if its records have one.
     pub fn of(collection: &str) -> Option<&'static Flow> {
-        FLOWS.iter().find(|f| f.collection == collection)
+        crate::schema::Schema::current()
+            .collection(collection)?
+            .flow
     }
 
     /// Whether a record whose status was `from` (none: a new record) may
@@ -43,74 +47,6 @@ impl Flow {
     }
 }
 
-/// The flows, after the 数字城管 event flow and the domain's case rules.
-pub static FLOWS: &[Flow] = &[
-    Flow {
-        collection: "event",
-        initial: &["reported"],
-        terminal: &["closed", "rejected"],
-        moves: &[
-            ("reported", &["accepted", "rejected"]),
-            ("accepted", &["verified", "rejected", "parked"]),
-            ("verified", &["dispatched", "parked"]),
-            ("dispatched", &["handled", "parked"]),
-            ("handled", &["checked", "reopened"]),
-            ("checked", &["closed", "reopened"]),
-            ("reopened", &["dispatched", "handled"]),
-            ("parked", &["accepted", "dispatched"]),
-            ("closed", &["reopened"]),
-            ("rejected", &["reopened"]),
-        ],
-    },
-    Flow {
-        collection: "hazard",
-        initial: &["reported"],
-        terminal: &["closed"],
-        moves: &[
-            ("reported", &["confirmed", "closed"]),
-            ("confirmed", &["listed", "rectifying", "closed"]),
-            ("listed", &["rectifying"]),
-            ("rectifying", &["rechecked"]),
-            ("rechecked", &["rectifying", "delisted", "closed"]),
-            ("delisted", &["closed"]),
-        ],
-    },
-    Flow {
-        collection: "dispute",
-        initial: &["registered"],
-        terminal: &["closed"],
-        moves: &[
-            ("registered", &["mediating", "referred"]),
-            ("mediating", &["agreed", "failed", "referred"]),
-            ("agreed", &["followed_up", "closed"]),
-            ("failed", &["referred", "mediating", "closed"]),
-            ("referred", &["closed"]),
-            ("followed_up", &["closed"]),
-        ],
-    },
-    Flow {
-        collection: "petition",
-        initial: &["received"],
-        terminal: &["closed", "not_accepted"],
-        moves: &[
-            ("received", &["accepted", "not_accepted"]),
-            ("accepted", &["replying"]),
-            ("replying", &["replied"]),
-            ("replied", &["closed", "replying"]),
-            ("not_accepted", &["closed"]),
-        ],
-    },
-    Flow {
-        collection: "patrol_round",
-        initial: &["planned", "in_progress"],
-        terminal: &["completed", "cancelled"],
-        moves: &[
-            ("planned", &["in_progress", "cancelled"]),
-            ("in_progress", &["completed", "cancelled"]),
-        ],
-    },
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,18 +54,15 @@ mod tests {
 
     #[test]
     fn flows_name_only_statuses_their_schema_allows() {
-        for f in FLOWS {
-            let def = Schema::current()
-                .collection(f.collection)
-                .unwrap()
-                .field("status")
-                .unwrap();
+        for c in Schema::current().collections {
+            let Some(f) = c.flow else { continue };
+            let def = c.field("status").unwrap();
             let FieldKind::Scalar {
                 ty: ScalarType::Enum { values },
                 ..
             } = def.kind
             else {
-                panic!("{} status is not an enum", f.collection)
+                panic!("{} status is not an enum", c.name)
             };
             let named = f.initial.iter().chain(f.terminal).chain(
                 f.moves
@@ -137,14 +70,10 @@ mod tests {
                     .flat_map(|(from, tos)| std::iter::once(from).chain(tos.iter())),
             );
             for s in named {
-                assert!(
-                    values.contains(s),
-                    "{}: `{s}` is not a status",
-                    f.collection
-                );
+                assert!(values.contains(s), "{}: `{s}` is not a status", c.name);
             }
             // Every status is reachable from an initial one.
-            for v in values.iter() {
+            for v in values.codes() {
                 let mut seen: Vec<&str> = f.initial.to_vec();
                 let mut i = 0;
                 while i < seen.len() {
@@ -161,11 +90,7 @@ mod tests {
                     }
                     i += 1;
                 }
-                assert!(
-                    seen.contains(v),
-                    "{}: `{v}` cannot be reached",
-                    f.collection
-                );
+                assert!(seen.contains(&v), "{}: `{v}` cannot be reached", c.name);
             }
         }
     }

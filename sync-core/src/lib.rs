@@ -89,8 +89,8 @@ pub use record::{
 };
 pub use replica::{Device, Edit, Outcome, Replica};
 pub use schema::{
-    CollectionDef, FieldDef, FieldKind, Level, ScalarType, Schema, ATTACHMENT_MEDIA_TYPES,
-    SCHEMA_VERSION,
+    Choice, Choices, CollectionDef, FieldDef, FieldKind, Label, Level, OverdueList, ScalarType,
+    Schema, Title, ATTACHMENT_MEDIA_TYPES, SCHEMA_VERSION,
 };
 pub use validate::{is_sha256_hex, validate};
 pub use value::{Attachment, Geo, Value};

@@ -206,7 +206,7 @@ fn validate_op(
             state,
             *max_members,
             *max_len,
-            *values,
+            values.0,
             change,
         ),
         (
@@ -362,13 +362,13 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
             .map(|_| ())
             .map_err(|_| bad_format("an RFC 3339 date-time with offset", s)),
         (ScalarType::Enum { values }, Value::Text(s)) => {
-            if values.contains(&s.as_str()) {
+            if values.contains(s) {
                 Ok(())
             } else {
                 Err(ChangeError::NotAllowed {
                     field: field.to_owned(),
                     value: truncate(s, 80).to_owned(),
-                    allowed: values,
+                    allowed: values.codes().collect(),
                 })
             }
         }
@@ -648,7 +648,7 @@ fn check_attachment(field: &str, a: &Attachment) -> Result<(), ChangeError> {
         return Err(ChangeError::NotAllowed {
             field: format!("{field}.media_type"),
             value: truncate(&a.media_type, 80).to_owned(),
-            allowed: ATTACHMENT_MEDIA_TYPES,
+            allowed: ATTACHMENT_MEDIA_TYPES.to_vec(),
         });
     }
     if a.size == 0 || a.size > ATTACHMENT_MAX_BYTES {
@@ -720,7 +720,7 @@ fn check_members(
     state: &SetState,
     max_members: usize,
     max_len: usize,
-    allowed: Option<&'static [&'static str]>,
+    allowed: Option<crate::schema::Choices>,
     change: &Change,
 ) -> Result<(), ChangeError> {
     let invalid = |reason: String| ChangeError::InvalidOp {
@@ -736,11 +736,11 @@ fn check_members(
         }
         check_len(field, m, max_len)?;
         if let Some(values) = allowed {
-            if !values.contains(&m.as_str()) {
+            if !values.contains(m) {
                 return Err(ChangeError::NotAllowed {
                     field: field.to_owned(),
                     value: truncate(m, 80).to_owned(),
-                    allowed: values,
+                    allowed: values.codes().collect(),
                 });
             }
         }

@@ -1,7 +1,7 @@
 //! One test per kind of invalid change: each is refused with a typed error
 //! that names the field and the reason, and nothing of it is applied.
 
-use gridsync_core::schema::{CollectionDef, FieldDef, FieldKind, ScalarType};
+use gridsync_core::schema::{CollectionDef, FieldDef};
 use gridsync_core::{
     Change, ChangeError, Clock, Device, Entry, Level, Op, Outcome, Replica, Schema, SetState,
     Value, SCHEMA_VERSION,
@@ -356,34 +356,14 @@ fn an_unknown_schema_version() {
 
 #[test]
 fn a_field_newer_than_the_changes_schema_version() {
-    static FIELDS: [FieldDef; 2] = [
-        FieldDef {
-            name: "name",
-            kind: FieldKind::Scalar {
-                ty: ScalarType::Text { max_len: 10 },
-                concurrent: gridsync_core::schema::Concurrent::Conflict,
-            },
-            since: 1,
-            sensitive: false,
-        },
-        FieldDef {
-            name: "colour",
-            kind: FieldKind::Scalar {
-                ty: ScalarType::Text { max_len: 10 },
-                concurrent: gridsync_core::schema::Concurrent::Conflict,
-            },
-            since: 2,
-            sensitive: false,
-        },
-    ];
-    static COLLECTIONS: [CollectionDef; 1] = [CollectionDef {
-        name: "thing",
-        since: 1,
-        fields: &FIELDS,
-    }];
+    use gridsync_core::schema::{since, text};
+    static FIELDS: [FieldDef; 2] = [text("name", 10), since(2, text("colour", 10))];
+    static COLLECTIONS: [CollectionDef; 1] = [CollectionDef::new("thing", "物", "Thing", &FIELDS)];
     static SCHEMA: Schema = Schema {
         version: 2,
         collections: &COLLECTIONS,
+        levels: &gridsync_core::schema::LEVELS,
+        overdue_lists: &[],
     };
     let mut r = Replica::new(&SCHEMA);
     let c = Change {

@@ -15,17 +15,9 @@ const ZH = {
   case_actions: "处置记录", sessions: "调解次数", agreed: "调解成功", score: "得分",
   by_node: "分节点", by_collection: "分类别", by_category: "分分类", by_status: "分状态",
   by_level: "分层级", by_grid: "分网格", by_day: "分日", grid_workers: "网格员排行",
-  mediators: "调解员排行", cases: "超期案件", petitions: "超期信访", mediations: "超期调解",
-  key_persons: "待走访重点人员", places: "未按期巡查场所",
-  event: "事件", hazard: "隐患", dispute: "矛盾纠纷", petition: "信访", key_person: "重点人员",
-  place: "场所", household: "房屋", resident: "人口", patrol_round: "巡逻",
-  district: "区", park: "园区", community: "社区",
-  // The case panel and its photos.
-  title: "标题", summary: "摘要", matter: "事项", severity: "紧急程度", mediator: "调解员",
-  received_on: "受理日期", address: "地址", description: "描述", at: "时间", action: "处置",
-  result: "结果", outcome: "结果", note: "备注", photo: "照片",
-  log_actions: "处置记录", log_reinspections: "复查记录", log_sessions: "调解记录",
-  stage_before: "处置前", stage_after: "处置后", stage_scene: "现场", stage_document: "材料",
+  mediators: "调解员排行", at: "时间",
+  // Collections, fields, codes, levels and overdue lists come from the
+  // schema (GET /v1/schema): see `schemaLabel` below.
   stage_actions: "处置记录", stage_reinspections: "复查", stage_sessions: "调解",
   stage_agreement_scan: "调解协议",
   photo_pending: "照片尚未上传", doc_pending: "文件尚未上传", photo_forbidden: "无权查看",
@@ -38,8 +30,6 @@ const EN = {
   new: "New", closed: "Closed", overdue: "Overdue", records: "Records", open: "Open",
   escalated: "Escalated", conflicted: "Conflicts", newly_overdue: "Newly overdue",
   due_soon: "Due in 24 h", missed: "Missed", coverage: "Coverage",
-  log_actions: "Actions", log_reinspections: "Re-inspections", log_sessions: "Mediation sessions",
-  stage_before: "Before", stage_after: "After", stage_scene: "Scene", stage_document: "Document",
   stage_actions: "Action", stage_reinspections: "Re-inspection", stage_sessions: "Session",
   stage_agreement_scan: "Signed agreement",
   photo_pending: "Photo not uploaded yet", doc_pending: "Document not uploaded yet",
@@ -50,8 +40,50 @@ const EN = {
   open_photo: "View full size", open_tab: "Open in a new tab", download: "Download", view: "View",
   case_missing: "Case not found or not in your area", loading: "Loading…",
 };
-const label = (k) => ZH[k] || EN[k] || k;
-const both = (k) => (ZH[k] ? ZH[k] + " " : "") + (EN[k] || k);
+// The schema's labels (GET /v1/schema): collections, their fields and the
+// fields' codes, the levels, the overdue lists.
+const LABELS = { collection: {}, field: {}, value: {}, level: {}, list: {} };
+async function loadSchema() {
+  const res = await fetch("/v1/schema");
+  if (!res.ok) return;
+  const schema = await res.json();
+  for (const c of schema.collections) {
+    LABELS.collection[c.name] = c.label;
+    if (c.fields.some((f) => f.kind === "level")) {
+      CASES.add(c.name);
+      LOGS[c.name] = c.fields.filter((f) => f.kind === "log" && f.name !== "photos").map((f) => f.name);
+    }
+    LABELS.field[c.name] = {};
+    LABELS.value[c.name] = {};
+    for (const f of c.fields) {
+      LABELS.field[c.name][f.name] = f.label;
+      if (f.value_labels) LABELS.value[c.name][f.name] = f.value_labels;
+      for (const e of f.entry || []) {
+        LABELS.field[c.name][f.name + "." + e.name] = e.label;
+        if (e.value_labels) LABELS.value[c.name][f.name + "." + e.name] = e.value_labels;
+      }
+    }
+  }
+  for (const l of schema.levels) LABELS.level[l.code] = l.label;
+  for (const l of schema.overdue_lists) LABELS.list[l.code] = l.label;
+}
+// The label of a collection, a level or an overdue list by its code.
+const schemaLabel = (code) => LABELS.collection[code] || LABELS.level[code] || LABELS.list[code];
+// The label of a code of `collection.field` (an entry field: `log.field`).
+const valueLabel = (collection, field, code) => ((LABELS.value[collection] || {})[field] || {})[code];
+const fieldLabel = (collection, field) => (LABELS.field[collection] || {})[field];
+// A field's name as a heading: the schema's label in Chinese and English.
+const fieldBoth = (collection, field) => {
+  const l = fieldLabel(collection, field);
+  return l ? l.zh + " " + l.en : both(field);
+};
+
+const label = (k) => ZH[k] || (schemaLabel(k) || {}).zh || EN[k] || k;
+const both = (k) => {
+  const s = schemaLabel(k);
+  if (!ZH[k] && s) return s.zh + " " + s.en;
+  return (ZH[k] ? ZH[k] + " " : "") + (EN[k] || k);
+};
 
 const FIGURES = ["records", "open", "new", "closed", "overdue", "escalated", "conflicted", "newly_overdue", "due_soon"];
 const STOCK = FIGURES.slice(0, 7);
@@ -63,7 +95,8 @@ const TABLES = {
     ["by_level", ["collection", "level", ...STOCK]]],
   patrol: [["by_grid", ["grid", ...COVERAGE]], ["by_day", ["day", ...COVERAGE]],
     ["rounds", ["day", "grid", "status", "planned", "visited", "checkins", "missed"]]],
-  overdue: ["cases", "petitions", "mediations", "key_persons", "places"].map((l) => [l, LATE]),
+  // Filled from the schema's overdue lists once it is loaded.
+  overdue: [],
   ranking: [["grid_workers", ["rank", "full_name", "username", "node", "score", "reported", "closed", "visits", "inspections", "check_ins", "case_actions", "changes"]],
     ["mediators", ["rank", "full_name", "username", "node", "score", "sessions", "agreed", "closed", "changes"]]],
   brief: [["by_node", ["code", "name", ...FIGURES]], ["by_collection", ["collection", ...FIGURES]]],
@@ -128,6 +161,8 @@ async function start() {
   $("report-view").hidden = false;
   $("logout").hidden = false;
   $("who").textContent = session.user.full_name + " (" + session.user.username + ")";
+  await loadSchema();
+  TABLES.overdue = Object.keys(LABELS.list).map((l) => [l, LATE]);
   const res = await api("/v1/org/nodes");
   if (res.status === 401) return logout();
   const nodes = (await res.json()).nodes || [];
@@ -162,11 +197,16 @@ function query(format) {
   return `/v1/reports/${report}?${p}`;
 }
 
-function fmt(k, v) {
+// A value as shown; a code of the row's collection (`row.collection`, or
+// `collection`) by its label.
+function fmt(k, v, row, collection) {
   if (v === null || v === undefined) return "";
   if (k === "coverage") return (v * 100).toFixed(1) + "%";
   if (typeof v === "boolean") return v ? "是 yes" : "否 no";
-  if (k === "collection" || k === "level") return label(v);
+  if (k === "collection" || k === "level" || k === "list") return label(v);
+  const c = (row && row.collection) || collection;
+  const l = c && typeof v === "string" && valueLabel(c, k, v);
+  if (l) return l.zh;
   return String(v);
 }
 
@@ -176,7 +216,13 @@ function card(key, value, alert) {
 }
 
 // Rows naming a case open it in the case panel (click, or Enter).
-const CASES = new Set(["event", "hazard", "dispute", "petition"]);
+// Cases (collections with a handling level) and, per case collection, its
+// logs shown as tables (all but the photos): from the schema.
+const CASES = new Set();
+const LOGS = {};
+
+// Rows of `rounds` are patrol rounds; other rows name their collection.
+const TABLE_COLLECTION = { rounds: "patrol_round" };
 
 function table(name, cols, rows) {
   const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, label(c))));
@@ -184,7 +230,8 @@ function table(name, cols, rows) {
     const attrs = { "data-row": String(r[cols[0]] ?? "") };
     if (r.id && CASES.has(r.collection)) Object.assign(attrs, { "data-id": r.id, tabindex: "0", title: both("open_case") });
     return el("tr", attrs,
-      ...cols.map((c) => el("td", { "data-key": c, class: typeof r[c] === "number" ? "num" : "" }, fmt(c, r[c]))));
+      ...cols.map((c) => el("td", { "data-key": c, "data-code": typeof r[c] === "string" ? r[c] : "", class: typeof r[c] === "number" ? "num" : "" },
+        fmt(c, r[c], r, TABLE_COLLECTION[name]))));
   });
   return el("div", {}, el("h3", {}, both(name) + ` (${rows.length})`), el("table", { id: "table-" + name }, el("thead", {}, head), el("tbody", {}, ...body)));
 }
@@ -280,7 +327,6 @@ async function download(format) {
 
 const CASE_FIELDS = ["category", "severity", "status", "level", "assignee", "mediator", "deadline",
   "received_on", "address", "summary", "matter", "description"];
-const LOGS = { event: ["actions"], hazard: ["reinspections"], dispute: ["sessions"], petition: ["actions"] };
 let caseGen = 0; // bumped when the panel closes: late answers are dropped
 let caseUrls = []; // the panel's object URLs
 const thumbs = new Map(); // sha256 → Promise of a thumbnail's object URL
@@ -317,13 +363,13 @@ function failure(e, att) {
 }
 
 // A scalar field's display value (the shown value of a register; a set's members).
-function show(k, f) {
+function show(k, f, collection) {
   if (f === null || f === undefined) return "";
-  if (Array.isArray(f)) return f.join(", ");
-  if (typeof f === "object" && "value" in f) return show(k, f.value) + (f.conflict ? " (冲突 conflict)" : "");
+  if (Array.isArray(f)) return f.map((m) => fmt(k, m, null, collection)).join(", ");
+  if (typeof f === "object" && "value" in f) return show(k, f.value, collection) + (f.conflict ? " (冲突 conflict)" : "");
   if (typeof f === "object" && "sha256" in f) return f.caption || both("photo");
   if (typeof f === "object" && "lat" in f) return `${f.lat}, ${f.lng}`;
-  return fmt(k, f);
+  return fmt(k, f, null, collection);
 }
 
 // RFC 3339 UTC → China time, to the minute.
@@ -334,9 +380,9 @@ function photoRefs(rec) {
   const f = rec.fields || {};
   const refs = [];
   for (const e of f.photos || []) {
-    if (e.fields && e.fields.photo) refs.push({ att: e.fields.photo, stage: e.fields.stage, note: e.fields.note, at: e.at });
+    if (e.fields && e.fields.photo) refs.push({ att: e.fields.photo, stage: e.fields.stage, note: e.fields.note, at: e.at, collection: rec.collection });
   }
-  for (const log of ["actions", "reinspections", "sessions"]) {
+  for (const log of LOGS[rec.collection] || []) {
     for (const e of f[log] || []) {
       if (e.fields && e.fields.photo) refs.push({ att: e.fields.photo, stage: log, note: e.fields.note, at: e.at });
     }
@@ -347,7 +393,9 @@ function photoRefs(rec) {
 }
 
 function caption(ref) {
-  const parts = [el("span", { class: "stage" }, both("stage_" + ref.stage))];
+  // A photo's stage (before, after…) is a code of the schema's photo log.
+  const stage = ref.collection && valueLabel(ref.collection, "photos.stage", ref.stage);
+  const parts = [el("span", { class: "stage" }, stage ? stage.zh + " " + stage.en : both("stage_" + ref.stage))];
   if (ref.att.caption) parts.push(" ", ref.att.caption);
   if (ref.note) parts.push(el("span", { class: "note" }, ref.note));
   return parts;
@@ -406,22 +454,25 @@ function tile(ref, info, gen) {
 }
 
 // A log of the case as a table: time, the entry's fields, its photo.
-function logTable(name, entries, stored, gen) {
+function logTable(collection, name, entries, stored, gen) {
   const keys = [...new Set(entries.flatMap((e) => Object.keys(e.fields || {})))].filter((k) => k !== "photo");
   const cols = ["at", ...keys, "photo"];
-  const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, label(c))));
+  const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, (fieldLabel(collection, name + "." + c) || { zh: label(c) }).zh)));
   const rows = entries.map((e) => el("tr", {}, ...cols.map((c) => {
     if (c === "at") return el("td", { "data-key": c }, (e.at || "").slice(0, 16).replace("T", " "));
     const f = e.fields || {};
-    if (c !== "photo") return el("td", { "data-key": c }, show(c, f[c]));
+    if (c !== "photo") {
+      const code = valueLabel(collection, name + "." + c, f[c]);
+      return el("td", { "data-key": c }, code ? code.zh : show(c, f[c]));
+    }
     if (!f.photo) return el("td", { "data-key": c });
     const info = stored.get(f.photo.sha256);
     if (info && info.stored === false) return el("td", { "data-key": c, class: "muted" }, pendingText(f.photo));
     const b = el("button", { type: "button" }, both("view"));
-    b.addEventListener("click", () => openPhoto({ att: f.photo, stage: name, note: f.note }));
+    b.addEventListener("click", () => openPhoto({ att: f.photo, stage: name, note: f.note, collection }));
     return el("td", { "data-key": c }, b);
   })));
-  return el("div", {}, el("h3", {}, both("log_" + name) + ` (${entries.length})`),
+  return el("div", {}, el("h3", {}, fieldBoth(collection, name) + ` (${entries.length})`),
     entries.length ? el("table", { id: "log-" + name }, el("thead", {}, head), el("tbody", {}, ...rows))
       : el("p", { class: "muted" }, both("no_entries")));
 }
@@ -455,15 +506,15 @@ async function openCase(id) {
       v = rec.deadline ? chinaTime(rec.deadline) : "";
       const late = rec.deadline && !rec.closed_at && Date.parse(rec.deadline) < Date.now();
       if (late) v += ` (${both("overdue")})`;
-    } else v = show(k, f[k]);
-    if (v) dl.push(el("dt", {}, both(k)), el("dd", { "data-key": k }, v));
+    } else v = show(k, f[k], rec.collection);
+    if (v) dl.push(el("dt", {}, fieldBoth(rec.collection, k)), el("dd", { "data-key": k }, v));
   }
   $("case-fields").replaceChildren(...dl);
   const stored = new Map((body.attachments || []).map((a) => [a.sha256, a]));
   const refs = photoRefs(rec);
   $("case-photos").replaceChildren(...(refs.length ? refs.map((r) => tile(r, stored.get(r.att.sha256), gen))
     : [el("p", { class: "muted" }, both("no_photos"))]));
-  $("case-logs").replaceChildren(...(LOGS[rec.collection] || []).map((l) => logTable(l, f[l] || [], stored, gen)));
+  $("case-logs").replaceChildren(...(LOGS[rec.collection] || []).map((l) => logTable(rec.collection, l, f[l] || [], stored, gen)));
   $("case-status").textContent = "";
   panel.dataset.state = "done";
 }

@@ -18,8 +18,6 @@ use crate::rules::Rules;
 use crate::store::{CaseQuery, ChangeResult, StoreError};
 
 /// The case collections (those with a handling level).
-const CASES: [&str; 4] = ["event", "hazard", "dispute", "petition"];
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -69,10 +67,10 @@ pub async fn node_cases(
     let code = code.into_inner();
     let p = params.into_inner();
     let limit = limit_param(p.limit)?;
-    let collections: Vec<String> = CASES
-        .iter()
-        .filter(|c| caller.role.may_read(c))
-        .map(|c| c.to_string())
+    let collections: Vec<String> = gridsync_core::Schema::current()
+        .cases()
+        .filter(|c| caller.role.may_read(c.name))
+        .map(|c| c.name.to_string())
         .collect();
     if collections.is_empty() {
         return Err(ApiError::Forbidden {

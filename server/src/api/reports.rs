@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use gridsync_core::{Record, Schema};
+use gridsync_core::{OverdueList, Record, Schema};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use utoipa::IntoParams;
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::reports::export::{to_csv, to_xlsx, Table};
 use crate::reports::{
     self, days_late, label_of, local_date, local_time, overdue_list, patrol_report, rank,
-    summarize, LateItem, Period, Person, Tree, DAY_MS, OVERDUE_LISTS,
+    summarize, LateItem, Period, Person, Tree, DAY_MS,
 };
 use crate::store::reports::{LateQuery, LateRow, Windows};
 use crate::store::{Store, StoreError};
@@ -300,26 +300,31 @@ fn summary_report(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     let tables = vec![
         Table {
             name: "by_node",
+            collection: None,
             columns: cols!("code", "name", "level"; summary),
             rows: rows_of(&body["by_node"]),
         },
         Table {
             name: "by_collection",
+            collection: None,
             columns: cols!("collection"; summary),
             rows: rows_of(&body["by_collection"]),
         },
         Table {
             name: "by_category",
+            collection: None,
             columns: cols!("collection", "category"; summary),
             rows: rows_of(&body["by_category"]),
         },
         Table {
             name: "by_status",
+            collection: None,
             columns: cols!("collection", "status"; summary),
             rows: rows_of(&body["by_status"]),
         },
         Table {
             name: "by_level",
+            collection: None,
             columns: cols!("collection", "level"; summary),
             rows: rows_of(&body["by_level"]),
         },
@@ -343,6 +348,7 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     let tables = vec![
         Table {
             name: "by_grid",
+            collection: None,
             columns: cols!(
                 "grid",
                 "rounds",
@@ -358,6 +364,7 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         },
         Table {
             name: "by_day",
+            collection: None,
             columns: cols!(
                 "day",
                 "rounds",
@@ -373,6 +380,7 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         },
         Table {
             name: "rounds",
+            collection: Some("patrol_round"),
             columns: cols!(
                 "day",
                 "grid",
@@ -440,7 +448,7 @@ fn lists(items: Vec<LateItem>, counts: &[(String, i64)]) -> (Json, Vec<Table>, u
         let Some(list) = overdue_list(&item.collection) else {
             continue;
         };
-        key_persons += usize::from(item.collection == "key_person");
+        key_persons += usize::from(list == OverdueList::KeyPersons.as_str());
         let mut v = serde_json::to_value(&item).unwrap_or_default();
         v["list"] = json!(list);
         by_list.entry(list).or_default().push(v);
@@ -448,17 +456,19 @@ fn lists(items: Vec<LateItem>, counts: &[(String, i64)]) -> (Json, Vec<Table>, u
     let mut body = serde_json::Map::new();
     let mut totals = serde_json::Map::new();
     let mut tables = Vec::new();
-    for (list, collections) in OVERDUE_LISTS {
+    for list in OverdueList::ALL {
         let n: i64 = counts
             .iter()
-            .filter(|(c, _)| collections.contains(&c.as_str()))
+            .filter(|(c, _)| list.collections().any(|l| l == c))
             .map(|(_, n)| n)
             .sum();
+        let list = list.as_str();
         totals.insert(list.to_owned(), json!(n));
         let rows = by_list.remove(list).unwrap_or_default();
         body.insert(list.to_owned(), Json::Array(rows.clone()));
         tables.push(Table {
             name: list,
+            collection: None,
             columns: LATE_COLUMNS,
             rows,
         });
@@ -468,9 +478,9 @@ fn lists(items: Vec<LateItem>, counts: &[(String, i64)]) -> (Json, Vec<Table>, u
 }
 
 fn all_late_collections() -> Vec<String> {
-    OVERDUE_LISTS
+    OverdueList::ALL
         .iter()
-        .flat_map(|(_, cs)| cs.iter().map(|c| c.to_string()))
+        .flat_map(|l| l.collections().map(str::to_owned))
         .collect()
 }
 
@@ -547,11 +557,13 @@ fn ranking(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     let tables = vec![
         Table {
             name: "grid_workers",
+            collection: None,
             columns: WORKER,
             rows: rows_of(&body["grid_workers"]),
         },
         Table {
             name: "mediators",
+            collection: None,
             columns: MEDIATOR,
             rows: rows_of(&body["mediators"]),
         },
@@ -589,6 +601,7 @@ fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         0,
         Table {
             name: "by_node",
+            collection: None,
             columns: cols!("code", "name", "level"; figures),
             rows: rows_of(&body["by_node"]),
         },
@@ -597,6 +610,7 @@ fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         1,
         Table {
             name: "by_collection",
+            collection: None,
             columns: cols!("collection"; figures),
             rows: rows_of(&body["by_collection"]),
         },

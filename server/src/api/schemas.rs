@@ -145,7 +145,7 @@ pub struct LateItem {
     pub list: String,
 }
 
-/// The five overdue lists and their full counts.
+/// The overdue lists (the schema's `overdue_lists`) and their full counts.
 #[derive(Debug, ToSchema)]
 pub struct OverdueLists {
     pub cases: Vec<LateItem>,
@@ -153,6 +153,8 @@ pub struct OverdueLists {
     pub mediations: Vec<LateItem>,
     pub key_persons: Vec<LateItem>,
     pub places: Vec<LateItem>,
+    pub special_groups: Vec<LateItem>,
+    pub assessments: Vec<LateItem>,
     /// Per list, how many there are (the lists stop at `limit`).
     pub counts: BTreeMap<String, i64>,
 }

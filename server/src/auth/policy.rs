@@ -2,6 +2,7 @@
 //! Pure: tested without a database or HTTP.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,26 +43,40 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// Collections this role writes (inside its node).
+    /// Collections this role writes (inside its node): those whose
+    /// definition says so (`written_by`, in the schema).
     pub fn writes(self) -> &'static [&'static str] {
-        match self {
-            Role::GridWorker => &FIELD_COLLECTIONS,
-            Role::Patrol => &["patrol_round", "event"],
-            Role::Police => &["key_person", "dispute"],
-            Role::Mediator => &["dispute"],
-            Role::Supervisor => &["event", "hazard", "dispute", "petition"],
-            Role::Admin => &[],
-        }
+        &Self::table()[self as usize].0
     }
 
-    /// Collections this role reads (inside its node).
+    /// Collections this role reads (inside its node): those it writes and
+    /// those whose definition lets it read (`read_by`).
     pub fn reads(self) -> &'static [&'static str] {
-        match self {
-            Role::GridWorker | Role::Police | Role::Supervisor => &FIELD_COLLECTIONS,
-            Role::Patrol => &["patrol_round", "event", "place"],
-            Role::Mediator => &["dispute", "resident", "household"],
-            Role::Admin => &[],
-        }
+        &Self::table()[self as usize].1
+    }
+
+    /// Per role, in [`Role::ALL`] order: what it writes, what it reads.
+    fn table() -> &'static [(Vec<&'static str>, Vec<&'static str>)] {
+        static TABLE: OnceLock<Vec<(Vec<&'static str>, Vec<&'static str>)>> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            let collections = gridsync_core::Schema::current().collections;
+            Role::ALL
+                .iter()
+                .map(|r| {
+                    let of = |keep: fn(&gridsync_core::CollectionDef, &str) -> bool| {
+                        collections
+                            .iter()
+                            .filter(|c| keep(c, r.as_str()))
+                            .map(|c| c.name)
+                            .collect()
+                    };
+                    (
+                        of(gridsync_core::CollectionDef::writable_by),
+                        of(gridsync_core::CollectionDef::readable_by),
+                    )
+                })
+                .collect()
+        })
     }
 
     pub fn may_write(self, collection: &str) -> bool {
@@ -82,19 +97,6 @@ impl Role {
         matches!(self, Role::Supervisor)
     }
 }
-
-/// Every collection a field device works on.
-pub const FIELD_COLLECTIONS: [&str; 9] = [
-    "household",
-    "resident",
-    "place",
-    "patrol_round",
-    "event",
-    "hazard",
-    "dispute",
-    "petition",
-    "key_person",
-];
 
 /// The four levels of the org tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -300,6 +302,9 @@ mod tests {
             (Supervisor, "event", true, true),
             (Supervisor, "petition", true, true),
             (Supervisor, "resident", true, false),
+            (Supervisor, "assessment", true, true),
+            (GridWorker, "assessment", true, false),
+            (Patrol, "assessment", false, false),
             (Admin, "event", false, false),
         ];
         for (role, collection, reads, writes) in table {
@@ -323,14 +328,23 @@ mod tests {
         }
     }
 
+    /// Every role the schema names is a role; every collection is written
+    /// by some role; roles are indexed in `ALL` order.
     #[test]
-    fn field_collections_are_the_schemas() {
-        let schema: Vec<&str> = gridsync_core::Schema::current()
-            .collections
-            .iter()
-            .map(|c| c.name)
-            .collect();
-        assert_eq!(FIELD_COLLECTIONS.to_vec(), schema);
+    fn the_schemas_roles_are_roles() {
+        for c in gridsync_core::Schema::current().collections {
+            for r in c.written_by.iter().chain(c.read_by) {
+                assert!(Role::parse(r).is_some(), "{}: `{r}` is no role", c.name);
+            }
+            assert!(Role::ALL.iter().any(|r| r.may_write(c.name)), "{}", c.name);
+        }
+        for (i, r) in Role::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+        // A supervisor writes every case.
+        for c in gridsync_core::Schema::current().cases() {
+            assert!(Role::Supervisor.may_write(c.name), "{}", c.name);
+        }
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Reports as tables: CSV (one table, UTF-8 with a byte-order mark so that
 //! spreadsheet programs read the Chinese labels) and spreadsheets (.xlsx, one
 //! sheet per table). Headers are the Chinese label with the English key.
+//! A column of codes (collection, category, status, level, severity, list)
+//! shows their Chinese labels, from the schema, and is followed by a column
+//! of the codes themselves (`status_code`), for a machine to read back.
 
+use gridsync_core::{Level, OverdueList, Schema};
 use rust_xlsxwriter::{Format, Workbook};
 use serde_json::Value as Json;
 
@@ -9,6 +13,8 @@ use serde_json::Value as Json;
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: &'static str,
+    /// The collection of every row, when the rows carry no `collection`.
+    pub collection: Option<&'static str>,
     pub columns: &'static [&'static str],
     pub rows: Vec<Json>,
 }
@@ -23,6 +29,7 @@ pub fn zh(key: &str) -> &str {
         "collection" => "类别",
         "category" => "分类",
         "status" => "状态",
+        "severity" => "严重程度",
         "records" => "在册",
         "open" => "在办",
         "new" => "新增",
@@ -73,13 +80,87 @@ fn cell_text(v: Option<&Json>) -> String {
     }
 }
 
+/// Keys whose values are codes with labels.
+const CODED: &[&str] = &[
+    "collection",
+    "category",
+    "status",
+    "level",
+    "severity",
+    "list",
+];
+
+/// One column as written: a key of the rows, shown by its label, or the
+/// codes of a coded key.
+#[derive(Debug, Clone, Copy)]
+enum Column<'a> {
+    Value(&'a str),
+    Label(&'a str),
+    Code(&'a str),
+}
+
+fn columns(t: &Table) -> Vec<Column<'_>> {
+    t.columns
+        .iter()
+        .flat_map(|k| {
+            if CODED.contains(k) {
+                vec![Column::Label(k), Column::Code(k)]
+            } else {
+                vec![Column::Value(k)]
+            }
+        })
+        .collect()
+}
+
+fn header(c: Column<'_>) -> String {
+    match c {
+        Column::Value(k) | Column::Label(k) => format!("{} {k}", zh(k)),
+        Column::Code(k) => format!("{}代码 {k}_code", zh(k)),
+    }
+}
+
+/// The Chinese label of a coded cell: of a collection, an overdue list, a
+/// level, or a value of the row's collection's field; the code when the
+/// schema has none.
+fn label(t: &Table, row: &Json, key: &str, code: &str) -> String {
+    let schema = Schema::current();
+    let found = match key {
+        "collection" => schema.collection(code).map(|c| c.label),
+        "list" => OverdueList::ALL
+            .into_iter()
+            .find(|l| l.as_str() == code)
+            .map(OverdueList::label),
+        "level" => Level::parse(code).map(Level::label),
+        _ => row
+            .get("collection")
+            .and_then(Json::as_str)
+            .or(t.collection)
+            .and_then(|c| schema.value_label(c, key, code)),
+    };
+    found.map_or_else(|| code.to_owned(), |l| l.zh.to_owned())
+}
+
+fn cell(t: &Table, row: &Json, c: Column<'_>) -> Option<Json> {
+    match c {
+        Column::Value(k) | Column::Code(k) => row.get(k).cloned(),
+        Column::Label(k) => match row.get(k) {
+            Some(Json::String(code)) => Some(Json::String(label(t, row, k, code))),
+            other => other.cloned(),
+        },
+    }
+}
+
 /// One table as CSV.
 pub fn to_csv(t: &Table) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let header: Vec<String> = t.columns.iter().map(|k| format!("{} {k}", zh(k))).collect();
+    let cols = columns(t);
+    let header: Vec<String> = cols.iter().map(|c| header(*c)).collect();
     w.write_record(&header).map_err(|e| e.to_string())?;
     for row in &t.rows {
-        let cells: Vec<String> = t.columns.iter().map(|k| cell_text(row.get(*k))).collect();
+        let cells: Vec<String> = cols
+            .iter()
+            .map(|c| cell_text(cell(t, row, *c).as_ref()))
+            .collect();
         w.write_record(&cells).map_err(|e| e.to_string())?;
     }
     w.into_inner().map_err(|e| e.to_string())
@@ -95,18 +176,19 @@ pub fn to_xlsx(title: &str, tables: &[Table]) -> Result<Vec<u8>, String> {
         sheet
             .write_string_with_format(0, 0, title, &bold)
             .map_err(|e| e.to_string())?;
-        for (c, k) in t.columns.iter().enumerate() {
+        let cols = columns(t);
+        for (c, k) in cols.iter().enumerate() {
             let col = u16::try_from(c).map_err(|e| e.to_string())?;
             sheet
-                .write_string_with_format(1, col, format!("{} {k}", zh(k)), &bold)
+                .write_string_with_format(1, col, header(*k), &bold)
                 .map_err(|e| e.to_string())?;
             sheet.set_column_width(col, 14).map_err(|e| e.to_string())?;
         }
         for (r, row) in t.rows.iter().enumerate() {
             let line = u32::try_from(r + 2).map_err(|e| e.to_string())?;
-            for (c, k) in t.columns.iter().enumerate() {
+            for (c, k) in cols.iter().enumerate() {
                 let col = u16::try_from(c).map_err(|e| e.to_string())?;
-                let res = match row.get(*k) {
+                let res = match cell(t, row, *k).as_ref() {
                     None | Some(Json::Null) => continue,
                     Some(Json::Number(n)) => {
                         sheet.write_number(line, col, n.as_f64().unwrap_or(0.0))

@@ -769,21 +769,13 @@ pub struct Flows {
 
 // ---------------------------------------------------------------- overdue
 
-/// The overdue lists, by what is late.
-pub const OVERDUE_LISTS: [(&str, &[&str]); 5] = [
-    ("cases", &["event", "hazard"]),
-    ("petitions", &["petition"]),
-    ("mediations", &["dispute"]),
-    ("key_persons", &["key_person"]),
-    ("places", &["place"]),
-];
-
-/// Which overdue list a collection's records go to.
+/// Which overdue list a collection's records go to (its definition's
+/// `overdue`).
 pub fn overdue_list(collection: &str) -> Option<&'static str> {
-    OVERDUE_LISTS
-        .iter()
-        .find(|(_, cs)| cs.contains(&collection))
-        .map(|(l, _)| *l)
+    gridsync_core::Schema::current()
+        .collection(collection)?
+        .overdue
+        .map(gridsync_core::OverdueList::as_str)
 }
 
 /// A record past its deadline, as listed.
@@ -803,23 +795,20 @@ pub struct LateItem {
     pub days_late: i64,
 }
 
-/// The label of a record in a list: its title, summary, matter or name;
-/// personal names masked (`王**`).
+/// The label of a record in a list: its title field (its definition's
+/// `title`), a person's name masked (`王**`).
 pub fn label_of(view: &RecordView) -> String {
-    let field = match view.collection {
-        "event" => "title",
-        "hazard" => "description",
-        "dispute" => "summary",
-        "petition" => "matter",
-        "key_person" | "place" => "name",
-        "patrol_round" => "route",
-        _ => "",
+    let Some(title) = gridsync_core::Schema::current()
+        .collection(view.collection)
+        .and_then(|c| c.title)
+    else {
+        return String::new();
     };
-    let text = view.value(field).as_str().unwrap_or_default();
-    if view.collection == "key_person" {
-        return mask_name(text);
+    let text = view.value(title.field()).as_str().unwrap_or_default();
+    match title {
+        gridsync_core::Title::Name(_) => mask_name(text),
+        gridsync_core::Title::Text(_) => text.chars().take(60).collect(),
     }
-    text.chars().take(60).collect()
 }
 
 /// A person's name with all but its first character masked.

@@ -9,15 +9,155 @@ mod collections;
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
-pub use collections::COLLECTIONS;
+pub use crate::flows::Flow;
+pub use collections::{COLLECTIONS, REPORTED_AT};
+
+/// What people read for a code: Chinese, as the district works, and English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Label {
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+impl Label {
+    pub const fn new(zh: &'static str, en: &'static str) -> Label {
+        Label { zh, en }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zh.is_empty() || self.en.is_empty()
+    }
+}
+
+/// One allowed value of an enum or of a closed set: its code (what is
+/// stored and sent) and its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Choice {
+    pub code: &'static str,
+    pub label: Label,
+}
+
+/// `c("closed", "已办结", "Closed")`: a choice, as the tables write it.
+pub const fn c(code: &'static str, zh: &'static str, en: &'static str) -> Choice {
+    Choice {
+        code,
+        label: Label { zh, en },
+    }
+}
+
+/// The allowed values of a field. In the schema's JSON: `values`, the codes
+/// in order, and `value_labels`, each code's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choices(pub &'static [Choice]);
+
+impl Choices {
+    pub fn contains(&self, code: &str) -> bool {
+        self.0.iter().any(|c| c.code == code)
+    }
+
+    pub fn codes(&self) -> impl Iterator<Item = &'static str> {
+        self.0.iter().map(|c| c.code)
+    }
+
+    pub fn label(&self, code: &str) -> Option<Label> {
+        self.0.iter().find(|c| c.code == code).map(|c| c.label)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Choices {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Labels(&'static [Choice]);
+        impl Serialize for Labels {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for c in self.0 {
+                    m.serialize_entry(c.code, &c.label)?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("values", &self.codes().collect::<Vec<_>>())?;
+        m.serialize_entry("value_labels", &Labels(self.0))?;
+        m.end()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Choices {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .property(
+                "values",
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String)),
+            )
+            .required("values")
+            .property(
+                "value_labels",
+                ObjectBuilder::new().additional_properties(Some(Label::schema())),
+            )
+            .required("value_labels")
+            .description(Some("The allowed codes in order, and each code's label."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Choices {}
+
+/// The members a set allows: any (a free set), or the listed choices
+/// (`values` and `value_labels` in the schema's JSON, as for an enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed(pub Option<Choices>);
+
+impl Serialize for Closed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(c) => c.serialize(s),
+            None => s.serialize_map(Some(0))?.end(),
+        }
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Closed {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .property(
+                "values",
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+            )
+            .property(
+                "value_labels",
+                ObjectBuilder::new().additional_properties(Some(Label::schema())),
+            )
+            .description(Some(
+                "The members allowed, when the set is closed, and their labels.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Closed {}
 
 /// The newest schema version this build understands. Every change carries the
 /// version it was made under; a change from a newer app is refused (and kept
 /// in quarantine) until the server is upgraded, and a change may only touch
 /// fields that existed in its version.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Handling level of a case. Cases move up only: "small matters stay in the
 /// community, big matters in the park, hard matters in the district".
@@ -47,6 +187,15 @@ impl Level {
     }
 
     /// The next level up, if any.
+    /// What the level is called.
+    pub fn label(self) -> Label {
+        LEVELS[self as usize].label
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
     pub fn up(self) -> Option<Level> {
         match self {
             Level::Grid => Some(Level::Community),
@@ -56,6 +205,15 @@ impl Level {
         }
     }
 }
+
+/// The levels, in [`Level::ALL`] order, with their labels (the schema's
+/// JSON lists them: a handling level and an org node's level share them).
+pub const LEVELS: [Choice; 4] = [
+    c("grid", "网格", "Grid"),
+    c("community", "社区", "Community"),
+    c("park", "园区", "Park"),
+    c("district", "区", "District"),
+];
 
 /// What a scalar field holds (`type` in the schema's JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,7 +241,8 @@ pub enum ScalarType {
     DateTime,
     /// One of the listed values.
     Enum {
-        values: &'static [&'static str],
+        #[serde(flatten)]
+        values: Choices,
     },
     /// The id (UUID) of a record of the named collection.
     Ref {
@@ -134,6 +293,15 @@ pub struct EntryField {
     #[serde(flatten)]
     pub ty: ScalarType,
     pub required: bool,
+    pub label: Label,
+}
+
+impl EntryField {
+    /// The entry field, called `zh` / `en`.
+    pub const fn is(mut self, zh: &'static str, en: &'static str) -> EntryField {
+        self.label = Label { zh, en };
+        self
+    }
 }
 
 /// The kind of a field, which decides its CRDT.
@@ -157,7 +325,8 @@ pub enum FieldKind {
     Set {
         max_members: usize,
         max_len: usize,
-        values: Option<&'static [&'static str]>,
+        #[serde(flatten)]
+        values: Closed,
     },
     /// A grow-only log of entries keyed by UUID: never edited, never lost.
     Log {
@@ -202,20 +371,311 @@ pub struct FieldDef {
     pub since: u32,
     /// Personal data (PIPL): masked in responses unless the role may see it.
     pub sensitive: bool,
+    pub label: Label,
 }
 
-/// One collection: its name, its fields, the version that introduced it.
+impl FieldDef {
+    /// The field, called `zh` / `en`.
+    pub const fn is(mut self, zh: &'static str, en: &'static str) -> FieldDef {
+        self.label = Label { zh, en };
+        self
+    }
+
+    /// The label of one of the field's codes (an enum value, a member of a
+    /// closed set), if it has one.
+    pub fn value_label(&self, code: &str) -> Option<Label> {
+        match self.kind {
+            FieldKind::Scalar {
+                ty: ScalarType::Enum { values },
+                ..
+            }
+            | FieldKind::Set {
+                values: Closed(Some(values)),
+                ..
+            } => values.label(code),
+            FieldKind::Level => Level::parse(code).map(Level::label),
+            _ => None,
+        }
+    }
+}
+
+/// How a record is named in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", content = "field", rename_all = "snake_case")]
+pub enum Title {
+    /// By a text field, its first 60 characters.
+    Text(&'static str),
+    /// By a person's name, all but its first character masked (`王**`).
+    Name(&'static str),
+}
+
+impl Title {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Title::Text(f) | Title::Name(f) => f,
+        }
+    }
+}
+
+/// The overdue lists a late record goes to (docs/REPORTS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OverdueList {
+    /// Events and hazards.
+    Cases,
+    Petitions,
+    Mediations,
+    /// Key persons not visited in time.
+    KeyPersons,
+    /// Places not inspected in time.
+    Places,
+    /// Special-group residents not visited in time.
+    SpecialGroups,
+    /// 研判 whose time limit passed.
+    Assessments,
+}
+
+impl OverdueList {
+    pub const ALL: [OverdueList; 7] = [
+        OverdueList::Cases,
+        OverdueList::Petitions,
+        OverdueList::Mediations,
+        OverdueList::KeyPersons,
+        OverdueList::Places,
+        OverdueList::SpecialGroups,
+        OverdueList::Assessments,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        OVERDUE_LISTS[self as usize].code
+    }
+
+    pub fn label(self) -> Label {
+        OVERDUE_LISTS[self as usize].label
+    }
+
+    /// The collections whose late records it lists.
+    pub fn collections(self) -> impl Iterator<Item = &'static str> {
+        Schema::current()
+            .collections
+            .iter()
+            .filter(move |c| c.overdue == Some(self))
+            .map(|c| c.name)
+    }
+}
+
+/// The overdue lists, in [`OverdueList::ALL`] order, with their labels.
+pub const OVERDUE_LISTS: [Choice; 7] = [
+    c("cases", "超期事件与隐患", "Overdue events and hazards"),
+    c("petitions", "超期信访", "Overdue petitions"),
+    c("mediations", "超期调解", "Overdue mediations"),
+    c("key_persons", "待走访重点人员", "Key persons due a visit"),
+    c("places", "未按期巡查场所", "Places due an inspection"),
+    c(
+        "special_groups",
+        "待走访特殊人群",
+        "Special-group residents due a visit",
+    ),
+    c("assessments", "超期研判化解", "Overdue assessments"),
+];
+
+/// Which of a case's two clocks a default deadline sets (the server's
+/// rules table is derived from these; docs/WORKFLOWS.md, "Deadlines").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Clocks {
+    /// The same time from the case's fixed event (`from`, kept across
+    /// escalation) and again from when it reached each level.
+    Both,
+    /// Only from the fixed event.
+    Statutory,
+    /// Only from when the case reached its level.
+    Level,
+}
+
+/// A default time limit of a case: the first that matches a case (status,
+/// severity) gives each of its due dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeadlineDef {
+    pub clocks: Clocks,
+    /// Only cases in one of these statuses (all when absent).
+    pub status: Option<&'static [&'static str]>,
+    /// Only cases of this severity (all when absent).
+    pub severity: Option<&'static str>,
+    /// The statutory limit's fixed event: a date or time field of the case.
+    pub from: Option<&'static str>,
+    pub hours: i64,
+    /// An integer field of days added to the limit (a petition's extension).
+    pub plus_days: Option<&'static str>,
+}
+
+impl DeadlineDef {
+    /// `hours` from `from`, and again at each level.
+    pub const fn both(from: &'static str, hours: i64) -> DeadlineDef {
+        DeadlineDef {
+            clocks: Clocks::Both,
+            status: None,
+            severity: None,
+            from: Some(from),
+            hours,
+            plus_days: None,
+        }
+    }
+
+    pub const fn clocks(mut self, clocks: Clocks) -> DeadlineDef {
+        self.clocks = clocks;
+        self
+    }
+
+    pub const fn in_status(mut self, status: &'static [&'static str]) -> DeadlineDef {
+        self.status = Some(status);
+        self
+    }
+
+    pub const fn severity(mut self, severity: &'static str) -> DeadlineDef {
+        self.severity = Some(severity);
+        self
+    }
+
+    pub const fn plus_days(mut self, field: &'static str) -> DeadlineDef {
+        self.plus_days = Some(field);
+        self
+    }
+}
+
+/// A record due again some days after the last entry of a log: a key
+/// person's visits, a place's inspections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Schedule {
+    pub log: &'static str,
+    /// An integer field of days between entries.
+    pub interval_field: &'static str,
+    /// The interval when the record has none.
+    pub default_days: i64,
+    /// Statuses in which nothing is due.
+    pub idle: &'static [&'static str],
+    /// Only records whose `(field, value)` is this (a resident's visits:
+    /// only a special group's).
+    pub only: Option<(&'static str, &'static str)>,
+}
+
+/// One collection: its name, its fields, the version that introduced it,
+/// and everything the service derives from it: what it is called, how a
+/// record is named in lists, its case flow and deadlines, which overdue
+/// list its late records go to, and which roles write and read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionDef {
     pub name: &'static str,
     pub since: u32,
     pub fields: &'static [FieldDef],
+    pub label: Label,
+    pub title: Option<Title>,
+    /// The status flow, for collections whose records move along one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<&'static Flow>,
+    /// Default time limits (cases).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub deadlines: &'static [DeadlineDef],
+    /// When the record is next due (scheduled visits and inspections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<OverdueList>,
+    /// Roles that write it (and so read it), by name.
+    pub written_by: &'static [&'static str],
+    /// Roles that only read it.
+    pub read_by: &'static [&'static str],
 }
 
 impl CollectionDef {
+    /// A collection of `fields`, called `zh` / `en`, from schema version 1,
+    /// written and read by nobody until [`CollectionDef::access`] says.
+    pub const fn new(
+        name: &'static str,
+        zh: &'static str,
+        en: &'static str,
+        fields: &'static [FieldDef],
+    ) -> CollectionDef {
+        CollectionDef {
+            name,
+            since: 1,
+            fields,
+            label: Label { zh, en },
+            title: None,
+            flow: None,
+            deadlines: &[],
+            schedule: None,
+            overdue: None,
+            written_by: &[],
+            read_by: &[],
+        }
+    }
+
+    pub const fn since(mut self, version: u32) -> CollectionDef {
+        self.since = version;
+        self
+    }
+
+    pub const fn titled(mut self, title: Title) -> CollectionDef {
+        self.title = Some(title);
+        self
+    }
+
+    /// A case: its flow, its default deadlines and its overdue list.
+    pub const fn case(
+        mut self,
+        flow: &'static Flow,
+        deadlines: &'static [DeadlineDef],
+        overdue: OverdueList,
+    ) -> CollectionDef {
+        self.flow = Some(flow);
+        self.deadlines = deadlines;
+        self.overdue = Some(overdue);
+        self
+    }
+
+    pub const fn flow(mut self, flow: &'static Flow) -> CollectionDef {
+        self.flow = Some(flow);
+        self
+    }
+
+    pub const fn scheduled(mut self, schedule: Schedule, overdue: OverdueList) -> CollectionDef {
+        self.schedule = Some(schedule);
+        self.overdue = Some(overdue);
+        self
+    }
+
+    pub const fn access(
+        mut self,
+        written_by: &'static [&'static str],
+        read_by: &'static [&'static str],
+    ) -> CollectionDef {
+        self.written_by = written_by;
+        self.read_by = read_by;
+        self
+    }
+
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether its records are cases: they have a handling level.
+    pub fn is_case(&self) -> bool {
+        self.level_field().is_some()
+    }
+
+    pub fn writable_by(&self, role: &str) -> bool {
+        self.written_by.contains(&role)
+    }
+
+    pub fn readable_by(&self, role: &str) -> bool {
+        self.writable_by(role) || self.read_by.contains(&role)
     }
 
     /// The collection's handling-level field, if its records are cases.
@@ -232,6 +692,10 @@ impl CollectionDef {
 pub struct Schema {
     pub version: u32,
     pub collections: &'static [CollectionDef],
+    /// The handling levels and their labels.
+    pub levels: &'static [Choice],
+    /// The overdue lists and their labels.
+    pub overdue_lists: &'static [Choice],
 }
 
 impl Schema {
@@ -240,12 +704,25 @@ impl Schema {
         static SCHEMA: Schema = Schema {
             version: SCHEMA_VERSION,
             collections: COLLECTIONS,
+            levels: &LEVELS,
+            overdue_lists: &OVERDUE_LISTS,
         };
         &SCHEMA
     }
 
     pub fn collection(&self, name: &str) -> Option<&'static CollectionDef> {
         self.collections.iter().find(|c| c.name == name)
+    }
+
+    /// The collections whose records are cases.
+    pub fn cases(&self) -> impl Iterator<Item = &'static CollectionDef> {
+        self.collections.iter().filter(|c| c.is_case())
+    }
+
+    /// The label of `code` in `collection.field` (an enum value, a member
+    /// of a closed set, a level); the code itself when it has none.
+    pub fn value_label(&self, collection: &str, field: &str, code: &str) -> Option<Label> {
+        self.collection(collection)?.field(field)?.value_label(code)
     }
 
     /// The schema as JSON, for clients written in other languages.
@@ -271,11 +748,11 @@ impl FieldDef {
 
 // Small constructors that keep the collection table readable.
 
-pub(crate) const fn text(name: &'static str, max_len: usize) -> FieldDef {
+pub const fn text(name: &'static str, max_len: usize) -> FieldDef {
     scalar(name, ScalarType::Text { max_len })
 }
 
-pub(crate) const fn scalar(name: &'static str, ty: ScalarType) -> FieldDef {
+pub const fn scalar(name: &'static str, ty: ScalarType) -> FieldDef {
     FieldDef {
         name,
         kind: FieldKind::Scalar {
@@ -284,12 +761,13 @@ pub(crate) const fn scalar(name: &'static str, ty: ScalarType) -> FieldDef {
         },
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
 /// A time field whose concurrent values show as the earliest (`Earliest`)
 /// or the latest (`Latest`) of them.
-pub(crate) const fn resolved(mut f: FieldDef, concurrent: Concurrent) -> FieldDef {
+pub const fn resolved(mut f: FieldDef, concurrent: Concurrent) -> FieldDef {
     if let FieldKind::Scalar { ty, .. } = f.kind {
         f.kind = FieldKind::Scalar { ty, concurrent };
     }
@@ -297,47 +775,54 @@ pub(crate) const fn resolved(mut f: FieldDef, concurrent: Concurrent) -> FieldDe
 }
 
 /// A field added by schema version `version`.
-pub(crate) const fn since(version: u32, mut f: FieldDef) -> FieldDef {
+pub const fn since(version: u32, mut f: FieldDef) -> FieldDef {
     f.since = version;
     f
 }
 
-pub(crate) const fn sensitive(mut f: FieldDef) -> FieldDef {
+pub const fn sensitive(mut f: FieldDef) -> FieldDef {
     f.sensitive = true;
     f
 }
 
-pub(crate) const fn one_of(name: &'static str, values: &'static [&'static str]) -> FieldDef {
-    scalar(name, ScalarType::Enum { values })
+pub const fn one_of(name: &'static str, values: &'static [Choice]) -> FieldDef {
+    scalar(
+        name,
+        ScalarType::Enum {
+            values: Choices(values),
+        },
+    )
 }
 
-pub(crate) const fn set(name: &'static str, max_members: usize) -> FieldDef {
+pub const fn set(name: &'static str, max_members: usize) -> FieldDef {
     FieldDef {
         name,
         kind: FieldKind::Set {
             max_members,
             max_len: 128,
-            values: None,
+            values: Closed(None),
         },
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
-pub(crate) const fn set_of(name: &'static str, values: &'static [&'static str]) -> FieldDef {
+pub const fn set_of(name: &'static str, values: &'static [Choice]) -> FieldDef {
     FieldDef {
         name,
         kind: FieldKind::Set {
             max_members: values.len(),
             max_len: 64,
-            values: Some(values),
+            values: Closed(Some(Choices(values))),
         },
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
-pub(crate) const fn log(name: &'static str, entry: &'static [EntryField]) -> FieldDef {
+pub const fn log(name: &'static str, entry: &'static [EntryField]) -> FieldDef {
     FieldDef {
         name,
         kind: FieldKind::Log {
@@ -346,29 +831,37 @@ pub(crate) const fn log(name: &'static str, entry: &'static [EntryField]) -> Fie
         },
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
-pub(crate) const fn level() -> FieldDef {
+pub const fn level() -> FieldDef {
     FieldDef {
         name: "level",
         kind: FieldKind::Level,
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
-pub(crate) const fn counter(name: &'static str) -> FieldDef {
+pub const fn counter(name: &'static str) -> FieldDef {
     FieldDef {
         name,
         kind: FieldKind::Counter,
         since: 1,
         sensitive: false,
+        label: Label { zh: "", en: "" },
     }
 }
 
-pub(crate) const fn entry(name: &'static str, ty: ScalarType, required: bool) -> EntryField {
-    EntryField { name, ty, required }
+pub const fn entry(name: &'static str, ty: ScalarType, required: bool) -> EntryField {
+    EntryField {
+        name,
+        ty,
+        required,
+        label: Label { zh: "", en: "" },
+    }
 }
 
 #[cfg(test)]
@@ -451,8 +944,112 @@ mod tests {
             "dispute",
             "petition",
             "key_person",
+            "assessment",
         ] {
             assert!(Schema::current().collection(name).is_some(), "{name}");
+        }
+    }
+
+    /// Every collection, field, entry field and code has a Chinese and an
+    /// English label; what the definitions derive is consistent.
+    #[test]
+    fn everything_is_labelled_and_derived_consistently() {
+        let schema = Schema::current();
+        for c in schema.collections {
+            assert!(!c.label.is_empty(), "{}", c.name);
+            let choices = |ty: &ScalarType, what: &str| {
+                if let ScalarType::Enum { values } = ty {
+                    for v in values.0 {
+                        assert!(!v.label.is_empty(), "{what} `{}`", v.code);
+                    }
+                }
+            };
+            for f in c.fields {
+                let what = format!("{}.{}", c.name, f.name);
+                assert!(!f.label.is_empty(), "{what}");
+                match &f.kind {
+                    FieldKind::Scalar { ty, .. } => choices(ty, &what),
+                    FieldKind::Set {
+                        values: Closed(Some(v)),
+                        ..
+                    } => {
+                        for v in v.0 {
+                            assert!(!v.label.is_empty(), "{what} `{}`", v.code);
+                        }
+                    }
+                    FieldKind::Log { entry, .. } => {
+                        for e in *entry {
+                            assert!(!e.label.is_empty(), "{what}.{}", e.name);
+                            choices(&e.ty, &what);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let title = c.title.unwrap_or_else(|| panic!("{} has no title", c.name));
+            assert!(
+                matches!(
+                    c.field(title.field()).map(|f| f.kind),
+                    Some(FieldKind::Scalar {
+                        ty: ScalarType::Text { .. },
+                        ..
+                    })
+                ),
+                "{}: title `{}` is not a text field",
+                c.name,
+                title.field()
+            );
+            // A case has a flow, deadlines, an overdue list and a status.
+            if c.is_case() {
+                assert!(c.flow.is_some() && c.overdue.is_some(), "{}", c.name);
+                assert!(!c.deadlines.is_empty(), "{}", c.name);
+                for d in c.deadlines {
+                    for field in d.from.iter().chain(d.plus_days.iter()) {
+                        assert!(c.field(field).is_some(), "{}: `{field}`", c.name);
+                    }
+                    for s in d.status.into_iter().flatten() {
+                        assert!(c.field("status").unwrap().value_label(s).is_some());
+                    }
+                }
+            } else {
+                assert!(c.deadlines.is_empty(), "{}", c.name);
+            }
+            if let Some(s) = c.schedule {
+                assert!(c.field(s.log).is_some() && c.field(s.interval_field).is_some());
+            }
+            assert!(!c.written_by.is_empty(), "{} is written by nobody", c.name);
+        }
+        for list in OverdueList::ALL {
+            assert!(
+                list.collections().next().is_some(),
+                "{list:?} lists nothing"
+            );
+        }
+        assert_eq!(
+            schema
+                .value_label("event", "status", "dispatched")
+                .unwrap()
+                .zh,
+            "已派遣"
+        );
+        assert_eq!(
+            schema.value_label("hazard", "level", "park").unwrap().zh,
+            "园区"
+        );
+        assert_eq!(
+            schema
+                .value_label("key_person", "duties", "resolve")
+                .unwrap()
+                .zh,
+            "化解"
+        );
+        assert!(schema.value_label("event", "status", "nonsense").is_none());
+        for (i, l) in Level::ALL.iter().enumerate() {
+            assert_eq!(*l as usize, i);
+            assert_eq!(LEVELS[i].code, l.as_str());
+        }
+        for (i, l) in OverdueList::ALL.iter().enumerate() {
+            assert_eq!(*l as usize, i);
         }
     }
 
@@ -475,6 +1072,9 @@ mod tests {
         assert_eq!(status["kind"], "scalar");
         assert_eq!(status["type"], "enum");
         assert_eq!(status["values"][0], "reported");
+        assert_eq!(status["value_labels"]["reported"]["zh"], "已上报");
+        assert_eq!(status["label"]["zh"], "状态");
+        assert_eq!(event["label"]["zh"], "事件");
     }
 
     /// The type names are those of docs/PROTOCOL.md ("Values of scalar
