@@ -305,6 +305,17 @@ impl Client {
         Ok(change)
     }
 
+    /// What is this user's to do, as the last completed pull brought it
+    /// (offline, this is what the device shows), and when it came.
+    pub fn inbox(&mut self) -> Result<Option<(gridsync_core::wire::Inbox, i64)>, ClientError> {
+        let Some((body, at)) = self.store.inbox()? else {
+            return Ok(None);
+        };
+        let inbox = serde_json::from_str(&body)
+            .map_err(|e| ClientError::Protocol(format!("the kept inbox is unreadable: {e}")))?;
+        Ok(Some((inbox, at)))
+    }
+
     /// Fields holding concurrent values, to show and resolve (resolve by
     /// writing the field: [`Client::make`] with `edit(id).set(field, value)`).
     pub fn conflicts(&self) -> Vec<Conflict> {
@@ -424,6 +435,7 @@ impl Client {
                 cursor: self.row.cursor.clone(),
                 resume: self.row.resume.clone(),
                 at,
+                inbox: None,
             })?;
             handed += outbox.len();
         }
@@ -607,6 +619,10 @@ impl Client {
             cursor: response.cursor.clone().or_else(|| self.row.cursor.clone()),
             resume: response.resume.clone(),
             at,
+            inbox: response
+                .inbox
+                .as_ref()
+                .map(|i| serde_json::to_string(i).expect("an inbox serializes")),
         };
         self.store.acknowledge(&ack)?;
         self.row.cursor = ack.cursor.clone();

@@ -38,6 +38,13 @@ pub(crate) mod schema {
         }
     }
     diesel::table! {
+        inbox (id) {
+            id -> Integer,
+            body -> Text,
+            received_at -> BigInt,
+        }
+    }
+    diesel::table! {
         records (id) {
             id -> Text,
             collection -> Text,
@@ -170,6 +177,8 @@ pub struct Acknowledged {
     pub cursor: Option<String>,
     pub resume: Option<String>,
     pub at: i64,
+    /// The inbox the answer brought (JSON), if it brought one.
+    pub inbox: Option<String>,
 }
 
 /// The local store. One connection: a device is one process.
@@ -340,8 +349,26 @@ impl LocalStore {
                     device::last_sync_at.eq(ack.at),
                 ))
                 .execute(c)?;
+            if let Some(body) = &ack.inbox {
+                diesel::replace_into(schema::inbox::table)
+                    .values((
+                        schema::inbox::id.eq(1),
+                        schema::inbox::body.eq(body),
+                        schema::inbox::received_at.eq(ack.at),
+                    ))
+                    .execute(c)?;
+            }
             Ok(())
         })
+    }
+
+    /// The inbox the last completed pull brought, and when (ms).
+    pub fn inbox(&mut self) -> Result<Option<(String, i64)>, ClientError> {
+        use schema::inbox::dsl::*;
+        Ok(inbox
+            .select((body, received_at))
+            .first::<(String, i64)>(&mut self.conn)
+            .optional()?)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{Server, PASSWORD};
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 fn device(dir: &Path, args: &[&str]) -> (bool, Json, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
@@ -473,4 +473,103 @@ fn a_revoked_phone_hands_its_unsent_changes_to_the_quarantine_and_nothing_else()
     // The hand-over is in the audit log.
     let audit: Json = http.get("/v1/audit", &admin).unwrap();
     assert!(audit.to_string().contains("device_handover"), "{audit}");
+}
+
+/// Text (no `--json`) for a person.
+fn text(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_device_shows_words_and_keeps_its_inbox_for_offline() {
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    server.user("wang", "grid_worker", "g1");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a.path(), b.path());
+    ok(a, &["enroll", "--server", &server.url, "--user", "li"]);
+    ok(b, &["enroll", "--server", &server.url, "--user", "wang"]);
+    assert_eq!(
+        ok(b, &["inbox"])["items"],
+        json!([]),
+        "nothing before a sync"
+    );
+
+    // Li reports an event and assigns it to Wang; and one to nobody known.
+    let made = ok(
+        a,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=楼道堆物",
+            "status=reported",
+            "category=fire_safety",
+            "assignee=user:wang",
+        ],
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+    let (_, refused, err) = device(
+        a,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=x",
+            "assignee=张 科长",
+        ],
+    );
+    assert!(
+        refused.is_null() || refused["code"].is_string(),
+        "{refused}"
+    );
+    assert!(err.contains("invalid_assignee"), "{err}");
+    ok(a, &["sync"]);
+    ok(b, &["sync"]);
+
+    // Wang's inbox came with the pull, and shows offline.
+    let inbox = ok(b, &["inbox"]);
+    let items = inbox["items"].as_array().unwrap();
+    let assigned: Vec<&Json> = items.iter().filter(|i| i["kind"] == "assigned").collect();
+    assert_eq!(assigned.len(), 1, "{inbox}");
+    assert_eq!(assigned[0]["record"], id.as_str());
+    assert_eq!(assigned[0]["label"], "楼道堆物");
+    let shown = text(b, &["inbox"]);
+    assert!(
+        shown.contains("交办给我") && shown.contains("已上报"),
+        "{shown}"
+    );
+
+    // Lists and records in words (the JSON keeps the codes).
+    let listed = text(b, &["list"]);
+    assert!(
+        listed.contains("事件") && listed.contains("已上报"),
+        "{listed}"
+    );
+    assert!(!listed.contains(" reported "), "{listed}");
+    let record = text(b, &["show", &id]);
+    for want in [
+        "事件 Event",
+        "状态 status: 已上报 (reported)",
+        "事件类别 category: 消防安全 (fire_safety)",
+    ] {
+        assert!(record.contains(want), "{want} in {record}");
+    }
+    assert_eq!(
+        ok(b, &["show", &id])["fields"]["status"]["value"],
+        "reported"
+    );
 }

@@ -370,8 +370,8 @@ fn reads_lists_history_and_conflicts(b: &Backend) {
     });
     a.sync(&s);
     w.sync(&s);
-    a.make(|d| d.edit(events[0]).set("assignee", "Chen").commit());
-    w.make(|d| d.edit(events[0]).set("assignee", "Zhou").commit());
+    a.make(|d| d.edit(events[0]).set("assignee", "user:user61").commit());
+    w.make(|d| d.edit(events[0]).set("assignee", "user62").commit());
     w.make(|d| d.delete(hh));
     a.sync(&s);
     w.sync(&s);

@@ -104,12 +104,18 @@ fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
         "high severity: 72 hours"
     );
     sup.sync(&s);
+    // Dispatched to a department of the district: 城管中队.
+    let (st, body) = s.call(
+        s.authed(ureq::post(&s.url("/v1/org/nodes")), &s.admin_token()),
+        Some(json!({"code": "cg", "parent": "d", "level": "department", "name": "城管中队"})),
+    );
+    assert_eq!(st, 201, "{body}");
     for status in ["accepted", "verified", "dispatched"] {
         sup.make(|d| d.edit(id).set("status", status).commit());
     }
     sup.make(|d| {
         d.edit(id)
-            .set("assignee", "城管中队 王伟")
+            .set("assignee", "department:cg")
             .append(
                 "actions",
                 entry(
@@ -123,7 +129,7 @@ fn an_event_goes_through_its_flow_with_two_devices(b: &Backend) {
     assert_eq!(record(&s, id)["fields"]["status"]["value"], "dispatched");
     assert_eq!(
         record(&s, id)["fields"]["assignee"]["value"],
-        "城管中队 王伟"
+        "department:cg"
     );
     // The worker, offline, handles it and adds the after photo.
     w.sync(&s);

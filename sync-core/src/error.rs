@@ -68,6 +68,10 @@ pub enum ChangeError {
     InvalidIdNumber { field: String, reason: String },
     #[error("field `{field}`: `{value}` is not a phone number (a mobile number of 11 digits, or a landline with its area code)")]
     InvalidPhone { field: String, value: String },
+    #[error("field `{field}`: `{value}` names no assignee (`user:NAME` or `department:CODE`)")]
+    InvalidAssignee { field: String, value: String },
+    #[error("field `{field}`: no user or department `{value}` is known here")]
+    UnknownAssignee { field: String, value: String },
     #[error("field `{field}`: {value} is before `{earlier}` ({earlier_value}); a case's dates go in order")]
     DatesOutOfOrder {
         field: String,
@@ -169,6 +173,8 @@ impl ChangeError {
             ChangeError::TransitionNotAllowed { .. } => "transition_not_allowed",
             ChangeError::InvalidIdNumber { .. } => "invalid_id_number",
             ChangeError::InvalidPhone { .. } => "invalid_phone",
+            ChangeError::InvalidAssignee { .. } => "invalid_assignee",
+            ChangeError::UnknownAssignee { .. } => "unknown_assignee",
             ChangeError::DatesOutOfOrder { .. } => "dates_out_of_order",
         }
     }
@@ -196,6 +202,8 @@ impl ChangeError {
             | ChangeError::TransitionNotAllowed { field, .. }
             | ChangeError::InvalidIdNumber { field, .. }
             | ChangeError::InvalidPhone { field, .. }
+            | ChangeError::InvalidAssignee { field, .. }
+            | ChangeError::UnknownAssignee { field, .. }
             | ChangeError::DatesOutOfOrder { field, .. } => Some(field),
             ChangeError::LevelDown { .. } => Some("level"),
             _ => None,

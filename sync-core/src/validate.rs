@@ -395,6 +395,13 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
                 reason,
             })
         }
+        (ScalarType::Assignee, Value::Text(s)) => match Assignee::parse(s) {
+            Some(_) => Ok(()),
+            None => Err(ChangeError::InvalidAssignee {
+                field: field.to_owned(),
+                value: truncate(s, 80).to_owned(),
+            }),
+        },
         (ScalarType::Phone, Value::Text(s)) => {
             if is_phone(s) {
                 Ok(())
@@ -416,6 +423,7 @@ pub fn check_scalar(field: &str, ty: &ScalarType, value: &Value) -> Result<(), C
         (ScalarType::Geo, _) => Err(wrong("a position {\"lat\": …, \"lng\": …}")),
         (ScalarType::IdNumber, _) => Err(wrong("an ID number string")),
         (ScalarType::Phone, _) => Err(wrong("a phone number string")),
+        (ScalarType::Assignee, _) => Err(wrong("`user:NAME` or `department:CODE`")),
         (ScalarType::Attachment, _) => Err(wrong(
             "an attachment {\"sha256\": …, \"media_type\": …, \"size\": …}",
         )),
@@ -613,6 +621,53 @@ fn is_masked(s: &str) -> bool {
 }
 
 /// Whether `s` is a phone number: a mainland mobile number or a landline
+/// Who a case is assigned to (a value of [`ScalarType::Assignee`]).
+///
+/// ```
+/// use gridsync_core::validate::Assignee;
+/// assert_eq!(Assignee::parse("department:420203-D07"), Some(Assignee::Department("420203-D07")));
+/// assert_eq!(Assignee::parse("user:worker01"), Some(Assignee::User("worker01")));
+/// // A bare name (schema versions 1 and 2) is a user's.
+/// assert_eq!(Assignee::parse("worker01"), Some(Assignee::User("worker01")));
+/// assert_eq!(Assignee::parse("department:"), None);
+/// assert_eq!(Assignee::parse("王 主任"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee<'a> {
+    User(&'a str),
+    Department(&'a str),
+}
+
+impl<'a> Assignee<'a> {
+    /// The assignee a value names, if it is well formed: a name or code of
+    /// 1 to 64 characters with no white space or control characters.
+    pub fn parse(value: &'a str) -> Option<Assignee<'a>> {
+        let ok = |name: &str| {
+            !name.is_empty()
+                && name.chars().count() <= 64
+                && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        let a = match value.split_once(':') {
+            Some(("user", name)) => Assignee::User(name),
+            Some(("department", code)) => Assignee::Department(code),
+            Some(_) => return None,
+            None => Assignee::User(value),
+        };
+        match a {
+            Assignee::User(n) | Assignee::Department(n) if ok(n) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The canonical form: `user:NAME`, `department:CODE`.
+    pub fn key(&self) -> String {
+        match self {
+            Assignee::User(n) => format!("user:{n}"),
+            Assignee::Department(c) => format!("department:{c}"),
+        }
+    }
+}
+
 /// with its area code, optionally after `+86`.
 pub fn is_phone(s: &str) -> bool {
     let s = s

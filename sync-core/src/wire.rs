@@ -99,6 +99,87 @@ pub struct SyncResponse<C, R> {
     /// More waits: call again.
     #[serde(default)]
     pub more: bool,
+    /// What is the caller's to do, as of this answer: on the answer that
+    /// ends a pull (`more` false), absent on a push-only sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<Inbox>,
+}
+
+/// Why an item is in a person's inbox (docs/WORKFLOWS.md, "The inbox").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InboxKind {
+    /// An open case assigned to you or dispatched to your department.
+    Assigned,
+    /// An open case you handle, past its due date.
+    Overdue,
+    /// An open case you handle, due within 24 hours.
+    DueSoon,
+    /// An open case escalated to your node's level.
+    Escalated,
+    /// A record of your grids with concurrent values to resolve.
+    Conflict,
+    /// A refused change of your grids awaiting your decision.
+    Quarantined,
+}
+
+impl InboxKind {
+    pub const ALL: [InboxKind; 6] = [
+        InboxKind::Assigned,
+        InboxKind::Overdue,
+        InboxKind::DueSoon,
+        InboxKind::Escalated,
+        InboxKind::Conflict,
+        InboxKind::Quarantined,
+    ];
+
+    pub fn label(self) -> crate::schema::Label {
+        use crate::schema::Label;
+        match self {
+            InboxKind::Assigned => Label::new("交办给我", "Assigned to me"),
+            InboxKind::Overdue => Label::new("已超期", "Overdue"),
+            InboxKind::DueSoon => Label::new("24小时内到期", "Due within 24 h"),
+            InboxKind::Escalated => Label::new("上报至本级", "Escalated to my level"),
+            InboxKind::Conflict => Label::new("待裁决冲突", "Conflict to resolve"),
+            InboxKind::Quarantined => Label::new("待处理的退回修改", "Refused change to decide"),
+        }
+    }
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InboxItem {
+    pub kind: InboxKind,
+    /// The record (a quarantined change: the record it would change, if any).
+    pub record: Option<String>,
+    pub collection: Option<String>,
+    pub grid: Option<String>,
+    /// The record's title (a person's name masked), or why a change was refused.
+    pub label: String,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub assignee: Option<String>,
+    /// When it is due (RFC 3339), for a case.
+    pub deadline: Option<String>,
+    /// A quarantined change: its id (`POST /v1/quarantine/{id}/accept`) and code.
+    pub quarantine: Option<i64>,
+    pub code: Option<String>,
+}
+
+/// What is a person's to do, derived from the merged state on the server:
+/// two devices of the same person never disagree about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Inbox {
+    /// When it was derived (RFC 3339).
+    pub as_of: String,
+    /// Per kind, the most urgent first (due first; then by id).
+    pub items: Vec<InboxItem>,
+    /// Kinds with more items than the limit per kind, cut there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<InboxKind>,
 }
 
 /// The result for one pushed change.

@@ -129,6 +129,10 @@ enum Command {
     },
     /// Fields with concurrent values, each with its writers.
     Conflicts,
+    /// What is yours to do, as the last sync brought it (works offline):
+    /// cases assigned to you or your department, overdue or due within
+    /// 24 hours, escalated to your level; conflicts; refused changes.
+    Inbox,
     /// Resolve a conflict by writing the field (a value, or --pick N of the
     /// listed values).
     Resolve {
@@ -468,7 +472,7 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 .view(*id)
                 .ok_or_else(|| usage(format!("no record {id} on this device")))?;
             let states = phone.attachment_states(*id)?;
-            let mut text = serde_json::to_string_pretty(&view).expect("views print");
+            let mut text = labelled(&view);
             if !states.is_empty() {
                 text.push_str("\nattachments:");
                 for a in &states {
@@ -508,24 +512,71 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                 }
                 let view = r.view();
                 let s = view.summary();
-                let title = ["title", "name", "route", "address", "description"]
-                    .iter()
-                    .find_map(|f| view.value(f).as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let title = title_of(&view);
+                let status = s.status.as_deref().map(|code| {
+                    r.collection
+                        .field("status")
+                        .and_then(|f| f.value_label(code))
+                        .map_or(code, |l| l.zh)
+                });
                 text.push_str(&format!(
-                    "{}  {:<13} {:<20} {:<12} {}{}\n",
+                    "{}  {:<8} {:<20} {:<10} {}{}\n",
                     r.id,
-                    r.collection.name,
+                    r.collection.label.zh,
                     r.grid,
-                    s.status.as_deref().unwrap_or("-"),
+                    status.unwrap_or("-"),
                     title,
-                    if s.conflicts > 0 { "  [conflict]" } else { "" }
+                    if s.conflicts > 0 {
+                        "  [冲突 conflict]"
+                    } else {
+                        ""
+                    }
                 ));
                 rows.push(json!({"id": r.id, "collection": r.collection.name, "grid": r.grid,
                     "status": s.status, "title": title, "deleted": s.deleted, "conflicts": s.conflicts}));
             }
             text.push_str(&format!("{} records", rows.len()));
             Ok(out(text, json!(rows)))
+        }
+        Command::Inbox => {
+            let mut phone = open(cli)?;
+            let Some((inbox, at)) = phone.inbox()? else {
+                return Ok(out(
+                    "no inbox yet: sync first",
+                    json!({"items": [], "as_of": null}),
+                ));
+            };
+            let mut text = format!("inbox as of {} (synced {})\n", inbox.as_of, rfc3339(at));
+            for item in &inbox.items {
+                let def = item
+                    .collection
+                    .as_deref()
+                    .and_then(|c| gridsync_core::Schema::current().collection(c));
+                let status = match (def, item.status.as_deref()) {
+                    (Some(d), Some(code)) => d
+                        .field("status")
+                        .and_then(|f| f.value_label(code))
+                        .map_or(code.to_owned(), |l| l.zh.to_owned()),
+                    (_, s) => s.unwrap_or("-").to_owned(),
+                };
+                text.push_str(&format!(
+                    "{:<10} {:<8} {:<36} {:<8} {} {}\n",
+                    item.kind.label().zh,
+                    def.map_or("", |d| d.label.zh),
+                    item.record.as_deref().unwrap_or("-"),
+                    status,
+                    item.label,
+                    item.deadline
+                        .as_deref()
+                        .map(|d| format!("(期限 {d})"))
+                        .unwrap_or_default(),
+                ));
+            }
+            text.push_str(&format!("{} items", inbox.items.len()));
+            Ok(out(
+                text,
+                serde_json::to_value(&inbox).expect("an inbox serializes"),
+            ))
         }
         Command::Conflicts => {
             let phone = open(cli)?;
@@ -727,4 +778,67 @@ fn pairs(args: &[String]) -> Result<Vec<(String, String)>, ClientError> {
                 .map_err(usage)
         })
         .collect()
+}
+
+/// A record's title, as its collection's definition names it.
+fn title_of(view: &gridsync_core::RecordView) -> String {
+    gridsync_core::Schema::current()
+        .collection(view.collection)
+        .and_then(|c| c.title)
+        .and_then(|t| view.value(t.field()).as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A record for a person: each field by its label, codes by theirs.
+fn labelled(view: &gridsync_core::RecordView) -> String {
+    let Some(def) = gridsync_core::Schema::current().collection(view.collection) else {
+        return serde_json::to_string_pretty(view).expect("views print");
+    };
+    let mut text = format!(
+        "{} {} {} ({})\n",
+        def.label.zh, def.label.en, view.id, view.grid
+    );
+    if let Some(level) = view.level {
+        text.push_str(&format!(
+            "  {} level: {}\n",
+            level.label().zh,
+            level.as_str()
+        ));
+    }
+    for f in def.fields {
+        let Some(shown) = view.fields.get(f.name) else {
+            continue;
+        };
+        let code = |c: &str| match f.value_label(c) {
+            Some(l) => format!("{} ({c})", l.zh),
+            None => c.to_owned(),
+        };
+        let value = match shown {
+            gridsync_core::FieldView::Scalar { value, conflict } => {
+                let mut s = match value.as_str() {
+                    Some(c) => code(c),
+                    None => serde_json::to_string(value).expect("values print"),
+                };
+                if !conflict.is_empty() {
+                    s.push_str("  [冲突 conflict]");
+                }
+                s
+            }
+            gridsync_core::FieldView::Set(members) => members
+                .iter()
+                .map(|m| code(m))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => serde_json::to_string(other).expect("fields print"),
+        };
+        text.push_str(&format!("  {} {}: {}\n", f.label.zh, f.name, value));
+    }
+    text.trim_end().to_owned()
+}
+
+/// An instant (ms) as RFC 3339, to the second.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }

@@ -119,7 +119,7 @@ pub async fn create_node(
     if NodeLevel::parse(&n.level).is_none() {
         return Err(ApiError::bad(
             "invalid_level",
-            "level is district, park, community or grid",
+            "level is district, park, community, grid or department (under the district)",
         ));
     }
     if n.name.trim().is_empty() {
@@ -228,9 +228,10 @@ pub struct NewUserBody {
 
 fn check_role(role: &str) -> Result<(), ApiError> {
     Role::parse(role).map(|_| ()).ok_or_else(|| {
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
         ApiError::bad(
             "invalid_role",
-            "role is one of grid_worker, patrol, police, mediator, supervisor, admin",
+            format!("role is one of {}", roles.join(", ")),
         )
     })
 }

@@ -3,6 +3,7 @@
 
 use super::json::Json;
 use actix_web::{web, HttpResponse};
+use gridsync_core::validate::Assignee;
 use gridsync_core::Level;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +16,7 @@ use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::rules::Rules;
-use crate::store::{CaseQuery, ChangeResult, StoreError};
+use crate::store::{CaseQuery, ChangeResult, Reach, StoreError};
 
 /// The case collections (those with a handling level).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -86,26 +87,31 @@ pub async fn node_cases(
             Ok(l) => l,
             Err(e) => return Ok(Err(e)),
         };
-        let floor = match node_level {
-            NodeLevel::Grid => Level::Grid,
-            NodeLevel::Community => Level::Community,
-            NodeLevel::Park => Level::Park,
-            NodeLevel::District => Level::District,
+        // A department's cases are those dispatched to it, at any level.
+        let (reach, floor) = match node_level.handling_level() {
+            Some(floor) => (
+                Reach::Grids(tree.grids_under(&code).into_iter().collect()),
+                floor,
+            ),
+            None => (
+                Reach::Assigned(vec![Assignee::Department(&code).key()]),
+                Level::Grid,
+            ),
         };
         let levels: Vec<String> = Level::ALL
             .iter()
             .filter(|l| **l >= floor)
             .map(|l| l.as_str().to_owned())
             .collect();
-        let grids: Vec<String> = tree.grids_under(&code).into_iter().collect();
         let query = CaseQuery {
-            grids,
+            reach,
             levels,
             collections,
             status: p.status,
             overdue: p.overdue,
             after: p.after.map(|a| a.to_string()),
             limit,
+            ..CaseQuery::default()
         };
         let rows = store.cases(&query)?;
         Ok::<_, StoreError>(Ok(rows))

@@ -338,7 +338,10 @@ pub async fn record(
         let mut readable: Vec<_> = store
             .record(&key, grid.as_deref(), history)?
             .into_iter()
-            .filter(|(row, _)| scope.has_grid(&row.grid) && who.role.may_read(&row.collection))
+            .filter(|(row, _)| {
+                crate::dispatch::reaches(&scope, &row.grid, row.assignee.as_deref())
+                    && who.role.may_read(&row.collection)
+            })
             .collect();
         if readable.len() != 1 {
             let grids: Vec<String> = readable.into_iter().map(|(r, _)| r.grid).collect();

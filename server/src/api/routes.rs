@@ -7,7 +7,8 @@
 use actix_web::web;
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, openapi, records, reports, sync,
+    admin, attachments, auth, cases, duplicates, handover, health, inbox, openapi, records,
+    reports, sync,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -62,6 +63,7 @@ routes! {
     get "/v1/audit" => admin::audit_log,
     get "/v1/nodes/{code}/cases" => cases::node_cases,
     get "/v1/nodes/{code}/duplicates" => duplicates::node_duplicates,
+    get "/v1/inbox" => inbox::my_inbox,
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,

@@ -16,6 +16,7 @@ use super::schemas::ErrorBody;
 use super::{now_ms, valid_grid, AppState};
 use crate::auth::policy::Role;
 use crate::auth::Caller;
+use crate::dispatch;
 use crate::error::ApiError;
 use crate::store::{allow_all, ChangeResult, Pull, PullPage, Push, StoreError};
 use crate::sync::{CursorOf, PullError, Resume};
@@ -155,24 +156,49 @@ pub async fn sync(
         let results = if req.changes.is_empty() {
             Vec::new()
         } else {
-            let guard = |c: &Change| scope.write_refusal(&c.collection, &c.grid);
+            // An assignee must be a user or a department the server knows.
+            let directory = if req.changes.iter().any(|c| dispatch::may_assign(c.get())) {
+                Some(dispatch::Directory::load(store)?)
+            } else {
+                None
+            };
+            let guard = |c: &Change| {
+                scope.write_refusal(&c.collection, &c.grid).or_else(|| {
+                    let e = dispatch::unknown_assignee(c, directory.as_ref()?)?;
+                    Some((e.code(), e.to_string()))
+                })
+            };
             let push = Push {
                 actor,
                 batch: &batch_id,
                 changes: &req.changes,
                 guard: &guard,
             };
-            store.push(&push, now_ms())?
+            let dispatched =
+                (who.role == Role::Department).then(|| vec![dispatch::department_key(&scope.node)]);
+            store.push_dispatched(&push, dispatched, now_ms())?
         };
-        // A push-only sync answers the results and nothing else.
-        let page = if wants_pull {
+        // A push-only sync answers the results and nothing else; the answer
+        // that ends a pull brings the inbox.
+        let (page, inbox) = if wants_pull {
             let mut page = store.pull(&pull)?;
             deliver(&mut page, &who, store)?;
-            Some(page)
+            let inbox = if page.more || !crate::inbox::has_inbox(who.role) {
+                None
+            } else {
+                let tree = crate::auth::load_tree(store)?;
+                let person = crate::inbox::Person {
+                    username: &who.username,
+                    scope: &scope,
+                    tree: &tree,
+                };
+                Some(crate::inbox::inbox(store, &person, now_ms())?)
+            };
+            (Some(page), inbox)
         } else {
-            None
+            (None, None)
         };
-        Ok::<_, StoreError>((results, page, skipped))
+        Ok::<_, StoreError>((results, page, skipped, inbox))
     })
     .await?;
     let label = if outcome.is_ok() { "ok" } else { "error" };
@@ -181,7 +207,7 @@ pub async fn sync(
         .sync_seconds
         .with_label_values(&[label])
         .observe(started.elapsed().as_secs_f64());
-    let (results, page, skipped) = outcome?;
+    let (results, page, skipped, inbox) = outcome?;
     for r in &results {
         state
             .metrics
@@ -213,6 +239,7 @@ pub async fn sync(
         cursor: wants_pull.then(|| page.cursor.encode()),
         resume: page.resume.map(|r| r.encode()),
         more: page.more,
+        inbox,
     }))
 }
 

@@ -16,16 +16,20 @@ pub enum Role {
     Mediator,
     Supervisor,
     Admin,
+    /// A department's staff (区直部门, 综治成员单位): the cases dispatched
+    /// to their department, whatever their grid.
+    Department,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::GridWorker,
         Role::Patrol,
         Role::Police,
         Role::Mediator,
         Role::Supervisor,
         Role::Admin,
+        Role::Department,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl Role {
             Role::Mediator => "mediator",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Department => "department",
         }
     }
 
@@ -106,6 +111,9 @@ pub enum NodeLevel {
     Park,
     Community,
     Grid,
+    /// A department of the district (区直部门, 综治成员单位): a node under
+    /// the district with users and no grids; cases are dispatched to it.
+    Department,
 }
 
 impl NodeLevel {
@@ -115,6 +123,7 @@ impl NodeLevel {
             NodeLevel::Park => "park",
             NodeLevel::Community => "community",
             NodeLevel::Grid => "grid",
+            NodeLevel::Department => "department",
         }
     }
 
@@ -124,9 +133,23 @@ impl NodeLevel {
             NodeLevel::Park,
             NodeLevel::Community,
             NodeLevel::Grid,
+            NodeLevel::Department,
         ]
         .into_iter()
         .find(|l| l.as_str() == s)
+    }
+
+    /// The handling level of cases at a node of this level (a department
+    /// handles cases at whatever level they are).
+    pub fn handling_level(self) -> Option<gridsync_core::Level> {
+        use gridsync_core::Level;
+        match self {
+            NodeLevel::Grid => Some(Level::Grid),
+            NodeLevel::Community => Some(Level::Community),
+            NodeLevel::Park => Some(Level::Park),
+            NodeLevel::District => Some(Level::District),
+            NodeLevel::Department => None,
+        }
     }
 
     /// The level a parent of this level has (none for a district).
@@ -136,6 +159,7 @@ impl NodeLevel {
             NodeLevel::Park => Some(NodeLevel::District),
             NodeLevel::Community => Some(NodeLevel::Park),
             NodeLevel::Grid => Some(NodeLevel::Community),
+            NodeLevel::Department => Some(NodeLevel::District),
         }
     }
 }
@@ -206,8 +230,10 @@ impl Scope {
     }
 
     /// Why this caller may not write `collection` into `grid`, if it may not.
+    /// A department's staff write in any grid: what they may change is
+    /// what is dispatched to them, checked against the merged record.
     pub fn write_refusal(&self, collection: &str, grid: &str) -> Option<(&'static str, String)> {
-        if !self.has_grid(grid) {
+        if self.role != Role::Department && !self.has_grid(grid) {
             return Some((
                 "out_of_scope",
                 format!("grid `{grid}` is outside node `{}`", self.node),

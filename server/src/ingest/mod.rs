@@ -113,6 +113,9 @@ pub struct Prepared {
     pub actor: u32,
     pub batch: String,
     pub items: Vec<Item>,
+    /// For a department's staff: the assignees (`department:CODE`) a record
+    /// must be dispatched to for them to change it; none for everyone else.
+    pub dispatched: Option<Vec<String>>,
 }
 
 impl Prepared {
@@ -179,6 +182,7 @@ pub fn prepare(schema: &Schema, p: &Push<'_>) -> Prepared {
         actor: p.actor,
         batch: p.batch.to_owned(),
         items,
+        dispatched: None,
     }
 }
 
@@ -411,6 +415,27 @@ pub fn apply<T: WriteTx + ?Sized>(
         if let Err(e) = gridsync_core::validate::check_claims(change, known) {
             refuse(e);
             continue;
+        }
+        // A department changes only what is dispatched to it, as merged here.
+        if let Some(to) = &batch.dispatched {
+            let record = loaded
+                .get(&(change.grid.clone(), change.record))
+                .and_then(|l| l.record.as_ref());
+            if !record.is_some_and(|r| crate::dispatch::is_dispatched(r, to)) {
+                let r = refused(
+                    Some(change),
+                    "not_dispatched",
+                    format!(
+                        "record {} is not dispatched to {}",
+                        change.record,
+                        to.join(", ")
+                    ),
+                    None,
+                );
+                quarantine(&mut held, Some(change), body, &r);
+                results.push(r);
+                continue;
+            }
         }
         let entry = match loaded.entry((change.grid.clone(), change.record)) {
             Entry::Occupied(e) => e.into_mut(),

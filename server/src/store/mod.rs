@@ -111,15 +111,39 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
-/// Filters of a node's case list.
+/// Where a case list looks.
+#[derive(Debug, Clone)]
+pub enum Reach {
+    /// The cases of these grids.
+    Grids(Vec<String>),
+    /// The cases assigned to one of these (`user:NAME`, a bare `NAME`,
+    /// `department:CODE`), whatever their grid.
+    Assigned(Vec<String>),
+}
+
+impl Default for Reach {
+    fn default() -> Reach {
+        Reach::Grids(Vec::new())
+    }
+}
+
+/// Filters of a case list: a node's, a department's, an inbox's.
 #[derive(Debug, Clone, Default)]
 pub struct CaseQuery {
-    pub grids: Vec<String>,
+    pub reach: Reach,
     /// The handling levels shown (the node's and those above).
     pub levels: Vec<String>,
     pub collections: Vec<String>,
     pub status: Option<String>,
     pub overdue: Option<bool>,
+    /// Only open cases (not closed, not deleted).
+    pub open: bool,
+    /// Only cases due before this instant (ms).
+    pub due_before: Option<i64>,
+    /// Only cases due at or after this instant (ms).
+    pub due_from: Option<i64>,
+    /// Only records with concurrent values to resolve.
+    pub conflicted: bool,
     pub after: Option<String>,
     pub limit: i64,
 }
@@ -143,11 +167,26 @@ macro_rules! queries {
                 cq: &CaseQuery,
             ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut q = records::table
-                    .filter(records::grid.eq_any(&cq.grids))
                     .filter(records::level.eq_any(&cq.levels))
                     .filter(records::collection.eq_any(&cq.collections))
                     .filter(records::deleted.eq(false))
                     .into_boxed();
+                q = match &cq.reach {
+                    Reach::Grids(grids) => q.filter(records::grid.eq_any(grids)),
+                    Reach::Assigned(who) => q.filter(records::assignee.eq_any(who)),
+                };
+                if cq.open {
+                    q = q.filter(records::closed_at.is_null());
+                }
+                if let Some(t) = cq.due_before {
+                    q = q.filter(records::deadline.lt(t));
+                }
+                if let Some(t) = cq.due_from {
+                    q = q.filter(records::deadline.ge(t));
+                }
+                if cq.conflicted {
+                    q = q.filter(records::conflicts.gt(0));
+                }
                 if let Some(st) = &cq.status {
                     q = q.filter(records::status.eq(st.clone()));
                 }
@@ -344,7 +383,20 @@ impl Store {
     /// Merge a batch: decoded and checked first, with no lock held, then
     /// merged in a write transaction (`ingest::commit`); a result per change.
     pub fn push(&self, p: &Push<'_>, now: i64) -> Result<Vec<ChangeResult>, StoreError> {
-        let batch = crate::ingest::prepare(self.schema, p);
+        self.push_dispatched(p, None, now)
+    }
+
+    /// [`Store::push`] by a department's staff: each change must be of a
+    /// record dispatched to one of `dispatched` (`department:CODE`), or it is
+    /// refused (`not_dispatched`) and kept.
+    pub fn push_dispatched(
+        &self,
+        p: &Push<'_>,
+        dispatched: Option<Vec<String>>,
+        now: i64,
+    ) -> Result<Vec<ChangeResult>, StoreError> {
+        let mut batch = crate::ingest::prepare(self.schema, p);
+        batch.dispatched = dispatched;
         match &self.pool {
             Pool::Sqlite(pool, writer) => {
                 let conn = || pool.get().map_err(StoreError::from);

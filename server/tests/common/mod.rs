@@ -356,6 +356,8 @@ pub struct Phone {
     pub cursor: Json,
     pub grids: Vec<String>,
     pub page: usize,
+    /// The inbox the last completed pull brought.
+    pub inbox: Json,
 }
 
 impl Phone {
@@ -396,6 +398,7 @@ impl Phone {
             cursor: Json::Null,
             grids: grids.iter().map(|g| g.to_string()).collect(),
             page: 500,
+            inbox: Json::Null,
         }
     }
 
@@ -462,6 +465,7 @@ impl Phone {
             );
             resume = res.get("resume").cloned().unwrap_or(Json::Null);
             if !res["more"].as_bool().unwrap() {
+                self.inbox = res["inbox"].clone();
                 return results;
             }
         }

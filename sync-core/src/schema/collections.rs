@@ -43,6 +43,9 @@ const PATROL: &str = "patrol";
 const POLICE: &str = "police";
 const MEDIATOR: &str = "mediator";
 const SUPERVISOR: &str = "supervisor";
+/// A department (区直部门, 综治成员单位) acts on the cases dispatched to it
+/// only, whatever their grid.
+const DEPARTMENT: &str = "department";
 
 /// The case actions log shared by events, hazards and petitions.
 const ACTION_ENTRY: &[EntryField] = &[
@@ -487,7 +490,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             )
             .is("状态", "Status"),
             level().is("处置层级", "Handling level"),
-            text("assignee", 64).is("承办人", "Assignee"),
+            scalar("assignee", ScalarType::Assignee).is("承办人", "Assignee"),
             scalar("deadline", DateTime).is("限办时间", "Deadline"),
             log("photos", PHOTO_ENTRY).is("照片", "Photos"),
             log("actions", ACTION_ENTRY).is("处置记录", "Actions"),
@@ -501,7 +504,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
     )
     .titled(Title::Text("title"))
     .case(&EVENT_FLOW, EVENT_DEADLINES, OverdueList::Cases)
-    .access(&[GRID_WORKER, PATROL, SUPERVISOR], &[POLICE]),
+    .access(&[GRID_WORKER, PATROL, SUPERVISOR, DEPARTMENT], &[POLICE]),
     CollectionDef::new(
         "hazard",
         "隐患",
@@ -539,7 +542,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             )
             .is("状态", "Status"),
             level().is("处置层级", "Handling level"),
-            text("assignee", 64).is("承办人", "Assignee"),
+            scalar("assignee", ScalarType::Assignee).is("承办人", "Assignee"),
             scalar("deadline", DateTime).is("限办时间", "Deadline"),
             scalar("listed", Bool).is("挂牌督办", "Listed"),
             text("responsible_leader", 64).is("包保领导", "Responsible leader"),
@@ -571,7 +574,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
     )
     .titled(Title::Text("description"))
     .case(&HAZARD_FLOW, HAZARD_DEADLINES, OverdueList::Cases)
-    .access(&[GRID_WORKER, SUPERVISOR], &[POLICE]),
+    .access(&[GRID_WORKER, SUPERVISOR, DEPARTMENT], &[POLICE]),
     CollectionDef::new(
         "dispute",
         "矛盾纠纷",
@@ -619,7 +622,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             .is("状态", "Status"),
             level().is("处置层级", "Handling level"),
             text("mediator", 64).is("调解员", "Mediator"),
-            text("assignee", 64).is("承办人", "Assignee"),
+            scalar("assignee", ScalarType::Assignee).is("承办人", "Assignee"),
             scalar("received_on", Date).is("受理日期", "Received on"),
             scalar("deadline", DateTime).is("限办时间", "Deadline"),
             text("agreement", 4000).is("调解协议", "Agreement"),
@@ -650,7 +653,10 @@ pub static COLLECTIONS: &[CollectionDef] = &[
     )
     .titled(Title::Text("summary"))
     .case(&DISPUTE_FLOW, DISPUTE_DEADLINES, OverdueList::Mediations)
-    .access(&[GRID_WORKER, POLICE, MEDIATOR, SUPERVISOR], &[]),
+    .access(
+        &[GRID_WORKER, POLICE, MEDIATOR, SUPERVISOR, DEPARTMENT],
+        &[],
+    ),
     CollectionDef::new(
         "petition",
         "信访",
@@ -699,7 +705,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             )
             .is("状态", "Status"),
             level().is("处置层级", "Handling level"),
-            text("assignee", 64).is("承办人", "Assignee"),
+            scalar("assignee", ScalarType::Assignee).is("承办人", "Assignee"),
             scalar("deadline", DateTime).is("限办时间", "Deadline"),
             text("reply", 4000).is("答复意见", "Reply"),
             one_of(
@@ -716,7 +722,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
     )
     .titled(Title::Text("matter"))
     .case(&PETITION_FLOW, PETITION_DEADLINES, OverdueList::Petitions)
-    .access(&[GRID_WORKER, SUPERVISOR], &[POLICE]),
+    .access(&[GRID_WORKER, SUPERVISOR, DEPARTMENT], &[POLICE]),
     CollectionDef::new(
         "key_person",
         "重点人员",
@@ -850,7 +856,7 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             )
             .is("状态", "Status"),
             since(3, level()).is("研判层级", "Level"),
-            since(3, text("assignee", 64)).is("承办人", "Assignee"),
+            since(3, scalar("assignee", ScalarType::Assignee)).is("承办人", "Assignee"),
             since(3, scalar("deadline", DateTime)).is("化解时限", "Resolve by"),
             since(
                 3,
@@ -882,5 +888,5 @@ pub static COLLECTIONS: &[CollectionDef] = &[
         ASSESSMENT_DEADLINES,
         OverdueList::Assessments,
     )
-    .access(&[SUPERVISOR], &[GRID_WORKER, POLICE]),
+    .access(&[SUPERVISOR, DEPARTMENT], &[GRID_WORKER, POLICE]),
 ];

@@ -257,6 +257,11 @@ pub enum ScalarType {
     /// a check character (`0`-`9` or `X`), a known province, a real birth
     /// date.
     IdNumber,
+    /// Who a case is assigned to: `user:USERNAME` or `department:CODE` (a
+    /// department node). A bare name, as schema versions 1 and 2 wrote it,
+    /// is read as `user:NAME`. The server refuses a name it does not know
+    /// (`unknown_assignee`).
+    Assignee,
     /// A phone number: a mainland mobile number (11 digits from `1[3-9]`),
     /// or a landline with its area code (`0` and 9 to 11 digits, a `-` after
     /// the area code allowed), or `+86` before either.
