@@ -91,9 +91,12 @@ fn quarantine_item(row: &QuarantineRow) -> InboxItem {
 /// The person's inbox as of `now`.
 pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreError> {
     let role = who.scope.role;
+    // What can be assigned and fall due: collections with a status flow
+    // (cases, a hazard's department tasks, 研判).
     let cases: Vec<String> = Schema::current()
-        .cases()
-        .filter(|c| role.may_read(c.name))
+        .collections
+        .iter()
+        .filter(|c| c.flow.is_some() && role.may_read(c.name))
         .map(|c| c.name.to_owned())
         .collect();
     let mine = dispatch::keys_of(who.username, role, &who.scope.node);

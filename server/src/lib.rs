@@ -34,6 +34,7 @@ pub mod rules;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tasks;
 pub mod tls;
 pub mod wire;
 pub mod workflows;

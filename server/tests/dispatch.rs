@@ -13,6 +13,7 @@ use uuid::Uuid;
 on_both_backends!(
     departments_act_on_what_is_dispatched_to_them,
     the_inbox_lists_what_is_yours_to_do,
+    a_hazard_closes_when_its_department_tasks_are_done,
 );
 
 /// A department node `code` under the district.
@@ -313,4 +314,135 @@ fn the_inbox_lists_what_is_yours_to_do(b: &Backend) {
     // An admin handles nothing.
     let (st, body) = s.get_as(&s.admin_token(), "/v1/inbox");
     assert_eq!((st, body["code"].as_str()), (403, Some("forbidden")));
+}
+
+/// A device of `p` learns record `id` from its history, as `token` reads it.
+fn learn(s: &TestServer, p: &mut Phone, token: &str, id: Uuid) {
+    let (st, body) = s.get_as(token, &format!("/v1/records/{id}?history=100"));
+    assert_eq!(st, 200, "{body}");
+    for h in body["history"].as_array().unwrap() {
+        let change: gridsync_core::Change = serde_json::from_value(h["change"].clone()).unwrap();
+        p.device.receive(&change).unwrap();
+    }
+}
+
+fn recheck(result: &str) -> gridsync_core::Entry {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("result".to_owned(), gridsync_core::Value::from(result));
+    gridsync_core::Entry {
+        id: Uuid::new_v4(),
+        at: chrono::Utc::now().to_rfc3339(),
+        fields,
+    }
+}
+
+fn a_hazard_closes_when_its_department_tasks_are_done(b: &Backend) {
+    let s = TestServer::start(b);
+    department(&s, "dw", "区水务局");
+    department(&s, "df", "区消防救援大队");
+    let mut chief = Phone::enroll(&s, "boss", "supervisor", "d", &["g1"]);
+    let mut water = Phone::enroll(&s, "water1", "department", "dw", &[]);
+    let mut fire = Phone::enroll(&s, "fire1", "department", "df", &[]);
+
+    // A hazard under joint remediation: a task for each department.
+    let hazard = Uuid::new_v4();
+    chief.make(|d| {
+        d.create("hazard", "g1", hazard)
+            .set("description", "地下车库积水且消防通道堵塞")
+            .set("status", "reported")
+            .commit()
+    });
+    for status in ["confirmed", "rectifying"] {
+        chief.make(|d| d.edit(hazard).set("status", status).commit());
+    }
+    let (wt, ft) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, to, what) in [
+        (wt, "department:dw", "排水"),
+        (ft, "department:df", "清理消防通道"),
+    ] {
+        chief.make(|d| {
+            d.create("hazard_task", "g1", id)
+                .set("hazard", hazard.to_string())
+                .set("task", what)
+                .set("assignee", to)
+                .set("status", "assigned")
+                .set("deadline", "2026-01-01T18:00:00+08:00")
+                .commit()
+        });
+    }
+    chief.make(|d| d.edit(hazard).set("status", "rechecked").commit());
+    chief.make(|d| d.edit(hazard).set("status", "closed").commit());
+    let results = status(&chief.sync(&s));
+    assert_eq!(
+        results.last().unwrap(),
+        &("refused".to_owned(), "hazard_tasks_open".to_owned()),
+        "{results:?}"
+    );
+    assert!(results[..results.len() - 1]
+        .iter()
+        .all(|(st, _)| st == "applied"));
+
+    // Each department sees its task, late, in its inbox; works it; and
+    // cannot touch the other's.
+    let (_, inbox) = s.get_as(&water.token, "/v1/inbox");
+    assert_eq!(kinds(&inbox, "overdue"), [wt.to_string()], "{inbox}");
+    let (_, list) = s.get_as(&water.token, "/v1/nodes/dw/cases");
+    let listed: Vec<&str> = list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [wt.to_string()], "its department's list: {list}");
+    let (water_token, chief_token) = (water.token.clone(), chief.token.clone());
+    learn(&s, &mut water, &water_token, wt);
+    learn(&s, &mut water, &chief_token, ft);
+    for status in ["rectifying", "done"] {
+        water.make(|d| d.edit(wt).set("status", status).commit());
+    }
+    water.make(|d| d.edit(ft).set("status", "rectifying").commit());
+    assert_eq!(
+        status(&push_only(&s, &mut water)),
+        [
+            ("applied".into(), "".into()),
+            ("applied".into(), "".into()),
+            ("refused".into(), "not_dispatched".into()),
+        ]
+    );
+    let fire_token = fire.token.clone();
+    learn(&s, &mut fire, &fire_token, ft);
+    for status in ["rectifying", "done"] {
+        fire.make(|d| d.edit(ft).set("status", status).commit());
+    }
+    assert!(status(&push_only(&s, &mut fire))
+        .iter()
+        .all(|(st, _)| st == "applied"));
+
+    // Every task done; a recheck that did not find it fixed still holds it.
+    chief.sync(&s);
+    chief.make(|d| {
+        d.edit(hazard)
+            .append("reinspections", recheck("not_fixed"))
+            .commit()
+    });
+    chief.make(|d| d.edit(hazard).set("status", "closed").commit());
+    assert_eq!(
+        status(&chief.sync(&s)),
+        [
+            ("applied".into(), "".into()),
+            ("refused".into(), "recheck_not_passed".into()),
+        ]
+    );
+    chief.make(|d| {
+        d.edit(hazard)
+            .append("reinspections", recheck("fixed"))
+            .commit()
+    });
+    chief.make(|d| d.edit(hazard).set("status", "closed").commit());
+    assert!(status(&chief.sync(&s))
+        .iter()
+        .all(|(st, _)| st == "applied"));
+    let (_, h) = s.get_as(&chief.token, &format!("/v1/records/{hazard}"));
+    assert_eq!(h["record"]["fields"]["status"]["value"], "closed", "{h}");
+    assert!(h["record"]["closed_at"].is_string(), "{h}");
 }

@@ -88,14 +88,23 @@ pub async fn node_cases(
             Err(e) => return Ok(Err(e)),
         };
         // A department's cases are those dispatched to it, at any level.
-        let (reach, floor) = match node_level.handling_level() {
+        // (with the tasks of hazards' joint remediation dispatched to it).
+        let (reach, floor, collections) = match node_level.handling_level() {
             Some(floor) => (
                 Reach::Grids(tree.grids_under(&code).into_iter().collect()),
                 floor,
+                collections,
             ),
             None => (
                 Reach::Assigned(vec![Assignee::Department(&code).key()]),
                 Level::Grid,
+                gridsync_core::Schema::current()
+                    .collections
+                    .iter()
+                    .filter(|c| c.flow.is_some() && who.role.may_read(c.name))
+                    .filter(|c| c.field("assignee").is_some())
+                    .map(|c| c.name.to_owned())
+                    .collect(),
             ),
         };
         let levels: Vec<String> = Level::ALL

@@ -437,6 +437,54 @@ pub fn apply<T: WriteTx + ?Sized>(
                 continue;
             }
         }
+        // A hazard closes only when its department tasks are done and its
+        // latest recheck passed: checked on the hazard as it would be.
+        if crate::tasks::closes_hazard(&change.collection, &change.ops) {
+            let key = (change.grid.clone(), change.record);
+            if let Some(hazard) = loaded.get(&key).and_then(|l| l.record.as_ref()) {
+                let mut after = hazard.clone();
+                if after.apply_validated(change).is_ok() {
+                    let mut tasks = Vec::new();
+                    for (id, state) in tx.grid_records(&change.grid, "hazard_task")? {
+                        let uuid = Uuid::parse_str(&id).unwrap_or_default();
+                        // A task changed earlier in this batch, as it is now.
+                        let current = loaded
+                            .get(&(change.grid.clone(), uuid))
+                            .and_then(|l| l.record.clone());
+                        tasks.push(match current {
+                            Some(r) => r,
+                            None => Record::from_stored(schema, &state).map_err(|e| {
+                                StoreError::Corrupt {
+                                    id: id.clone(),
+                                    reason: e.to_string(),
+                                }
+                            })?,
+                        });
+                    }
+                    // Tasks made earlier in this batch, not stored yet.
+                    let stored: BTreeSet<Uuid> = tasks.iter().map(|t| t.id).collect();
+                    tasks.extend(
+                        loaded
+                            .iter()
+                            .filter(|((g, id), _)| *g == change.grid && !stored.contains(id))
+                            .filter_map(|(_, l)| l.record.as_ref())
+                            .filter(|r| r.collection.name == "hazard_task")
+                            .cloned(),
+                    );
+                    let this = gridsync_core::Value::from(change.record.to_string());
+                    let had = tasks.iter().any(|t| t.values("hazard").contains(&this));
+                    let open = crate::tasks::open_tasks_of(change.record, &tasks);
+                    if let Some((code, message)) =
+                        crate::tasks::close_refusal(&after.view(), &open, had)
+                    {
+                        let r = refused(Some(change), code, message, Some("status"));
+                        quarantine(&mut held, Some(change), body, &r);
+                        results.push(r);
+                        continue;
+                    }
+                }
+            }
+        }
         let entry = match loaded.entry((change.grid.clone(), change.record)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(Loaded::new(now)),

@@ -75,6 +75,13 @@ pub trait WriteTx: Locks {
     /// Mark open records past their deadline overdue; how many of each
     /// report-stock key were marked, keyed as they were before.
     fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError>;
+    /// The records of `collection` in `grid` (not deleted): `(id, stored
+    /// state)`.
+    fn grid_records(
+        &mut self,
+        grid: &str,
+        collection: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Open cases of `collections` past their level's due date below the
     /// top level, by id: `(id, stored state)`.
     fn due_cases(
@@ -412,6 +419,22 @@ macro_rules! diesel_write_tx {
                         },
                     )
                     .collect())
+            }
+
+            fn grid_records(
+                &mut self,
+                grid: &str,
+                collection: &str,
+            ) -> Result<Vec<(String, String)>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                Ok(records::table
+                    .filter(records::grid.eq(grid))
+                    .filter(records::collection.eq(collection))
+                    .filter(records::deleted.eq(false))
+                    .order(records::id.asc())
+                    .select((records::id, records::state))
+                    .load::<(String, String)>(self)?)
             }
 
             fn due_cases(

@@ -165,6 +165,20 @@ static PATROL_FLOW: Flow = Flow {
     ],
 };
 
+/// A department's task in a hazard's joint remediation (组织关联部门进行集中
+/// 整治): assigned, worked on, done; returned by the department when it is
+/// not theirs, reopened when a recheck finds it not done.
+static TASK_FLOW: Flow = Flow {
+    initial: &["assigned"],
+    terminal: &["done"],
+    moves: &[
+        ("assigned", &["rectifying", "returned"]),
+        ("returned", &["assigned"]),
+        ("rectifying", &["done", "returned"]),
+        ("done", &["rectifying"]),
+    ],
+};
+
 /// 研判: held, its conclusions assigned to a responsible leader or
 /// department (包保), worked on within its time limit until resolved and
 /// signed off (销号); a relapse reopens the work.
@@ -799,6 +813,42 @@ pub static COLLECTIONS: &[CollectionDef] = &[
         OverdueList::KeyPersons,
     )
     .access(&[GRID_WORKER, POLICE], &[SUPERVISOR]),
+    // One department's part of a hazard's remediation: a record of its own
+    // in the hazard's grid, dispatched to the department, with its own
+    // status, deadline and photos. The hazard closes only when every task is
+    // done and its latest recheck found it fixed (docs/WORKFLOWS.md).
+    CollectionDef::new(
+        "hazard_task",
+        "隐患整改任务",
+        "Hazard task",
+        &[
+            since(3, reference("hazard", "hazard")).is("所属隐患", "Hazard"),
+            since(3, text("task", 500)).is("整改内容", "Task"),
+            since(3, scalar("assignee", ScalarType::Assignee)).is("责任部门", "Department"),
+            since(
+                3,
+                one_of(
+                    "status",
+                    &[
+                        c("assigned", "已交办", "Assigned"),
+                        c("rectifying", "整改中", "Rectifying"),
+                        c("done", "已完成", "Done"),
+                        c("returned", "已退回", "Returned"),
+                    ],
+                ),
+            )
+            .is("状态", "Status"),
+            since(3, scalar("deadline", DateTime)).is("整改期限", "Deadline"),
+            since(3, log("photos", PHOTO_ENTRY)).is("照片", "Photos"),
+            since(3, log("actions", ACTION_ENTRY)).is("办理记录", "Actions"),
+            since(3, text("note", 2000)).is("备注", "Note"),
+        ],
+    )
+    .since(3)
+    .titled(Title::Text("task"))
+    .flow(&TASK_FLOW)
+    .overdue(OverdueList::Cases)
+    .access(&[SUPERVISOR, DEPARTMENT], &[GRID_WORKER, POLICE]),
     // 研判: a meeting at a level of the 综治中心 that assesses risks and
     // assigns their resolution within a time limit (限时包保化解).
     CollectionDef::new(

@@ -650,6 +650,12 @@ impl CollectionDef {
         self
     }
 
+    /// Late records go to `list` (a record with a flow and a `deadline`).
+    pub const fn overdue(mut self, list: OverdueList) -> CollectionDef {
+        self.overdue = Some(list);
+        self
+    }
+
     pub const fn scheduled(mut self, schedule: Schedule, overdue: OverdueList) -> CollectionDef {
         self.schedule = Some(schedule);
         self.overdue = Some(overdue);
@@ -950,6 +956,7 @@ mod tests {
             "petition",
             "key_person",
             "assessment",
+            "hazard_task",
         ] {
             assert!(Schema::current().collection(name).is_some(), "{name}");
         }
