@@ -810,6 +810,7 @@ fn prepare<'a>(
                 level: Some(form.level.clone()),
                 level_since: form.level_since,
                 flag: form.flag.clone(),
+                assignee: form.assignee.clone(),
             };
             finals.insert(id, form.clone());
             if existed {

@@ -36,6 +36,7 @@ pub mod store;
 pub mod sync;
 pub mod tasks;
 pub mod tls;
+pub mod webhooks;
 pub mod wire;
 pub mod workflows;
 
@@ -197,6 +198,7 @@ pub fn serve_on(
     if let Some(every) = state.limits.sweep_every {
         housekeeping::start(state.clone(), every);
     }
+    webhooks::start(state.clone(), webhooks::POLL);
     let in_flight = wire::PerAddress::new(state.limits.max_requests_per_address);
     let (head_timeout, keep_alive) = (state.limits.head_timeout, state.limits.keep_alive);
     let server = HttpServer::new(move || {

@@ -16,6 +16,7 @@ pub mod reports;
 pub mod routes;
 pub mod schemas;
 pub mod sync;
+pub mod webhooks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

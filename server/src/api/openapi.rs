@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, attachments, auth, cases, duplicates, handover, health, inbox, records, reports, sync,
+    webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -66,6 +67,11 @@ use super::{
         duplicates::node_duplicates,
         duplicates::dismiss,
         inbox::my_inbox,
+        webhooks::create,
+        webhooks::list,
+        webhooks::stop,
+        webhooks::deliveries,
+        webhooks::retry,
         cases::sweep,
         cases::rules,
         reports::summary,

@@ -8,7 +8,7 @@ use actix_web::web;
 
 use super::{
     admin, attachments, auth, cases, duplicates, handover, health, inbox, openapi, records,
-    reports, sync,
+    reports, sync, webhooks,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -64,6 +64,11 @@ routes! {
     get "/v1/nodes/{code}/cases" => cases::node_cases,
     get "/v1/nodes/{code}/duplicates" => duplicates::node_duplicates,
     get "/v1/inbox" => inbox::my_inbox,
+    post "/v1/nodes/{code}/webhooks" => webhooks::create,
+    get "/v1/nodes/{code}/webhooks" => webhooks::list,
+    delete "/v1/webhooks/{id}" => webhooks::stop,
+    get "/v1/webhooks/{id}/deliveries" => webhooks::deliveries,
+    post "/v1/deliveries/{id}/retry" => webhooks::retry,
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,

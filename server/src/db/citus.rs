@@ -31,7 +31,7 @@ pub const DISTRIBUTED: [&str; 7] = [
 ];
 
 /// Tables copied to every node (read anywhere; a write needs every node).
-pub const REFERENCE: [&str; 7] = [
+pub const REFERENCE: [&str; 9] = [
     "org_nodes",
     "audit_log",
     "settings",
@@ -39,6 +39,8 @@ pub const REFERENCE: [&str; 7] = [
     "uploads",
     "upload_days",
     "duplicate_decisions",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 /// Tables kept on the coordinator alone (Citus "local" tables in its

@@ -264,3 +264,56 @@ pub struct AuditRow {
     pub target: String,
     pub detail: String,
 }
+
+/// A department's webhook (the secret is shown once, when it is made).
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = super::schema::webhooks)]
+#[schema(as = WebhookOut)]
+pub struct WebhookRow {
+    pub id: i64,
+    /// The department node whose cases it carries.
+    pub department: String,
+    pub url: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// An event queued for a webhook, and how its delivery went.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = super::schema::webhook_deliveries)]
+#[schema(as = DeliveryOut)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    /// `case.dispatched` or `case.updated`.
+    pub event: String,
+    pub record_id: String,
+    /// The JSON posted (the same at every attempt).
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i32,
+    /// When it is tried next (ms), while `pending`.
+    pub next_at: i64,
+    /// `pending`, `delivered` or `failed` (gave up; an admin may retry).
+    pub state: String,
+    /// The HTTP status of the last attempt, if one answered.
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+/// An event to queue.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::webhook_deliveries)]
+pub struct NewDelivery {
+    pub webhook_id: i64,
+    pub event: String,
+    pub record_id: String,
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i32,
+    pub next_at: i64,
+    pub state: String,
+}

@@ -229,3 +229,35 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(attachments, attachment_refs, uploads);
+
+diesel::table! {
+    /// Where a department's system takes events (docs/WEBHOOKS.md).
+    webhooks (id) {
+        id -> BigInt,
+        department -> Text,
+        url -> Text,
+        secret -> Text,
+        active -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// An event for a webhook, and its delivery so far.
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event -> Text,
+        record_id -> Text,
+        body -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_at -> BigInt,
+        state -> Text,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);

@@ -196,6 +196,8 @@ pub struct Prior {
     pub level: Option<String>,
     pub level_since: i64,
     pub flag: Option<String>,
+    /// The assignee stored (a department's webhook is told when it changes).
+    pub assignee: Option<String>,
 }
 
 /// A record loaded (or created) during a batch.
@@ -239,6 +241,7 @@ impl Loaded {
                 level: Some(row.level),
                 level_since: row.level_since,
                 flag: row.flag,
+                assignee: row.assignee,
             },
             last_seq: row.last_seq,
             touched: false,
@@ -575,8 +578,30 @@ pub fn apply<T: WriteTx + ?Sized>(
             record_form(record, &l.prior, l.last_seq, now, rules)
         })
         .collect();
+    // A department's webhooks are told of its cases' changes, in this
+    // transaction (docs/WEBHOOKS.md).
+    let departments: BTreeSet<String> = forms
+        .iter()
+        .filter_map(|f| crate::webhooks::department_of(f.assignee.as_deref()))
+        .map(str::to_owned)
+        .collect();
+    let hooks = if departments.is_empty() {
+        Vec::new()
+    } else {
+        tx.webhook_targets(&departments.into_iter().collect::<Vec<_>>())?
+    };
+    let mut deliveries = Vec::new();
     for (l, form) in touched.into_iter().zip(forms) {
         let record = l.record.as_ref().expect("a touched record exists");
+        if !hooks.is_empty() {
+            deliveries.extend(crate::webhooks::deliveries_for(
+                &form,
+                record,
+                l.prior.assignee.as_deref(),
+                &hooks,
+                now,
+            ));
+        }
         refs.extend(refs_of(record));
         stock_move(&mut stock, l.stock.clone(), form_stock(&form));
         if l.existed {
@@ -606,6 +631,9 @@ pub fn apply<T: WriteTx + ?Sized>(
     moves.sort();
     tx.move_stock(&moves)?;
     tx.add_refs(&refs)?;
+    if !deliveries.is_empty() {
+        tx.enqueue_deliveries(&deliveries)?;
+    }
     Ok(results)
 }
 

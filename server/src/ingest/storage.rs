@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
-use crate::db::models::{NewChange, NewQuarantine, RecordForm, RecordRow};
+use crate::db::models::{NewChange, NewDelivery, NewQuarantine, RecordForm, RecordRow};
 use crate::reports::StockKey;
 use crate::store::attachments::NewRef;
 use crate::store::StoreError;
@@ -75,6 +75,11 @@ pub trait WriteTx: Locks {
     /// Mark open records past their deadline overdue; how many of each
     /// report-stock key were marked, keyed as they were before.
     fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError>;
+    /// The active webhooks of these departments: `(webhook id, department)`.
+    fn webhook_targets(&mut self, departments: &[String])
+        -> Result<Vec<(i64, String)>, StoreError>;
+    /// Queue webhook deliveries.
+    fn enqueue_deliveries(&mut self, rows: &[NewDelivery]) -> Result<(), StoreError>;
     /// The records of `collection` in `grid` (not deleted): `(id, stored
     /// state)`.
     fn grid_records(
@@ -419,6 +424,31 @@ macro_rules! diesel_write_tx {
                         },
                     )
                     .collect())
+            }
+
+            fn webhook_targets(
+                &mut self,
+                departments: &[String],
+            ) -> Result<Vec<(i64, String)>, StoreError> {
+                use crate::db::schema::webhooks;
+                use diesel::prelude::*;
+                Ok(webhooks::table
+                    .filter(webhooks::department.eq_any(departments))
+                    .filter(webhooks::active.eq(true))
+                    .order(webhooks::id.asc())
+                    .select((webhooks::id, webhooks::department))
+                    .load::<(i64, String)>(self)?)
+            }
+
+            fn enqueue_deliveries(&mut self, rows: &[NewDelivery]) -> Result<(), StoreError> {
+                use crate::db::schema::webhook_deliveries;
+                use diesel::prelude::*;
+                for chunk in rows.chunks(CHUNK) {
+                    diesel::insert_into(webhook_deliveries::table)
+                        .values(chunk)
+                        .execute(self)?;
+                }
+                Ok(())
             }
 
             fn grid_records(

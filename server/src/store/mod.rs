@@ -525,3 +525,4 @@ pub mod duplicates;
 pub mod identity;
 pub mod pull;
 pub mod reports;
+pub mod webhooks;
