@@ -197,6 +197,7 @@ fn validate_op(
                     max_members,
                     max_len,
                     values,
+                    refs,
                 },
             )),
         ) => check_members(
@@ -207,6 +208,7 @@ fn validate_op(
             *max_members,
             *max_len,
             values.0,
+            *refs,
             change,
         ),
         (
@@ -776,6 +778,7 @@ fn check_members(
     max_members: usize,
     max_len: usize,
     allowed: Option<crate::schema::Choices>,
+    refs: Option<&str>,
     change: &Change,
 ) -> Result<(), ChangeError> {
     let invalid = |reason: String| ChangeError::InvalidOp {
@@ -790,6 +793,15 @@ fn check_members(
             return Err(invalid("a member is empty".into()));
         }
         check_len(field, m, max_len)?;
+        if let Some(collection) = refs {
+            if Uuid::parse_str(m).is_err() {
+                return Err(ChangeError::WrongType {
+                    field: field.to_owned(),
+                    expected: format!("the UUID of a {collection}"),
+                    found: format!("`{}`", truncate(m, 80)),
+                });
+            }
+        }
         if let Some(values) = allowed {
             if !values.contains(m) {
                 return Err(ChangeError::NotAllowed {
@@ -930,6 +942,27 @@ mod tests {
 mod base_data_tests {
     use super::*;
     use crate::Device;
+
+    /// A household's residents are references to resident records.
+    #[test]
+    fn a_household_refers_to_its_residents_by_record() {
+        let mut d = Device::new(1);
+        let resident = Uuid::new_v4().to_string();
+        let table = [(resident.as_str(), None), ("张三", Some("wrong_type"))];
+        for (member, refused) in table {
+            let made = d
+                .create("household", "g1", Uuid::new_v4())
+                .add("members", member)
+                .commit();
+            assert_eq!(made.err().map(|e| e.code()), refused, "{member}");
+        }
+        // Names stay where older apps wrote them.
+        assert!(d
+            .create("household", "g1", Uuid::new_v4())
+            .add("residents", "张三")
+            .commit()
+            .is_ok());
+    }
 
     #[test]
     fn id_numbers_phones_and_their_masked_forms() {

@@ -287,10 +287,13 @@ pub static COLLECTIONS: &[CollectionDef] = &[
             text("owner_name", 64).is("户主/房主", "Owner"),
             sensitive(scalar("owner_phone", Phone)).is("房主电话", "Owner's phone"),
             scalar("rental", Bool).is("是否出租", "Rented out"),
-            set("residents", 64).is("居住人员", "Residents"),
+            // Names, as schema versions 1 and 2 kept them; `members` refers
+            // to the resident records themselves.
+            set("residents", 64).is("居住人员姓名", "Residents' names"),
             scalar("location", Geo).is("位置", "Location"),
             set("tags", 32).is("标签", "Tags"),
             text("note", 2000).is("备注", "Note"),
+            since(3, refs("members", "resident", 64)).is("居住人员", "Residents"),
         ],
     )
     .titled(Title::Text("address"))

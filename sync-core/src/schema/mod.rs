@@ -332,6 +332,10 @@ pub enum FieldKind {
         max_len: usize,
         #[serde(flatten)]
         values: Closed,
+        /// Members are the ids (UUIDs) of records of this collection (a
+        /// household's residents), when given.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refs: Option<&'static str>,
     },
     /// A grow-only log of entries keyed by UUID: never edited, never lost.
     Log {
@@ -812,6 +816,7 @@ pub const fn set(name: &'static str, max_members: usize) -> FieldDef {
             max_members,
             max_len: 128,
             values: Closed(None),
+            refs: None,
         },
         since: 1,
         sensitive: false,
@@ -826,6 +831,23 @@ pub const fn set_of(name: &'static str, values: &'static [Choice]) -> FieldDef {
             max_members: values.len(),
             max_len: 64,
             values: Closed(Some(Choices(values))),
+            refs: None,
+        },
+        since: 1,
+        sensitive: false,
+        label: Label { zh: "", en: "" },
+    }
+}
+
+/// A set of references: the ids of records of `collection`.
+pub const fn refs(name: &'static str, collection: &'static str, max_members: usize) -> FieldDef {
+    FieldDef {
+        name,
+        kind: FieldKind::Set {
+            max_members,
+            max_len: 36,
+            values: Closed(None),
+            refs: Some(collection),
         },
         since: 1,
         sensitive: false,
@@ -903,6 +925,10 @@ mod tests {
                 };
                 match &f.kind {
                     FieldKind::Scalar { ty, .. } => check(ty),
+                    FieldKind::Set {
+                        refs: Some(collection),
+                        ..
+                    } => assert!(schema.collection(collection).is_some()),
                     FieldKind::Log { entry, .. } => {
                         let mut entry_names = HashSet::new();
                         for e in *entry {
