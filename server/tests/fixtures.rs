@@ -5,16 +5,24 @@ mod common;
 
 use sha2::Digest as _;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use common::{on_both_backends, Backend, Phone, TestServer};
+use gridsync_core::Change;
+use gridsync_server::auth::policy::{Role, FIELD_COLLECTIONS};
 use gridsync_server::fixture::{self, FixtureError, Options, Shape, DEMO_PASSWORD};
+use gridsync_server::store::identity::FIRST_DEVICE_ACTOR;
+use gridsync_server::store::RecordQuery;
 use serde_json::Value as Json;
 
 on_both_backends!(
     the_demo_fixture_loads_once_and_its_logins_see_their_records,
     serve_demo_loads_the_demo_once_and_prints_its_logins,
+    the_demo_is_written_by_its_users_phones,
 );
+
+/// The actor the first phone gets on a fresh store.
+const FIRST: u32 = FIRST_DEVICE_ACTOR as u32;
 
 fn demo_options() -> Options {
     Options {
@@ -61,7 +69,7 @@ fn token(s: &TestServer, username: &str) -> String {
 fn the_demo_fixture_loads_once_and_its_logins_see_their_records(b: &Backend) {
     let shape = Shape::named("demo").unwrap();
     let options = demo_options();
-    let expected = fixture::generate(&shape, options, 1).unwrap();
+    let expected = fixture::generate(&shape, options, FIRST).unwrap();
     let store = gridsync_server::open_store(&b.database(), 2).unwrap();
     let mut calls = Vec::new();
     let report = fixture::load(&store, &shape, options, &mut |done, total| {
@@ -308,4 +316,147 @@ fn serve_demo_loads_the_demo_once_and_prints_its_logins(b: &Backend) {
     let s = TestServer::start(b);
     let login = s.login("worker01", DEMO_PASSWORD);
     assert_eq!(login["user"]["role"], "grid_worker");
+}
+
+/// Whether `node` is `grid` or one of its ancestors in `f`'s tree.
+fn holds(f: &fixture::Fixture, node: &str, grid: &str) -> bool {
+    let mut at = Some(grid);
+    while let Some(n) = at {
+        if n == node {
+            return true;
+        }
+        at = f
+            .nodes
+            .iter()
+            .find(|x| x.code == n)
+            .and_then(|x| x.parent.as_deref());
+    }
+    false
+}
+
+/// Issue 16, item 10: the demo is written by its users' phones. Every login
+/// but the admin has one device, registered as enrollment does; every change
+/// was pushed by the phone of a user whose role may write its collection in
+/// that grid; no record shows a conflict; the rankings count what the grid
+/// workers and the mediators did.
+fn the_demo_is_written_by_its_users_phones(b: &Backend) {
+    let shape = Shape::named("demo").unwrap();
+    let options = demo_options();
+    let expected = fixture::generate(&shape, options, FIRST).unwrap();
+    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
+    fixture::load(&store, &shape, options, &mut |_, _| {}).unwrap();
+
+    // One phone each, with the actor the generator planned.
+    let users = store.users().unwrap();
+    let devices = store.devices(None).unwrap();
+    assert_eq!(devices.len(), expected.users.len() - 1);
+    let user_of: HashMap<i64, i64> = devices.iter().map(|d| (d.actor, d.user_id)).collect();
+    for login in &expected.users {
+        let user = users.iter().find(|u| u.username == login.username).unwrap();
+        let theirs: Vec<i64> = devices
+            .iter()
+            .filter(|d| d.user_id == user.id)
+            .map(|d| d.actor)
+            .collect();
+        assert_eq!(
+            theirs,
+            login.actor.map(i64::from).into_iter().collect::<Vec<_>>()
+        );
+        assert!(theirs.iter().all(|a| *a >= FIRST_DEVICE_ACTOR));
+    }
+
+    // Every change of the fixture is a phone's, and its user may make it.
+    let grids: Vec<String> = expected.grids().map(|g| g.code.clone()).collect();
+    let day = 86_400_000;
+    let activity = store
+        .report_activity(&grids, options.as_of - 400 * day, options.as_of + day)
+        .unwrap();
+    assert_eq!(activity.changes.len(), expected.changes.len());
+    for c in &activity.changes {
+        let change = Change::from_json(c.body.as_bytes()).unwrap();
+        let user = users.iter().find(|u| u.id == user_of[&c.actor]).unwrap();
+        let role = Role::parse(&user.role).unwrap();
+        assert!(
+            role.may_write(&change.collection),
+            "{} wrote {}",
+            user.username,
+            change.collection
+        );
+        assert!(
+            holds(&expected, &user.node, &change.grid),
+            "{}",
+            user.username
+        );
+    }
+
+    // No record shows a conflict or a move outside its flow.
+    let collections: Vec<String> = FIELD_COLLECTIONS.iter().map(|c| (*c).to_owned()).collect();
+    let mut records = 0;
+    for grid in &grids {
+        assert!(store.conflicts(grid, &collections, 100).unwrap().is_empty());
+        let rows = store
+            .list(&RecordQuery {
+                grid: grid.clone(),
+                collections: collections.clone(),
+                limit: 10_000,
+                ..RecordQuery::default()
+            })
+            .unwrap();
+        for r in &rows {
+            assert_eq!(
+                (r.conflicts, &r.flag),
+                (0, &None),
+                "{} {}",
+                r.collection,
+                r.id
+            );
+        }
+        records += rows.len();
+    }
+    assert_eq!(records, expected.records.values().sum::<usize>());
+    drop(store);
+
+    // The rankings over the whole history: every grid worker and every
+    // mediator did something.
+    let s = TestServer::start(b);
+    let sup = expected
+        .users_of("supervisor")
+        .find(|u| u.node == shape.district_code)
+        .unwrap();
+    let st = token(&s, &sup.username);
+    let date = |ms: i64| fixture::generate::date(ms);
+    let path = format!(
+        "/v1/reports/ranking?node={}&from={}&to={}&limit=1000",
+        shape.district_code,
+        date(options.as_of - 300 * day),
+        date(options.as_of)
+    );
+    let (status, ranking) = s.get_as(&st, &path);
+    assert_eq!(status, 200, "{ranking}");
+    for (list, role) in [("grid_workers", "grid_worker"), ("mediators", "mediator")] {
+        let lines = ranking[list].as_array().unwrap();
+        assert_eq!(lines.len(), expected.users_of(role).count(), "{list}");
+        for line in lines {
+            assert!(line["score"].as_i64().unwrap() > 0, "{list}: {line}");
+        }
+    }
+    // What the grid workers did adds up: their inspections are every
+    // inspection of the fixture.
+    let inspections: i64 = ranking["grid_workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["inspections"].as_i64().unwrap())
+        .sum();
+    let made = expected
+        .changes
+        .iter()
+        .filter(|t| {
+            t.change.ops.iter().any(
+                |o| matches!(o, gridsync_core::Op::Append { field, .. } if field == "inspections"),
+            )
+        })
+        .count();
+    assert_eq!(inspections, made as i64);
+    assert!(made > 0);
 }

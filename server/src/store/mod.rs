@@ -407,6 +407,43 @@ impl Store {
         }
     }
 
+    /// Merge several batches, in order, in one write transaction (all or
+    /// none), with no sync batch running meanwhile: for a writer that has
+    /// them all at hand and whose later batches build on the earlier ones,
+    /// such as the fixture loader's pushes of many phones. Each batch is
+    /// decoded, checked and merged as [`Store::push`] does it; one commit
+    /// pays for them all.
+    pub fn push_all(
+        &self,
+        pushes: &[Push<'_>],
+        now: i64,
+    ) -> Result<Vec<Vec<ChangeResult>>, StoreError> {
+        let batches: Vec<crate::ingest::Prepared> = pushes
+            .iter()
+            .map(|p| crate::ingest::prepare(self.schema, p))
+            .collect();
+        let (schema, rules) = (self.schema, &*self.rules);
+        let _writer = self.pool.writer();
+        match self.pool.get()? {
+            Conn::Sqlite(mut c) => c.immediate_transaction(|c| {
+                c.lock_all()?;
+                batches
+                    .iter()
+                    .map(|b| crate::ingest::apply(c, schema, rules, b, now))
+                    .collect()
+            }),
+            Conn::Pg(mut c) => c.transaction(|c| {
+                let c: &mut PgConnection = c;
+                // Alone: one transaction takes many actors' and grids' locks.
+                c.lock_all()?;
+                batches
+                    .iter()
+                    .map(|b| crate::ingest::apply(c, schema, rules, b, now))
+                    .collect()
+            }),
+        }
+    }
+
     /// Sync batches queued for the SQLite writer now (group commit).
     pub fn waiting_batches(&self) -> usize {
         self.group.waiting()
