@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use common::{on_both_backends, Backend, Phone, TestServer};
 use gridsync_core::Change;
-use gridsync_server::auth::policy::{Role, FIELD_COLLECTIONS};
+use gridsync_server::auth::policy::Role;
 use gridsync_server::fixture::{self, FixtureError, Options, Shape, DEMO_PASSWORD};
 use gridsync_server::store::identity::FIRST_DEVICE_ACTOR;
 use gridsync_server::store::RecordQuery;
@@ -390,7 +390,11 @@ fn the_demo_is_written_by_its_users_phones(b: &Backend) {
     }
 
     // No record shows a conflict or a move outside its flow.
-    let collections: Vec<String> = FIELD_COLLECTIONS.iter().map(|c| (*c).to_owned()).collect();
+    let collections: Vec<String> = gridsync_core::Schema::current()
+        .collections
+        .iter()
+        .map(|c| c.name.to_owned())
+        .collect();
     let mut records = 0;
     for grid in &grids {
         assert!(store.conflicts(grid, &collections, 100).unwrap().is_empty());
