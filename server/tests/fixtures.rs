@@ -5,7 +5,7 @@ mod common;
 
 use sha2::Digest as _;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{on_both_backends, Backend, Phone, TestServer};
 use gridsync_core::Change;
@@ -19,6 +19,7 @@ on_both_backends!(
     the_demo_fixture_loads_once_and_its_logins_see_their_records,
     serve_demo_loads_the_demo_once_and_prints_its_logins,
     the_demo_is_written_by_its_users_phones,
+    late_cases_stay_late_as_the_clock_moves_on,
 );
 
 /// The actor the first phone gets on a fresh store.
@@ -463,4 +464,101 @@ fn the_demo_is_written_by_its_users_phones(b: &Backend) {
         .count();
     assert_eq!(inspections, made as i64);
     assert!(made > 0);
+}
+
+/// Issue 16, item 1, on the demo district with the clock moved on by
+/// sweeps (each escalating what its level's time let run out): a late case
+/// stays late at whatever level it is raised to, so no open case leaves the
+/// overdue set; every petition not accepted within 15 days of its receipt
+/// is overdue; and cases raised twice or more are there, still late.
+fn late_cases_stay_late_as_the_clock_moves_on(b: &Backend) {
+    use gridsync_server::store::{CaseQuery, Reach};
+    const DAY: i64 = 24 * 3_600_000;
+    let shape = Shape::named("demo").unwrap();
+    let options = demo_options();
+    let store = gridsync_server::open_store(&b.database(), 2).unwrap();
+    fixture::load(&store, &shape, options, &mut |_, _| {}).unwrap();
+    let grids: Vec<String> = store
+        .org_tree()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.level == "grid")
+        .map(|n| n.code)
+        .collect();
+    let cases: Vec<String> = gridsync_core::Schema::current()
+        .cases()
+        .map(|c| c.name.to_owned())
+        .collect();
+    let open_cases = || {
+        store
+            .cases(&CaseQuery {
+                reach: Reach::Grids(grids.clone()),
+                levels: gridsync_core::Level::ALL
+                    .iter()
+                    .map(|l| l.as_str().to_owned())
+                    .collect(),
+                collections: cases.clone(),
+                open: true,
+                limit: 100_000,
+                ..CaseQuery::default()
+            })
+            .unwrap()
+    };
+    let late = |rows: &[gridsync_server::db::models::RecordRow]| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|r| r.overdue)
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let mut before = late(&open_cases());
+    assert!(before.len() >= 5, "the demo has late cases: {before:?}");
+    let date_ms = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+            - 8 * 3_600_000
+    };
+    for days in [1, 16, 45, 75] {
+        let at = options.as_of + days * DAY;
+        store.sweep(at).unwrap();
+        let rows = open_cases();
+        let now = late(&rows);
+        let vanished: Vec<&String> = before.difference(&now).collect();
+        assert!(
+            vanished.is_empty(),
+            "day {days}: no longer late: {vanished:?}"
+        );
+        for r in rows.iter().filter(|r| r.collection == "petition") {
+            let rec =
+                gridsync_core::Record::from_stored(gridsync_core::Schema::current(), &r.state)
+                    .unwrap();
+            let view = rec.view();
+            let received = view.value("received_on").as_str().map(date_ms);
+            if r.status.as_deref() == Some("received")
+                && received.is_some_and(|t| t + 15 * DAY < at)
+            {
+                assert!(
+                    r.overdue,
+                    "day {days}: petition {} at {} not accepted in 15 days",
+                    r.id, r.level
+                );
+            }
+        }
+        before = now;
+    }
+    // After 75 days, cases raised twice or more (to the park or the
+    // district) are among the late ones.
+    let rows = open_cases();
+    let high: Vec<&gridsync_server::db::models::RecordRow> = rows
+        .iter()
+        .filter(|r| r.level == "park" || r.level == "district")
+        .collect();
+    assert!(!high.is_empty(), "the sweeps raised cases");
+    assert!(
+        high.iter().all(|r| r.overdue),
+        "raised twice and still late"
+    );
 }
