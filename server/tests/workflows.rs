@@ -19,6 +19,7 @@ on_both_backends!(
     the_sweep_escalates_overdue_cases_one_level,
     a_petition_escalated_twice_stays_overdue_and_on_the_lists,
     residents_registered_twice_are_listed_until_dismissed,
+    residents_registered_twice_are_merged_into_one,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -932,4 +933,74 @@ fn residents_registered_twice_are_listed_until_dismissed(b: &Backend) {
         actions.contains(&"read_duplicates") && actions.contains(&"dismiss_duplicate"),
         "{actions:?}"
     );
+}
+
+/// A supervisor merges a resident registered twice: the kept record takes
+/// what it lacked from the other, the other is deleted (changes by the
+/// server's actor that phones pull), and the number is no longer listed.
+fn residents_registered_twice_are_merged_into_one(b: &Backend) {
+    let s = TestServer::start(b);
+    let (mut w1, _) = people(&s);
+    let mut w2 = Phone::enroll(&s, "worker2", "grid_worker", "g2", &["g2"]);
+    let chief = Phone::enroll(&s, "chief", "supervisor", "d", &["g1"]);
+    let shared = "420202199001011231";
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    w1.make(|d| {
+        d.create("resident", "g1", a)
+            .set("name", "王五")
+            .set("id_number", shared)
+            .commit()
+    });
+    w2.make(|d| {
+        d.create("resident", "g2", b)
+            .set("name", "王五")
+            .set("id_number", shared)
+            .set("phone", "13812345678")
+            .set("employer", "黄石港务")
+            .add("tags", "租户")
+            .commit()
+    });
+    w1.sync(&s);
+    w2.sync(&s);
+    let merge = |token: &str, keep: Uuid| {
+        s.call(
+            s.authed(
+                ureq::post(&s.url(&format!("/v1/duplicates/{shared}/merge"))),
+                token,
+            ),
+            Some(json!({"keep": keep})),
+        )
+    };
+    // Only supervisors, and only one of the residents sharing it.
+    assert_eq!(merge(&w1.token, a).0, 403);
+    let (st, body) = merge(&chief.token, Uuid::new_v4());
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (st, body) = merge(&chief.token, a);
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["decision"], "merged");
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied"),
+        "{body}"
+    );
+    let kept = record(&s, a);
+    assert_eq!(kept["fields"]["phone"]["value"], "13812345678", "{kept}");
+    assert_eq!(kept["fields"]["employer"]["value"], "黄石港务");
+    assert_eq!(kept["fields"]["tags"], json!(["租户"]));
+    assert_eq!(kept["fields"]["name"]["value"], "王五");
+    let (st, gone) = s.get_as(&chief.token, &format!("/v1/records/{b}"));
+    assert_eq!(st, 200, "{gone}");
+    assert_eq!(gone["record"]["deleted"], true, "{gone}");
+    // The phones receive it like any change.
+    w2.sync(&s);
+    assert!(w2.device.replica().record(b).unwrap().view().deleted);
+    let (_, d) = s.get_as(&chief.token, "/v1/nodes/d/duplicates");
+    assert!(d["duplicates"].as_array().unwrap().is_empty(), "{d}");
 }

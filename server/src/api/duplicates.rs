@@ -140,3 +140,83 @@ pub async fn dismiss(
         decision: "dismissed",
     }))
 }
+
+/// `POST /v1/duplicates/{id_number}/merge` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The resident record to keep (one of those sharing the number).
+    pub keep: uuid::Uuid,
+}
+
+/// `POST /v1/duplicates/{id_number}/merge` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergedOut {
+    pub id_number: String,
+    pub decision: &'static str,
+    pub kept: String,
+    /// The server's changes: the kept record completed, the others deleted.
+    pub results: Vec<crate::store::ChangeResult>,
+}
+
+/// Merge residents registered twice (supervisors of their grids): the kept
+/// record takes the values it lacks from the others, their set members and
+/// a visit each, and the others are deleted: changes by the server's own
+/// actor, logged and pulled like any. Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/duplicates/{id_number}/merge",
+    tag = "cases",
+    params(("id_number" = String, Path, description = "The shared ID number")),
+    request_body = MergeBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Merged", body = MergedOut),
+        (status = 400, description = "`invalid_id_number`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (supervisors only)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no two residents of the caller's grids share the number, or `keep` is not one of them", body = ErrorBody),
+    ),
+)]
+pub async fn merge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id_number: web::Path<String>,
+    body: super::json::Json<MergeBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Supervisor])?;
+    let id_number = id_number.into_inner().to_uppercase();
+    gridsync_core::validate::id_number(&id_number)
+        .map_err(|why| ApiError::bad("invalid_id_number", why))?;
+    let keep = body.into_inner().keep;
+    let store = state.store.clone();
+    let key = id_number.clone();
+    let who = caller.clone();
+    let results = web::block(move || {
+        let scope = who.scope(&store)?;
+        let grids: Vec<String> = scope.grids.into_iter().collect();
+        let merged = store.merge_duplicate(&key, &grids, keep, who.user_id, now_ms())?;
+        if merged.is_some() {
+            let entry = audit_entry(
+                &who,
+                "merge_duplicate",
+                format!("id_number:{key}"),
+                format!("kept {keep}"),
+            );
+            store.audit(&[entry], now_ms())?;
+        }
+        Ok::<_, StoreError>(merged)
+    })
+    .await??;
+    let Some(results) = results else {
+        return Err(ApiError::NotFound {
+            what: format!("residents sharing {id_number} with record {keep}"),
+        });
+    };
+    Ok(HttpResponse::Ok().json(MergedOut {
+        id_number,
+        decision: "merged",
+        kept: keep.to_string(),
+        results,
+    }))
+}

@@ -66,6 +66,7 @@ use super::{
         cases::node_cases,
         duplicates::node_duplicates,
         duplicates::dismiss,
+        duplicates::merge,
         inbox::my_inbox,
         webhooks::create,
         webhooks::list,

@@ -70,6 +70,7 @@ routes! {
     get "/v1/webhooks/{id}/deliveries" => webhooks::deliveries,
     post "/v1/deliveries/{id}/retry" => webhooks::retry,
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
+    post "/v1/duplicates/{id_number}/merge" => duplicates::merge,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,
     get "/v1/reports/summary" => reports::summary,

@@ -75,6 +75,16 @@ pub trait WriteTx: Locks {
     /// Mark open records past their deadline overdue; how many of each
     /// report-stock key were marked, keyed as they were before.
     fn mark_overdue(&mut self, now: i64) -> Result<Vec<(StockKey, i64)>, StoreError>;
+    /// The residents whose whole, valid ID number is `id_key`.
+    fn residents_by_id_key(&mut self, id_key: &str) -> Result<Vec<RecordRow>, StoreError>;
+    /// Keep a decision on residents sharing an ID number.
+    fn decide_duplicate(
+        &mut self,
+        id_key: &str,
+        decision: &str,
+        by: i64,
+        at: i64,
+    ) -> Result<(), StoreError>;
     /// The active webhooks of these departments: `(webhook id, department)`.
     fn webhook_targets(&mut self, departments: &[String])
         -> Result<Vec<(i64, String)>, StoreError>;
@@ -424,6 +434,38 @@ macro_rules! diesel_write_tx {
                         },
                     )
                     .collect())
+            }
+
+            fn residents_by_id_key(&mut self, id_key: &str) -> Result<Vec<RecordRow>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                Ok(records::table
+                    .filter(records::id_key.eq(id_key))
+                    .filter(records::collection.eq("resident"))
+                    .order((records::grid.asc(), records::id.asc()))
+                    .select(RecordRow::as_select())
+                    .load(self)?)
+            }
+
+            fn decide_duplicate(
+                &mut self,
+                id_key: &str,
+                decision: &str,
+                by: i64,
+                at: i64,
+            ) -> Result<(), StoreError> {
+                use crate::db::schema::duplicate_decisions as dd;
+                use diesel::prelude::*;
+                diesel::delete(dd::table.find(id_key)).execute(self)?;
+                diesel::insert_into(dd::table)
+                    .values((
+                        dd::id_key.eq(id_key),
+                        dd::decision.eq(decision),
+                        dd::decided_by.eq(by),
+                        dd::decided_at.eq(at),
+                    ))
+                    .execute(self)?;
+                Ok(())
             }
 
             fn webhook_targets(

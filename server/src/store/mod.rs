@@ -467,6 +467,32 @@ impl Store {
         }
     }
 
+    /// Merge the residents sharing `id_key` within `grids` into `keep`
+    /// ([`crate::workflows::merge_residents`]); `None` when `keep` is not one
+    /// of two or more of them.
+    pub fn merge_duplicate(
+        &self,
+        id_key: &str,
+        grids: &[String],
+        keep: uuid::Uuid,
+        by: i64,
+        now: i64,
+    ) -> Result<Option<Vec<ChangeResult>>, StoreError> {
+        let (schema, rules) = (self.schema, self.rules.clone());
+        let _writer = self.pool.writer();
+        match self.pool.get()? {
+            Conn::Sqlite(mut c) => c.immediate_transaction(|c| {
+                c.lock_all()?;
+                crate::workflows::merge_residents(c, schema, &rules, id_key, grids, keep, by, now)
+            }),
+            Conn::Pg(mut c) => c.transaction(|c| {
+                let c: &mut PgConnection = c;
+                c.lock_all()?;
+                crate::workflows::merge_residents(c, schema, &rules, id_key, grids, keep, by, now)
+            }),
+        }
+    }
+
     /// Cases of some grids at some levels, for a node's list.
     pub fn cases(&self, q: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
         read_tx!(self, cases(q))
