@@ -404,6 +404,54 @@ fn every_role_reads_and_writes_only_inside_its_node(b: &Backend) {
             "{role:?} /v1/users"
         );
     }
+
+    // A department's staff: no grid is theirs. They write only what is
+    // dispatched to their department (nothing here: every new record is
+    // refused `not_dispatched`, other collections `forbidden_collection`),
+    // read no grid and pull none (docs/ACCESS.md; tests/dispatch.rs has
+    // what is dispatched).
+    let (st, body) = s.call(
+        s.authed(ureq::post(&s.url("/v1/org/nodes")), &s.admin_token()),
+        Some(json!({"code": "dw", "parent": "d", "level": "department", "name": "区水务局"})),
+    );
+    assert_eq!(st, 201, "{body}");
+    let mut p = Phone::enroll(&s, "department-user", "department", "dw", &["g1"]);
+    let mut expected = Vec::new();
+    let mut changes = Vec::new();
+    for c in collections.iter().copied() {
+        for grid in ["g1", "g3"] {
+            changes.push(serde_json::to_value(create(&mut p, c, grid)).unwrap());
+            expected.push(if Role::Department.may_write(c) {
+                "not_dispatched"
+            } else {
+                "forbidden_collection"
+            });
+        }
+    }
+    let (st, body) = s.sync(
+        &p.token,
+        json!({"actor": p.actor(), "changes": changes, "pull": false}),
+    );
+    assert_eq!(st, 200, "{body}");
+    let got: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(got, expected, "department writes");
+    for grid in ["g1", "g3"] {
+        let (st, body) = s.get_as(&p.token, &format!("/v1/grids/{grid}/records"));
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (403, Some("out_of_scope")),
+            "{body}"
+        );
+    }
+    let (st, body) = s.sync(&p.token, json!({"grids": ["g1"]}));
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["skipped"][0]["code"], "out_of_scope", "{body}");
+    assert_eq!(s.get_as(&p.token, "/v1/users").0, 403);
 }
 
 fn personal_data_is_masked_unless_the_role_may_see_it(b: &Backend) {
