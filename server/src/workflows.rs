@@ -14,6 +14,23 @@ use crate::reports::StockKey;
 use crate::rules::Rules;
 use crate::store::{StoreError, SERVER_ACTOR};
 
+fn corrupt(id: &str, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// A replica holding the stored records `rows` (`(id, stored state)`).
+fn replica_of(schema: &Schema, rows: &[(String, String)]) -> Result<Replica, StoreError> {
+    let mut replica = Replica::default();
+    for (id, state) in rows {
+        let r = Record::from_stored(schema, state).map_err(|e| corrupt(id, &e))?;
+        replica.merge_record(&r).map_err(|e| corrupt(id, &e))?;
+    }
+    Ok(replica)
+}
+
 /// The escalations of `due` (records as `(id, stored state)`): one change per
 /// case not at the top level, raising it one level, by `actor` from `next`.
 pub fn escalations(
@@ -22,16 +39,7 @@ pub fn escalations(
     actor: u32,
     next: u64,
 ) -> Result<Vec<Box<RawValue>>, StoreError> {
-    let corrupt = |id: &str, e: &dyn std::fmt::Display| StoreError::Corrupt {
-        id: id.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut replica = Replica::default();
-    for (id, state) in due {
-        let r = Record::from_stored(schema, state).map_err(|e| corrupt(id, &e))?;
-        replica.merge_record(&r).map_err(|e| corrupt(id, &e))?;
-    }
-    let mut dev = Device::resume(actor, next, replica);
+    let mut dev = Device::resume(actor, next, replica_of(schema, due)?);
     let mut out = Vec::with_capacity(due.len());
     for (id, _) in due {
         let uuid = Uuid::parse_str(id).map_err(|e| corrupt(id, &e))?;
@@ -107,15 +115,7 @@ pub fn merge_changes(
     actor: u32,
     next: u64,
 ) -> Result<Vec<Box<RawValue>>, StoreError> {
-    let corrupt = |id: &str, e: &dyn std::fmt::Display| StoreError::Corrupt {
-        id: id.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut replica = Replica::default();
-    for (id, state) in residents {
-        let r = Record::from_stored(schema, state).map_err(|e| corrupt(id, &e))?;
-        replica.merge_record(&r).map_err(|e| corrupt(id, &e))?;
-    }
+    let replica = replica_of(schema, residents)?;
     let others: Vec<Uuid> = residents
         .iter()
         .filter_map(|(id, _)| Uuid::parse_str(id).ok())

@@ -177,13 +177,7 @@ fn departments_act_on_what_is_dispatched_to_them(b: &Backend) {
     // the chief reads it, stands for a device that knows of it anyway), and
     // only what is dispatched to it is taken; the rest is refused and kept.
     for (id, token) in [(leak, water.token.clone()), (fire, s.supervisor_token())] {
-        let (st, body) = s.get_as(&token, &format!("/v1/records/{id}?history=100"));
-        assert_eq!(st, 200, "{body}");
-        for h in body["history"].as_array().unwrap() {
-            let change: gridsync_core::Change =
-                serde_json::from_value(h["change"].clone()).unwrap();
-            water.device.receive(&change).unwrap();
-        }
+        learn(&s, &mut water, &token, id);
         water.make(|d| d.edit(id).set("status", "accepted").commit());
     }
     assert_eq!(
