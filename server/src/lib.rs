@@ -25,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod fixture;
 pub mod housekeeping;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod reports;

@@ -471,5 +471,6 @@ impl Store {
 pub mod attachments;
 pub mod duplicates;
 pub mod identity;
+pub mod imports;
 pub mod pull;
 pub mod reports;
