@@ -14,7 +14,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, records, reports, sync,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, records, reports, sync,
 };
 
 #[derive(Debug, OpenApi)]
@@ -65,6 +65,7 @@ use super::{
         cases::node_cases,
         duplicates::node_duplicates,
         duplicates::dismiss,
+        imports::template,
         cases::sweep,
         cases::rules,
         reports::summary,

@@ -7,7 +7,8 @@
 use actix_web::web;
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, openapi, records, reports, sync,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, openapi, records,
+    reports, sync,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -63,6 +64,7 @@ routes! {
     get "/v1/nodes/{code}/cases" => cases::node_cases,
     get "/v1/nodes/{code}/duplicates" => duplicates::node_duplicates,
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
+    get "/v1/import/templates/{file}" => imports::template,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,
     get "/v1/reports/summary" => reports::summary,
