@@ -443,7 +443,7 @@ pub fn run(
     store.audit(
         &[AuditEntry {
             user_id: Some(user.id),
-            username: user.username.clone(),
+            username: user.username,
             device_id: Some(device),
             address: None,
             action: "import_registers".into(),

@@ -3,6 +3,8 @@
 //! the stored states of the matched ones. Reads only: the import writes
 //! through [`Store::push`] like any device.
 
+use std::collections::{BTreeSet, HashSet};
+
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
@@ -69,16 +71,20 @@ macro_rules! import_queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut out = Vec::with_capacity(keys.len());
                 for chunk in keys.chunks(CHUNK) {
-                    let grids: Vec<&str> = chunk.iter().map(|(g, _)| g.as_str()).collect();
-                    let ids: Vec<&str> = chunk.iter().map(|(_, i)| i.as_str()).collect();
+                    let wanted: HashSet<(&str, &str)> = chunk
+                        .iter()
+                        .map(|(g, i)| (g.as_str(), i.as_str()))
+                        .collect();
+                    let grids: BTreeSet<&str> = wanted.iter().map(|(g, _)| *g).collect();
+                    let ids: Vec<&str> = wanted.iter().map(|(_, i)| *i).collect();
                     let rows: Vec<RecordRow> = records::table
-                        .filter(records::grid.eq_any(&grids))
+                        .filter(records::grid.eq_any(grids))
                         .filter(records::id.eq_any(&ids))
                         .select(RecordRow::as_select())
                         .load(c)?;
                     out.extend(
                         rows.into_iter()
-                            .filter(|r| chunk.iter().any(|(g, i)| *g == r.grid && *i == r.id)),
+                            .filter(|r| wanted.contains(&(r.grid.as_str(), r.id.as_str()))),
                     );
                 }
                 Ok(out)
