@@ -26,6 +26,7 @@ pub mod dispatch;
 pub mod error;
 pub mod fixture;
 pub mod housekeeping;
+pub mod import;
 pub mod inbox;
 pub mod ingest;
 pub mod metrics;

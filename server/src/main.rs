@@ -87,6 +87,32 @@ enum Command {
         #[command(flatten)]
         blobs: BlobFlags,
     },
+    /// Import existing registers (households 房屋户, places 场所, residents
+    /// 人口) from an .xlsx (a sheet per register, named by its Chinese label
+    /// or code) or a .csv (one register, from --collection or its headers).
+    /// Templates: GET /v1/import/templates/registers.xlsx. Each row becomes
+    /// one change of the user's `import` device; a row whose record exists
+    /// (same ID number; same grid and address; same grid, name and address)
+    /// updates only what differs. Refused rows are listed with row, column
+    /// and reason, and written to the report (docs/OPERATIONS.md).
+    Import {
+        /// The org node imported to: every row's grid must lie in it.
+        #[arg(long)]
+        node: String,
+        /// The supervisor or admin (whose node contains --node) who imports.
+        #[arg(long)]
+        user: String,
+        /// A CSV's register: household, place, resident or its Chinese
+        /// label (default: found from the headers).
+        #[arg(long)]
+        collection: Option<String>,
+        /// Where the report of refused rows goes [default: beside FILE, as
+        /// FILE's name with `.report.csv`].
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+        /// The .xlsx or .csv file (UTF-8, or GBK/GB18030 as Excel saves it).
+        file: std::path::PathBuf,
+    },
 }
 
 /// Say why and exit with status 1.
@@ -205,6 +231,42 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ))?;
             print!("{report}");
             println!("{}", fixture::logins(&report.logins, Some(3)));
+        }
+        Command::Import {
+            node,
+            user,
+            collection,
+            report,
+            file,
+        } => {
+            let opts = gridsync_server::import::Options {
+                node,
+                user,
+                file: file.clone(),
+                collection,
+            };
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} rows ({elapsed}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_message(format!("importing {}", file.display()));
+            let summary = gridsync_server::import::run(&store, &opts, &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
+            let summary = summary.unwrap_or_else(|e| fail(e));
+            let path =
+                report.unwrap_or_else(|| gridsync_server::import::report::default_path(&file));
+            std::fs::write(
+                &path,
+                gridsync_server::import::report::to_csv(&summary.refusals)?,
+            )
+            .map_err(|e| format!("the report {}: {e}", path.display()))?;
+            print!("{summary}");
+            println!("report: {}", path.display());
         }
         Command::CreateAdmin {
             username,

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod duplicates;
 pub mod handover;
 pub mod health;
+pub mod imports;
 pub mod inbox;
 pub mod json;
 pub mod openapi;

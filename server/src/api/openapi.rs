@@ -14,8 +14,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, inbox, records, reports, sync,
-    webhooks,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, records,
+    reports, sync, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -73,6 +73,7 @@ use super::{
         webhooks::stop,
         webhooks::deliveries,
         webhooks::retry,
+        imports::template,
         cases::sweep,
         cases::rules,
         reports::summary,

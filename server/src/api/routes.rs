@@ -7,8 +7,8 @@
 use actix_web::web;
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, inbox, openapi, records,
-    reports, sync, webhooks,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, openapi,
+    records, reports, sync, webhooks,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -71,6 +71,7 @@ routes! {
     post "/v1/deliveries/{id}/retry" => webhooks::retry,
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
     post "/v1/duplicates/{id_number}/merge" => duplicates::merge,
+    get "/v1/import/templates/{file}" => imports::template,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,
     get "/v1/reports/summary" => reports::summary,

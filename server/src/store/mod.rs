@@ -586,6 +586,7 @@ impl Store {
 pub mod attachments;
 pub mod duplicates;
 pub mod identity;
+pub mod imports;
 pub mod pull;
 pub mod reports;
 pub mod webhooks;
