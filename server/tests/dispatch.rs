@@ -280,9 +280,13 @@ fn the_inbox_lists_what_is_yours_to_do(b: &Backend) {
         .unwrap();
     assert_eq!(item["label"], "交给我");
 
-    // The department: what is dispatched to it.
+    // The department: what is dispatched to it, by the API and with a
+    // pull of its phone (which pulls no grid).
     let (_, inbox) = s.get_as(&water.token, "/v1/inbox");
     assert_eq!(kinds(&inbox, "assigned"), [dispatched.to_string()]);
+    let (st, pulled) = s.sync(&water.token, json!({"actor": water.actor()}));
+    assert_eq!(st, 200, "{pulled}");
+    assert_eq!(pulled["inbox"]["items"], inbox["items"], "{pulled}");
     assert!(kinds(&inbox, "conflict").is_empty());
 
     // The district chief: refused changes to decide; grid-level cases are
