@@ -28,8 +28,10 @@ use crate::state::AppState;
 use crate::store::webhooks::Attempt;
 
 /// The waits before the 2nd, 3rd… attempt (seconds): about 28 hours in all,
-/// twelve attempts, then the delivery is given up.
-pub const BACKOFF_SECS: [i64; 11] = [2, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14_400, 43_200];
+/// thirteen attempts, then the delivery is given up.
+pub const BACKOFF_SECS: [i64; 12] = [
+    2, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200,
+];
 
 /// How often the server looks for deliveries due.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -242,8 +244,12 @@ mod tests {
         let now = 1_000_000;
         assert_eq!(next_attempt(1, now), Some(now + 2_000));
         assert_eq!(next_attempt(2, now), Some(now + 10_000));
-        assert_eq!(next_attempt(11, now), Some(now + 43_200_000));
-        assert_eq!(next_attempt(12, now), None, "twelve attempts, then failed");
+        assert_eq!(next_attempt(12, now), Some(now + 43_200_000));
+        assert_eq!(
+            next_attempt(13, now),
+            None,
+            "thirteen attempts, then failed"
+        );
         assert_eq!(next_attempt(0, now), None);
         let total: i64 = BACKOFF_SECS.iter().sum();
         assert!((24 * 3600..30 * 3600).contains(&total), "{total}");
