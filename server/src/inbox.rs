@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use gridsync_core::wire::{Inbox, InboxItem, InboxKind};
 use gridsync_core::{Level, Record, Schema};
 
-use crate::auth::policy::{NodeLevel, OrgTree, Role, Scope};
+use crate::auth::policy::{NodeLevel, Role, Scope};
 use crate::db::models::{QuarantineRow, RecordRow};
 use crate::dispatch;
 use crate::reports::label_of;
@@ -34,16 +34,13 @@ const DAY_MS: i64 = 24 * 3_600_000;
 pub struct Person<'a> {
     pub username: &'a str,
     pub scope: &'a Scope,
-    pub tree: &'a OrgTree,
 }
 
 impl Person<'_> {
     /// The level of the cases the person handles (none: a department's
     /// staff handle what is dispatched, at any level).
     fn handles(&self) -> Option<Level> {
-        self.tree
-            .level(&self.scope.node)
-            .and_then(NodeLevel::handling_level)
+        self.scope.level.and_then(NodeLevel::handling_level)
     }
 }
 

@@ -6,7 +6,7 @@ use gridsync_core::wire::Inbox;
 
 use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
-use crate::auth::{load_tree, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::inbox::{has_inbox, inbox, Person};
 
@@ -38,11 +38,9 @@ pub async fn my_inbox(
     let who = caller.clone();
     let out = web::block(move || {
         let scope = who.scope(&store)?;
-        let tree = load_tree(&store)?;
         let person = Person {
             username: &who.username,
             scope: &scope,
-            tree: &tree,
         };
         inbox(&store, &person, now_ms())
     })

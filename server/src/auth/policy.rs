@@ -213,6 +213,8 @@ impl OrgTree {
 pub struct Scope {
     pub role: Role,
     pub node: String,
+    /// The level of the node (none: a node the tree does not hold).
+    pub level: Option<NodeLevel>,
     pub grids: BTreeSet<String>,
 }
 
@@ -221,6 +223,7 @@ impl Scope {
         Scope {
             role,
             node: node.to_owned(),
+            level: tree.level(node),
             grids: tree.grids_under(node),
         }
     }
