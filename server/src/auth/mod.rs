@@ -207,20 +207,27 @@ impl FromRequest for Caller {
             Some(_) => None,
             None => req.cookie(session::COOKIE).map(|c| c.value().to_owned()),
         };
-        let h = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let sent = (
-            req.method().as_str().to_owned(),
-            h("origin"),
-            h("sec-fetch-site"),
-            req.connection_info().host().to_owned(),
-            h(session::CSRF_HEADER),
-        );
+        // Where a cookie request came from, read only for those: a phone's
+        // bearer request (every sync) pays nothing for the desk.
+        let sent = cookie.as_ref().map(|_| {
+            let h = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (
+                req.method().as_str().to_owned(),
+                h("origin"),
+                h("sec-fetch-site"),
+                req.connection_info().host().to_owned(),
+                h(session::CSRF_HEADER),
+            )
+        });
         let forgery = move |family: &str| {
+            let Some(sent) = sent.as_ref() else {
+                return Some("the request's origin was not read");
+            };
             session::csrf_refusal(
                 &session::Origin {
                     method: &sent.0,
