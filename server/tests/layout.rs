@@ -10,7 +10,9 @@ mod common;
 use common::Backend;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use gridsync_server::db::citus::{placement, Layout, Want, COORDINATOR, DISTRIBUTED, REFERENCE};
+use gridsync_server::db::citus::{
+    placement, Layout, Want, COORDINATOR, DISTRIBUTED, LOCAL, REFERENCE,
+};
 use gridsync_server::db::{Conn, Pool};
 
 #[test]
@@ -109,6 +111,13 @@ fn postgres_migrate_places_the_tables_for_the_backend() {
             placement(&mut c, t).unwrap().as_deref(),
             Some("ns"),
             "{t} stays on the coordinator"
+        );
+    }
+    for t in LOCAL {
+        assert_eq!(
+            placement(&mut c, t).unwrap().as_deref(),
+            None,
+            "{t} is a plain table, outside Citus's metadata"
         );
     }
     // One grid, one worker: its rows of every table sit together.

@@ -1,1 +1,1 @@
-ALTER TABLE devices DROP COLUMN last_sync_at;
+DROP TABLE device_syncs;

@@ -347,14 +347,14 @@ async function devices(a) {
   let all = list.devices || [];
   const p = panel(a);
   const filterText = h("input", { id: "device-filter", type: "search", placeholder: t("设备、账号或姓名", "Device, username or name") });
-  const showRevoked = h("input", { id: "device-revoked", type: "checkbox" });
+  const hideRevoked = h("input", { id: "device-hide-revoked", type: "checkbox" });
   const count = h("p", { class: "admin-count", id: "device-count" });
   const holder = h("div");
   const STALE = 3 * 86400e3;
 
   function draw() {
     const q = filterText.value.trim().toLowerCase();
-    const shown = all.filter((d) => (showRevoked.checked || !d.revoked_at)
+    const shown = all.filter((d) => (!hideRevoked.checked || !d.revoked_at)
       && (!q || [d.name, d.username, d.full_name, d.node].some((s) => (s || "").toLowerCase().includes(q))));
     count.textContent = t(`共 ${shown.length} 台（全部 ${all.length}）`, `${shown.length} of ${all.length} devices`);
     const heads = [t("设备", "Device"), t("用户", "User"), t("所属节点", "Node"), t("登记时间", "Registered"), t("最近同步", "Last sync"), t("状态", "State"), t("操作", "Actions")];
@@ -394,13 +394,13 @@ async function devices(a) {
   }
 
   filterText.addEventListener("input", draw);
-  showRevoked.addEventListener("change", draw);
+  hideRevoked.addEventListener("change", draw);
   a.body.append(
     h("h2", {}, t("设备", "Devices")),
     admin ? null : h("p", { class: "admin-hint" }, t("您可查看辖区内用户的设备；吊销设备请联系管理员。", "You see the devices of the users in your area; ask an admin to revoke one.")),
     h("div", { class: "admin-toolbar" },
       field(t("筛选", "Filter"), filterText),
-      h("label", { class: "admin-check" }, showRevoked, h("span", {}, t("显示已吊销", "Show revoked")))),
+      h("label", { class: "admin-check" }, hideRevoked, h("span", {}, t("隐藏已吊销", "Hide revoked")))),
     p.box, count, holder);
   draw();
 }
@@ -526,13 +526,13 @@ async function importer(a) {
       t(`拒收的行（${r.refusals.length + r.more_refusals}）`, `Refused rows (${r.refusals.length + r.more_refusals})`))
       : h("p", {}, t("没有拒收的行。", "No row refused."));
     report.dataset.run = r.dry_run ? "dry" : "done";
-    report.replaceChildren(
+    report.replaceChildren(h("div", {},
       h("h3", {}, r.dry_run ? t(`检查结果：${r.file}（${r.rows} 行，未写入）`, `Check of ${r.file} (${r.rows} rows, nothing written)`)
         : t(`已导入：${r.file}（${r.rows} 行）`, `Imported ${r.file} (${r.rows} rows)`)),
       r.encoding ? h("p", { class: "admin-muted" }, t(`编码 ${r.encoding}`, `Encoding ${r.encoding}`)) : null,
       r.skipped.map((s) => h("p", { class: "admin-muted" }, t("跳过：", "Skipped: ") + s)),
       counts, refusals,
-      r.more_refusals ? h("p", { class: "admin-muted" }, t(`另有 ${r.more_refusals} 条未列出`, `${r.more_refusals} more not listed`)) : null);
+      r.more_refusals ? h("p", { class: "admin-muted" }, t(`另有 ${r.more_refusals} 条未列出`, `${r.more_refusals} more not listed`)) : null));
   }
 
   const form = h("form", { id: "import-form", class: "admin-form" },

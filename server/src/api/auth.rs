@@ -299,6 +299,9 @@ pub struct ListedDevice {
     full_name: String,
     /// Its user's node now.
     node: String,
+    /// When it last synced, ms since the epoch, to the minute (`null`:
+    /// never).
+    last_sync_at: Option<i64>,
 }
 
 /// Devices.
@@ -393,6 +396,7 @@ pub async fn list_devices(
             .filter(|u| lists_devices_of(&caller, &tree, u))
             .map(|u| (u.id, u))
             .collect();
+        let synced = store.last_syncs()?;
         let listed = store
             .devices(mine)?
             .into_iter()
@@ -402,6 +406,7 @@ pub async fn list_devices(
                     username: user.username.clone(),
                     full_name: user.full_name.clone(),
                     node: user.node.clone(),
+                    last_sync_at: synced.get(&device.id).copied(),
                     device,
                 })
             })

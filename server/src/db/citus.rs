@@ -51,6 +51,13 @@ pub const REFERENCE: [&str; 9] = [
 /// refreshes go on while a worker is down.
 pub const COORDINATOR: [&str; 3] = ["users", "devices", "refresh_tokens"];
 
+/// Plain tables on the coordinator, outside Citus's metadata: written on
+/// every sync, they have no foreign key, so a write locks nothing on the
+/// workers. (A write to a [`COORDINATOR`] table locks the reference table
+/// its keys point to on every node, and a worker leaving the cluster waits
+/// for that lock: written per sync, it deadlocked with `citus_remove_node`.)
+pub const LOCAL: [&str; 1] = ["device_syncs"];
+
 /// How the store is laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {

@@ -126,7 +126,14 @@ diesel::table! {
         name -> Text,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
-        last_sync_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// When each device last synced (migration 000015_device_last_sync).
+    device_syncs (device_id) {
+        device_id -> Text,
+        at -> BigInt,
     }
 }
 

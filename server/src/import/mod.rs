@@ -38,7 +38,6 @@ use self::report::{Counts, Summary};
 use self::row::{change_for, Layout, Parsed, Refusal, Wanted};
 use crate::api::now_ms;
 use crate::auth::policy::{NodeLevel, OrgTree, Role};
-use crate::db::models::DeviceRow;
 use crate::store::identity::AuditEntry;
 use crate::store::{allow_all, ChangeResult, Push, Store, StoreError};
 
@@ -199,30 +198,24 @@ fn check_grid(
 /// on the first import (an actor of its own, so the audit and the rankings
 /// see who imported).
 fn device_of(store: &Store, user_id: i64) -> Result<(String, u32), StoreError> {
-    let device = match import_device(store, user_id)? {
-        Some(d) => d,
-        None => {
-            store.register_device(user_id, &Uuid::new_v4().to_string(), DEVICE_NAME, now_ms())?
-        }
-    };
-    actor_of(device)
+    store.own_device(user_id, DEVICE_NAME, now_ms())
 }
 
-/// The user's import device, if an import registered one.
-fn import_device(store: &Store, user_id: i64) -> Result<Option<DeviceRow>, StoreError> {
-    Ok(store
+/// The user's import device and its actor, if an import registered one:
+/// what a dry run makes its changes as (it registers nothing).
+fn known_device(store: &Store, user_id: i64) -> Result<Option<(String, u32)>, StoreError> {
+    let Some(device) = store
         .devices(Some(user_id))?
         .into_iter()
-        .find(|d| d.name == DEVICE_NAME && d.revoked_at.is_none()))
-}
-
-/// A device's id and actor.
-fn actor_of(device: DeviceRow) -> Result<(String, u32), StoreError> {
+        .find(|d| d.name == DEVICE_NAME && d.revoked_at.is_none())
+    else {
+        return Ok(None);
+    };
     let actor = u32::try_from(device.actor).map_err(|_| StoreError::Corrupt {
         id: device.id.clone(),
         reason: format!("actor {} out of range", device.actor),
     })?;
-    Ok((device.id, actor))
+    Ok(Some((device.id, actor)))
 }
 
 /// The records of the node's grids that rows may register again, by key:
@@ -366,10 +359,7 @@ pub fn run(
     // device would if there is one, else as a placeholder actor, and sends
     // none of them.
     let (device, actor) = if opts.dry_run {
-        import_device(store, user.id)?
-            .map(actor_of)
-            .transpose()?
-            .unwrap_or((String::new(), u32::MAX))
+        known_device(store, user.id)?.unwrap_or((String::new(), u32::MAX))
     } else {
         device_of(store, user.id)?
     };

@@ -2,6 +2,8 @@
 //! quarantine decisions. Writes go through the same serialized
 //! write transaction as sync batches (ids are allocated in it).
 
+use std::collections::HashMap;
+
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
@@ -16,6 +18,16 @@ pub const FIRST_DEVICE_ACTOR: i64 = 1000;
 
 /// How fresh a device's last sync time is kept: a sync writes it only when
 /// the stored one is older than this.
+/// Who wrote with an actor: the user and the device (a phone, or `desk` for
+/// what they did on the desk).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Author {
+    pub username: String,
+    pub full_name: String,
+    /// The device's name.
+    pub device: String,
+}
+
 pub const LAST_SYNC_GRAIN_MS: i64 = 60_000;
 
 /// Filters of the audit log; each given one must hold.
@@ -72,7 +84,7 @@ macro_rules! identity_queries {
         mod $module {
             use super::*;
             use crate::db::schema::{
-                audit_log, devices, org_nodes, quarantine, refresh_tokens, users,
+                audit_log, device_syncs, devices, org_nodes, quarantine, refresh_tokens, users,
             };
             use diesel::dsl::max;
             use diesel::prelude::*;
@@ -334,7 +346,6 @@ macro_rules! identity_queries {
                     name: name.to_owned(),
                     created_at: now,
                     revoked_at: None,
-                    last_sync_at: None,
                 };
                 diesel::insert_into(devices::table)
                     .values(&row)
@@ -524,14 +535,37 @@ macro_rules! identity_queries {
                     .load(c)?)
             }
 
+            pub(super) fn authors(
+                c: &mut $conn,
+                actors: &[i64],
+            ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+                Ok(devices::table
+                    .inner_join(users::table.on(users::id.eq(devices::user_id)))
+                    .filter(devices::actor.eq_any(actors.to_vec()))
+                    .select((devices::actor, users::username, users::full_name, devices::name))
+                    .load(c)?)
+            }
+
+            pub(super) fn last_sync(c: &mut $conn, id: &str) -> Result<Option<i64>, StoreError> {
+                Ok(device_syncs::table
+                    .find(id)
+                    .select(device_syncs::at)
+                    .first(c)
+                    .optional()?)
+            }
+
+            pub(super) fn last_syncs(c: &mut $conn) -> Result<Vec<(String, i64)>, StoreError> {
+                Ok(device_syncs::table
+                    .select((device_syncs::device_id, device_syncs::at))
+                    .load(c)?)
+            }
+
             pub(super) fn note_sync(c: &mut $conn, id: &str, now: i64) -> Result<(), StoreError> {
-                diesel::update(devices::table.find(id))
-                    .filter(
-                        devices::last_sync_at
-                            .is_null()
-                            .or(devices::last_sync_at.le(now - LAST_SYNC_GRAIN_MS)),
-                    )
-                    .set(devices::last_sync_at.eq(now))
+                diesel::insert_into(device_syncs::table)
+                    .values((device_syncs::device_id.eq(id), device_syncs::at.eq(now)))
+                    .on_conflict(device_syncs::device_id)
+                    .do_update()
+                    .set(device_syncs::at.eq(now))
                     .execute(c)?;
                 Ok(())
             }
@@ -700,13 +734,37 @@ impl Store {
     /// [`LAST_SYNC_GRAIN_MS`]. Written only when the stored time is older
     /// (read first, so a phone syncing often takes no write lock each time).
     pub fn note_sync(&self, device: &str, now: i64) -> Result<(), StoreError> {
-        let stale = self
-            .device(device)?
-            .is_some_and(|d| d.last_sync_at.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS));
+        let stale = read_tx!(self, last_sync(device))?.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS);
         if stale {
             write_tx!(self, note_sync(device, now))?;
         }
         Ok(())
+    }
+
+    /// Whose the actors are: each actor's user and device, by actor (an
+    /// actor no device holds, the server's own, is left out).
+    pub fn authors(&self, actors: &[i64]) -> Result<HashMap<i64, Author>, StoreError> {
+        if actors.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(read_tx!(self, authors(actors))?
+            .into_iter()
+            .map(|(actor, username, full_name, device)| {
+                (
+                    actor,
+                    Author {
+                        username,
+                        full_name,
+                        device,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// When each device that ever synced last did, by device id.
+    pub fn last_syncs(&self) -> Result<HashMap<String, i64>, StoreError> {
+        Ok(read_tx!(self, last_syncs())?.into_iter().collect())
     }
 
     pub fn quarantined_change(&self, id: i64) -> Result<Option<QuarantineRow>, StoreError> {
