@@ -16,7 +16,7 @@ use crate::auth::policy::{Role, Scope};
 use crate::auth::Caller;
 use crate::db::models::{QuarantineRow, RecordRow};
 use crate::error::ApiError;
-use crate::store::identity::AuditEntry;
+use crate::store::identity::{AuditEntry, Author};
 use crate::store::{RecordQuery, Store, StoreError};
 
 const MAX_LIMIT: i64 = 1000;
@@ -300,6 +300,10 @@ pub struct RecordDetail {
     record: RecordOut,
     history: Vec<HistoryItem>,
     attachments: Vec<AttachmentOut>,
+    /// Whose the actors of its history and of its conflicting values are,
+    /// by actor (an actor absent here is the server's own: its sweeps and
+    /// merges).
+    authors: BTreeMap<i64, Author>,
 }
 
 /// One record with its change history and the attachments it refers to.
@@ -350,10 +354,15 @@ pub async fn record(
         let (row, changes) = readable.remove(0);
         audit_key_persons(&store, &who, std::slice::from_ref(&row), "record")?;
         let attachments = store.record_attachments(&row.grid, &key)?;
-        Ok::<_, StoreError>(Ok((row, changes, attachments)))
+        let mut actors: Vec<i64> = changes.iter().map(|c| c.actor).collect();
+        actors.extend(writers(&row, &who)?);
+        actors.sort_unstable();
+        actors.dedup();
+        let authors = store.authors(&actors)?;
+        Ok::<_, StoreError>(Ok((row, changes, attachments, authors)))
     })
     .await??;
-    let (row, changes, attachments) = match found {
+    let (row, changes, attachments, authors) = match found {
         Ok(found) => found,
         Err(grids) if grids.is_empty() => {
             return Err(ApiError::NotFound {
@@ -402,7 +411,20 @@ pub async fn record(
         record: record_out(&row, &caller)?,
         history,
         attachments,
+        authors: authors.into_iter().collect(),
     }))
+}
+
+/// The actors of a record's conflicting values.
+fn writers(row: &RecordRow, caller: &Caller) -> Result<Vec<i64>, StoreError> {
+    let view = view_of(row, caller).map_err(|e| StoreError::Corrupt {
+        id: row.id.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(view
+        .conflicts()
+        .flat_map(|(_, vals)| vals.iter().map(|w| i64::from(w.actor)))
+        .collect())
 }
 
 /// An attachment a record refers to, and whether its bytes have arrived
@@ -430,6 +452,8 @@ pub struct ConflictOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConflictsOut {
     records: Vec<ConflictOut>,
+    /// Whose the writers' actors are (as on a record's page).
+    authors: BTreeMap<i64, Author>,
 }
 
 /// The records of a grid whose fields hold concurrent values (at most
@@ -457,7 +481,7 @@ pub async fn grid_conflicts(
     grid_param(&grid)?;
     let store = state.store.clone();
     let who = caller.clone();
-    let rows = web::block(move || {
+    let (rows, authors) = web::block(move || {
         let scope = who.scope(&store)?;
         if !scope.has_grid(&grid) {
             return Ok(Err(outside(&grid, &scope)));
@@ -465,7 +489,14 @@ pub async fn grid_conflicts(
         let collections: Vec<String> = who.role.reads().iter().map(|c| c.to_string()).collect();
         let rows = store.conflicts(&grid, &collections, MAX_LIMIT)?;
         audit_key_persons(&store, &who, &rows, &format!("conflicts of grid {grid}"))?;
-        Ok::<_, StoreError>(Ok(rows))
+        let mut actors = Vec::new();
+        for row in &rows {
+            actors.extend(writers(row, &who)?);
+        }
+        actors.sort_unstable();
+        actors.dedup();
+        let authors = store.authors(&actors)?;
+        Ok::<_, StoreError>(Ok((rows, authors)))
     })
     .await???;
     let records = rows
@@ -483,7 +514,10 @@ pub async fn grid_conflicts(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(HttpResponse::Ok().json(ConflictsOut { records }))
+    Ok(HttpResponse::Ok().json(ConflictsOut {
+        records,
+        authors: authors.into_iter().collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
