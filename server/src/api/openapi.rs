@@ -14,8 +14,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, records,
-    reports, sync, webhooks,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, insight,
+    records, reports, sync, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -81,6 +81,10 @@ use super::{
         reports::overdue_lists,
         reports::rankings,
         reports::daily_brief,
+        insight::trend_report,
+        insight::chart_svg,
+        insight::map,
+        insight::search,
         reports::dashboard,
         reports::dashboard_asset,
     ),

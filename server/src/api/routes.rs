@@ -7,8 +7,8 @@
 use actix_web::web;
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, openapi,
-    records, reports, sync, webhooks,
+    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, insight,
+    openapi, records, reports, sync, webhooks,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -79,6 +79,10 @@ routes! {
     get "/v1/reports/overdue" => reports::overdue_lists,
     get "/v1/reports/ranking" => reports::rankings,
     get "/v1/reports/brief" => reports::daily_brief,
+    get "/v1/reports/trend" => insight::trend_report,
+    get "/v1/reports/chart.svg" => insight::chart_svg,
+    get "/v1/reports/map" => insight::map,
+    get "/v1/search" => insight::search,
     get "/dashboard" => reports::dashboard,
     get "/dashboard/{asset}" => reports::dashboard_asset,
 }
