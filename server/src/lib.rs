@@ -10,6 +10,7 @@
 //! - [`sync`]: the pull decisions (changes or record states, cursors) as pure
 //!   functions.
 //! - [`auth`]: users, devices, tokens, the org tree and who may do what.
+//! - [`desk`]: the desk's actions on records, as changes of the user's own actor.
 //! - [`api`]: thin HTTP handlers; [`error`]: the one API error type.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`reports`]: supervisor reports (periods, figures, rankings, exports).
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod db;
+pub mod desk;
 pub mod dispatch;
 pub mod error;
 pub mod fixture;

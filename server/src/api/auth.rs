@@ -10,7 +10,7 @@ use super::{now_ms, AppState};
 use crate::auth::policy::Role;
 use crate::auth::tokens::{self, REFRESH_TTL_SECS};
 use crate::auth::{password, Caller};
-use crate::db::models::{DeviceRow, RefreshRow};
+use crate::db::models::{DeviceRow, RefreshRow, UserRow};
 use crate::error::ApiError;
 use crate::store::identity::Rotation;
 use crate::store::{Store, StoreError};
@@ -29,7 +29,7 @@ pub struct TokenPair {
 }
 
 /// A new access token and a new refresh token of a new family.
-fn issue(
+pub(super) fn issue(
     state: &AppState,
     store: &Store,
     user_id: i64,
@@ -111,14 +111,57 @@ pub async fn login(
         password,
         device,
     } = body.into_inner();
-    let address = crate::access::client_address(&req, &state.limits.trusted_proxies);
+    let user = authenticate(&state, &req, username, password).await?;
+    let st = state.clone();
+    let user_id = user.id;
+    let tokens = web::block(move || {
+        if let Some(d) = &device {
+            match st.store.device(d)? {
+                Some(row) if row.user_id == user_id && row.revoked_at.is_none() => {}
+                _ => return Ok(None),
+            }
+        }
+        issue(&st, &st.store, user_id, device.as_deref()).map(Some)
+    })
+    .await??
+    .ok_or_else(|| ApiError::Forbidden {
+        code: "device_not_yours",
+        message: "that device is not an active device of this user".into(),
+    })?;
+    Ok(HttpResponse::Ok().json(LoginOut {
+        tokens,
+        user: SignedIn::from(user),
+    }))
+}
+
+impl From<UserRow> for SignedIn {
+    fn from(user: UserRow) -> Self {
+        SignedIn {
+            id: user.id,
+            username: user.username,
+            full_name: user.full_name,
+            role: user.role,
+            node: user.node,
+        }
+    }
+}
+
+/// Check a username and password, throttled per account and per address
+/// (docs/ACCESS.md): the user, or `invalid_credentials` (an unknown user
+/// answers the same, as slowly), or `too_many_requests`.
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    username: String,
+    password: String,
+) -> Result<UserRow, ApiError> {
+    let address = crate::access::client_address(req, &state.limits.trusted_proxies);
     state.auth.allow_login(&username, &address)?;
     let name = username.clone();
     let st = state.clone();
     let _turn = state.auth.hashing_turn().await;
-    let result = web::block(move || {
-        let store = &st.store;
-        let Some(user) = store.user_by_name(&username)? else {
+    let found = web::block(move || {
+        let Some(user) = st.store.user_by_name(&username)? else {
             // Spend the same time as a real check, so that timing tells nothing.
             password::verify_nothing(&password);
             return Ok(None);
@@ -126,40 +169,17 @@ pub async fn login(
         if user.disabled || !password::verify(&password, &user.password_hash) {
             return Ok(None);
         }
-        if let Some(d) = &device {
-            match store.device(d)? {
-                Some(row) if row.user_id == user.id && row.revoked_at.is_none() => {}
-                _ => return Ok(Some(Err(user))),
-            }
-        }
-        let pair = issue(&st, store, user.id, device.as_deref())?;
-        Ok::<_, StoreError>(Some(Ok((user, pair))))
+        Ok::<_, StoreError>(Some(user))
     })
     .await??;
-    if result.is_none() {
+    found.ok_or_else(|| {
         state.auth.login_failed(&name, &address);
         state.metrics.login_failures.inc();
-    }
-    match result {
-        None => Err(ApiError::Unauthorized {
+        ApiError::Unauthorized {
             code: "invalid_credentials",
             message: "wrong username or password".into(),
-        }),
-        Some(Err(_)) => Err(ApiError::Forbidden {
-            code: "device_not_yours",
-            message: "that device is not an active device of this user".into(),
-        }),
-        Some(Ok((user, tokens))) => Ok(HttpResponse::Ok().json(LoginOut {
-            tokens,
-            user: SignedIn {
-                id: user.id,
-                username: user.username,
-                full_name: user.full_name,
-                role: user.role,
-                node: user.node,
-            },
-        })),
-    }
+        }
+    })
 }
 
 /// `POST /v1/auth/refresh` body.

@@ -4,7 +4,9 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod cases;
+pub mod desk;
 pub mod duplicates;
+pub mod edits;
 pub mod handover;
 pub mod health;
 pub mod imports;
@@ -17,6 +19,7 @@ pub mod records;
 pub mod reports;
 pub mod routes;
 pub mod schemas;
+pub mod session;
 pub mod sync;
 pub mod webhooks;
 

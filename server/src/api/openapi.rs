@@ -14,8 +14,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, insight,
-    records, reports, sync, webhooks,
+    admin, attachments, auth, cases, desk, duplicates, edits, handover, health, imports, inbox,
+    insight, records, reports, session, sync, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -47,11 +47,15 @@ use super::{
         records::grid_records,
         records::grid_conflicts,
         records::record,
+        edits::edit,
         records::quarantine,
         sync::accept_quarantined,
         sync::reject_quarantined,
         auth::login,
         auth::refresh,
+        session::sign_in,
+        session::current,
+        session::sign_out,
         auth::register_device,
         auth::list_devices,
         auth::revoke_device,
@@ -85,8 +89,10 @@ use super::{
         insight::chart_svg,
         insight::map,
         insight::search,
-        reports::dashboard,
-        reports::dashboard_asset,
+        desk::page,
+        desk::asset,
+        desk::dashboard,
+        desk::favicon,
     ),
     components(schemas(super::schemas::ErrorBody)),
     modifiers(&Security),
@@ -98,7 +104,8 @@ use super::{
         (name = "auth", description = "Login, tokens and devices (docs/ACCESS.md)"),
         (name = "admin", description = "The org tree, users, the audit log, the sweep"),
         (name = "cases", description = "Cases beyond one grid, deadline rules (docs/WORKFLOWS.md)"),
-        (name = "reports", description = "Supervisor reports and the dashboard (docs/REPORTS.md)"),
+        (name = "reports", description = "Supervisor reports (docs/REPORTS.md)"),
+        (name = "desk", description = "The desk's pages (docs/REPORTS.md)"),
     ),
 )]
 pub struct ApiDoc;

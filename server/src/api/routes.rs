@@ -7,8 +7,8 @@
 use actix_web::web;
 
 use super::{
-    admin, attachments, auth, cases, duplicates, handover, health, imports, inbox, insight,
-    openapi, records, reports, sync, webhooks,
+    admin, attachments, auth, cases, desk, duplicates, edits, handover, health, imports, inbox,
+    insight, openapi, records, reports, session, sync, webhooks,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -45,11 +45,15 @@ routes! {
     get "/v1/grids/{grid}/records" => records::grid_records,
     get "/v1/grids/{grid}/conflicts" => records::grid_conflicts,
     get "/v1/records/{id}" => records::record,
+    post "/v1/records/{id}/edits" => edits::edit,
     get "/v1/quarantine" => records::quarantine,
     post "/v1/quarantine/{id}/accept" => sync::accept_quarantined,
     post "/v1/quarantine/{id}/reject" => sync::reject_quarantined,
     post "/v1/auth/login" => auth::login,
     post "/v1/auth/refresh" => auth::refresh,
+    post "/v1/auth/session" => session::sign_in,
+    get "/v1/auth/session" => session::current,
+    delete "/v1/auth/session" => session::sign_out,
     post "/v1/devices" => auth::register_device,
     get "/v1/devices" => auth::list_devices,
     post "/v1/devices/{id}/revoke" => auth::revoke_device,
@@ -83,8 +87,10 @@ routes! {
     get "/v1/reports/chart.svg" => insight::chart_svg,
     get "/v1/reports/map" => insight::map,
     get "/v1/search" => insight::search,
-    get "/dashboard" => reports::dashboard,
-    get "/dashboard/{asset}" => reports::dashboard_asset,
+    get "/desk" => desk::page,
+    get "/desk/{asset}" => desk::asset,
+    get "/dashboard" => desk::dashboard,
+    get "/favicon.ico" => desk::favicon,
 }
 
 #[cfg(test)]

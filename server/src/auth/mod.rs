@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod password;
 pub mod policy;
+pub mod session;
 pub mod tokens;
 
 use std::future::Future;
@@ -137,6 +138,8 @@ pub struct Caller {
     pub node: String,
     pub device: Option<CallerDevice>,
     pub address: Option<String>,
+    /// Signed in through a desk session (the cookie): its login family.
+    pub session: Option<String>,
 }
 
 impl Caller {
@@ -198,16 +201,73 @@ impl FromRequest for Caller {
         let address = req
             .app_data::<web::Data<AppState>>()
             .map(|st| crate::access::client_address(req, &st.limits.trusted_proxies));
+        // A desk session's cookie stands in for the header; a write with
+        // it must prove it comes from the desk's own page.
+        let cookie = match header {
+            Some(_) => None,
+            None => req.cookie(session::COOKIE).map(|c| c.value().to_owned()),
+        };
+        let h = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let sent = (
+            req.method().as_str().to_owned(),
+            h("origin"),
+            h("sec-fetch-site"),
+            req.connection_info().host().to_owned(),
+            h(session::CSRF_HEADER),
+        );
+        let forgery = move |family: &str| {
+            session::csrf_refusal(
+                &session::Origin {
+                    method: &sent.0,
+                    origin: sent.1.as_deref(),
+                    fetch_site: sent.2.as_deref(),
+                    host: &sent.3,
+                    csrf: sent.4.as_deref(),
+                },
+                family,
+            )
+        };
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            let header = header.ok_or_else(|| {
-                unauthorized("missing_token", "send Authorization: Bearer <access token>")
-            })?;
-            let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-                unauthorized("missing_token", "send Authorization: Bearer <access token>")
-            })?;
-            let claims = state.auth.keys.verify(token.trim())?;
+            let (claims, session) = match (header, cookie) {
+                (Some(header), _) => {
+                    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+                        unauthorized("missing_token", "send Authorization: Bearer <access token>")
+                    })?;
+                    (state.auth.keys.verify(token.trim())?, None)
+                }
+                (None, Some(cookie)) => {
+                    let claims = state.auth.keys.verify(cookie.trim())?;
+                    let family = match (&claims.fam, &claims.dev) {
+                        (Some(f), None) => f.clone(),
+                        _ => {
+                            return Err(unauthorized(
+                                "invalid_token",
+                                "a session cookie holds a desk session's token",
+                            ))
+                        }
+                    };
+                    if let Some(why) = forgery(&family) {
+                        return Err(ApiError::Forbidden {
+                            code: "csrf_failed",
+                            message: why.into(),
+                        });
+                    }
+                    (claims, Some(family))
+                }
+                (None, None) => {
+                    return Err(unauthorized(
+                        "missing_token",
+                        "send Authorization: Bearer <access token>",
+                    ))
+                }
+            };
             let user_id: i64 = claims
                 .sub
                 .parse()
@@ -281,6 +341,7 @@ impl FromRequest for Caller {
                 node: user.node,
                 device,
                 address,
+                session,
             })
         })
     }

@@ -173,6 +173,18 @@ impl Keys {
     /// refresh family `family` (a login's; none for a token minted
     /// outside one, as tests do), valid from `now`.
     pub fn issue(&self, user: i64, device: Option<&str>, family: Option<&str>, now: i64) -> String {
+        self.issue_for(user, device, family, now, ACCESS_TTL_SECS)
+    }
+
+    /// [`Keys::issue`], living `ttl` seconds (a desk session's cookie).
+    pub fn issue_for(
+        &self,
+        user: i64,
+        device: Option<&str>,
+        family: Option<&str>,
+        now: i64,
+        ttl: i64,
+    ) -> String {
         let claims = Claims {
             sub: user.to_string(),
             dev: device.map(str::to_owned),
@@ -181,7 +193,7 @@ impl Keys {
             aud: AUDIENCE.into(),
             iat: now,
             nbf: now,
-            exp: now + ACCESS_TTL_SECS,
+            exp: now + ttl,
             jti: uuid::Uuid::new_v4().to_string(),
         };
         self.sign(&claims)

@@ -157,21 +157,7 @@ fn check_grid(
 /// on the first import (an actor of its own, so the audit and the rankings
 /// see who imported).
 fn device_of(store: &Store, user_id: i64) -> Result<(String, u32), StoreError> {
-    let known = store
-        .devices(Some(user_id))?
-        .into_iter()
-        .find(|d| d.name == DEVICE_NAME && d.revoked_at.is_none());
-    let device = match known {
-        Some(d) => d,
-        None => {
-            store.register_device(user_id, &Uuid::new_v4().to_string(), DEVICE_NAME, now_ms())?
-        }
-    };
-    let actor = u32::try_from(device.actor).map_err(|_| StoreError::Corrupt {
-        id: device.id.clone(),
-        reason: format!("actor {} out of range", device.actor),
-    })?;
-    Ok((device.id, actor))
+    store.own_device(user_id, DEVICE_NAME, now_ms())
 }
 
 /// The records of the node's grids that rows may register again, by key:

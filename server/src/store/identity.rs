@@ -353,6 +353,18 @@ macro_rules! identity_queries {
                     .first(c)?)
             }
 
+            pub(super) fn revoke_family(
+                c: &mut $conn,
+                family: &str,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                diesel::update(refresh_tokens::table.filter(refresh_tokens::family.eq(family)))
+                    .filter(refresh_tokens::revoked_at.is_null())
+                    .set(refresh_tokens::revoked_at.eq(now))
+                    .execute(c)?;
+                Ok(())
+            }
+
             pub(super) fn insert_refresh(
                 c: &mut $conn,
                 row: &RefreshRow,
@@ -548,6 +560,32 @@ impl Store {
         write_tx!(self, register_device(user_id, id, name, now))
     }
 
+    /// The user's active device named `name`, registered on first use: the
+    /// actor the server writes as on that user's behalf (their imports,
+    /// their desk), one per user and purpose, so a record's clock grows by
+    /// one actor per person, not per browser session or import run.
+    /// Answers `(device id, actor)`.
+    pub fn own_device(
+        &self,
+        user_id: i64,
+        name: &str,
+        now: i64,
+    ) -> Result<(String, u32), StoreError> {
+        let known = self
+            .devices(Some(user_id))?
+            .into_iter()
+            .find(|d| d.name == name && d.revoked_at.is_none());
+        let device = match known {
+            Some(d) => d,
+            None => self.register_device(user_id, &uuid::Uuid::new_v4().to_string(), name, now)?,
+        };
+        let actor = u32::try_from(device.actor).map_err(|_| StoreError::Corrupt {
+            id: device.id.clone(),
+            reason: format!("actor {} out of range", device.actor),
+        })?;
+        Ok((device.id, actor))
+    }
+
     pub fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError> {
         read_tx!(self, device(id))
     }
@@ -558,6 +596,12 @@ impl Store {
 
     pub fn revoke_device(&self, id: &str, now: i64) -> Result<DeviceRow, StoreError> {
         write_tx!(self, revoke_device(id, now))
+    }
+
+    /// End one login (a browser session's sign-out): its access tokens
+    /// are refused from the next request.
+    pub fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError> {
+        write_tx!(self, revoke_family(family, now))
     }
 
     pub fn insert_refresh(&self, row: &RefreshRow) -> Result<(), StoreError> {
