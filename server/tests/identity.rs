@@ -22,6 +22,9 @@ on_both_backends!(
     the_org_tree_is_managed_and_a_moved_grid_keeps_its_records,
     failed_logins_are_limited,
     client_addresses_come_from_trusted_proxies_only,
+    devices_are_listed_with_their_users_and_last_sync,
+    users_are_bound_to_departments_by_role_and_managed,
+    the_audit_log_is_filtered_by_who_what_and_when,
 );
 
 fn now() -> i64 {
@@ -834,4 +837,251 @@ fn client_addresses_come_from_trusted_proxies_only(b: &Backend) {
         "203.0.113.8",
         "the hop the proxy saw, not what the client wrote before it"
     );
+}
+
+/// The devices an admin, a supervisor and a worker list: with the user,
+/// the node and when each last synced; only an admin revokes, and the
+/// revocation is audited.
+fn devices_are_listed_with_their_users_and_last_sync(b: &Backend) {
+    let s = TestServer::start(b);
+    let admin = s.admin_token();
+    let mut near = Phone::enroll(&s, "near", "grid_worker", "g1", &["g1"]);
+    let far = Phone::enroll(&s, "far", "grid_worker", "g3", &["g3"]);
+    let boss = Phone::enroll(&s, "boss", "supervisor", "c1", &["g1"]);
+    let listed = |token: &str| -> Vec<Value> {
+        let (st, body) = s.get_as(token, "/v1/devices");
+        assert_eq!(st, 200, "{body}");
+        body["devices"].as_array().unwrap().clone()
+    };
+    let of = |devices: &[Value], id: &str| devices.iter().find(|d| d["id"] == id).cloned();
+    let all = listed(&admin);
+    let d = of(&all, &near.device_id).unwrap();
+    assert_eq!(
+        (
+            d["username"].as_str(),
+            d["full_name"].as_str(),
+            d["node"].as_str()
+        ),
+        (Some("near"), Some("near"), Some("g1"))
+    );
+    assert!(d["last_sync_at"].is_null(), "never synced: {d}");
+    let before = now() * 1000;
+    near.sync(&s);
+    let after = now() * 1000 + 1000;
+    let d = of(&listed(&admin), &near.device_id).unwrap();
+    let at = d["last_sync_at"].as_i64().expect("synced");
+    assert!(
+        (before - 1000..=after).contains(&at),
+        "{at} not in {before}..{after}"
+    );
+    // A supervisor lists the devices of the users under their node.
+    let seen = listed(&boss.token);
+    assert!(of(&seen, &near.device_id).is_some());
+    assert!(of(&seen, &boss.device_id).is_some());
+    assert!(of(&seen, &far.device_id).is_none(), "g3 is outside c1");
+    // A worker lists their own.
+    let own = listed(&far.token);
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["id"], far.device_id.as_str());
+    // Revoking is an admin's.
+    let revoke = |token: &str, id: &str| {
+        s.call(
+            s.authed(
+                ureq::post(&s.url(&format!("/v1/devices/{id}/revoke"))),
+                token,
+            ),
+            None,
+        )
+    };
+    let (st, body) = revoke(&boss.token, &near.device_id);
+    assert_eq!((st, body["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(revoke(&admin, &near.device_id).0, 200);
+    let d = of(&listed(&boss.token), &near.device_id).unwrap();
+    assert!(d["revoked_at"].is_i64());
+    assert_eq!(pull(&s, &near.token).1["code"], "device_revoked");
+    let (_, audit) = s.get_as(&admin, "/v1/audit?action=revoke_device");
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["target"], format!("device:{}", near.device_id));
+    assert_eq!(entries[0]["username"], common::ADMIN);
+}
+
+/// A department's users are bound to a department node and nobody else
+/// is, on create and on every change; users are disabled, enabled, given a
+/// new password and moved.
+fn users_are_bound_to_departments_by_role_and_managed(b: &Backend) {
+    let s = TestServer::start(b);
+    let admin = s.admin_token();
+    let post =
+        |path: &str, body: Value| s.call(s.authed(ureq::post(&s.url(path)), &admin), Some(body));
+    let patch =
+        |path: &str, body: Value| s.call(s.authed(ureq::patch(&s.url(path)), &admin), Some(body));
+    for (code, name) in [("water", "区水务局"), ("fire", "区消防救援大队")] {
+        let (st, body) = post(
+            "/v1/org/nodes",
+            json!({"code": code, "parent": "d", "level": "department", "name": name}),
+        );
+        assert_eq!(st, 201, "{body}");
+    }
+    let (st, body) = patch("/v1/org/nodes/fire", json!({"name": "区消防大队"}));
+    assert_eq!((st, body["name"].as_str()), (200, Some("区消防大队")));
+    let (st, body) = patch("/v1/org/nodes/fire", json!({"name": "  "}));
+    assert_eq!((st, body["code"].as_str()), (400, Some("invalid_name")));
+    let user = |name: &str, role: &str, node: &str| {
+        post(
+            "/v1/users",
+            json!({"username": name, "full_name": name, "password": PASSWORD, "role": role, "node": node}),
+        )
+    };
+    let code = |r: (u16, Value)| (r.0, r.1["code"].as_str().unwrap_or_default().to_owned());
+    let mismatch = (400, "role_node_mismatch".to_owned());
+    assert_eq!(code(user("d1", "department", "g1")), mismatch);
+    assert_eq!(code(user("d1", "department", "d")), mismatch);
+    assert_eq!(code(user("w1", "grid_worker", "water")), mismatch);
+    assert_eq!(code(user("s1", "supervisor", "water")), mismatch);
+    assert_eq!(
+        code(user("d1", "department", "nowhere")),
+        (400, "unknown_node".into())
+    );
+    let (st, d1) = user("d1", "department", "water");
+    assert_eq!(st, 201, "{d1}");
+    let (st, w1) = user("w1", "grid_worker", "g1");
+    assert_eq!(st, 201, "{w1}");
+    let d1 = format!("/v1/users/{}", d1["id"]);
+    let w1 = format!("/v1/users/{}", w1["id"]);
+    // Moves: a department user to another department, never to a grid; a
+    // worker to a grid, never to a department unless made a department user.
+    let (st, moved) = patch(&d1, json!({"node": "fire"}));
+    assert_eq!((st, moved["node"].as_str()), (200, Some("fire")));
+    assert_eq!(code(patch(&d1, json!({"node": "g1"}))), mismatch);
+    assert_eq!(code(patch(&d1, json!({"role": "grid_worker"}))), mismatch);
+    assert_eq!(code(patch(&w1, json!({"node": "water"}))), mismatch);
+    assert_eq!(code(patch(&w1, json!({"role": "department"}))), mismatch);
+    let (st, moved) = patch(&w1, json!({"node": "g3"}));
+    assert_eq!((st, moved["node"].as_str()), (200, Some("g3")));
+    let (st, moved) = patch(&w1, json!({"role": "department", "node": "water"}));
+    assert_eq!(
+        (st, moved["role"].as_str(), moved["node"].as_str()),
+        (200, Some("department"), Some("water"))
+    );
+    // Disabled: no login; enabled: in again; a new password replaces the old.
+    let login = |name: &str, pw: &str| {
+        s.call(
+            ureq::post(&s.url("/v1/auth/login")),
+            Some(json!({"username": name, "password": pw})),
+        )
+    };
+    assert_eq!(login("d1", PASSWORD).0, 200);
+    assert_eq!(patch(&d1, json!({"disabled": true})).0, 200);
+    assert_eq!(
+        code(login("d1", PASSWORD)),
+        (401, "invalid_credentials".into())
+    );
+    let (st, back) = patch(
+        &d1,
+        json!({"disabled": false, "password": "a new long password"}),
+    );
+    assert_eq!((st, back["disabled"].as_bool()), (200, Some(false)));
+    assert_eq!(
+        code(login("d1", PASSWORD)),
+        (401, "invalid_credentials".into())
+    );
+    assert_eq!(login("d1", "a new long password").0, 200);
+    // Audited, the password never written.
+    let (_, audit) = s.get_as(&admin, "/v1/audit?action=update_user");
+    let details: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "user:d1")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        details.contains(&"disabled=false password reset"),
+        "{details:?}"
+    );
+    assert!(details.contains(&"node=fire"), "{details:?}");
+    assert!(!audit.to_string().contains("a new long password"));
+}
+
+/// `GET /v1/audit?who=&action=&from=&to=`: each filter narrows the log, in
+/// the store's query.
+fn the_audit_log_is_filtered_by_who_what_and_when(b: &Backend) {
+    let s = TestServer::start(b);
+    let admin = s.admin_token();
+    s.create_user("w1", "grid_worker", "g1");
+    s.create_user("w2", "grid_worker", "g2");
+    let other = s.supervisor_token(); // `chief`, made by the admin
+    let (st, _) = s.call(
+        s.authed(ureq::post(&s.url("/v1/org/nodes")), &admin),
+        Some(json!({"code": "g9", "parent": "c1", "level": "grid", "name": "九"})),
+    );
+    assert_eq!(st, 201);
+    let entries = |query: &str| -> Vec<Value> {
+        let (st, body) = s.get_as(&admin, &format!("/v1/audit{query}"));
+        assert_eq!(st, 200, "{query}: {body}");
+        body["entries"].as_array().unwrap().clone()
+    };
+    let actions = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["action"].as_str().unwrap(),
+                    e["target"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let all = entries("");
+    assert!(all.len() >= 4, "{all:?}");
+    assert_eq!(
+        actions(&entries("?action=create_user")),
+        [
+            "create_user user:chief",
+            "create_user user:w2",
+            "create_user user:w1"
+        ]
+    );
+    assert_eq!(
+        actions(&entries("?action=create_node&who=root")),
+        ["create_node node:g9"]
+    );
+    assert!(entries("?who=chief").is_empty());
+    assert_eq!(entries("?action=create_user&limit=1").len(), 1);
+    // When: China days, or instants.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(
+        entries(&format!("?from={today}&to={today}")).len(),
+        all.len()
+    );
+    assert!(entries("?to=2020-01-01").is_empty());
+    assert!(entries("?from=2999-01-01").is_empty());
+    let cut = all[1]["at"].as_i64().unwrap();
+    let instant = chrono::DateTime::from_timestamp_millis(cut + 1)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let later = entries(&format!("?from={}", instant.replace('+', "%2B")));
+    assert!(
+        later.iter().all(|e| e["at"].as_i64().unwrap() > cut),
+        "{later:?}"
+    );
+    for bad in [
+        "?from=yesterday",
+        "?from=2026-12-02&to=2026-12-01",
+        "?whom=root",
+    ] {
+        let (st, body) = s.get_as(&admin, &format!("/v1/audit{bad}"));
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}"
+        );
+    }
+    // Admins only.
+    let (st, body) = s.get_as(&other, "/v1/audit");
+    assert_eq!((st, body["code"].as_str()), (403, Some("forbidden")));
 }

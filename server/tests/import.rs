@@ -433,9 +433,187 @@ fn imports_a_gbk_csv_of_places(b: &Backend) {
     assert!(report(&dir.path().join("场所.report.csv")).is_empty());
 }
 
+/// `POST /v1/imports`: the file's bytes; (status, JSON).
+fn upload(s: &TestServer, token: &str, query: &str, media_type: &str, bytes: &[u8]) -> (u16, Json) {
+    let req = s
+        .authed(ureq::post(&s.url(&format!("/v1/imports?{query}"))), token)
+        .set("Content-Type", media_type);
+    match req.send_bytes(bytes) {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(st, r)) => (st, r.into_json().unwrap_or(Json::Null)),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// A register's counts in an upload's answer: created, updated, unchanged,
+/// refused.
+fn counted(report: &Json, collection: &str) -> [u64; 4] {
+    let c = report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["collection"] == collection)
+        .unwrap_or_else(|| panic!("no {collection} in {report}"));
+    ["created", "updated", "unchanged", "refused"].map(|k| c[k].as_u64().unwrap())
+}
+
+/// What an import could have written: records of the node's grids, the
+/// import's device, the audit entry.
+fn written(s: &TestServer) -> (usize, usize, usize) {
+    let records: usize = ["g1", "g2"]
+        .iter()
+        .flat_map(|g| ["household", "resident"].map(|c| records(s, g, c).len()))
+        .sum();
+    let (_, devices) = s.get_as(&s.admin_token(), "/v1/devices");
+    let devices = devices["devices"].as_array().unwrap().len();
+    let (_, audit) = s.get_as(&s.admin_token(), "/v1/audit?action=import_registers");
+    (records, devices, audit["entries"].as_array().unwrap().len())
+}
+
+/// Over HTTP, as the desk does it: a dry run reports every row and writes
+/// nothing; confirmed, the same file imports what the dry run said; the
+/// CLI's `--dry-run` is the same dry run. Who may upload, what, how large.
+fn uploads_a_register_dry_run_first(b: &Backend) {
+    let limits = gridsync_server::Limits {
+        max_import_bytes: 64 * 1024,
+        ..Default::default()
+    };
+    let s = TestServer::start_with(b, limits, 2_000);
+    s.create_user("importer", "supervisor", "c1");
+    s.create_user("far", "supervisor", "c2");
+    s.create_user("worker", "grid_worker", "g1");
+    let sup = s.login("importer", common::PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let files = registers("13812345678");
+    let bytes = std::fs::read(&files.xlsx).unwrap();
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let before = written(&s);
+    assert_eq!(before.0, 0);
+
+    let (st, dry) = upload(
+        &s,
+        &sup,
+        "node=c1&dry_run=true&name=registers.xlsx",
+        XLSX,
+        &bytes,
+    );
+    assert_eq!(st, 200, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["file"], "registers.xlsx");
+    assert_eq!(counted(&dry, "household"), [2, 0, 0, 0], "{dry}");
+    assert_eq!(counted(&dry, "resident"), [2, 0, 0, 6], "{dry}");
+    assert_eq!(counted(&dry, "total"), [4, 0, 0, 6], "{dry}");
+    let refusals = dry["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 6, "{dry}");
+    let row3 = refusals.iter().find(|r| r["row"] == 3).unwrap();
+    assert_eq!(row3["sheet"], "人口");
+    assert_eq!(row3["column"], "C 身份证号 id_number");
+    assert!(row3["reason"].as_str().unwrap().contains("check character"));
+    assert_eq!(written(&s), before, "a dry run writes nothing");
+
+    // The CLI's dry run says the same, and writes nothing either.
+    let path = files.xlsx.to_str().unwrap();
+    let (ok, out, err) = import(
+        b,
+        &["--node", "c1", "--user", "importer", "--dry-run", path],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("dry run, nothing was written"), "{out}");
+    assert_eq!(counts(&out, "resident"), [2, 0, 0, 6], "{out}");
+    assert_eq!(written(&s), before);
+
+    // Confirmed: what the dry run said.
+    let (st, done) = upload(&s, &sup, "node=c1&name=registers.xlsx", XLSX, &bytes);
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(counted(&done, "total"), [4, 0, 0, 6], "{done}");
+    assert_eq!(done["refusals"], dry["refusals"]);
+    let after = written(&s);
+    assert_eq!(
+        after,
+        (4, before.1 + 1, 1),
+        "records, the import's device, its audit entry"
+    );
+    let residents = records(&s, "g1", "resident");
+    assert_eq!(
+        by_name(&residents, "name", "张三")["fields"]["phone"]["value"],
+        "13812345678"
+    );
+    // A dry run of the same file now finds every row there.
+    let (_, again) = upload(&s, &sup, "node=c1&dry_run=true", XLSX, &bytes);
+    assert_eq!(counted(&again, "total"), [0, 0, 4, 6], "{again}");
+
+    // A CSV, its kind from its bytes, as a browser may label it.
+    let csv = "网格编码 grid,地址 address\r\ng2,和平路8号\r\n";
+    let (st, rep) = upload(
+        &s,
+        &sup,
+        "node=c1&collection=household",
+        "application/vnd.ms-excel",
+        csv.as_bytes(),
+    );
+    assert_eq!(st, 200, "{rep}");
+    assert_eq!(counted(&rep, "household"), [1, 0, 0, 0], "{rep}");
+    assert_eq!(records(&s, "g2", "household").len(), 1);
+
+    // Refused, each with its code, writing nothing.
+    let code = |r: (u16, Json)| (r.0, r.1["code"].as_str().unwrap_or_default().to_owned());
+    let worker = s.login("worker", common::PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        code(upload(&s, &worker, "node=g1&dry_run=true", XLSX, &bytes)),
+        (403, "forbidden".into())
+    );
+    let far = s.login("far", common::PASSWORD)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        code(upload(&s, &far, "node=c1", XLSX, &bytes)),
+        (403, "out_of_scope".into())
+    );
+    assert_eq!(
+        code(upload(&s, &sup, "node=nowhere", XLSX, &bytes)),
+        (400, "unknown_node".into())
+    );
+    assert_eq!(
+        code(upload(&s, &sup, "node=c1", "image/png", &bytes)),
+        (415, "unsupported_file".into())
+    );
+    assert_eq!(
+        code(upload(&s, &sup, "node=c1", XLSX, csv.as_bytes())),
+        (415, "unsupported_file".into())
+    );
+    assert_eq!(
+        code(upload(
+            &s,
+            &sup,
+            "node=c1",
+            "text/csv",
+            b"no,register\r\n1,2\r\n"
+        )),
+        (400, "invalid_file".into())
+    );
+    assert_eq!(
+        code(upload(&s, &sup, "node=c1", "text/csv", b"")),
+        (400, "empty_file".into())
+    );
+    let big = vec![b'a'; 64 * 1024 + 1];
+    assert_eq!(
+        code(upload(&s, &sup, "node=c1", "text/csv", &big)),
+        (413, "import_too_large".into())
+    );
+    assert_eq!(written(&s).0, 5, "the refused uploads wrote nothing");
+}
+
 on_both_backends!(
     imports_registers_and_reimports_them_as_edits,
     imports_a_gbk_csv_of_places,
+    uploads_a_register_dry_run_first,
 );
 
 /// The templates are served with the schema's labels, and read back by

@@ -78,6 +78,7 @@ use super::{
         webhooks::deliveries,
         webhooks::retry,
         imports::template,
+        imports::import,
         cases::sweep,
         cases::rules,
         reports::summary,
