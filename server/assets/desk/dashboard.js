@@ -163,10 +163,13 @@ function table(ctx, { caption, cols, rows, open, id, empty }) {
       attrs['on:click'] = () => open(r);
       attrs['on:keydown'] = (e) => { if (e.key === 'Enter') open(r); };
     }
+    attrs.dataset = { row: r.code || r.id || r.collection || r.day || r.first_day || '' };
     return h('tr', attrs, cols.map(([k, , f], i) => {
       const v = f ? f(r) : r[k];
-      if (i === 0) return h('th', { scope: 'row' }, v ?? '');
-      return h('td', typeof r[k] === 'number' ? { class: 'num' } : {}, typeof v === 'number' ? num(v) : (v ?? ''));
+      if (i === 0) return h('th', { scope: 'row', dataset: { key: k } }, v ?? '');
+      const a = { dataset: { key: k } };
+      if (typeof r[k] === 'number') a.class = 'num';
+      return h('td', a, typeof v === 'number' ? num(v) : (v ?? ''));
     }));
   });
   return h('div', { class: 'dash-table-wrap', role: 'region', 'aria-label': caption, tabindex: '0' },
@@ -676,11 +679,12 @@ async function mapPage(view, ctx, params) {
   const head = h('div', { class: 'dash-head' },
     h('h2', {}, ctx.t(`${nodeOf(ctx, code)?.name || code} 地图`, `${nodeOf(ctx, code)?.name || code}: map`)),
     breadcrumb(ctx, code, (c) => '#/map?' + qs({ node: c })),
-    kids.length ? h('label', { class: 'no-print' }, h('span', {}, ctx.t('下级', 'Go down to')),
-      h('select', { id: 'map-node', 'on:change': (e) => e.target.value && ctx.go('#/map?' + qs({ node: e.target.value })) },
-        h('option', { value: '' }, ctx.t('选择…', 'Choose…')),
-        kids.map((n) => h('option', { value: n.code }, n.name)))) : null,
-    h('a', { class: 'dash-button no-print', href: '#/dashboard?' + qs({ node: code }) }, ctx.t('返回统计', 'Back to the dashboard')));
+    h('div', { class: 'dash-controls no-print' },
+      kids.length ? h('label', {}, h('span', {}, ctx.t('下级', 'Go down to')),
+        h('select', { id: 'map-node', 'on:change': (e) => e.target.value && ctx.go('#/map?' + qs({ node: e.target.value })) },
+          h('option', { value: '' }, ctx.t('选择…', 'Choose…')),
+          kids.map((n) => h('option', { value: n.code }, n.name)))) : null,
+      h('a', { class: 'dash-button', href: '#/dashboard?' + qs({ node: code }) }, ctx.t('返回统计', 'Back to the dashboard'))));
   view.append(head);
   try {
     const m = await ctx.api('/v1/reports/map?' + qs({ node: code }));
