@@ -109,7 +109,10 @@ fn desk_at(b: &mut Browser, s: &TestServer, username: &str, hash: &str) {
 /// Open `hash` on the desk (a fresh page load) and wait for the screen.
 fn open(b: &mut Browser, s: &TestServer, hash: &str) {
     b.call("Page.navigate", &json!({"url": "about:blank"}));
-    b.call("Page.navigate", &json!({"url": s.url(&format!("/desk{hash}"))}));
+    b.call(
+        "Page.navigate",
+        &json!({"url": s.url(&format!("/desk{hash}"))}),
+    );
     wait_done(b);
 }
 
@@ -166,7 +169,10 @@ fn keep(b: &mut Browser, name: &str) {
         std::fs::create_dir_all(&dir).unwrap();
         // The whole page: its height, at the current width.
         let m = b.call("Page.getLayoutMetrics", &json!({}));
-        let h = m["cssContentSize"]["height"].as_f64().unwrap_or(768.0).ceil();
+        let h = m["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(768.0)
+            .ceil();
         let w = b.eval("window.innerWidth").as_f64().unwrap();
         let shot = b.call(
             "Page.captureScreenshot",
@@ -243,7 +249,13 @@ fn a_supervisor_reads_the_district_on_the_desk() {
     for word in ["事件", "已上报", "在办", "超期"] {
         assert!(text.contains(word), "{word}");
     }
-    for code in ["fire_safety", "by_node", "reported", "patrol_round", "grid_workers"] {
+    for code in [
+        "fire_safety",
+        "by_node",
+        "reported",
+        "patrol_round",
+        "grid_workers",
+    ] {
         assert!(!text.contains(code), "{code} shown");
     }
     // The charts: the server's SVG, drawn.
@@ -259,7 +271,10 @@ fn a_supervisor_reads_the_district_on_the_desk() {
     }
     // The trend per day, then per week.
     let days = shown(&mut b, "dash-trend", "reported");
-    assert_eq!(days.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(), ["0", "9", "0"]);
+    assert_eq!(
+        days.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
+        ["0", "9", "0"]
+    );
     set(&mut b, "dash-by", "week");
     wait_done(&mut b);
     assert!(hash(&mut b).contains("by=week"));
@@ -291,7 +306,10 @@ fn a_supervisor_reads_the_district_on_the_desk() {
         json!("none")
     );
     b.call("Emulation.setEmulatedMedia", &json!({"media": ""}));
-    let pdf = b.call("Page.printToPDF", &json!({"paperWidth": 8.27, "paperHeight": 11.69}));
+    let pdf = b.call(
+        "Page.printToPDF",
+        &json!({"paperWidth": 8.27, "paperHeight": 11.69}),
+    );
     assert!(pdf["data"].as_str().unwrap().len() > 1000);
     assert_only_local(&mut b, &s);
 }
@@ -312,13 +330,20 @@ fn drill_down_map_and_search_reach_the_case() {
     for (row, node) in [("p1", "p1"), ("c1", "c1"), ("g1", "g1")] {
         click(&mut b, &format!("#dash-by-node tr[data-row='{row}']"));
         wait_done(&mut b);
-        assert!(hash(&mut b).contains(&format!("node={node}")), "{}", hash(&mut b));
+        assert!(
+            hash(&mut b).contains(&format!("node={node}")),
+            "{}",
+            hash(&mut b)
+        );
         let crumbs = b.eval("document.querySelector('.dash-crumbs').textContent");
         assert!(crumbs.as_str().unwrap().contains(&format!("node {node}")));
     }
     // At the grid, its cases; the case opens.
     let cases = shown(&mut b, "dash-cases", "title");
-    assert!(cases.contains(&(e1.clone(), "消防通道堵塞".to_owned())), "{cases:?}");
+    assert!(
+        cases.contains(&(e1.clone(), "消防通道堵塞".to_owned())),
+        "{cases:?}"
+    );
     click(&mut b, &format!("#dash-cases tr[data-row='{e1}']"));
     b.wait_for(&format!("location.hash === '#/case/{e1}'"));
     // A breadcrumb goes back up.
@@ -345,7 +370,11 @@ fn drill_down_map_and_search_reach_the_case() {
     b.wait_for(&format!("location.hash === '#/case/{e1}'"));
 
     // Search finds it by its address.
-    open(&mut b, &s, "#/search?q=%E5%85%89%E8%B0%B7%E5%A4%A7%E9%81%93");
+    open(
+        &mut b,
+        &s,
+        "#/search?q=%E5%85%89%E8%B0%B7%E5%A4%A7%E9%81%93",
+    );
     let hits = shown(&mut b, "search-table", "title");
     assert_eq!(hits, [(e1.clone(), "消防通道堵塞".to_owned())]);
     click(&mut b, &format!("#search-table tr[data-row='{e1}']"));
@@ -412,7 +441,11 @@ fn a_community_dashboard_fits_a_phone() {
         json!(true)
     );
     // Keyboard: the rows are in the tab order and open with Enter.
-    open(&mut b, &s, &format!("#/dashboard?node=c1&period=range&from={t}&to={t}"));
+    open(
+        &mut b,
+        &s,
+        &format!("#/dashboard?node=c1&period=range&from={t}&to={t}"),
+    );
     b.eval("document.querySelector('#dash-by-node tr[data-row=g1]').focus()");
     b.call(
         "Input.dispatchKeyEvent",
