@@ -1,15 +1,21 @@
-//! The dashboard in headless Chromium, driven over the DevTools protocol
-//! (a WebSocket, no chromedriver): log in on the page, open the district's
-//! summary and overdue lists, read the figures from the page and compare them
-//! with the hand-counted district of `report_fixture`; open an overdue case
-//! and see its photos (a thumbnail, the full photo, one not uploaded yet, a
-//! PDF, one lost by the store), and a supervisor of another park not see it.
+//! The desk's dashboard (`server/assets/desk/dashboard.js`) in headless
+//! Chromium, driven over the DevTools protocol (a WebSocket, no
+//! chromedriver): signed in with a desk session, the district's figures read
+//! from the page and compared with the hand-counted district of
+//! `report_fixture`; the trend per day and week; the overdue lists; the brief
+//! under the print style; drill-down district → park → community → grid →
+//! case by clicking; the map and search reaching the same case; a grid
+//! worker's masked values staying masked; a community at phone width; the
+//! keyboard; nothing loaded from elsewhere. And (the first dashboard's test,
+//! still on its case panel) an overdue case's photos.
 //!
 //! Ignored by a plain `cargo test` (it needs Chromium: Debian's `chromium`
-//! package, which `.ci/run` installs); run it with
+//! package, which `.ci/run` installs, and a CJK font such as
+//! `fonts-wqy-microhei` for screenshots that read); run it with
 //! `cargo test -p gridsync-server --test dashboard -- --ignored`.
 //! `GRIDSYNC_CHROMIUM` names another browser binary;
-//! `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` saves the district summary as seen,
+//! `GRIDSYNC_DESK_SCREENSHOTS=docs/desk` keeps the district dashboard
+//! (1366×768) and a community's at phone width (360×780) as PNG files there;
 //! `GRIDSYNC_DASHBOARD_CASE_SCREENSHOT=file.png` the case panel with its photos.
 
 // The harness's backend macro is for the two-backend suites, not this one.
@@ -275,6 +281,7 @@ fn a_supervisor_reads_the_district_on_the_desk() {
         days.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
         ["0", "9", "0"]
     );
+    b.eval("document.getElementById('status').dataset.state = 'changing'");
     set(&mut b, "dash-by", "week");
     wait_done(&mut b);
     assert!(hash(&mut b).contains("by=week"));
