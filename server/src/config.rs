@@ -65,11 +65,6 @@ pub struct ServeFlags {
     #[arg(long, env = "GRIDSYNC_MAX_BATCH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_batch: Option<usize>,
-    /// Largest register file sent to `POST /v1/imports`, in bytes
-    /// [default: 32 MiB].
-    #[arg(long, env = "GRIDSYNC_MAX_IMPORT_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_import_bytes: Option<usize>,
     /// Load the `demo` fixture first if the store has none, and print its
     /// logins.
     #[arg(long)]
@@ -200,7 +195,6 @@ pub struct Settings {
     pub addr: String,
     pub max_body_bytes: usize,
     pub max_batch: usize,
-    pub max_import_bytes: usize,
     pub demo: bool,
     pub jwt_key_file: Option<PathBuf>,
     pub jwt_secret: Option<String>,
@@ -236,7 +230,6 @@ impl Default for Settings {
             addr: "127.0.0.1:8080".into(),
             max_body_bytes: limits.max_body_bytes,
             max_batch: limits.max_batch,
-            max_import_bytes: limits.max_import_bytes,
             demo: false,
             jwt_key_file: None,
             jwt_secret: None,
@@ -334,7 +327,6 @@ impl Settings {
         Limits {
             max_body_bytes: self.max_body_bytes,
             max_batch: self.max_batch,
-            max_import_bytes: self.max_import_bytes,
             sweep_every: (self.sweep_secs > 0).then(|| Duration::from_secs(self.sweep_secs)),
             attachments: AttachmentLimits {
                 max_bytes: self.max_attachment_bytes,

@@ -65,8 +65,6 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most changes in one sync batch.
     pub max_batch: usize,
-    /// Largest register file sent to `POST /v1/imports` (413 above it).
-    pub max_import_bytes: usize,
     /// Largest pull page (changes or record states).
     pub page_size: usize,
     /// Most grids one device pulls.
@@ -112,7 +110,6 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 1_000,
-            max_import_bytes: 32 * 1024 * 1024,
             page_size: 500,
             max_grids: 100,
             sweep_every: Some(std::time::Duration::from_secs(600)),

@@ -110,10 +110,6 @@ enum Command {
         /// FILE's name with `.report.csv`].
         #[arg(long)]
         report: Option<std::path::PathBuf>,
-        /// Check every row and report what would become of it, writing
-        /// nothing to the store (the report of refused rows is written).
-        #[arg(long)]
-        dry_run: bool,
         /// The .xlsx or .csv file (UTF-8, or GBK/GB18030 as Excel saves it).
         file: std::path::PathBuf,
     },
@@ -241,15 +237,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             user,
             collection,
             report,
-            dry_run,
             file,
         } => {
             let opts = gridsync_server::import::Options {
                 node,
                 user,
-                file: gridsync_server::import::Input::open(&file).unwrap_or_else(|e| fail(e)),
+                file: file.clone(),
                 collection,
-                dry_run,
             };
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(

@@ -5,16 +5,13 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::privacy::audit_entry;
 use super::schemas::ErrorBody;
 use super::{now_ms, AppState};
 use crate::auth::policy::{NodeLevel, Role};
 use crate::auth::{password, Caller};
 use crate::db::models::{AuditRow, NewUser, OrgNodeRow, UserRow};
 use crate::error::ApiError;
-use crate::reports::{day_start, DAY_MS};
-use crate::store::identity::{AuditQuery, UserChanges};
-use crate::store::StoreError;
+use crate::store::identity::UserChanges;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,8 +20,7 @@ pub struct UserOut {
     id: i64,
     username: String,
     full_name: String,
-    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor`,
-    /// `department` or `admin`.
+    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor` or `admin`.
     role: String,
     /// The org node the user is bound to: their scope.
     node: String,
@@ -83,11 +79,10 @@ pub async fn list_nodes(
 pub struct NewNode {
     /// 1 to 64 of `A-Z a-z 0-9 - _ .`
     code: String,
-    /// A node one level up (none for the district; the district for a
-    /// department).
+    /// A node one level up (none for the district).
     #[serde(default)]
     parent: Option<String>,
-    /// `district`, `park`, `community`, `grid` or `department`.
+    /// `district`, `park`, `community` or `grid`.
     level: String,
     name: String,
 }
@@ -141,22 +136,7 @@ pub async fn create_node(
     };
     let store = state.store.clone();
     let out = row.clone();
-    web::block(move || {
-        store.create_node(&row)?;
-        let entry = audit_entry(
-            &caller,
-            "create_node",
-            format!("node:{}", row.code),
-            format!(
-                "level={} parent={} name={}",
-                row.level,
-                row.parent.as_deref().unwrap_or("-"),
-                row.name
-            ),
-        );
-        store.audit(&[entry], now_ms())
-    })
-    .await??;
+    web::block(move || store.create_node(&row)).await??;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -182,7 +162,7 @@ pub struct NodeChanges {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The node as changed", body = OrgNodeRow),
-        (status = 400, description = "`invalid_parent`, `invalid_name`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 400, description = "`invalid_parent`, `malformed_json`, `invalid_request`", body = ErrorBody),
         (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -196,27 +176,9 @@ pub async fn update_node(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let ch = body.into_inner();
-    if ch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::bad("invalid_name", "a node needs a name"));
-    }
     let store = state.store.clone();
     let node = web::block(move || {
-        let node = store.update_node(&code, ch.name.as_deref(), ch.parent.as_deref(), now_ms())?;
-        let mut detail = Vec::new();
-        if let Some(n) = &ch.name {
-            detail.push(format!("name={n}"));
-        }
-        if let Some(p) = &ch.parent {
-            detail.push(format!("parent={p}"));
-        }
-        let entry = audit_entry(
-            &caller,
-            "update_node",
-            format!("node:{code}"),
-            detail.join(" "),
-        );
-        store.audit(&[entry], now_ms())?;
-        Ok::<_, StoreError>(node)
+        store.update_node(&code, ch.name.as_deref(), ch.parent.as_deref(), now_ms())
     })
     .await??;
     Ok(HttpResponse::Ok().json(node))
@@ -256,13 +218,10 @@ pub struct NewUserBody {
     full_name: String,
     /// At least 8 characters (kept as an argon2id hash only).
     password: String,
-    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor`,
-    /// `department` or `admin`.
+    /// `grid_worker`, `patrol`, `police`, `mediator`, `supervisor` or `admin`.
     #[schema(example = "grid_worker")]
     role: String,
-    /// The org node the user is bound to (an existing node's code): their
-    /// scope. A `department` user is bound to a department node, and only
-    /// they are.
+    /// The org node the user is bound to (an existing node's code): their scope.
     #[schema(example = "420203-001-001-001")]
     node: String,
 }
@@ -287,7 +246,7 @@ fn check_role(role: &str) -> Result<(), ApiError> {
     responses(
         (status = 201, description = "Created", body = UserOut),
         (status = 400, description = "`invalid_role`, `invalid_username`, `weak_password`, `unknown_node`, \
-            `role_node_mismatch`, `malformed_json`, `invalid_request`", body = ErrorBody),
+            `malformed_json`, `invalid_request`", body = ErrorBody),
         (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 409, description = "`username_taken`", body = ErrorBody),
@@ -312,7 +271,7 @@ pub async fn create_user(
     let _turn = state.auth.hashing_turn().await;
     let user = web::block(move || {
         let now = now_ms();
-        let user = store.create_user(&NewUser {
+        store.create_user(&NewUser {
             id: 0,
             username: u.username,
             full_name: u.full_name,
@@ -322,15 +281,7 @@ pub async fn create_user(
             disabled: false,
             created_at: now,
             updated_at: now,
-        })?;
-        let entry = audit_entry(
-            &caller,
-            "create_user",
-            format!("user:{}", user.username),
-            format!("role={} node={}", user.role, user.node),
-        );
-        store.audit(&[entry], now_ms())?;
-        Ok::<_, StoreError>(user)
+        })
     })
     .await??;
     Ok(HttpResponse::Created().json(UserOut::from(user)))
@@ -345,8 +296,7 @@ pub struct UserChangesBody {
     /// Counts from the user's next request.
     #[serde(default)]
     role: Option<String>,
-    /// Move the user (to another node, or a department user to another
-    /// department): from the next request on, their scope is the new node;
+    /// Move the user: from the next request on, their scope is the new node;
     /// changes they made offline for grids outside it are refused
     /// (`out_of_scope`) and kept in quarantine.
     #[serde(default)]
@@ -369,8 +319,8 @@ pub struct UserChangesBody {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user as changed", body = UserOut),
-        (status = 400, description = "`invalid_role`, `weak_password`, `unknown_node`, `role_node_mismatch`, \
-            `invalid_path`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 400, description = "`invalid_role`, `weak_password`, `unknown_node`, `invalid_path`, \
+            `malformed_json`, `invalid_request`", body = ErrorBody),
         (status = 401, description = "A token refused (docs/ACCESS.md)", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -397,7 +347,6 @@ pub async fn update_user(
         None => None,
     };
     let user = web::block(move || {
-        let detail = change_detail(&b);
         let changes = UserChanges {
             full_name: b.full_name,
             role: b.role,
@@ -405,99 +354,18 @@ pub async fn update_user(
             disabled: b.disabled,
             password_hash: b.password.as_deref().map(password::hash),
         };
-        let user = store.update_user(id, &changes, now_ms())?;
-        let entry = audit_entry(
-            &caller,
-            "update_user",
-            format!("user:{}", user.username),
-            detail,
-        );
-        store.audit(&[entry], now_ms())?;
-        Ok::<_, StoreError>(user)
+        store.update_user(id, &changes, now_ms())
     })
     .await??;
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
-}
-
-/// What a change of a user changed, for the audit log: the keys and new
-/// values, never a password (only that it was reset).
-fn change_detail(b: &UserChangesBody) -> String {
-    let mut out = Vec::new();
-    if let Some(v) = &b.full_name {
-        out.push(format!("full_name={v}"));
-    }
-    if let Some(v) = &b.role {
-        out.push(format!("role={v}"));
-    }
-    if let Some(v) = &b.node {
-        out.push(format!("node={v}"));
-    }
-    if let Some(v) = b.disabled {
-        out.push(format!("disabled={v}"));
-    }
-    if b.password.is_some() {
-        out.push("password reset".to_owned());
-    }
-    out.join(" ")
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Only entries of this user (their username).
-    who: Option<String>,
-    /// Only entries of this action (`create_user`, `revoke_device`,
-    /// `import_registers`, `read_key_person`…).
-    action: Option<String>,
-    /// From this day (`YYYY-MM-DD`, China time) or instant (RFC 3339), inclusive.
-    from: Option<String>,
-    /// To this day (`YYYY-MM-DD`, China time, the whole day) or before this
-    /// instant (RFC 3339).
-    to: Option<String>,
     /// How many entries, 1 to 5000 (default 200; others are clamped).
     limit: Option<i64>,
-}
-
-/// An audit filter's bound in ms: a `YYYY-MM-DD` China day (its start, or
-/// for `end` the next day's start, so that the day is whole) or an RFC 3339
-/// instant.
-fn audit_bound(text: &str, end: bool) -> Result<i64, String> {
-    let text = text.trim();
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(day_start(day) + if end { DAY_MS } else { 0 });
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| format!("`{text}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"))
-}
-
-impl AuditParams {
-    fn query(&self) -> Result<AuditQuery, String> {
-        let from = self
-            .from
-            .as_deref()
-            .map(|f| audit_bound(f, false))
-            .transpose()?;
-        let to = self
-            .to
-            .as_deref()
-            .map(|t| audit_bound(t, true))
-            .transpose()?;
-        if let (Some(f), Some(t)) = (from, to) {
-            if f >= t {
-                return Err("`from` is not before `to`".into());
-            }
-        }
-        let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
-        Ok(AuditQuery {
-            who: given(&self.who),
-            action: given(&self.action),
-            from,
-            to,
-            limit: self.limit.unwrap_or(200).clamp(1, 5000),
-        })
-    }
 }
 
 /// The audit log.
@@ -506,7 +374,7 @@ pub struct AuditOut {
     entries: Vec<AuditRow>,
 }
 
-/// The audit log, newest first, filtered by who, what and when (admins).
+/// The audit log, newest first (admins).
 #[utoipa::path(
     get,
     path = "/v1/audit",
@@ -526,45 +394,8 @@ pub async fn audit_log(
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let q = params
-        .query()
-        .map_err(|m| ApiError::bad("invalid_query", m))?;
+    let limit = params.limit.unwrap_or(200).clamp(1, 5000);
     let store = state.store.clone();
-    let entries = web::block(move || store.audit_log(&q)).await??;
+    let entries = web::block(move || store.audit_log(limit)).await??;
     Ok(HttpResponse::Ok().json(AuditOut { entries }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(from: Option<&str>, to: Option<&str>) -> AuditParams {
-        AuditParams {
-            who: Some(" ".into()),
-            action: Some("create_user".into()),
-            from: from.map(str::to_owned),
-            to: to.map(str::to_owned),
-            limit: Some(9_999),
-        }
-    }
-
-    #[test]
-    fn audit_filters_take_china_days_and_instants() {
-        // 2026-11-28 00:00 +08:00 is 2026-11-27 16:00 UTC.
-        let start = 1_795_795_200_000;
-        let q = params(Some("2026-11-28"), Some("2026-11-28"))
-            .query()
-            .unwrap();
-        assert_eq!((q.from, q.to), (Some(start), Some(start + DAY_MS)));
-        assert_eq!((q.who, q.action.as_deref()), (None, Some("create_user")));
-        assert_eq!(q.limit, 5000);
-        let q = params(Some("2026-11-28T08:00:00+08:00"), None)
-            .query()
-            .unwrap();
-        assert_eq!((q.from, q.to), (Some(start + 8 * 3_600_000), None));
-        assert!(params(Some("2026-11-29"), Some("2026-11-28"))
-            .query()
-            .is_err());
-        assert!(params(Some("yesterday"), None).query().is_err());
-    }
 }

@@ -78,7 +78,6 @@ use super::{
         webhooks::deliveries,
         webhooks::retry,
         imports::template,
-        imports::import,
         cases::sweep,
         cases::rules,
         reports::summary,

@@ -76,7 +76,6 @@ routes! {
     post "/v1/duplicates/{id_number}/dismiss" => duplicates::dismiss,
     post "/v1/duplicates/{id_number}/merge" => duplicates::merge,
     get "/v1/import/templates/{file}" => imports::template,
-    post "/v1/imports" => imports::import,
     post "/v1/admin/sweep" => cases::sweep,
     get "/v1/rules" => cases::rules,
     get "/v1/reports/summary" => reports::summary,

@@ -13,7 +13,7 @@ use super::{now_ms, AppState};
 use crate::auth::session::{csrf_token, COOKIE, IDLE_SECS};
 use crate::auth::tokens::{self, REFRESH_TTL_SECS};
 use crate::auth::Caller;
-use crate::db::models::RefreshRow;
+use crate::db::models::{RefreshRow, UserRow};
 use crate::error::ApiError;
 use crate::store::StoreError;
 
@@ -46,6 +46,27 @@ fn cookie(req: &HttpRequest, token: &str, max_age: i64) -> Cookie<'static> {
         .secure(req.connection_info().scheme() == "https")
         .max_age(Duration::seconds(max_age))
         .finish()
+}
+
+/// The answer that starts or renews the session `family` of `user`: a
+/// cookie good for another idle period, who, and the CSRF token.
+fn session_answer(
+    state: &AppState,
+    req: &HttpRequest,
+    user: UserRow,
+    family: &str,
+) -> HttpResponse {
+    let token = state
+        .auth
+        .keys
+        .issue_for(user.id, None, Some(family), now_ms() / 1000, IDLE_SECS);
+    HttpResponse::Ok()
+        .cookie(cookie(req, &token, IDLE_SECS))
+        .json(SessionOut {
+            user: SignedIn::from(user),
+            csrf_token: csrf_token(family),
+            idle_seconds: IDLE_SECS,
+        })
 }
 
 /// Sign in to the desk: a session cookie and its CSRF token.
@@ -89,17 +110,7 @@ pub async fn sign_in(
         Ok::<_, StoreError>(family)
     })
     .await??;
-    let token = state
-        .auth
-        .keys
-        .issue_for(user_id, None, Some(&family), now_ms() / 1000, IDLE_SECS);
-    Ok(HttpResponse::Ok()
-        .cookie(cookie(&req, &token, IDLE_SECS))
-        .json(SessionOut {
-            user: SignedIn::from(user),
-            csrf_token: csrf_token(&family),
-            idle_seconds: IDLE_SECS,
-        }))
+    Ok(session_answer(&state, &req, user, &family))
 }
 
 /// Who this session is, renewed for another idle period.
@@ -133,17 +144,7 @@ pub async fn current(
         .ok_or_else(|| ApiError::NotFound {
             what: format!("user {id}"),
         })?;
-    let token = state
-        .auth
-        .keys
-        .issue_for(id, None, Some(&family), now_ms() / 1000, IDLE_SECS);
-    Ok(HttpResponse::Ok()
-        .cookie(cookie(&req, &token, IDLE_SECS))
-        .json(SessionOut {
-            user: SignedIn::from(user),
-            csrf_token: csrf_token(&family),
-            idle_seconds: IDLE_SECS,
-        }))
+    Ok(session_answer(&state, &req, user, &family))
 }
 
 /// Sign out: the session's cookie is refused from now on, and cleared.

@@ -206,11 +206,6 @@ pub async fn sync(
         } else {
             (None, None)
         };
-        // When it last synced, for the desk's device list: a failure to
-        // note it never fails the sync.
-        if let Err(e) = store.note_sync(&device.id, now_ms()) {
-            tracing::warn!(error = %e, device = %device.id, "last sync time not noted");
-        }
         Ok::<_, StoreError>((results, page, skipped, inbox))
     })
     .await?;

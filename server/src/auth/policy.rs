@@ -164,25 +164,6 @@ impl NodeLevel {
     }
 }
 
-/// Why a user of `role` may not be bound to a node of `level`, if they may
-/// not: a department's staff belong to a department node, and nobody else
-/// does (a department has no grids: any other role there would reach
-/// nothing).
-pub fn binding_refusal(role: Role, level: NodeLevel) -> Option<String> {
-    match (role, level) {
-        (Role::Department, NodeLevel::Department) => None,
-        (Role::Department, other) => Some(format!(
-            "a department user is bound to a department node, not a {}",
-            other.as_str()
-        )),
-        (other, NodeLevel::Department) => Some(format!(
-            "a {} is bound to a district, park, community or grid, not a department",
-            other.as_str()
-        )),
-        _ => None,
-    }
-}
-
 /// The org tree, as loaded from the store.
 #[derive(Debug, Clone, Default)]
 pub struct OrgTree {
@@ -392,20 +373,6 @@ mod tests {
         // A supervisor writes every case.
         for c in gridsync_core::Schema::current().cases() {
             assert!(Role::Supervisor.may_write(c.name), "{}", c.name);
-        }
-    }
-
-    #[test]
-    fn only_department_users_belong_to_departments() {
-        use NodeLevel::*;
-        assert_eq!(binding_refusal(Role::Department, Department), None);
-        assert!(binding_refusal(Role::Department, Grid).is_some());
-        assert!(binding_refusal(Role::Department, District).is_some());
-        for role in Role::ALL.into_iter().filter(|r| *r != Role::Department) {
-            assert!(binding_refusal(role, Department).is_some(), "{role:?}");
-            for level in [District, Park, Community, Grid] {
-                assert_eq!(binding_refusal(role, level), None, "{role:?} at {level:?}");
-            }
         }
     }
 

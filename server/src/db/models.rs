@@ -229,9 +229,6 @@ pub struct DeviceRow {
     pub created_at: i64,
     /// Ms since the epoch; `null` while active.
     pub revoked_at: Option<i64>,
-    /// When it last synced, ms since the epoch, to the minute (`null`:
-    /// never).
-    pub last_sync_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

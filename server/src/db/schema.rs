@@ -126,7 +126,6 @@ diesel::table! {
         name -> Text,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
-        last_sync_at -> Nullable<BigInt>,
     }
 }
 

@@ -24,7 +24,7 @@ pub mod row;
 pub mod template;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::PathBuf;
 
 use gridsync_core::{CollectionDef, Device, Record, Replica, Schema, Value};
 use serde_json::value::RawValue;
@@ -32,13 +32,11 @@ use uuid::Uuid;
 
 use self::columns::{collection_named, detect, list_collections, IMPORTABLE};
 use self::keys::{key_of, Index, Key};
-pub use self::read::Kind;
-use self::read::Sheet;
+use self::read::{Kind, Sheet};
 use self::report::{Counts, Summary};
 use self::row::{change_for, Layout, Parsed, Refusal, Wanted};
 use crate::api::now_ms;
 use crate::auth::policy::{NodeLevel, OrgTree, Role};
-use crate::db::models::DeviceRow;
 use crate::store::identity::AuditEntry;
 use crate::store::{allow_all, ChangeResult, Push, Store, StoreError};
 
@@ -55,45 +53,10 @@ pub struct Options {
     pub node: String,
     /// The supervisor or admin who imports.
     pub user: String,
-    pub file: Input,
+    pub file: PathBuf,
     /// For a CSV: its collection (else found from the headers); for a
     /// workbook with one sheet not named after a collection: that sheet's.
     pub collection: Option<String>,
-    /// Check every row and say what would become of it, writing nothing:
-    /// no record, no device, no audit entry.
-    pub dry_run: bool,
-}
-
-/// The file imported: its name (a CSV's one sheet is named after it), what
-/// kind of file it is, and its bytes.
-#[derive(Debug, Clone)]
-pub struct Input {
-    pub name: String,
-    pub kind: Kind,
-    pub bytes: Vec<u8>,
-}
-
-impl Input {
-    /// The file at `path`, its kind by its extension.
-    pub fn open(path: &Path) -> Result<Input, String> {
-        let kind = read::kind_of(path)?;
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        Ok(Input { name, kind, bytes })
-    }
-
-    /// Bytes sent over HTTP, their kind by their first bytes
-    /// ([`read::sniff`]).
-    pub fn sent(name: &str, bytes: Vec<u8>) -> Input {
-        Input {
-            name: name.to_owned(),
-            kind: read::sniff(&bytes),
-            bytes,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,16 +64,11 @@ pub enum ImportError {
     /// The file is not a register that can be read: nothing was imported.
     #[error("{0}")]
     File(String),
-    /// The import may not run as asked (the user, the node); the code says
-    /// why: `unknown_node`, `unknown_user`, `may_not_import`, `out_of_scope`.
-    #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    /// The import may not run as asked (the user, the node).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn refused(code: &'static str, message: String) -> ImportError {
-    ImportError::Refused { code, message }
 }
 
 /// One sheet to import: its rows and how to read them.
@@ -199,30 +157,7 @@ fn check_grid(
 /// on the first import (an actor of its own, so the audit and the rankings
 /// see who imported).
 fn device_of(store: &Store, user_id: i64) -> Result<(String, u32), StoreError> {
-    let device = match import_device(store, user_id)? {
-        Some(d) => d,
-        None => {
-            store.register_device(user_id, &Uuid::new_v4().to_string(), DEVICE_NAME, now_ms())?
-        }
-    };
-    actor_of(device)
-}
-
-/// The user's import device, if an import registered one.
-fn import_device(store: &Store, user_id: i64) -> Result<Option<DeviceRow>, StoreError> {
-    Ok(store
-        .devices(Some(user_id))?
-        .into_iter()
-        .find(|d| d.name == DEVICE_NAME && d.revoked_at.is_none()))
-}
-
-/// A device's id and actor.
-fn actor_of(device: DeviceRow) -> Result<(String, u32), StoreError> {
-    let actor = u32::try_from(device.actor).map_err(|_| StoreError::Corrupt {
-        id: device.id.clone(),
-        reason: format!("actor {} out of range", device.actor),
-    })?;
-    Ok((device.id, actor))
+    store.own_device(user_id, DEVICE_NAME, now_ms())
 }
 
 /// The records of the node's grids that rows may register again, by key:
@@ -284,37 +219,30 @@ pub fn run(
             .filter_map(|n| Some((n.code, n.parent, NodeLevel::parse(&n.level)?))),
     );
     if tree.level(&opts.node).is_none() {
-        return Err(refused(
-            "unknown_node",
-            format!("no node `{}` in the org tree", opts.node),
-        ));
+        return Err(ImportError::Refused(format!(
+            "no node `{}` in the org tree",
+            opts.node
+        )));
     }
     let user = store
         .user_by_name(&opts.user)?
-        .ok_or_else(|| refused("unknown_user", format!("no user `{}`", opts.user)))?;
+        .ok_or_else(|| ImportError::Refused(format!("no user `{}`", opts.user)))?;
     let role = Role::parse(&user.role);
     if user.disabled || !matches!(role, Some(Role::Supervisor | Role::Admin)) {
-        return Err(refused(
-            "may_not_import",
-            format!(
-                "`{}` may not import: only an enabled supervisor or admin may",
-                user.username
-            ),
-        ));
+        return Err(ImportError::Refused(format!(
+            "`{}` may not import: only an enabled supervisor or admin may",
+            user.username
+        )));
     }
     if !tree.contains(&user.node, &opts.node) {
-        return Err(refused(
-            "out_of_scope",
-            format!(
-                "node `{}` is outside `{}`'s node `{}`",
-                opts.node, user.username, user.node
-            ),
-        ));
+        return Err(ImportError::Refused(format!(
+            "node `{}` is outside `{}`'s node `{}`",
+            opts.node, user.username, user.node
+        )));
     }
-    let file = &opts.file;
-    let (sheets, encoding) =
-        read::sheets(&file.name, file.kind, file.bytes.clone()).map_err(ImportError::File)?;
-    let (registers, skipped) = registers(sheets, file.kind, opts.collection.as_deref())?;
+    let kind = read::kind_of(&opts.file).map_err(ImportError::File)?;
+    let (sheets, encoding) = read::read(&opts.file).map_err(ImportError::File)?;
+    let (registers, skipped) = registers(sheets, kind, opts.collection.as_deref())?;
     let grids = tree.grids_under(&opts.node);
     let grid_list: Vec<String> = grids.iter().cloned().collect();
     let grid_ok = |g: &str| check_grid(&tree, &grids, &opts.node, g);
@@ -362,17 +290,7 @@ pub fn run(
     let mut done = refusals_rows(&refusals);
     progress(done, total);
 
-    // A dry run registers no device: it makes its changes as the import's
-    // device would if there is one, else as a placeholder actor, and sends
-    // none of them.
-    let (device, actor) = if opts.dry_run {
-        import_device(store, user.id)?
-            .map(actor_of)
-            .transpose()?
-            .unwrap_or((String::new(), u32::MAX))
-    } else {
-        device_of(store, user.id)?
-    };
+    let (device, actor) = device_of(store, user.id)?;
     let mut next = u64::try_from(store.actor_max_seq(actor)?).unwrap_or(0) + 1;
     let mut wanted: BTreeSet<&'static str> =
         registers.iter().map(|r| r.layout.collection.name).collect();
@@ -459,22 +377,7 @@ pub fn run(
                 }
             }
             next = dev.next_seq();
-            if opts.dry_run {
-                // What the store would be asked to merge, checked as its
-                // first step checks it; nothing sent.
-                for p in pending {
-                    match would_apply(schema, &p.change) {
-                        Ok(()) => match p.created {
-                            Some((key, grid, id)) => {
-                                n.created += 1;
-                                index.insert(key, &grid, id);
-                            }
-                            None => n.updated += 1,
-                        },
-                        Err(why) => refuse(p.row, String::new(), why),
-                    }
-                }
-            } else if !pending.is_empty() {
+            if !pending.is_empty() {
                 let raws: Vec<Box<RawValue>> = pending
                     .iter()
                     .map(|p| RawValue::from_string(p.change.clone()))
@@ -512,8 +415,7 @@ pub fn run(
     }
     refusals.sort_by(|a, b| (&a.sheet, a.row).cmp(&(&b.sheet, b.row)));
     let summary = Summary {
-        file: file.name.clone(),
-        dry_run: opts.dry_run,
+        file: opts.file.display().to_string(),
         encoding,
         counts,
         refusals,
@@ -523,9 +425,6 @@ pub fn run(
         rows: total,
         millis: started.elapsed().as_millis(),
     };
-    if opts.dry_run {
-        return Ok(summary);
-    }
     let t = summary.total();
     store.audit(
         &[AuditEntry {
@@ -537,7 +436,15 @@ pub fn run(
             target: format!("node:{}", opts.node),
             detail: format!(
                 "file={} rows={} created={} updated={} unchanged={} refused={}",
-                file.name, total, t.created, t.updated, t.unchanged, t.refused
+                opts.file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                total,
+                t.created,
+                t.updated,
+                t.unchanged,
+                t.refused
             ),
         }],
         now_ms(),
@@ -552,17 +459,6 @@ fn refusals_rows(refusals: &[Refusal]) -> usize {
         .map(|r| (&r.sheet, r.row))
         .collect::<BTreeSet<_>>()
         .len()
-}
-
-/// Why the store would refuse a change at its first step (the checks of
-/// [`crate::ingest::prepare`]: the change decodes and the schema takes it),
-/// if it would.
-fn would_apply(schema: &Schema, change: &str) -> Result<(), String> {
-    let change = gridsync_core::Change::from_json(change.as_bytes())
-        .map_err(|e| format!("not a valid change: {e}"))?;
-    gridsync_core::validate(schema, &change)
-        .map(|_| ())
-        .map_err(|e| format!("the store would refuse the change ({}): {e}", e.code()))
 }
 
 /// A store's result that is not `applied`, as a reason.

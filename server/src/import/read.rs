@@ -189,30 +189,19 @@ pub fn workbook_sheets(bytes: Vec<u8>) -> Result<Vec<Sheet>, String> {
     Ok(out)
 }
 
-/// What kind of file these bytes are, by their first bytes: a zip (xlsx,
-/// xlsm, ods) or an OLE compound file (xls) is a workbook; anything else is
-/// read as CSV text.
-pub fn sniff(bytes: &[u8]) -> Kind {
-    const ZIP: &[u8] = b"PK\x03\x04";
-    const OLE: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
-    if bytes.starts_with(ZIP) || bytes.starts_with(OLE) {
-        Kind::Workbook
-    } else {
-        Kind::Csv
-    }
-}
-
-/// The sheets of a file named `name` of `kind` (a CSV is one sheet named
-/// after the file), and the encoding a CSV was in.
-pub fn sheets(
-    name: &str,
-    kind: Kind,
-    bytes: Vec<u8>,
-) -> Result<(Vec<Sheet>, Option<&'static str>), String> {
+/// The sheets of the file at `path` (a CSV is one sheet named after the
+/// file), and the encoding a CSV was in.
+pub fn read(path: &Path) -> Result<(Vec<Sheet>, Option<&'static str>), String> {
+    let kind = kind_of(path)?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     match kind {
         Kind::Csv => {
             let (text, encoding) = decode(&bytes).map_err(|e| format!("{name}: {e}"))?;
-            Ok((vec![csv_sheet(name, &text)?], Some(encoding)))
+            Ok((vec![csv_sheet(&name, &text)?], Some(encoding)))
         }
         Kind::Workbook => Ok((
             workbook_sheets(bytes).map_err(|e| format!("{name}: {e}"))?,
@@ -297,17 +286,6 @@ mod tests {
             calamine::ExcelDateTime::new(32874.5, calamine::ExcelDateTimeType::DateTime, false);
         assert_eq!(t(Data::DateTime(noon)), "1990-01-01 12:00:00");
         assert!(t(Data::Error(calamine::CellErrorType::NA)).starts_with("error"));
-    }
-
-    #[test]
-    fn uploads_are_read_by_their_first_bytes() {
-        assert_eq!(sniff(b"PK\x03\x04rest of a zip"), Kind::Workbook);
-        assert_eq!(
-            sniff(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 an xls"),
-            Kind::Workbook
-        );
-        assert_eq!(sniff("网格编码,姓名\n".as_bytes()), Kind::Csv);
-        assert_eq!(sniff(b""), Kind::Csv);
     }
 
     #[test]

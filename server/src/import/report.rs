@@ -20,8 +20,6 @@ pub struct Counts {
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub file: String,
-    /// Nothing was written: the counts say what an import would do.
-    pub dry_run: bool,
     /// A CSV's encoding.
     pub encoding: Option<&'static str>,
     /// Per collection, in the order applied.
@@ -62,27 +60,16 @@ pub const SHOWN: usize = 20;
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let enc = self.encoding.map(|e| format!(", {e}")).unwrap_or_default();
-        if self.dry_run {
-            writeln!(
-                f,
-                "checked {} ({} rows{enc}) in {:.1} s: a dry run, nothing was written; \
-                 the counts say what an import would do",
-                self.file,
-                self.rows,
-                self.millis as f64 / 1000.0,
-            )?;
-        } else {
-            writeln!(
-                f,
-                "imported {} ({} rows{enc}) in {:.1} s ({:.0} rows/s) as actor {} (device {})",
-                self.file,
-                self.rows,
-                self.millis as f64 / 1000.0,
-                self.rows_per_second(),
-                self.actor,
-                self.device
-            )?;
-        }
+        writeln!(
+            f,
+            "imported {} ({} rows{enc}) in {:.1} s ({:.0} rows/s) as actor {} (device {})",
+            self.file,
+            self.rows,
+            self.millis as f64 / 1000.0,
+            self.rows_per_second(),
+            self.actor,
+            self.device
+        )?;
         for s in &self.skipped {
             writeln!(f, "  skipped: {s}")?;
         }

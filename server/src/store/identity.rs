@@ -7,29 +7,12 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 
 use super::{QuarantineRow, Store, StoreError, WRITE_LOCK};
-use crate::auth::policy::{binding_refusal, NodeLevel, Role};
+use crate::auth::policy::NodeLevel;
 use crate::db::models::{AuditRow, DeviceRow, NewUser, OrgNodeRow, RefreshRow, UserRow};
 use crate::db::Conn;
 
 /// The lowest actor id given to a device; below it are the server's own.
 pub const FIRST_DEVICE_ACTOR: i64 = 1000;
-
-/// How fresh a device's last sync time is kept: a sync writes it only when
-/// the stored one is older than this.
-pub const LAST_SYNC_GRAIN_MS: i64 = 60_000;
-
-/// Filters of the audit log; each given one must hold.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    /// The user's name.
-    pub who: Option<String>,
-    pub action: Option<String>,
-    /// From this instant (ms), inclusive.
-    pub from: Option<i64>,
-    /// Before this instant (ms).
-    pub to: Option<i64>,
-    pub limit: i64,
-}
 
 /// Changes to a user (admin API); `None` leaves a column as it is.
 #[derive(Debug, Clone, Default)]
@@ -120,37 +103,11 @@ macro_rules! identity_queries {
                 }
             }
 
-            /// Refuse binding a user of `role` to `node`: a node that does
-            /// not exist (`unknown_node`), a department user outside a
-            /// department or anyone else in one (`role_node_mismatch`).
-            fn check_binding(c: &mut $conn, role: &str, node: &str) -> Result<(), StoreError> {
-                let level = org_nodes::table
-                    .find(node)
-                    .select(org_nodes::level)
-                    .first::<String>(c)
-                    .optional()?
-                    .ok_or_else(|| StoreError::Invalid {
-                        code: "unknown_node",
-                        message: format!("node `{node}` does not exist"),
-                    })?;
-                let (Some(role), Some(level)) = (Role::parse(role), NodeLevel::parse(&level))
-                else {
-                    return Ok(()); // the API checks roles; stored levels are valid
-                };
-                match binding_refusal(role, level) {
-                    None => Ok(()),
-                    Some(message) => Err(StoreError::Invalid {
-                        code: "role_node_mismatch",
-                        message: format!("{message} (`{node}` is a {})", level.as_str()),
-                    }),
-                }
-            }
-
             pub(super) fn create_node(c: &mut $conn, row: &OrgNodeRow) -> Result<(), StoreError> {
                 let level = NodeLevel::parse(&row.level).ok_or_else(|| StoreError::Invalid {
                     code: "invalid_level",
                     message: format!(
-                        "`{}` is not one of district, park, community, grid, department",
+                        "`{}` is not one of district, park, community, grid",
                         row.level
                     ),
                 })?;
@@ -221,7 +178,17 @@ macro_rules! identity_queries {
                         message: format!("username `{}` is taken", user.username),
                     });
                 }
-                check_binding(c, &user.role, &user.node)?;
+                if org_nodes::table
+                    .find(&user.node)
+                    .count()
+                    .get_result::<i64>(c)?
+                    == 0
+                {
+                    return Err(StoreError::Invalid {
+                        code: "unknown_node",
+                        message: format!("node `{}` does not exist", user.node),
+                    });
+                }
                 user.id = users::table
                     .select(max(users::id))
                     .first::<Option<i64>>(c)?
@@ -240,18 +207,16 @@ macro_rules! identity_queries {
                 ch: &UserChanges,
                 now: i64,
             ) -> Result<UserRow, StoreError> {
-                let now_user = users::table
-                    .find(id)
-                    .select(UserRow::as_select())
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
-                if ch.node.is_some() || ch.role.is_some() {
-                    let role = ch.role.as_deref().unwrap_or(&now_user.role);
-                    let node = ch.node.as_deref().unwrap_or(&now_user.node);
-                    check_binding(c, role, node)?;
+                if users::table.find(id).count().get_result::<i64>(c)? == 0 {
+                    return Err(StoreError::NotFound(format!("user {id}")));
                 }
                 if let Some(node) = &ch.node {
+                    if org_nodes::table.find(node).count().get_result::<i64>(c)? == 0 {
+                        return Err(StoreError::Invalid {
+                            code: "unknown_node",
+                            message: format!("node `{node}` does not exist"),
+                        });
+                    }
                     diesel::update(users::table.find(id))
                         .set(users::node.eq(node))
                         .execute(c)?;
@@ -334,7 +299,6 @@ macro_rules! identity_queries {
                     name: name.to_owned(),
                     created_at: now,
                     revoked_at: None,
-                    last_sync_at: None,
                 };
                 diesel::insert_into(devices::table)
                     .values(&row)
@@ -502,38 +466,13 @@ macro_rules! identity_queries {
 
             pub(super) fn audit_log(
                 c: &mut $conn,
-                q: &AuditQuery,
+                limit: i64,
             ) -> Result<Vec<AuditRow>, StoreError> {
-                let mut query = audit_log::table.into_boxed();
-                if let Some(who) = &q.who {
-                    query = query.filter(audit_log::username.eq(who.clone()));
-                }
-                if let Some(action) = &q.action {
-                    query = query.filter(audit_log::action.eq(action.clone()));
-                }
-                if let Some(from) = q.from {
-                    query = query.filter(audit_log::at.ge(from));
-                }
-                if let Some(to) = q.to {
-                    query = query.filter(audit_log::at.lt(to));
-                }
-                Ok(query
+                Ok(audit_log::table
                     .order(audit_log::id.desc())
-                    .limit(q.limit)
+                    .limit(limit)
                     .select(AuditRow::as_select())
                     .load(c)?)
-            }
-
-            pub(super) fn note_sync(c: &mut $conn, id: &str, now: i64) -> Result<(), StoreError> {
-                diesel::update(devices::table.find(id))
-                    .filter(
-                        devices::last_sync_at
-                            .is_null()
-                            .or(devices::last_sync_at.le(now - LAST_SYNC_GRAIN_MS)),
-                    )
-                    .set(devices::last_sync_at.eq(now))
-                    .execute(c)?;
-                Ok(())
             }
 
             pub(super) fn quarantined_change(
@@ -691,22 +630,8 @@ impl Store {
         write_tx!(self, audit(entries, now))
     }
 
-    /// Audit entries that pass `q`'s filters, newest first.
-    pub fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        read_tx!(self, audit_log(q))
-    }
-
-    /// A device synced at `now`: its last sync time, kept to
-    /// [`LAST_SYNC_GRAIN_MS`]. Written only when the stored time is older
-    /// (read first, so a phone syncing often takes no write lock each time).
-    pub fn note_sync(&self, device: &str, now: i64) -> Result<(), StoreError> {
-        let stale = self
-            .device(device)?
-            .is_some_and(|d| d.last_sync_at.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS));
-        if stale {
-            write_tx!(self, note_sync(device, now))?;
-        }
-        Ok(())
+    pub fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        read_tx!(self, audit_log(limit))
     }
 
     pub fn quarantined_change(&self, id: i64) -> Result<Option<QuarantineRow>, StoreError> {

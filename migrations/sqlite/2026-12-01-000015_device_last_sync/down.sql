@@ -1,1 +1,0 @@
-ALTER TABLE devices DROP COLUMN last_sync_at;
