@@ -1,15 +1,21 @@
-//! The dashboard in headless Chromium, driven over the DevTools protocol
-//! (a WebSocket, no chromedriver): log in on the page, open the district's
-//! summary and overdue lists, read the figures from the page and compare them
-//! with the hand-counted district of `report_fixture`; open an overdue case
-//! and see its photos (a thumbnail, the full photo, one not uploaded yet, a
-//! PDF, one lost by the store), and a supervisor of another park not see it.
+//! The desk's dashboard (`server/assets/desk/dashboard.js`) in headless
+//! Chromium, driven over the DevTools protocol (a WebSocket, no
+//! chromedriver): signed in with a desk session, the district's figures read
+//! from the page and compared with the hand-counted district of
+//! `report_fixture`; the trend per day and week; the overdue lists; the brief
+//! under the print style; drill-down district → park → community → grid →
+//! case by clicking; the map and search reaching the same case; a grid
+//! worker's masked values staying masked; a community at phone width; the
+//! keyboard; nothing loaded from elsewhere. And (the first dashboard's test,
+//! still on its case panel) an overdue case's photos.
 //!
 //! Ignored by a plain `cargo test` (it needs Chromium: Debian's `chromium`
-//! package, which `.ci/run` installs); run it with
+//! package, which `.ci/run` installs, and a CJK font such as
+//! `fonts-wqy-microhei` for screenshots that read); run it with
 //! `cargo test -p gridsync-server --test dashboard -- --ignored`.
 //! `GRIDSYNC_CHROMIUM` names another browser binary;
-//! `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` saves the district summary as seen,
+//! `GRIDSYNC_DESK_SCREENSHOTS=docs/desk` keeps the district dashboard
+//! (1366×768) and a community's at phone width (360×780) as PNG files there;
 //! `GRIDSYNC_DASHBOARD_CASE_SCREENSHOT=file.png` the case panel with its photos.
 
 // The harness's backend macro is for the two-backend suites, not this one.
@@ -18,7 +24,7 @@ mod common;
 mod report_fixture;
 
 use chrono::Duration as Days;
-use common::browser::{column, screenshot, set, text_of, Browser};
+use common::browser::{screenshot, set, text_of, Browser};
 use common::photos::{begin, jpeg, patch, reference};
 use common::{Backend, Phone, TestServer, PASSWORD};
 use gridsync_core::{Attachment, Entry, Value};
@@ -89,45 +95,127 @@ fn photo_entry(att: &Attachment, stage: &str, note: &str) -> Entry {
     }
 }
 
+// ---------------------------------------------------------------- the desk
+
+/// Sign in to the desk as `username` (a session cookie, as the shell's form
+/// makes it) and open `hash`; wait for the screen to finish loading.
+fn desk_at(b: &mut Browser, s: &TestServer, username: &str, hash: &str) {
+    b.call("Page.navigate", &json!({"url": s.url("/desk")}));
+    b.wait_for("document.readyState === 'complete'");
+    let signed = b.eval(&format!(
+        "fetch('/v1/auth/session', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
+         body: JSON.stringify({{username: {}, password: {}}})}}).then(r => r.status)",
+        json!(username),
+        json!(PASSWORD)
+    ));
+    assert_eq!(signed, json!(200));
+    open(b, s, hash);
+}
+
+/// Open `hash` on the desk (a fresh page load) and wait for the screen.
+fn open(b: &mut Browser, s: &TestServer, hash: &str) {
+    b.call("Page.navigate", &json!({"url": "about:blank"}));
+    b.call(
+        "Page.navigate",
+        &json!({"url": s.url(&format!("/desk{hash}"))}),
+    );
+    wait_done(b);
+}
+
+fn wait_done(b: &mut Browser) {
+    b.wait_for(
+        "document.readyState === 'complete' && document.getElementById('status') \
+         && document.getElementById('status').dataset.state === 'done'",
+    );
+}
+
+/// Click the element `selector` picks and wait for the next screen.
+fn click(b: &mut Browser, selector: &str) {
+    b.eval(&format!(
+        "(() => {{ document.getElementById('status').dataset.state = 'clicked'; \
+         const e = document.querySelector({0}); \
+         if (!e) throw new Error('no ' + {0}); \
+         e.dispatchEvent(new MouseEvent('click', {{bubbles: true, cancelable: true}})); }})()",
+        json!(selector)
+    ));
+}
+
+fn hash(b: &mut Browser) -> String {
+    b.eval("location.hash").as_str().unwrap().to_owned()
+}
+
+/// A table's `key` column as shown, per row (`data-row`).
+fn shown(b: &mut Browser, table: &str, key: &str) -> Vec<(String, String)> {
+    let v = b.eval(&format!(
+        "[...document.querySelectorAll('#{table} tbody tr')].map(tr => \
+         [tr.dataset.row, tr.querySelector('[data-key={key}]').textContent])"
+    ));
+    serde_json::from_value(v).unwrap()
+}
+
+fn card(b: &mut Browser, key: &str) -> String {
+    b.eval(&format!(
+        "document.querySelector('#dash-cards [data-key={key}] .dash-card-value').textContent"
+    ))
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+fn viewport(b: &mut Browser, width: u32, height: u32, mobile: bool) {
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        &json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+    );
+}
+
+/// `GRIDSYNC_DESK_SCREENSHOTS=dir`: the page as seen, as `dir/name`.
+fn keep(b: &mut Browser, name: &str) {
+    if let Ok(dir) = std::env::var("GRIDSYNC_DESK_SCREENSHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        // The whole page: its height, at the current width.
+        let m = b.call("Page.getLayoutMetrics", &json!({}));
+        let h = m["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(768.0)
+            .ceil();
+        let w = b.eval("window.innerWidth").as_f64().unwrap();
+        let shot = b.call(
+            "Page.captureScreenshot",
+            &json!({"format": "png", "captureBeyondViewport": true,
+                    "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}}),
+        );
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
 #[test]
 #[ignore = "needs Chromium (apt-get install chromium): cargo test -p gridsync-server --test dashboard -- --ignored"]
-fn a_supervisor_reads_the_district_report_on_the_dashboard() {
+fn a_supervisor_reads_the_district_on_the_desk() {
     let backend = Backend::sqlite();
     let s = TestServer::start(&backend);
     fixture(&s);
     s.supervisor_token(); // creates `chief`, supervisor of the district
-
+    let t = today();
     let mut b = Browser::launch();
     b.call("Page.enable", &json!({}));
-    b.call("Page.navigate", &json!({"url": s.url("/dashboard")}));
-    b.wait_for("document.readyState === 'complete' && document.getElementById('username')");
-
-    // A wrong password is refused on the page.
-    set(&mut b, "username", "chief");
-    set(&mut b, "password", "wrong password");
-    b.eval("document.getElementById('login').click()");
-    b.wait_for("document.getElementById('login-error').textContent.length > 0");
-    assert!(b.eval("document.getElementById('report-view').hidden") == json!(true));
-
-    set(&mut b, "password", PASSWORD);
-    b.eval("document.getElementById('login').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'ready'");
-    let nodes: Vec<String> = serde_json::from_value(
-        b.eval("[...document.getElementById('node').options].map(o => o.value)"),
-    )
-    .unwrap();
-    assert_eq!(nodes[0], "d", "the district first: {nodes:?}");
-    assert!(nodes.contains(&"g3".to_owned()));
-
-    // The district summary for a period around today.
-    let t = today();
-    set(&mut b, "node", "d");
-    set(&mut b, "report", "summary");
-    set(&mut b, "period", "range");
-    set(&mut b, "from", &(t - Days::days(1)).to_string());
-    set(&mut b, "to", &(t + Days::days(1)).to_string());
-    b.eval("document.getElementById('load').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'done'");
+    viewport(&mut b, 1366, 768, false);
+    // Loaded on arrival: no button to press.
+    desk_at(
+        &mut b,
+        &s,
+        "chief",
+        &format!(
+            "#/dashboard?node=d&period=range&from={}&to={}",
+            t - Days::days(1),
+            t + Days::days(1)
+        ),
+    );
     let totals: Vec<String> = [
         "records",
         "open",
@@ -138,69 +226,239 @@ fn a_supervisor_reads_the_district_report_on_the_dashboard() {
         "conflicted",
     ]
     .iter()
-    .map(|k| text_of(&mut b, &format!("total-{k}")))
+    .map(|k| card(&mut b, k))
     .collect();
     assert_eq!(totals, ["15", "12", "15", "3", "5", "1", "1"]);
+    // Nodes by name, with their figures.
     assert_eq!(
-        column(&mut b, "by_node", "records"),
+        shown(&mut b, "dash-by-node", "name"),
+        [
+            ("p1".to_owned(), "node p1".to_owned()),
+            ("p2".to_owned(), "node p2".to_owned())
+        ]
+    );
+    assert_eq!(
+        shown(&mut b, "dash-by-node", "records"),
         [
             ("p1".to_owned(), "14".to_owned()),
             ("p2".to_owned(), "1".to_owned())
         ]
     );
-    let events = column(&mut b, "by_collection", "new")
+    let events = shown(&mut b, "dash-by-collection", "new")
         .into_iter()
         .find(|(c, _)| c == "event")
         .unwrap();
     assert_eq!(events.1, "5");
-    // Codes show as the schema's labels.
-    let names: Vec<String> = column(&mut b, "by_collection", "collection")
-        .into_iter()
-        .map(|(_, shown)| shown)
-        .collect();
-    assert!(names.contains(&"事件".to_owned()), "{names:?}");
-    assert!(!names.contains(&"event".to_owned()), "{names:?}");
-    let statuses: Vec<String> = column(&mut b, "by_status", "status")
-        .into_iter()
-        .map(|(_, shown)| shown)
-        .collect();
-    assert!(statuses.contains(&"已上报".to_owned()), "{statuses:?}");
-    // Chinese labels, and the charts are inline SVG.
-    assert!(b
-        .eval("document.getElementById('cards').textContent")
-        .as_str()
-        .unwrap()
-        .contains("超期"));
+    // The schema's words, never codes.
+    let text = b.eval("document.getElementById('dash-body').innerText");
+    let text = text.as_str().unwrap();
+    for word in ["事件", "已上报", "在办", "超期"] {
+        assert!(text.contains(word), "{word}");
+    }
+    for code in [
+        "fire_safety",
+        "by_node",
+        "reported",
+        "patrol_round",
+        "grid_workers",
+    ] {
+        assert!(!text.contains(code), "{code} shown");
+    }
+    // The charts: the server's SVG, drawn.
+    let charts = b.eval(
+        "Promise.all([...document.querySelectorAll('.dash-chart img')].map(i => \
+         i.decode().then(() => [i.src, i.naturalWidth])))",
+    );
+    let charts = charts.as_array().unwrap();
+    assert!(charts.len() >= 4, "{charts:?}");
+    for c in charts {
+        assert!(c[0].as_str().unwrap().contains("/v1/reports/chart.svg?"));
+        assert!(c[1].as_i64().unwrap() > 100, "{c}");
+    }
+    // The trend per day, then per week.
+    let days = shown(&mut b, "dash-trend", "reported");
     assert_eq!(
-        b.eval("document.querySelectorAll('#charts svg rect').length > 0"),
+        days.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
+        ["0", "9", "0"]
+    );
+    b.eval("document.getElementById('status').dataset.state = 'changing'");
+    set(&mut b, "dash-by", "week");
+    wait_done(&mut b);
+    assert!(hash(&mut b).contains("by=week"));
+    let weeks: i64 = shown(&mut b, "dash-trend", "reported")
+        .iter()
+        .map(|(_, n)| n.parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(weeks, 9);
+    keep(&mut b, "dashboard-district.png");
+
+    // The overdue lists, with words; the key person's name masked.
+    open(&mut b, &s, "#/dashboard?node=d&report=overdue");
+    for list in ["cases", "petitions", "mediations", "key_persons", "places"] {
+        let n = b.eval(&format!(
+            "document.querySelector('#dash-list-counts [data-key={list}] .dash-card-value').textContent"
+        ));
+        assert_eq!(n, json!("1"), "{list}");
+    }
+    assert_eq!(shown(&mut b, "dash-list-key_persons", "label")[0].1, "张*");
+    // The brief, printable: the print style hides the desk's chrome.
+    open(&mut b, &s, "#/brief?node=d");
+    b.call("Emulation.setEmulatedMedia", &json!({"media": "print"}));
+    assert_eq!(
+        b.eval("getComputedStyle(document.querySelector('.dash-controls')).display"),
+        json!("none")
+    );
+    assert_eq!(
+        b.eval("getComputedStyle(document.getElementById('status')).display"),
+        json!("none")
+    );
+    b.call("Emulation.setEmulatedMedia", &json!({"media": ""}));
+    let pdf = b.call(
+        "Page.printToPDF",
+        &json!({"paperWidth": 8.27, "paperHeight": 11.69}),
+    );
+    assert!(pdf["data"].as_str().unwrap().len() > 1000);
+    assert_only_local(&mut b, &s);
+}
+
+#[test]
+#[ignore = "needs Chromium (apt-get install chromium): cargo test -p gridsync-server --test dashboard -- --ignored"]
+fn drill_down_map_and_search_reach_the_case() {
+    let backend = Backend::sqlite();
+    let s = TestServer::start(&backend);
+    let f = fixture(&s);
+    s.supervisor_token();
+    let e1 = f.e1.to_string();
+    let mut b = Browser::launch();
+    b.call("Page.enable", &json!({}));
+    viewport(&mut b, 1366, 768, false);
+    desk_at(&mut b, &s, "chief", "#/dashboard?node=d");
+    // District → park → community → grid, by clicking the rows.
+    for (row, node) in [("p1", "p1"), ("c1", "c1"), ("g1", "g1")] {
+        click(&mut b, &format!("#dash-by-node tr[data-row='{row}']"));
+        wait_done(&mut b);
+        assert!(
+            hash(&mut b).contains(&format!("node={node}")),
+            "{}",
+            hash(&mut b)
+        );
+        let crumbs = b.eval("document.querySelector('.dash-crumbs').textContent");
+        assert!(crumbs.as_str().unwrap().contains(&format!("node {node}")));
+    }
+    // At the grid, its cases; the case opens.
+    let cases = shown(&mut b, "dash-cases", "title");
+    assert!(
+        cases.contains(&(e1.clone(), "消防通道堵塞".to_owned())),
+        "{cases:?}"
+    );
+    click(&mut b, &format!("#dash-cases tr[data-row='{e1}']"));
+    b.wait_for(&format!("location.hash === '#/case/{e1}'"));
+    // A breadcrumb goes back up.
+    open(&mut b, &s, "#/dashboard?node=g1");
+    click(&mut b, ".dash-crumbs a[href*='node=p1']");
+    wait_done(&mut b);
+    assert!(hash(&mut b).contains("node=p1"));
+
+    // The map shows the case, and its grid's outline; a click opens it.
+    open(&mut b, &s, "#/map?node=c1");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#dash-map .map-point').length"),
+        json!(5)
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#dash-map [data-grid=g1] polygon').getAttribute('points').split(' ').length"),
+        json!(4)
+    );
+    let label = b.eval(&format!(
+        "document.querySelector('#dash-map a[data-id=\"{e1}\"]').getAttribute('aria-label')"
+    ));
+    assert!(label.as_str().unwrap().contains("消防通道堵塞"), "{label}");
+    click(&mut b, &format!("#dash-map a[data-id=\"{e1}\"]"));
+    b.wait_for(&format!("location.hash === '#/case/{e1}'"));
+
+    // Search finds it by its address.
+    open(
+        &mut b,
+        &s,
+        "#/search?q=%E5%85%89%E8%B0%B7%E5%A4%A7%E9%81%93",
+    );
+    let hits = shown(&mut b, "search-table", "title");
+    assert_eq!(hits, [(e1.clone(), "消防通道堵塞".to_owned())]);
+    click(&mut b, &format!("#search-table tr[data-row='{e1}']"));
+    b.wait_for(&format!("location.hash === '#/case/{e1}'"));
+    assert_only_local(&mut b, &s);
+}
+
+#[test]
+#[ignore = "needs Chromium (apt-get install chromium): cargo test -p gridsync-server --test dashboard -- --ignored"]
+fn a_grid_workers_masked_fields_stay_masked_on_the_desk() {
+    let backend = Backend::sqlite();
+    let s = TestServer::start(&backend);
+    let f = fixture(&s);
+    let mut b = Browser::launch();
+    b.call("Page.enable", &json!({}));
+    desk_at(&mut b, &s, "w1", "#/search?q=%E5%BC%A0%E4%B8%89");
+    let hits = shown(&mut b, "search-table", "title");
+    assert_eq!(hits, [(f.kp.to_string(), "张*".to_owned())]);
+    let fields = shown(&mut b, "search-table", "fields");
+    assert!(fields[0].1.contains("420202********1231"), "{fields:?}");
+    let page = b.eval("document.body.innerText");
+    assert!(!page.as_str().unwrap().contains("420202199001011231"));
+    // The ID number itself finds nothing for the worker.
+    open(&mut b, &s, "#/search?q=420202199001011231");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#search-table tbody tr').length"),
+        json!(0)
+    );
+}
+
+#[test]
+#[ignore = "needs Chromium (apt-get install chromium): cargo test -p gridsync-server --test dashboard -- --ignored"]
+fn a_community_dashboard_fits_a_phone() {
+    let backend = Backend::sqlite();
+    let s = TestServer::start(&backend);
+    fixture(&s);
+    s.supervisor_token();
+    let t = today();
+    let mut b = Browser::launch();
+    b.call("Page.enable", &json!({}));
+    viewport(&mut b, 360, 780, true);
+    desk_at(
+        &mut b,
+        &s,
+        "chief",
+        &format!(
+            "#/dashboard?node=c1&period=range&from={}&to={}",
+            t - Days::days(1),
+            t + Days::days(1)
+        ),
+    );
+    assert_eq!(card(&mut b, "records"), "14");
+    // No sideways scroll: the page is as wide as the screen.
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
+        json!(true),
+        "{}",
+        b.eval("document.documentElement.scrollWidth")
+    );
+    keep(&mut b, "dashboard-community-phone.png");
+    open(&mut b, &s, "#/map?node=c1");
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
         json!(true)
     );
-
-    // `GRIDSYNC_DASHBOARD_SCREENSHOT=file.png` keeps a picture of the page.
-    if let Ok(path) = std::env::var("GRIDSYNC_DASHBOARD_SCREENSHOT") {
-        screenshot(&mut b, &path);
-    }
-
-    // The overdue lists: one of each; the key person's name masked.
-    set(&mut b, "report", "overdue");
-    b.eval("document.getElementById('load').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'done' && document.getElementById('table-key_persons')");
-    for list in ["cases", "petitions", "mediations", "key_persons", "places"] {
-        assert_eq!(text_of(&mut b, &format!("total-{list}")), "1", "{list}");
-    }
-    // Every list of the schema has its card, the new ones too.
-    for list in gridsync_core::schema::OVERDUE_LISTS {
-        assert_eq!(
-            b.eval(&format!("!!document.getElementById('total-{}')", list.code)),
-            json!(true),
-            "{}",
-            list.code
-        );
-    }
-    assert_eq!(column(&mut b, "key_persons", "label")[0].1, "张*");
-
-    // Nothing came from anywhere but this server.
-    assert_only_local(&mut b, &s);
+    // Keyboard: the rows are in the tab order and open with Enter.
+    open(
+        &mut b,
+        &s,
+        &format!("#/dashboard?node=c1&period=range&from={t}&to={t}"),
+    );
+    b.eval("document.querySelector('#dash-by-node tr[data-row=g1]').focus()");
+    b.call(
+        "Input.dispatchKeyEvent",
+        &json!({"type": "keyDown", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}),
+    );
+    b.wait_for("location.hash.includes('node=g1')");
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod handover;
 pub mod health;
 pub mod imports;
 pub mod inbox;
+pub mod insight;
 pub mod json;
 pub mod openapi;
 pub mod privacy;

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, attachments, auth, cases, desk, duplicates, edits, handover, health, imports, inbox,
-    records, reports, session, sync, webhooks,
+    insight, records, reports, session, sync, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -86,6 +86,10 @@ use super::{
         reports::overdue_lists,
         reports::rankings,
         reports::daily_brief,
+        insight::trend_report,
+        insight::chart_svg,
+        insight::map,
+        insight::search,
         desk::page,
         desk::asset,
         desk::dashboard,

@@ -168,6 +168,9 @@ pub struct ListParams {
     /// Deleted records too.
     #[serde(default)]
     include_deleted: bool,
+    /// Not taken here: `400 invalid_query` pointing to `GET /v1/search`,
+    /// which searches every grid in reach, masking applied.
+    q: Option<String>,
 }
 
 /// A page of a grid's records, by id.
@@ -204,6 +207,12 @@ pub async fn grid_records(
     let grid = grid.into_inner();
     grid_param(&grid)?;
     let p = params.into_inner();
+    if p.q.is_some() {
+        return Err(ApiError::bad(
+            "invalid_query",
+            "a grid's records take no `q`: search with GET /v1/search?q=…",
+        ));
+    }
     if let Some(c) = &p.collection {
         if Schema::current().collection(c).is_none() {
             return Err(ApiError::bad(

@@ -64,15 +64,63 @@ enum Format {
 
 /// What a report is computed for.
 #[derive(Debug)]
-struct Ctx {
+pub(super) struct Ctx {
+    pub code: String,
+    pub node: reports::NodeOut,
+    pub tree: Tree,
+    pub org: OrgTree,
+    pub grids: Vec<String>,
+    pub period: Period,
+    pub as_of: i64,
+    pub limit: i64,
+}
+
+/// The report context of node `code` for `who`: the org tree, the node and
+/// its grids; `404 not_found` for no such node, `403 out_of_scope` for one
+/// outside the caller's.
+pub(super) fn context(
+    store: &Store,
+    who: &Caller,
     code: String,
-    node: reports::NodeOut,
-    tree: Tree,
-    org: OrgTree,
-    grids: Vec<String>,
     period: Period,
     as_of: i64,
     limit: i64,
+) -> Result<Result<Ctx, ApiError>, StoreError> {
+    let rows = store.org_tree()?;
+    let tree = Tree::new(rows.iter().map(|n| {
+        (
+            n.code.clone(),
+            n.parent.clone(),
+            n.level.clone(),
+            n.name.clone(),
+        )
+    }));
+    let org = OrgTree::new(
+        rows.into_iter()
+            .filter_map(|n| Some((n.code, n.parent, NodeLevel::parse(&n.level)?))),
+    );
+    let Some(node) = tree.node(&code) else {
+        return Ok(Err(ApiError::NotFound {
+            what: format!("node `{code}`"),
+        }));
+    };
+    if !org.contains(&who.node, &code) {
+        return Ok(Err(ApiError::Forbidden {
+            code: "out_of_scope",
+            message: format!("node `{code}` is outside node `{}`", who.node),
+        }));
+    }
+    let grids: Vec<String> = org.grids_under(&code).into_iter().collect();
+    Ok(Ok(Ctx {
+        code,
+        node,
+        tree,
+        org,
+        grids,
+        period,
+        as_of,
+        limit,
+    }))
 }
 
 /// A computed report: its JSON body and its tables; how many key persons it
@@ -149,40 +197,9 @@ async fn run(
     let store = state.store.clone();
     let who = caller.clone();
     let (bytes, filename) = web::block(move || {
-        let rows = store.org_tree()?;
-        let tree = Tree::new(rows.iter().map(|n| {
-            (
-                n.code.clone(),
-                n.parent.clone(),
-                n.level.clone(),
-                n.name.clone(),
-            )
-        }));
-        let org = OrgTree::new(
-            rows.into_iter()
-                .filter_map(|n| Some((n.code, n.parent, NodeLevel::parse(&n.level)?))),
-        );
-        let Some(node) = tree.node(&code) else {
-            return Ok(Err(ApiError::NotFound {
-                what: format!("node `{code}`"),
-            }));
-        };
-        if !org.contains(&who.node, &code) {
-            return Ok(Err(ApiError::Forbidden {
-                code: "out_of_scope",
-                message: format!("node `{code}` is outside node `{}`", who.node),
-            }));
-        }
-        let grids: Vec<String> = org.grids_under(&code).into_iter().collect();
-        let ctx = Ctx {
-            code,
-            node,
-            tree,
-            org,
-            grids,
-            period,
-            as_of: now,
-            limit,
+        let ctx = match context(&store, &who, code, period, now, limit)? {
+            Ok(ctx) => ctx,
+            Err(e) => return Ok(Err(e)),
         };
         let mut report = compute(&store, &ctx)?;
         let mut envelope = json!({
@@ -345,12 +362,15 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     rep.rounds.truncate(listed);
     let mut body = serde_json::to_value(&rep).unwrap_or_default();
     body["rounds_total"] = json!(total);
+    name_rows(body.get_mut("by_grid"), "grid", "grid_name", &ctx.tree);
+    name_rows(body.get_mut("rounds"), "grid", "grid_name", &ctx.tree);
     let tables = vec![
         Table {
             name: "by_grid",
             collection: None,
             columns: cols!(
                 "grid",
+                "grid_name",
                 "rounds",
                 "missed",
                 "planned",
@@ -384,6 +404,7 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
             columns: cols!(
                 "day",
                 "grid",
+                "grid_name",
                 "id",
                 "status",
                 "planned",
@@ -404,7 +425,17 @@ fn patrol(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     })
 }
 
-fn late_items(rows: Vec<LateRow>, as_of: i64) -> Vec<LateItem> {
+/// Add `name_key`: the name of the node each row names in `key`.
+fn name_rows(rows: Option<&mut Json>, key: &str, name_key: &str, tree: &Tree) {
+    for row in rows.and_then(Json::as_array_mut).into_iter().flatten() {
+        let name = row[key].as_str().map(|c| tree.name(c));
+        if let (Some(name), Some(o)) = (name, row.as_object_mut()) {
+            o.insert(name_key.to_owned(), json!(name));
+        }
+    }
+}
+
+fn late_items(rows: Vec<LateRow>, as_of: i64, tree: &Tree) -> Vec<LateItem> {
     rows.into_iter()
         .map(|r| {
             let label = Record::from_stored(Schema::current(), &r.state)
@@ -416,6 +447,7 @@ fn late_items(rows: Vec<LateRow>, as_of: i64) -> Vec<LateItem> {
                 deadline: local_time(r.deadline),
                 id: r.id,
                 collection: r.collection,
+                grid_name: tree.name(&r.grid),
                 grid: r.grid,
                 category: r.category,
                 status: r.status,
@@ -430,6 +462,7 @@ const LATE_COLUMNS: &[&str] = &[
     "list",
     "collection",
     "grid",
+    "grid_name",
     "id",
     "label",
     "category",
@@ -493,7 +526,7 @@ fn overdue(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         limit: ctx.limit,
     };
     let (rows, counts) = store.report_late(&q)?;
-    let (body, tables, key_persons) = lists(late_items(rows, ctx.as_of), &counts);
+    let (body, tables, key_persons) = lists(late_items(rows, ctx.as_of, &ctx.tree), &counts);
     Ok(Report {
         body,
         tables,
@@ -527,11 +560,14 @@ fn ranking(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
     r.mediators.truncate(top);
     let mut body = serde_json::to_value(&r).unwrap_or_default();
     body["counted"] = counted;
+    name_rows(body.get_mut("grid_workers"), "node", "node_name", &ctx.tree);
+    name_rows(body.get_mut("mediators"), "node", "node_name", &ctx.tree);
     const WORKER: &[&str] = &[
         "rank",
         "username",
         "full_name",
         "node",
+        "node_name",
         "score",
         "reported",
         "closed",
@@ -547,6 +583,7 @@ fn ranking(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         "username",
         "full_name",
         "node",
+        "node_name",
         "score",
         "sessions",
         "agreed",
@@ -589,7 +626,7 @@ fn brief(store: &Store, ctx: &Ctx) -> Result<Report, StoreError> {
         limit: ctx.limit,
     };
     let (late, counts) = store.report_late(&q)?;
-    let (at_risk, mut tables, key_persons) = lists(late_items(late, ctx.as_of), &counts);
+    let (at_risk, mut tables, key_persons) = lists(late_items(late, ctx.as_of, &ctx.tree), &counts);
     let body = json!({
         "since": local_time(from),
         "totals": s.totals,

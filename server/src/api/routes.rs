@@ -8,7 +8,7 @@ use actix_web::web;
 
 use super::{
     admin, attachments, auth, cases, desk, duplicates, edits, handover, health, imports, inbox,
-    openapi, records, reports, session, sync, webhooks,
+    insight, openapi, records, reports, session, sync, webhooks,
 };
 
 /// A mounted route: the HTTP method (lowercase, as OpenAPI names it) and
@@ -84,6 +84,10 @@ routes! {
     get "/v1/reports/overdue" => reports::overdue_lists,
     get "/v1/reports/ranking" => reports::rankings,
     get "/v1/reports/brief" => reports::daily_brief,
+    get "/v1/reports/trend" => insight::trend_report,
+    get "/v1/reports/chart.svg" => insight::chart_svg,
+    get "/v1/reports/map" => insight::map,
+    get "/v1/search" => insight::search,
     get "/desk" => desk::page,
     get "/desk/{asset}" => desk::asset,
     get "/dashboard" => desk::dashboard,

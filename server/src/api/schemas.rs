@@ -107,9 +107,19 @@ pub use crate::reports::{Coverage, RoundOut};
 #[derive(Debug, ToSchema)]
 pub struct CoverageRow {
     pub grid: Option<String>,
+    /// The grid's name (with `grid`).
+    pub grid_name: Option<String>,
     pub day: Option<String>,
     #[serde(flatten)]
     pub coverage: Coverage,
+}
+
+/// A round with its grid's name.
+#[derive(Debug, ToSchema)]
+pub struct NamedRound {
+    #[serde(flatten)]
+    pub round: RoundOut,
+    pub grid_name: String,
 }
 
 /// `GET /v1/reports/patrol`
@@ -121,7 +131,7 @@ pub struct PatrolReport {
     pub by_grid: Vec<CoverageRow>,
     pub by_day: Vec<CoverageRow>,
     /// The first `limit` rounds, by day, grid and id.
-    pub rounds: Vec<RoundOut>,
+    pub rounds: Vec<NamedRound>,
     /// How many rounds there were.
     pub rounds_total: i64,
 }
@@ -132,6 +142,8 @@ pub struct LateItem {
     pub id: String,
     pub collection: String,
     pub grid: String,
+    /// The grid's name.
+    pub grid_name: String,
     /// A title to recognise it by (a key person's name is masked).
     pub label: String,
     pub category: Option<String>,
@@ -177,6 +189,8 @@ pub struct Ranked {
     pub username: String,
     pub full_name: String,
     pub node: String,
+    /// The node's name.
+    pub node_name: String,
     pub changes: i64,
     pub records: i64,
     pub reported: i64,

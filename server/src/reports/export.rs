@@ -26,6 +26,8 @@ pub fn zh(key: &str) -> &str {
         "name" => "名称",
         "level" => "层级",
         "grid" => "网格",
+        "grid_name" => "网格名称",
+        "node_name" => "节点名称",
         "collection" => "类别",
         "category" => "分类",
         "status" => "状态",

@@ -7,7 +7,9 @@
 //! no daylight saving): a day runs from 00:00 to 24:00 Beijing time, which
 //! is 16:00 UTC the day before. Times in responses carry the `+08:00` offset.
 
+pub mod charts;
 pub mod export;
+pub mod insight;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -479,6 +481,13 @@ impl Tree {
         }
     }
 
+    /// A node's name (its code when the tree does not hold it).
+    pub fn name(&self, code: &str) -> String {
+        self.nodes
+            .get(code)
+            .map_or_else(|| code.to_owned(), |(_, _, name)| name.clone())
+    }
+
     pub fn node(&self, code: &str) -> Option<NodeOut> {
         self.nodes.get(code).map(|(_, level, name)| NodeOut {
             code: code.to_owned(),
@@ -784,6 +793,8 @@ pub struct LateItem {
     pub id: String,
     pub collection: String,
     pub grid: String,
+    /// The grid's name.
+    pub grid_name: String,
     /// A title to recognise it by (a key person's name is masked).
     pub label: String,
     pub category: Option<String>,

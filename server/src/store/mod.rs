@@ -587,6 +587,7 @@ pub mod attachments;
 pub mod duplicates;
 pub mod identity;
 pub mod imports;
+pub mod insight;
 pub mod pull;
 pub mod reports;
 pub mod webhooks;

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use chrono::{Duration, NaiveDate};
-use gridsync_core::{Entry, Level, Value};
+use gridsync_core::{Entry, Geo, Level, Value};
 use uuid::Uuid;
 
 use crate::common::{Phone, TestServer};
@@ -69,11 +69,21 @@ pub struct Fixture {
 /// | g2 | r2 round yesterday, planned A, B, no check-in | planned | missed |
 /// | g2 | r3 round today, planned A | cancelled | missed, closed |
 ///
+/// Positions (the map): in g1 the corners of a square, e1 (30.50, 114.40),
+/// e2 (30.50, 114.41), pl1 (30.51, 114.41), pl2 (30.51, 114.40), and e5 at
+/// its centre; in g3 h1 (30.60, 114.50); nothing else has one. e1 is titled
+/// 消防通道堵塞 at 光谷大道77号B栋 (search).
+///
 /// Workers: `w1` (grid worker, c1) made e1–e5, kp (1 visit), pl1 (1
 /// inspection), pl2, pt; `w3` (grid worker, g1) one edit of pl2; `w2` (grid
 /// worker, g3) h1; `med` (mediator, c1) dp1 and dp2 (2 sessions, 1 agreed, 1
 /// closed); `pat` (patrol, c1) the rounds; `sup` (supervisor, p1) closed e3
 /// and escalated e4.
+/// A position.
+pub fn at(lat: f64, lng: f64) -> Value {
+    Value::Geo(Geo { lat, lng })
+}
+
 pub fn fixture(s: &TestServer) -> Fixture {
     let t = today();
     let ids: Vec<Uuid> = (0..15).map(|_| Uuid::new_v4()).collect();
@@ -101,19 +111,43 @@ pub fn fixture(s: &TestServer) -> Fixture {
     let mut pat = Phone::enroll(s, "pat", "patrol", "c1", &["g1", "g2"]);
     let mut sup = Phone::enroll(s, "sup", "supervisor", "p1", &["g1", "g2"]);
 
-    for (id, cat, extra) in [
-        (f.e1, "fire_safety", ("severity", "high")),
-        (f.e2, "traffic", ("deadline", "2026-01-01T00:00:00+08:00")),
-        (f.e3, "fire_safety", ("title", "e3")),
-        (f.e4, "fire_safety", ("title", "e4")),
-        (f.e5, "public_order", ("severity", "critical")),
+    for (id, cat, extra, place) in [
+        (
+            f.e1,
+            "fire_safety",
+            ("severity", "high"),
+            Some((30.50, 114.40)),
+        ),
+        (
+            f.e2,
+            "traffic",
+            ("deadline", "2026-01-01T00:00:00+08:00"),
+            Some((30.50, 114.41)),
+        ),
+        (f.e3, "fire_safety", ("title", "e3"), None),
+        (f.e4, "fire_safety", ("title", "e4"), None),
+        (
+            f.e5,
+            "public_order",
+            ("severity", "critical"),
+            Some((30.505, 114.405)),
+        ),
     ] {
         w1.make(|d| {
-            d.create("event", "g1", id)
+            let mut c = d
+                .create("event", "g1", id)
                 .set("category", cat)
                 .set("status", "reported")
-                .set(extra.0, extra.1)
-                .commit()
+                .set(extra.0, extra.1);
+            if let Some((lat, lng)) = place {
+                c = c.set("location", at(lat, lng));
+            }
+            if id == f.e1 {
+                c = c
+                    .set("title", "消防通道堵塞")
+                    .set("address", "光谷大道77号B栋");
+            }
+            c.commit()
         });
     }
     w1.make(|d| {
@@ -138,12 +172,14 @@ pub fn fixture(s: &TestServer) -> Fixture {
     w1.make(|d| {
         d.create("place", "g1", f.pl1)
             .set("name", "星光KTV")
+            .set("location", at(30.51, 114.41))
             .append("inspections", entry(&inspected, &[("result", "pass")]))
             .commit()
     });
     w1.make(|d| {
         d.create("place", "g1", f.pl2)
             .set("name", "便利店")
+            .set("location", at(30.51, 114.40))
             .commit()
     });
     w1.make(|d| {
@@ -165,6 +201,7 @@ pub fn fixture(s: &TestServer) -> Fixture {
         d.create("hazard", "g3", f.h1)
             .set("category", "fire")
             .set("status", "reported")
+            .set("location", at(30.60, 114.50))
             .commit()
     });
     w2.sync(s);
