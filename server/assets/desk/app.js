@@ -263,6 +263,7 @@ async function route() {
   words();
   const g = ++generation;
   const view = h("main", { id: "view", tabindex: "-1", dataset: { page: head } });
+  $("view").dispatchEvent(new Event("desk:leave"));
   $("view").replaceWith(view);
   const file = MODULES[head];
   if (!file) {

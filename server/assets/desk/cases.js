@@ -10,6 +10,7 @@ export async function render(view, ctx, params) {
 }
 
 const DAY = 86400e3;
+let pageUrls = []; // the case page's object URLs, revoked when it is left
 const scalar = (rec, f) => {
   const v = (rec.fields || {})[f];
   return v && typeof v === "object" && "value" in v ? v.value : null;
@@ -189,6 +190,7 @@ async function casePage(view, ctx, params) {
   view.dataset.id = rec.id;
   view.dataset.status = status || "";
   const urls = [];
+  pageUrls = urls;
   view.addEventListener("desk:leave", () => urls.forEach(URL.revokeObjectURL));
 
   // Fields: every scalar and set, in the schema's order.
@@ -248,11 +250,15 @@ function logTable(ctx, rec, f) {
   const { h, t } = ctx;
   const entries = rec.fields[f.name] || [];
   const cols = (f.entry || []).map((e) => e.name).filter((n) => n !== "photo");
+  const photo = (f.entry || []).some((e) => e.name === "photo") && f.name !== "photos";
   return h("div", { class: "log" }, h("h3", {}, ctx.field(rec.collection, f.name), ` (${entries.length})`),
     entries.length ? h("table", { id: "log-" + f.name },
-      h("thead", {}, h("tr", {}, h("th", {}, t("时间", "Time")), cols.map((c) => h("th", {}, ctx.field(rec.collection, f.name + "." + c))))),
+      h("thead", {}, h("tr", {}, h("th", {}, t("时间", "Time")), cols.map((c) => h("th", {}, ctx.field(rec.collection, f.name + "." + c))),
+        photo ? h("th", {}, ctx.field(rec.collection, f.name + ".photo")) : null)),
       h("tbody", {}, entries.map((e) => h("tr", {}, h("td", {}, chinaTime(e.at)),
-        cols.map((c) => h("td", { "data-key": c }, show(ctx, rec.collection, (f.entry.find((x) => x.name === c) || {}), (e.fields || {})[c]))))))) : null);
+        cols.map((c) => h("td", { "data-key": c }, show(ctx, rec.collection, (f.entry.find((x) => x.name === c) || {}), (e.fields || {})[c]))),
+        photo ? h("td", { "data-key": "photo" }, e.fields && e.fields.photo ? h("button", { type: "button",
+          "on:click": () => openPhoto(ctx, e.fields.photo, ctx.field(rec.collection, f.name), pageUrls) }, t("查看", "View")) : null) : null)))) : null);
 }
 
 // One photo: its thumbnail (fetched with the session), or why it cannot be shown.
@@ -266,7 +272,7 @@ function tile(ctx, att, info, entry, collection, log, urls) {
     box.append(h("div", { class: "thumb" }, t("照片尚未上传", "Photo not uploaded yet")), cap);
     return box;
   }
-  const link = h("a", { class: "thumb", href: `/v1/attachments/${att.sha256}`, target: "_blank", rel: "noopener", title: t("查看原图", "Open full size") });
+  const link = h("button", { type: "button", class: "thumb", title: t("查看原图", "Open full size"), "on:click": () => openPhoto(ctx, att, stage, urls) });
   box.append(link, cap);
   if (att.media_type === "application/pdf") {
     box.dataset.state = "document";
@@ -290,6 +296,37 @@ function tile(ctx, att, info, entry, collection, log, urls) {
     link.replaceChildren(img);
   });
   return box;
+}
+
+// The full photo (or PDF) over the page, fetched with the session; why not,
+// when it cannot be shown.
+async function openPhoto(ctx, att, stage, urls) {
+  const { h, t } = ctx;
+  document.getElementById("photo-view")?.remove();
+  const body = h("div", { id: "photo-body" }, t("加载中…", "Loading…"));
+  const close = h("button", { type: "button", id: "photo-close", class: "close", "on:click": () => viewer.remove() }, t("关闭", "Close"));
+  const viewer = h("div", { id: "photo-view", role: "dialog", "aria-modal": "true", "aria-label": stage, dataset: { state: "loading" },
+    "on:keydown": (e) => { if (e.key === "Escape") viewer.remove(); } },
+  close, body, h("p", { id: "photo-caption" }, stage, " ", att.caption || ""));
+  (document.getElementById("view") || document.body).append(viewer);
+  close.focus();
+  const res = await ctx.api(`/v1/attachments/${att.sha256}`, { raw: true });
+  if (!res.ok) {
+    const j = await res.json().catch(() => ({}));
+    viewer.dataset.state = "error";
+    body.textContent = res.status === 403 ? t("无权查看", "Not yours to see")
+      : j.code === "attachment_pending" ? t("照片尚未上传", "Photo not uploaded yet")
+      : j.code === "attachment_missing" ? t("照片已丢失（服务器上找不到）", "Photo missing on the server")
+      : t("无法显示", "Cannot be shown") + ` (${res.status})`;
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  urls.push(url);
+  const shown = att.media_type === "application/pdf"
+    ? h("iframe", { src: url, title: att.caption || stage })
+    : h("img", { id: "photo-full", src: url, alt: att.caption || stage });
+  body.replaceChildren(shown, h("p", {}, h("a", { href: url, download: (att.caption || att.sha256.slice(0, 12)) }, t("下载", "Download"))));
+  viewer.dataset.state = "shown";
 }
 
 // The change history: who (their desk or phone), when, what.

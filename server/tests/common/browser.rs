@@ -187,3 +187,105 @@ pub fn screenshot(b: &mut Browser, path: &str) {
     .unwrap();
     std::fs::write(path, png).unwrap();
 }
+
+// ------------------------------------------------------------------ the desk
+
+/// Sign in to the desk at `base` (the server's `http://host:port`) as
+/// `username` through its form, as a person does (the session cookie and
+/// CSRF token come from the answer), and wait for the role's start page to
+/// finish loading.
+pub fn desk_log_in(b: &mut Browser, base: &str, username: &str, password: &str) {
+    b.call("Page.enable", &json!({}));
+    b.call("Page.navigate", &json!({"url": "about:blank"}));
+    b.call("Page.navigate", &json!({"url": format!("{base}/desk")}));
+    b.wait_for(
+        "document.readyState === 'complete' && document.body.dataset.session === 'none' \
+         && !document.getElementById('login-view').hidden",
+    );
+    set(b, "username", username);
+    set(b, "password", password);
+    b.eval("document.getElementById('login').click()");
+    b.wait_for("document.body.dataset.session === 'signed-in'");
+    wait_done(b);
+}
+
+/// Sign in as `username` and open `hash`; wait for the screen to load.
+pub fn desk_at(b: &mut Browser, base: &str, username: &str, password: &str, hash: &str) {
+    desk_log_in(b, base, username, password);
+    open(b, base, hash);
+}
+
+/// Open `hash` on the desk (a fresh page load: the session is the cookie)
+/// and wait for the screen.
+pub fn open(b: &mut Browser, base: &str, hash: &str) {
+    b.call("Page.navigate", &json!({"url": "about:blank"}));
+    b.call("Page.navigate", &json!({"url": format!("{base}/desk{hash}")}));
+    wait_done(b);
+}
+
+/// Wait until the screen says it has finished loading.
+pub fn wait_done(b: &mut Browser) {
+    b.wait_for(
+        "document.readyState === 'complete' && document.getElementById('status') \
+         && document.getElementById('status').dataset.state === 'done'",
+    );
+}
+
+/// Click the element `selector` picks (the status is reset first, so a
+/// following `wait_done` waits for the next screen).
+pub fn click(b: &mut Browser, selector: &str) {
+    b.eval(&format!(
+        "(() => {{ document.getElementById('status').dataset.state = 'clicked'; \
+         const e = document.querySelector({0}); \
+         if (!e) throw new Error('no ' + {0}); \
+         e.dispatchEvent(new MouseEvent('click', {{bubbles: true, cancelable: true}})); }})()",
+        json!(selector)
+    ));
+}
+
+pub fn hash(b: &mut Browser) -> String {
+    b.eval("location.hash").as_str().unwrap().to_owned()
+}
+
+pub fn viewport(b: &mut Browser, width: u32, height: u32, mobile: bool) {
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        &json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+    );
+}
+
+/// Nothing came from anywhere but this server (object URLs of its answers
+/// included).
+pub fn assert_only_local(b: &mut Browser, base: &str) {
+    let foreign = b.eval(&format!(
+        "performance.getEntriesByType('resource').map(e => e.name)\
+         .filter(n => !n.startsWith({0}) && !n.startsWith('blob:' + {0}))",
+        json!(base)
+    ));
+    assert_eq!(foreign, json!([]));
+}
+
+/// `GRIDSYNC_DESK_SCREENSHOTS=dir`: the whole page as seen, as `dir/name`.
+pub fn keep(b: &mut Browser, name: &str) {
+    let Ok(dir) = std::env::var("GRIDSYNC_DESK_SCREENSHOTS") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = b.call("Page.getLayoutMetrics", &json!({}));
+    let h = m["cssContentSize"]["height"]
+        .as_f64()
+        .unwrap_or(768.0)
+        .ceil();
+    let w = b.eval("window.innerWidth").as_f64().unwrap();
+    let shot = b.call(
+        "Page.captureScreenshot",
+        &json!({"format": "png", "captureBeyondViewport": true,
+                "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}}),
+    );
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        shot["data"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
+}
