@@ -13,49 +13,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::browser::{screenshot, set, Browser};
-use common::{Phone, TestServer, ADMIN};
+use common::browser::{desk_log_in, screenshot, set, Browser};
+use common::{Phone, TestServer, ADMIN, PASSWORD};
 use serde_json::{json, Value as Json};
-
-/// Sign in as `username` (an admin) and mount the admin module by the
-/// desk's contract (`render(view, ctx, params)`, notes in admin.js), with a
-/// `ctx` whose `api` calls the server with the user's token and a router on
-/// the hash. A stand-in for the shell's `desk_log_in` until the shell's
-/// app.js lands; everything below it (the module, the server, the phone)
-/// is the real one.
-fn mount_admin(b: &mut Browser, s: &TestServer, username: &str) {
-    let token = s.login(username, common::PASSWORD)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    b.call("Page.enable", &json!({}));
-    b.call("Page.navigate", &json!({"url": s.url("/desk")}));
-    b.wait_for("document.readyState === 'complete'");
-    let js = r#"(async () => {
-  document.body.innerHTML = '<p id="status"></p><main id="view"></main>'; const l = document.createElement('link'); l.rel = 'stylesheet'; l.href = '/desk/admin.css'; document.head.append(l);
-  const token = TOKEN;
-  const api = async (path, opts = {}) => {
-    let body = opts.body; const headers = { ...(opts.headers || {}), Authorization: 'Bearer ' + token };
-    if (body && !(body instanceof Blob) && !(body instanceof ArrayBuffer) && typeof body === 'object') { body = JSON.stringify(body); headers['Content-Type'] = 'application/json'; }
-    const res = await fetch(path, { method: opts.method || 'GET', body, headers });
-    if (opts.raw) return res;
-    const j = await res.json().catch(() => ({}));
-    if (!res.ok) { const e = new Error(j.message || res.status); e.status = res.status; e.code = j.code; throw e; }
-    return j;
-  };
-  const nodes = (await api('/v1/org/nodes')).nodes;
-  const mod = await import('/desk/admin.js');
-  const ctx = { api, user: { username: 'root', role: 'admin', node: 'd', full_name: 'Root' }, lang: 'zh', t: (zh, en) => zh, nodes,
-    nodeName: (c) => c, collection: (c) => c,
-    status: (text, state) => { const s = document.getElementById('status'); s.textContent = text; s.dataset.state = state; }, go: (h) => { location.hash = h; } };
-  const route = async () => { const [path, q] = location.hash.slice(2).split('?'); if (!path.startsWith('admin')) return;
-    const params = Object.fromEntries(new URLSearchParams(q || '')); params.page = path;
-    const view = document.createElement('main'); document.getElementById('view').replaceWith(view); view.id = 'view'; await mod.render(view, ctx, params); };
-  window.addEventListener('hashchange', route);
-  return true;
-})()"#.replace("TOKEN", &json!(token).to_string());
-    assert_eq!(b.eval(&js), json!(true));
-}
 
 /// Open an admin page and wait until it has loaded.
 fn open(b: &mut Browser, page: &str, ready: &str) {
@@ -134,7 +94,7 @@ fn an_admin_manages_devices_users_imports_and_reads_the_audit_log() {
     assert_eq!(st, 201);
 
     let mut b = Browser::launch();
-    mount_admin(&mut b, &s, ADMIN);
+    desk_log_in(&mut b, &s.base, ADMIN, PASSWORD);
 
     // Devices: the phone with its user and last sync; revoked after a
     // confirmation; its next sync is refused.

@@ -270,6 +270,10 @@ pub fn keep(b: &mut Browser, name: &str) {
     let Ok(dir) = std::env::var("GRIDSYNC_DESK_SCREENSHOTS") else {
         return;
     };
+    // Relative to the workspace (a test runs in its crate's folder).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(dir);
     std::fs::create_dir_all(&dir).unwrap();
     let m = b.call("Page.getLayoutMetrics", &json!({}));
     let h = m["cssContentSize"]["height"]
