@@ -8,25 +8,11 @@ mod common;
 use std::io::Read;
 use std::process::{Command, Output};
 
-use common::{Server, PASSWORD};
+use common::{jpeg, Server, PASSWORD};
 use gridsync_client::ClientError;
 use gridsync_core::{Entry, Value};
 use serde_json::Value as Json;
 use uuid::Uuid;
-
-/// A real JPEG of noise (it does not compress): about 1.3 bytes a pixel.
-fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    let img = image::RgbImage::from_fn(w, h, |_, _| {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
 
 /// GET the bytes of an attachment as the district supervisor.
 fn on_server(server: &Server, sha: &str) -> (u16, Vec<u8>) {

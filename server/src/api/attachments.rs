@@ -171,6 +171,23 @@ pub async fn begin(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// For a department's staff, the referring records dispatched to their
+/// department (read only then: other roles reach by grid).
+fn dispatched(
+    store: &crate::store::Store,
+    scope: &crate::auth::policy::Scope,
+    refs: &[crate::store::attachments::RefRow],
+) -> Result<Vec<(String, String)>, StoreError> {
+    if scope.role != crate::auth::policy::Role::Department || refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<(String, String)> = refs
+        .iter()
+        .map(|r| (r.grid.clone(), r.record_id.clone()))
+        .collect();
+    Ok(attachments::dispatched_refs(&store.records_by_keys(&keys)?, scope))
+}
+
 /// Check the caller may upload these bytes, then begin or resume.
 async fn begin_upload(
     state: &web::Data<AppState>,
@@ -185,7 +202,10 @@ async fn begin_upload(
     web::block(move || -> Result<Begun, ApiError> {
         let scope = caller.scope(&st.store)?;
         let known = st.store.attachment(&upload.sha256)?;
-        if attachments::matching_ref(&known.refs, &scope, &upload.media_type, size).is_none() {
+        let dispatched = dispatched(&st.store, &scope, &known.refs)?;
+        if attachments::matching_ref(&known.refs, &scope, &dispatched, &upload.media_type, size)
+            .is_none()
+        {
             return Err(ApiError::Conflict {
                 code: "attachment_not_referenced",
                 message: format!(
@@ -452,12 +472,15 @@ async fn readable(
     }
     let st = state.clone();
     let key = sha.to_owned();
-    let (known, scope) = web::block(move || -> Result<_, StoreError> {
-        Ok((st.store.attachment(&key)?, caller.scope(&st.store)?))
+    let (known, scope, dispatched) = web::block(move || -> Result<_, StoreError> {
+        let known = st.store.attachment(&key)?;
+        let scope = caller.scope(&st.store)?;
+        let dispatched = dispatched(&st.store, &scope, &known.refs)?;
+        Ok((known, scope, dispatched))
     })
     .await??;
     let Known { kept, refs } = known;
-    match attachments::access(&refs, &scope) {
+    match attachments::access(&refs, &scope, &dispatched) {
         Access::Unknown => Err(ApiError::NotFound {
             what: format!("attachment {sha}"),
         }),

@@ -106,14 +106,38 @@ pub enum Access {
     Unknown,
 }
 
-/// A caller may read an attachment when a record it may read (its grid in
-/// reach, its collection readable by the role) refers to it.
-pub fn access(refs: &[RefRow], scope: &Scope) -> Access {
+/// Whether the record a reference names is in the caller's reach: its
+/// grid, or (a department's staff, who have no grids) one of `dispatched`,
+/// the `(grid, record id)` of the referring records dispatched to their
+/// department ([`dispatched_refs`]).
+fn reaches(r: &RefRow, scope: &Scope, dispatched: &[(String, String)]) -> bool {
+    scope.has_grid(&r.grid)
+        || dispatched
+            .iter()
+            .any(|(grid, id)| *grid == r.grid && *id == r.record_id)
+}
+
+/// The `(grid, record id)` of the records among `rows` (those the
+/// references name) that are dispatched to the caller's department: what a
+/// department's staff reach. Empty for every other role.
+pub fn dispatched_refs(rows: &[crate::db::models::RecordRow], scope: &Scope) -> Vec<(String, String)> {
+    if scope.role != crate::auth::policy::Role::Department {
+        return Vec::new();
+    }
+    rows.iter()
+        .filter(|r| crate::dispatch::reaches(scope, &r.grid, r.assignee.as_deref()))
+        .map(|r| (r.grid.clone(), r.id.clone()))
+        .collect()
+}
+
+/// A caller may read an attachment when a record it may read (in reach,
+/// its collection readable by the role) refers to it.
+pub fn access(refs: &[RefRow], scope: &Scope, dispatched: &[(String, String)]) -> Access {
     if refs.is_empty() {
         Access::Unknown
     } else if refs
         .iter()
-        .any(|r| scope.has_grid(&r.grid) && scope.role.may_read(&r.collection))
+        .any(|r| reaches(r, scope, dispatched) && scope.role.may_read(&r.collection))
     {
         Access::Allowed
     } else {
@@ -126,11 +150,12 @@ pub fn access(refs: &[RefRow], scope: &Scope) -> Access {
 pub fn matching_ref<'a>(
     refs: &'a [RefRow],
     scope: &Scope,
+    dispatched: &[(String, String)],
     media_type: &str,
     size: u64,
 ) -> Option<&'a RefRow> {
     refs.iter().find(|r| {
-        scope.has_grid(&r.grid)
+        reaches(r, scope, dispatched)
             && scope.role.may_read(&r.collection)
             && r.media_type == media_type
             && u64::try_from(r.size).ok() == Some(size)

@@ -72,6 +72,7 @@ fn scope(role: Role, node: &str) -> Scope {
         ("c".to_owned(), Some("p".to_owned()), NodeLevel::Community),
         ("g1".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
         ("g2".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
+        ("fire".to_owned(), Some("d".to_owned()), NodeLevel::Department),
     ]);
     Scope::new(&tree, role, node)
 }
@@ -91,30 +92,40 @@ fn reference(grid: &str, collection: &str) -> RefRow {
 fn who_may_read_an_attachment() {
     let refs = [reference("g1", "event")];
     assert_eq!(
-        access(&refs, &scope(Role::GridWorker, "g1")),
+        access(&refs, &scope(Role::GridWorker, "g1"), &[]),
         Access::Allowed
     );
     assert_eq!(
-        access(&refs, &scope(Role::Supervisor, "p")),
+        access(&refs, &scope(Role::Supervisor, "p"), &[]),
         Access::Allowed
     );
     assert_eq!(
-        access(&refs, &scope(Role::GridWorker, "g2")),
+        access(&refs, &scope(Role::GridWorker, "g2"), &[]),
         Access::OutOfScope
     );
-    assert_eq!(access(&[], &scope(Role::Supervisor, "d")), Access::Unknown);
+    assert_eq!(access(&[], &scope(Role::Supervisor, "d"), &[]), Access::Unknown);
     // Two records in two grids: one in reach is enough.
     let both = [reference("g2", "event"), reference("g1", "event")];
     assert_eq!(
-        access(&both, &scope(Role::GridWorker, "g1")),
+        access(&both, &scope(Role::GridWorker, "g1"), &[]),
         Access::Allowed
     );
     // An upload must match a reference the caller can read, type and size.
     let s = scope(Role::GridWorker, "g1");
-    assert!(matching_ref(&both, &s, "image/jpeg", 10).is_some());
-    assert!(matching_ref(&both, &s, "image/jpeg", 11).is_none());
-    assert!(matching_ref(&both, &s, "image/png", 10).is_none());
-    assert!(matching_ref(&both, &scope(Role::GridWorker, "d"), "image/jpeg", 10).is_some());
+    assert!(matching_ref(&both, &s, &[], "image/jpeg", 10).is_some());
+    assert!(matching_ref(&both, &s, &[], "image/jpeg", 11).is_none());
+    assert!(matching_ref(&both, &s, &[], "image/png", 10).is_none());
+    assert!(matching_ref(&both, &scope(Role::GridWorker, "d"), &[], "image/jpeg", 10).is_some());
+    // A department's staff have no grids: they reach the records dispatched
+    // to their department, and only those.
+    let dept = scope(Role::Department, "fire");
+    let sent = [("g1".to_owned(), refs[0].record_id.clone())];
+    assert_eq!(access(&refs, &dept, &[]), Access::OutOfScope);
+    assert_eq!(access(&refs, &dept, &sent), Access::Allowed);
+    let elsewhere = [("g2".to_owned(), refs[0].record_id.clone())];
+    assert_eq!(access(&refs, &dept, &elsewhere), Access::OutOfScope);
+    assert!(matching_ref(&refs, &dept, &sent, "image/jpeg", 10).is_some());
+    assert!(matching_ref(&refs, &dept, &[], "image/jpeg", 10).is_none());
 }
 
 #[test]
