@@ -256,7 +256,7 @@ function logTable(ctx, rec, f) {
       h("thead", {}, h("tr", {}, h("th", {}, t("时间", "Time")), cols.map((c) => h("th", {}, ctx.field(rec.collection, f.name + "." + c))),
         photo ? h("th", {}, ctx.field(rec.collection, f.name + ".photo")) : null)),
       h("tbody", {}, entries.map((e) => h("tr", {}, h("td", {}, chinaTime(e.at)),
-        cols.map((c) => h("td", { "data-key": c }, show(ctx, rec.collection, (f.entry.find((x) => x.name === c) || {}), (e.fields || {})[c]))),
+        cols.map((c) => h("td", { "data-key": c }, show(ctx, rec.collection, { ...(f.entry.find((x) => x.name === c) || {}), name: f.name + "." + c }, (e.fields || {})[c]))),
         photo ? h("td", { "data-key": "photo" }, e.fields && e.fields.photo ? h("button", { type: "button",
           "on:click": () => openPhoto(ctx, e.fields.photo, ctx.field(rec.collection, f.name), pageUrls) }, t("查看", "View")) : null) : null)))) : null);
 }
@@ -335,7 +335,7 @@ function timeline(ctx, detail) {
   const authors = detail.authors || {};
   const items = [...(detail.history || [])].reverse().map((c) => {
     const a = authors[c.actor];
-    const who = a ? `${a.full_name || a.username}（${a.device === "desk" ? t("综治中心", "desk") : a.device}）` : t("系统", "server");
+    const who = a ? `${a.full_name || a.username}（${a.device === "desk" ? t("网页端", "desk") : a.device}）` : t("系统", "server");
     const what = (c.change.ops || []).map((op) => describe(ctx, detail.record.collection, op));
     return h("li", { dataset: { actor: String(c.actor) } },
       h("time", {}, chinaTime(c.received_at)), " ", h("strong", { class: "author" }, who),
@@ -350,7 +350,10 @@ function describe(ctx, collection, op) {
   if (!o) return "";
   const name = o.field ? ctx.field(collection, o.field) : "";
   switch (kind) {
-    case "set": return `${name}：${o.field === "assignee" ? assigneeText(ctx, o.value) : typeof o.value === "object" && o.value ? "…" : ctx.value(collection, o.field, o.value)}`;
+    case "set": {
+      const def = (ctx.schema.collections.find((c) => c.name === collection)?.fields || []).find((f) => f.name === o.field) || { name: o.field };
+      return `${name}：${typeof o.value === "object" && o.value && !("lat" in o.value) ? "…" : show(ctx, collection, def, o.value)}`;
+    }
     case "append": return `${name} +1`;
     case "members": return `${name} ${(o.add || []).map((m) => "+" + m).concat((o.remove || []).map((m) => "−" + m)).join(" ")}`;
     case "escalate": return `${ctx.t("上报", "escalated")} ${ctx.level(o.from)} → ${ctx.level(o.to)}`;

@@ -19,7 +19,7 @@ const say = (ctx, el, e) => {
 function whoWrote(ctx, authors, actor) {
   const a = (authors || {})[actor];
   if (!a) return ctx.t("系统", "server");
-  return `${a.full_name || a.username}（${a.device === "desk" ? ctx.t("综治中心", "desk") : a.device}）`;
+  return `${a.full_name || a.username}（${a.device === "desk" ? ctx.t("网页端", "desk") : a.device}）`;
 }
 
 function shown(ctx, collection, field, v) {
