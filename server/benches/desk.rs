@@ -204,6 +204,26 @@ fn main() {
     ] {
         pages.push(("district".to_owned(), p));
     }
+    // The work pages: the queue (a node's open cases and the inbox), a case
+    // page, the decisions, the device list.
+    let open: serde_json::Value =
+        serde_json::from_str(&c.text(&format!("/v1/nodes/{grid}/cases?limit=1"))).expect("cases");
+    let case = open["records"][0]["id"].as_str().expect("a case in the grid").to_owned();
+    for (what, p) in [
+        ("district", format!("/v1/nodes/{d}/cases?limit=1000")),
+        ("community", format!("/v1/nodes/{community}/cases?limit=1000")),
+        ("grid", format!("/v1/nodes/{grid}/cases?limit=1000")),
+        ("district", "/v1/inbox".to_owned()),
+        ("grid", format!("/v1/records/{case}?history=200&grid={grid}")),
+        ("grid", format!("/v1/records/{case}?history=200")),
+        ("grid", format!("/v1/grids/{grid}/records?collection=hazard_task&limit=1000")),
+        ("district", "/v1/quarantine?limit=1000".to_owned()),
+        ("district", format!("/v1/nodes/{d}/duplicates")),
+        ("district", "/v1/devices".to_owned()),
+        ("district", "/v1/org/nodes".to_owned()),
+    ] {
+        pages.push((what.to_owned(), p));
+    }
     println!();
     println!("| level | request | bytes sent | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|---|");
@@ -316,9 +336,15 @@ fn main() {
         }
     };
     refs(&index, &mut files);
-    // The dashboard's own files (the contract: index.html links every style
-    // sheet, app.js imports every screen), should the shell not name them.
-    for f in ["/desk/dashboard.js", "/desk/dashboard.css"] {
+    // Every screen module (app.js imports them by name as the routes need
+    // them): counted all, an upper bound of any first load.
+    for f in [
+        "/desk/dashboard.js",
+        "/desk/dashboard.css",
+        "/desk/cases.js",
+        "/desk/decide.js",
+        "/desk/admin.js",
+    ] {
         if !files.iter().any(|x| x == f) {
             files.push(f.to_owned());
         }
@@ -331,7 +357,14 @@ fn main() {
         }
         i += 1;
     }
-    let shell = ["/v1/schema".to_owned(), "/v1/org/nodes".to_owned()];
+    // The shell's reads, and the supervisor's start page (the queue) before
+    // the dashboard's arrival.
+    let shell = [
+        "/v1/schema".to_owned(),
+        "/v1/org/nodes".to_owned(),
+        format!("/v1/nodes/{d}/cases?limit=1000"),
+        "/v1/inbox".to_owned(),
+    ];
     println!();
     println!("| first load | bytes sent |");
     println!("|---|---|");
