@@ -20,7 +20,9 @@ mod browser;
 use std::path::Path;
 use std::process::Command;
 
-use browser::{assert_only_local, desk_at, desk_log_in, keep, set, text_of, viewport, wait_done, Browser};
+use browser::{
+    assert_only_local, desk_at, desk_log_in, keep, set, text_of, viewport, wait_done, Browser,
+};
 use common::{jpeg, Server, PASSWORD};
 use gridsync_server::db::models::OrgNodeRow;
 use serde_json::{json, Value as Json};
@@ -103,7 +105,9 @@ fn submit(b: &mut Browser, form: &str) {
 
 fn sign_out(b: &mut Browser) {
     b.eval("document.getElementById('sign-out').click()");
-    b.wait_for("document.body.dataset.session === 'none' && !document.getElementById('login-view').hidden");
+    b.wait_for(
+        "document.body.dataset.session === 'none' && !document.getElementById('login-view').hidden",
+    );
 }
 
 #[test]
@@ -119,7 +123,15 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
     let made = device(
         phone,
-        &["create", "event", "--grid", "g1", "title=消防通道堵塞", "status=reported", "category=fire_safety"],
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=消防通道堵塞",
+            "status=reported",
+            "category=fire_safety",
+        ],
     );
     let id = made["id"].as_str().unwrap().to_owned();
     device(phone, &["sync"]);
@@ -127,9 +139,18 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     // The supervisor finds it in g1's queue, to accept.
     let mut b = Browser::launch();
     viewport(&mut b, 1366, 768, false);
-    desk_at(&mut b, &server.url, "chief", PASSWORD, "#/queue?node=g1&tab=accept");
+    desk_at(
+        &mut b,
+        &server.url,
+        "chief",
+        PASSWORD,
+        "#/queue?node=g1&tab=accept",
+    );
     let row = format!("#queue-body tr[data-id='{id}']");
-    assert_eq!(b.eval(&format!("!!document.querySelector(\"{row}\")")), json!(true));
+    assert_eq!(
+        b.eval(&format!("!!document.querySelector(\"{row}\")")),
+        json!(true)
+    );
     assert!(text_of(&mut b, "queue-body").contains("消防通道堵塞"));
     keep(&mut b, "desk-queue.png");
     b.eval(&format!(
@@ -142,7 +163,10 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     act(&mut b, "verified");
     set(&mut b, "dispatch-to", "department:fire");
     submit(&mut b, "dispatch-form");
-    assert_eq!(b.eval("document.getElementById('view').dataset.status"), json!("dispatched"));
+    assert_eq!(
+        b.eval("document.getElementById('view').dataset.status"),
+        json!("dispatched")
+    );
     assert!(text_of(&mut b, "case-fields").contains("区消防救援大队"));
     assert_only_local(&mut b, &server.url);
     sign_out(&mut b);
@@ -150,7 +174,9 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     // The department's user: it is in the inbox, assigned to them.
     desk_log_in(&mut b, &server.url, "fire1", PASSWORD);
     assert_eq!(
-        b.eval(&format!("document.querySelector(\"#queue-body tr[data-id='{id}']\").dataset.kind")),
+        b.eval(&format!(
+            "document.querySelector(\"#queue-body tr[data-id='{id}']\").dataset.kind"
+        )),
         json!("assigned")
     );
     b.eval(&format!(
@@ -179,7 +205,13 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     sign_out(&mut b);
 
     // The supervisor checks and closes it; the timeline names who did what.
-    desk_at(&mut b, &server.url, "chief", PASSWORD, &format!("#/case/{id}?grid=g1"));
+    desk_at(
+        &mut b,
+        &server.url,
+        "chief",
+        PASSWORD,
+        &format!("#/case/{id}?grid=g1"),
+    );
     b.wait_for("document.querySelector('#case-photos .photo[data-state=shown]')");
     act(&mut b, "checked");
     act(&mut b, "closed");
@@ -199,12 +231,22 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     device(phone, &["sync"]);
     let record = device(phone, &["show", &id]);
     assert_eq!(field(&record, "status"), json!("closed"), "{record}");
-    assert_eq!(field(&record, "assignee"), json!("department:fire"), "{record}");
-    let photos = record["fields"]["photos"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        field(&record, "assignee"),
+        json!("department:fire"),
+        "{record}"
+    );
+    let photos = record["fields"]["photos"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(photos.len(), 1, "{record}");
     assert_eq!(photos[0]["fields"]["stage"], "after");
     assert_eq!(photos[0]["fields"]["note"], "已清理完毕");
-    let sha = photos[0]["fields"]["photo"]["sha256"].as_str().unwrap().to_owned();
+    let sha = photos[0]["fields"]["photo"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let out = dir.path().join("fetched.jpg");
     device(phone, &["fetch", &sha, "--out", out.to_str().unwrap()]);
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
@@ -221,7 +263,17 @@ fn a_conflict_made_by_two_phones_is_decided_on_the_desk() {
     let (a, p2) = (a.path(), b_.path());
     device(a, &["enroll", "--server", &server.url, "--user", "li"]);
     device(p2, &["enroll", "--server", &server.url, "--user", "wang"]);
-    let made = device(a, &["create", "event", "--grid", "g1", "title=楼道堆物", "status=reported"]);
+    let made = device(
+        a,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=楼道堆物",
+            "status=reported",
+        ],
+    );
     let id = made["id"].as_str().unwrap().to_owned();
     device(a, &["sync"]);
     device(p2, &["sync"]);
@@ -254,7 +306,11 @@ fn a_conflict_made_by_two_phones_is_decided_on_the_desk() {
     for phone in [a, p2] {
         device(phone, &["sync"]);
         let record = device(phone, &["show", &id]);
-        assert_eq!(field(&record, "description"), json!("乙说：杂物仍在"), "{record}");
+        assert_eq!(
+            field(&record, "description"),
+            json!("乙说：杂物仍在"),
+            "{record}"
+        );
         assert_eq!(device(phone, &["conflicts"]), json!([]));
     }
 }
@@ -271,32 +327,54 @@ fn a_quarantined_change_is_accepted_on_the_desk_and_appears_in_its_grid() {
     // Handed to a department the server does not know (yet): refused, kept.
     let made = device(
         phone,
-        &["create", "event", "--grid", "g1", "title=井盖缺失", "status=reported", "assignee=department:roads"],
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=井盖缺失",
+            "status=reported",
+            "assignee=department:roads",
+        ],
     );
     let id = made["id"].as_str().unwrap().to_owned();
     // The sync says a change was refused (its exit status too).
     let (ok, _, _) = run(phone, &["sync"]);
     assert!(!ok, "a refused change fails the sync's exit status");
     let refused = device(phone, &["refused"]);
-    assert!(refused.to_string().contains("unknown_assignee"), "{refused}");
+    assert!(
+        refused.to_string().contains("unknown_assignee"),
+        "{refused}"
+    );
     department(&server, "roads", "区市政局");
 
     let mut b = Browser::launch();
     desk_at(&mut b, &server.url, "chief", PASSWORD, "#/quarantine");
     let table = text_of(&mut b, "quarantine");
-    assert!(table.contains("unknown_assignee") && table.contains("井盖缺失"), "{table}");
+    assert!(
+        table.contains("unknown_assignee") && table.contains("井盖缺失"),
+        "{table}"
+    );
     b.eval("document.querySelector('#quarantine tbody tr button.accept').click()");
     b.wait_for("document.querySelector('#quarantine tbody tr').dataset.state === 'accept'");
     assert_only_local(&mut b, &server.url);
 
     let listed = server.get("/v1/grids/g1/records?collection=event");
     assert!(
-        listed["records"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str()),
+        listed["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id.as_str()),
         "{listed}"
     );
     device(phone, &["sync"]);
     let record = device(phone, &["show", &id]);
-    assert_eq!(field(&record, "assignee"), json!("department:roads"), "{record}");
+    assert_eq!(
+        field(&record, "assignee"),
+        json!("department:roads"),
+        "{record}"
+    );
 }
 
 #[test]
@@ -309,7 +387,17 @@ fn a_write_from_a_page_on_another_origin_is_refused() {
     let phone = tempfile::tempdir().unwrap();
     let phone = phone.path();
     device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
-    let made = device(phone, &["create", "event", "--grid", "g1", "title=路灯不亮", "status=reported"]);
+    let made = device(
+        phone,
+        &[
+            "create",
+            "event",
+            "--grid",
+            "g1",
+            "title=路灯不亮",
+            "status=reported",
+        ],
+    );
     let id = made["id"].as_str().unwrap().to_owned();
     device(phone, &["sync"]);
 
@@ -317,7 +405,10 @@ fn a_write_from_a_page_on_another_origin_is_refused() {
     // another port: the same site, so the cookie goes along) tries to write.
     let mut b = Browser::launch();
     desk_log_in(&mut b, &server.url, "chief", PASSWORD);
-    b.call("Page.navigate", &json!({"url": format!("{}/healthz", elsewhere.url)}));
+    b.call(
+        "Page.navigate",
+        &json!({"url": format!("{}/healthz", elsewhere.url)}),
+    );
     b.wait_for("document.readyState === 'complete'");
     let target = format!("{}/v1/records/{id}/edits?grid=g1", server.url);
     // fetch without CORS: sent with the cookie, its answer unreadable.
@@ -342,6 +433,9 @@ fn a_write_from_a_page_on_another_origin_is_refused() {
 
     // Nothing was written.
     let record = server.get(&format!("/v1/records/{id}?grid=g1"));
-    assert_eq!(record["record"]["fields"]["status"]["value"], "reported", "{record}");
+    assert_eq!(
+        record["record"]["fields"]["status"]["value"], "reported",
+        "{record}"
+    );
     assert_eq!(record["history"].as_array().unwrap().len(), 1, "{record}");
 }

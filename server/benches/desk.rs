@@ -208,15 +208,27 @@ fn main() {
     // page, the decisions, the device list.
     let open: serde_json::Value =
         serde_json::from_str(&c.text(&format!("/v1/nodes/{grid}/cases?limit=1"))).expect("cases");
-    let case = open["records"][0]["id"].as_str().expect("a case in the grid").to_owned();
+    let case = open["records"][0]["id"]
+        .as_str()
+        .expect("a case in the grid")
+        .to_owned();
     for (what, p) in [
         ("district", format!("/v1/nodes/{d}/cases?limit=1000")),
-        ("community", format!("/v1/nodes/{community}/cases?limit=1000")),
+        (
+            "community",
+            format!("/v1/nodes/{community}/cases?limit=1000"),
+        ),
         ("grid", format!("/v1/nodes/{grid}/cases?limit=1000")),
         ("district", "/v1/inbox".to_owned()),
-        ("grid", format!("/v1/records/{case}?history=200&grid={grid}")),
+        (
+            "grid",
+            format!("/v1/records/{case}?history=200&grid={grid}"),
+        ),
         ("grid", format!("/v1/records/{case}?history=200")),
-        ("grid", format!("/v1/grids/{grid}/records?collection=hazard_task&limit=1000")),
+        (
+            "grid",
+            format!("/v1/grids/{grid}/records?collection=hazard_task&limit=1000"),
+        ),
         ("district", "/v1/quarantine?limit=1000".to_owned()),
         ("district", format!("/v1/nodes/{d}/duplicates")),
         ("district", "/v1/devices".to_owned()),

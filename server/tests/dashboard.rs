@@ -297,7 +297,13 @@ fn a_grid_workers_masked_fields_stay_masked_on_the_desk() {
     let f = fixture(&s);
     let mut b = Browser::launch();
     b.call("Page.enable", &json!({}));
-    desk_at(&mut b, &s.base, "w1", PASSWORD, "#/search?q=%E5%BC%A0%E4%B8%89");
+    desk_at(
+        &mut b,
+        &s.base,
+        "w1",
+        PASSWORD,
+        "#/search?q=%E5%BC%A0%E4%B8%89",
+    );
     let hits = shown(&mut b, "search-table", "title");
     assert_eq!(hits, [(f.kp.to_string(), "张*".to_owned())]);
     let fields = shown(&mut b, "search-table", "fields");
@@ -419,7 +425,13 @@ fn a_supervisor_sees_the_photos_of_an_overdue_case() {
 
     let mut b = Browser::launch();
     // The case from the district's overdue list, by a click.
-    desk_at(&mut b, &s.base, "chief", PASSWORD, "#/dashboard?report=overdue");
+    desk_at(
+        &mut b,
+        &s.base,
+        "chief",
+        PASSWORD,
+        "#/dashboard?report=overdue",
+    );
     let row = format!("tr[data-row='{id}']");
     b.wait_for(&format!("document.querySelector(\"{row}\")"));
     click(&mut b, &row);
@@ -530,8 +542,14 @@ fn a_supervisor_sees_the_photos_of_an_overdue_case() {
     b.eval("fetch('/v1/auth/session', {method: 'DELETE', headers: {'X-CSRF-Token': 'x'}})");
     let mut b = Browser::launch();
     desk_at(&mut b, &s.base, "sup2", PASSWORD, "#/queue");
-    b.call("Page.navigate", &json!({"url": s.url(&format!("/desk#/case/{id}"))}));
+    b.call(
+        "Page.navigate",
+        &json!({"url": s.url(&format!("/desk#/case/{id}"))}),
+    );
     b.wait_for("document.getElementById('status').dataset.state === 'error'");
-    assert_eq!(b.eval("document.querySelectorAll('#view img').length"), json!(0));
+    assert_eq!(
+        b.eval("document.querySelectorAll('#view img').length"),
+        json!(0)
+    );
     assert_only_local(&mut b, &s.base);
 }

@@ -185,7 +185,10 @@ fn dispatched(
         .iter()
         .map(|r| (r.grid.clone(), r.record_id.clone()))
         .collect();
-    Ok(attachments::dispatched_refs(&store.records_by_keys(&keys)?, scope))
+    Ok(attachments::dispatched_refs(
+        &store.records_by_keys(&keys)?,
+        scope,
+    ))
 }
 
 /// Check the caller may upload these bytes, then begin or resume.

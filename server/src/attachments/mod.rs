@@ -120,7 +120,10 @@ fn reaches(r: &RefRow, scope: &Scope, dispatched: &[(String, String)]) -> bool {
 /// The `(grid, record id)` of the records among `rows` (those the
 /// references name) that are dispatched to the caller's department: what a
 /// department's staff reach. Empty for every other role.
-pub fn dispatched_refs(rows: &[crate::db::models::RecordRow], scope: &Scope) -> Vec<(String, String)> {
+pub fn dispatched_refs(
+    rows: &[crate::db::models::RecordRow],
+    scope: &Scope,
+) -> Vec<(String, String)> {
     if scope.role != crate::auth::policy::Role::Department {
         return Vec::new();
     }

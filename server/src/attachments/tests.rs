@@ -72,7 +72,11 @@ fn scope(role: Role, node: &str) -> Scope {
         ("c".to_owned(), Some("p".to_owned()), NodeLevel::Community),
         ("g1".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
         ("g2".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
-        ("fire".to_owned(), Some("d".to_owned()), NodeLevel::Department),
+        (
+            "fire".to_owned(),
+            Some("d".to_owned()),
+            NodeLevel::Department,
+        ),
     ]);
     Scope::new(&tree, role, node)
 }
@@ -103,7 +107,10 @@ fn who_may_read_an_attachment() {
         access(&refs, &scope(Role::GridWorker, "g2"), &[]),
         Access::OutOfScope
     );
-    assert_eq!(access(&[], &scope(Role::Supervisor, "d"), &[]), Access::Unknown);
+    assert_eq!(
+        access(&[], &scope(Role::Supervisor, "d"), &[]),
+        Access::Unknown
+    );
     // Two records in two grids: one in reach is enough.
     let both = [reference("g2", "event"), reference("g1", "event")];
     assert_eq!(

@@ -542,7 +542,12 @@ macro_rules! identity_queries {
                 Ok(devices::table
                     .inner_join(users::table.on(users::id.eq(devices::user_id)))
                     .filter(devices::actor.eq_any(actors.to_vec()))
-                    .select((devices::actor, users::username, users::full_name, devices::name))
+                    .select((
+                        devices::actor,
+                        users::username,
+                        users::full_name,
+                        devices::name,
+                    ))
                     .load(c)?)
             }
 
@@ -734,7 +739,8 @@ impl Store {
     /// [`LAST_SYNC_GRAIN_MS`]. Written only when the stored time is older
     /// (read first, so a phone syncing often takes no write lock each time).
     pub fn note_sync(&self, device: &str, now: i64) -> Result<(), StoreError> {
-        let stale = read_tx!(self, last_sync(device))?.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS);
+        let stale =
+            read_tx!(self, last_sync(device))?.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS);
         if stale {
             write_tx!(self, note_sync(device, now))?;
         }

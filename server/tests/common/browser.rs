@@ -219,7 +219,10 @@ pub fn desk_at(b: &mut Browser, base: &str, username: &str, password: &str, hash
 /// and wait for the screen.
 pub fn open(b: &mut Browser, base: &str, hash: &str) {
     b.call("Page.navigate", &json!({"url": "about:blank"}));
-    b.call("Page.navigate", &json!({"url": format!("{base}/desk{hash}")}));
+    b.call(
+        "Page.navigate",
+        &json!({"url": format!("{base}/desk{hash}")}),
+    );
     wait_done(b);
 }
 
