@@ -8,31 +8,8 @@ mod tls;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Server, PASSWORD};
+use common::{device, ok, Server, PASSWORD};
 use serde_json::{json, Value as Json};
-
-fn device(dir: &Path, args: &[&str]) -> (bool, Json, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
-        .arg("--dir")
-        .arg(dir)
-        .arg("--json")
-        .args(args)
-        .env("GRIDSYNC_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
-    (
-        out.status.success(),
-        json,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Json {
-    let (success, json, err) = device(dir, args);
-    assert!(success, "{args:?}: {err}");
-    json
-}
 
 #[test]
 fn two_phones_in_a_terminal_resolve_a_conflict() {

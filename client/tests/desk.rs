@@ -17,39 +17,28 @@ mod common;
 #[path = "../../server/tests/common/browser.rs"]
 mod browser;
 
-use std::path::Path;
-use std::process::Command;
-
 use browser::{
     assert_only_local, desk_at, desk_log_in, keep, set, text_of, viewport, wait_done, Browser,
 };
-use common::{jpeg, Server, PASSWORD};
+use common::{device, jpeg, ok, Server, PASSWORD};
 use gridsync_server::db::models::OrgNodeRow;
 use serde_json::{json, Value as Json};
 
-/// `gridsync-device` in the phone folder `dir`: whether it succeeded, and
-/// its JSON answer.
-fn run(dir: &Path, args: &[&str]) -> (bool, Json, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
-        .arg("--dir")
-        .arg(dir)
-        .arg("--json")
-        .args(args)
-        .env("GRIDSYNC_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Json::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// A fresh phone folder with `username`'s install enrolled in it.
+fn enrolled(server: &Server, username: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &["enroll", "--server", &server.url, "--user", username],
+    );
+    dir
 }
 
-/// `gridsync-device`, which must succeed.
-fn device(dir: &Path, args: &[&str]) -> Json {
-    let (ok, json, err) = run(dir, args);
-    assert!(ok, "{args:?}: {err}");
-    json
+/// An event the phone in `dir` reports in g1 with `fields`: its id.
+fn report(dir: &std::path::Path, fields: &[&str]) -> String {
+    let mut args = vec!["create", "event", "--grid", "g1", "status=reported"];
+    args.extend_from_slice(fields);
+    ok(dir, &args)["id"].as_str().unwrap().to_owned()
 }
 
 fn department(server: &Server, code: &str, name: &str) {
@@ -118,23 +107,10 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
     department(&server, "fire", "区消防救援大队");
     server.user("fire1", "department", "fire");
     server.user("li", "grid_worker", "g1");
-    let phone = tempfile::tempdir().unwrap();
+    let phone = enrolled(&server, "li");
     let phone = phone.path();
-    device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
-    let made = device(
-        phone,
-        &[
-            "create",
-            "event",
-            "--grid",
-            "g1",
-            "title=消防通道堵塞",
-            "status=reported",
-            "category=fire_safety",
-        ],
-    );
-    let id = made["id"].as_str().unwrap().to_owned();
-    device(phone, &["sync"]);
+    let id = report(phone, &["title=消防通道堵塞", "category=fire_safety"]);
+    ok(phone, &["sync"]);
 
     // The supervisor finds it in g1's queue, to accept.
     let mut b = Browser::launch();
@@ -228,8 +204,8 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
 
     // The phone, after its sync: closed, dispatched to the department, the
     // department's photo in its log, and the photo's bytes to be had.
-    device(phone, &["sync"]);
-    let record = device(phone, &["show", &id]);
+    ok(phone, &["sync"]);
+    let record = ok(phone, &["show", &id]);
     assert_eq!(field(&record, "status"), json!("closed"), "{record}");
     assert_eq!(
         field(&record, "assignee"),
@@ -248,7 +224,7 @@ fn a_reported_event_is_dispatched_worked_by_a_department_and_closed() {
         .unwrap()
         .to_owned();
     let out = dir.path().join("fetched.jpg");
-    device(phone, &["fetch", &sha, "--out", out.to_str().unwrap()]);
+    ok(phone, &["fetch", &sha, "--out", out.to_str().unwrap()]);
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 }
 
@@ -259,30 +235,17 @@ fn a_conflict_made_by_two_phones_is_decided_on_the_desk() {
     server.user("chief", "supervisor", "d");
     server.user("li", "grid_worker", "g1");
     server.user("wang", "grid_worker", "g1");
-    let (a, b_) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b_) = (enrolled(&server, "li"), enrolled(&server, "wang"));
     let (a, p2) = (a.path(), b_.path());
-    device(a, &["enroll", "--server", &server.url, "--user", "li"]);
-    device(p2, &["enroll", "--server", &server.url, "--user", "wang"]);
-    let made = device(
-        a,
-        &[
-            "create",
-            "event",
-            "--grid",
-            "g1",
-            "title=楼道堆物",
-            "status=reported",
-        ],
-    );
-    let id = made["id"].as_str().unwrap().to_owned();
-    device(a, &["sync"]);
-    device(p2, &["sync"]);
-    device(a, &["edit", &id, "description=甲说：杂物已清走"]);
-    device(p2, &["edit", &id, "description=乙说：杂物仍在"]);
-    device(a, &["sync"]);
-    device(p2, &["sync"]);
-    device(a, &["sync"]);
-    assert_eq!(device(a, &["conflicts"]).as_array().unwrap().len(), 1);
+    let id = report(a, &["title=楼道堆物"]);
+    ok(a, &["sync"]);
+    ok(p2, &["sync"]);
+    ok(a, &["edit", &id, "description=甲说：杂物已清走"]);
+    ok(p2, &["edit", &id, "description=乙说：杂物仍在"]);
+    ok(a, &["sync"]);
+    ok(p2, &["sync"]);
+    ok(a, &["sync"]);
+    assert_eq!(ok(a, &["conflicts"]).as_array().unwrap().len(), 1);
 
     let mut b = Browser::launch();
     desk_at(&mut b, &server.url, "chief", PASSWORD, "#/conflicts");
@@ -304,14 +267,14 @@ fn a_conflict_made_by_two_phones_is_decided_on_the_desk() {
     assert_only_local(&mut b, &server.url);
 
     for phone in [a, p2] {
-        device(phone, &["sync"]);
-        let record = device(phone, &["show", &id]);
+        ok(phone, &["sync"]);
+        let record = ok(phone, &["show", &id]);
         assert_eq!(
             field(&record, "description"),
             json!("乙说：杂物仍在"),
             "{record}"
         );
-        assert_eq!(device(phone, &["conflicts"]), json!([]));
+        assert_eq!(ok(phone, &["conflicts"]), json!([]));
     }
 }
 
@@ -321,27 +284,14 @@ fn a_quarantined_change_is_accepted_on_the_desk_and_appears_in_its_grid() {
     let server = Server::start();
     server.user("chief", "supervisor", "d");
     server.user("li", "grid_worker", "g1");
-    let phone = tempfile::tempdir().unwrap();
+    let phone = enrolled(&server, "li");
     let phone = phone.path();
-    device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
     // Handed to a department the server does not know (yet): refused, kept.
-    let made = device(
-        phone,
-        &[
-            "create",
-            "event",
-            "--grid",
-            "g1",
-            "title=井盖缺失",
-            "status=reported",
-            "assignee=department:roads",
-        ],
-    );
-    let id = made["id"].as_str().unwrap().to_owned();
+    let id = report(phone, &["title=井盖缺失", "assignee=department:roads"]);
     // The sync says a change was refused (its exit status too).
-    let (ok, _, _) = run(phone, &["sync"]);
-    assert!(!ok, "a refused change fails the sync's exit status");
-    let refused = device(phone, &["refused"]);
+    let (synced, _, _) = device(phone, &["sync"]);
+    assert!(!synced, "a refused change fails the sync's exit status");
+    let refused = ok(phone, &["refused"]);
     assert!(
         refused.to_string().contains("unknown_assignee"),
         "{refused}"
@@ -368,8 +318,8 @@ fn a_quarantined_change_is_accepted_on_the_desk_and_appears_in_its_grid() {
             .any(|r| r["id"] == id.as_str()),
         "{listed}"
     );
-    device(phone, &["sync"]);
-    let record = device(phone, &["show", &id]);
+    ok(phone, &["sync"]);
+    let record = ok(phone, &["show", &id]);
     assert_eq!(
         field(&record, "assignee"),
         json!("department:roads"),
@@ -384,22 +334,10 @@ fn a_write_from_a_page_on_another_origin_is_refused() {
     let elsewhere = Server::start();
     server.user("chief", "supervisor", "d");
     server.user("li", "grid_worker", "g1");
-    let phone = tempfile::tempdir().unwrap();
+    let phone = enrolled(&server, "li");
     let phone = phone.path();
-    device(phone, &["enroll", "--server", &server.url, "--user", "li"]);
-    let made = device(
-        phone,
-        &[
-            "create",
-            "event",
-            "--grid",
-            "g1",
-            "title=路灯不亮",
-            "status=reported",
-        ],
-    );
-    let id = made["id"].as_str().unwrap().to_owned();
-    device(phone, &["sync"]);
+    let id = report(phone, &["title=路灯不亮"]);
+    ok(phone, &["sync"]);
 
     // Signed in to the desk; then a page of another origin (the same host,
     // another port: the same site, so the cookie goes along) tries to write.

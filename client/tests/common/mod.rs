@@ -141,3 +141,29 @@ pub fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
+
+/// `gridsync-device --dir DIR --json ARGS…`, the password from the
+/// environment: whether it succeeded, its JSON answer, its stderr.
+pub fn device(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridsync-device"))
+        .arg("--dir")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .env("GRIDSYNC_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`device`], which must succeed: its JSON answer.
+pub fn ok(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let (success, json, err) = device(dir, args);
+    assert!(success, "{args:?}: {err}");
+    json
+}

@@ -413,6 +413,23 @@ fn draw(store: &Store, ctx: &Ctx, chart: &Chart, lang: Lang) -> Drawn {
             .map_or(code.to_owned(), |l| lang.pick(l).to_owned()),
         None => lang.text("（未填）", "(none)").to_owned(),
     };
+    // One collection's figure per code of one of its fields (its categories,
+    // its statuses), in the schema's words.
+    let field_bars =
+        |c: &str,
+         field: &str,
+         by: &str,
+         m: &str,
+         rows: &mut dyn Iterator<Item = (Option<&str>, &Figures)>| {
+            let rows = rows
+                .map(|(code, figures)| Bar {
+                    label: value_label(c, field, code),
+                    value: figure_of(figures, m) as f64,
+                })
+                .collect();
+            let what = format!("{} {}{by}", collection_label(c), lang.figure(m));
+            bars(what, lang.figure(m), rows, false)
+        };
     let b = match chart {
         Chart::Nodes(m) => {
             let s = summary()?;
@@ -446,41 +463,23 @@ fn draw(store: &Store, ctx: &Ctx, chart: &Chart, lang: Lang) -> Drawn {
         }
         Chart::Categories(c, m) => {
             let s = summary()?;
-            let rows = s
+            let mut rows = s
                 .by_category
                 .iter()
                 .filter(|r| &r.key.collection == c)
-                .map(|r| Bar {
-                    label: value_label(c, "category", r.key.category.as_deref()),
-                    value: figure_of(&r.figures, m) as f64,
-                })
-                .collect();
-            let what = format!(
-                "{} {}{}",
-                collection_label(c),
-                lang.figure(m),
-                lang.text("（按分类）", " by category")
-            );
-            bars(what, lang.figure(m), rows, false)
+                .map(|r| (r.key.category.as_deref(), &r.figures));
+            let by = lang.text("（按分类）", " by category");
+            field_bars(c, "category", by, m, &mut rows)
         }
         Chart::Statuses(c, m) => {
             let s = summary()?;
-            let rows = s
+            let mut rows = s
                 .by_status
                 .iter()
                 .filter(|r| &r.key.collection == c)
-                .map(|r| Bar {
-                    label: value_label(c, "status", r.key.status.as_deref()),
-                    value: figure_of(&r.figures, m) as f64,
-                })
-                .collect();
-            let what = format!(
-                "{} {}{}",
-                collection_label(c),
-                lang.figure(m),
-                lang.text("（按状态）", " by status")
-            );
-            bars(what, lang.figure(m), rows, false)
+                .map(|r| (r.key.status.as_deref(), &r.figures));
+            let by = lang.text("（按状态）", " by status");
+            field_bars(c, "status", by, m, &mut rows)
         }
         Chart::Patrol => {
             let rounds =
