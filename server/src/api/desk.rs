@@ -1,8 +1,10 @@
-//! The desk: the web pages of the 综治中心 (supervisors, departments,
-//! admins), served by gridsync itself from files built into the binary.
-//! Nothing is loaded from anywhere else (the Content-Security-Policy says
-//! so to the browser); the pages sign in with a desk session
-//! (docs/ACCESS.md, "Desk sessions") and call the same API as everyone.
+//! The web pages gridsync serves itself, from files built into the binary:
+//! the desk of the 综治中心 (supervisors, departments, admins) at `/desk`,
+//! and the field app (grid workers, patrols, mediators, police: an
+//! installable, offline-first web app) at `/app/`. Nothing is loaded from
+//! anywhere else (the Content-Security-Policy says so to the browser); the
+//! desk signs in with a desk session (docs/ACCESS.md, "Desk sessions"), the
+//! app as a device (docs/DEVICE.md), and both call the same API as everyone.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -10,7 +12,8 @@ use actix_web::{web, HttpResponse};
 use super::schemas::ErrorBody;
 use crate::error::ApiError;
 
-/// A file of the desk: its name under `/desk/`, media type and bytes.
+/// A file of the desk or the app: its name under `/desk/` or `/app/`,
+/// media type and bytes.
 struct Asset {
     name: &'static str,
     kind: &'static str,
@@ -18,17 +21,18 @@ struct Asset {
 }
 
 macro_rules! assets {
-    ($($name:literal => $kind:literal,)*) => {
-        /// Every file of the desk (`server/assets/desk/`).
-        const ASSETS: &[Asset] = &[$(Asset {
+    ($table:ident, $dir:literal, $($name:literal => $kind:literal,)*) => {
+        /// Every file of one page set (`server/assets/<dir>/`).
+        const $table: &[Asset] = &[$(Asset {
             name: $name,
             kind: $kind,
-            body: include_bytes!(concat!("../../assets/desk/", $name)),
+            body: include_bytes!(concat!("../../assets/", $dir, "/", $name)),
         }),*];
     };
 }
 
 assets! {
+    ASSETS, "desk",
     "index.html" => "text/html; charset=utf-8",
     "app.js" => "text/javascript; charset=utf-8",
     "cases.js" => "text/javascript; charset=utf-8",
@@ -39,6 +43,18 @@ assets! {
     "dashboard.css" => "text/css; charset=utf-8",
     "admin.css" => "text/css; charset=utf-8",
     "favicon.svg" => "image/svg+xml",
+}
+
+assets! {
+    APP, "app",
+    "index.html" => "text/html; charset=utf-8",
+    "app.js" => "text/javascript; charset=utf-8",
+    "store.js" => "text/javascript; charset=utf-8",
+    "protocol.js" => "text/javascript; charset=utf-8",
+    "sw.js" => "text/javascript; charset=utf-8",
+    "style.css" => "text/css; charset=utf-8",
+    "icon.svg" => "image/svg+xml",
+    "manifest.webmanifest" => "application/manifest+json",
 }
 
 /// What the desk's pages may load: this server only. Inline styles are
@@ -101,6 +117,51 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     })
 }
 
+/// The field app (`/app/`; its service worker's scope is `/app/`).
+#[utoipa::path(
+    get,
+    path = "/app/",
+    tag = "desk",
+    responses((status = 200, description = "The field app's page", content_type = "text/html", body = String)),
+)]
+pub async fn app_page() -> HttpResponse {
+    serve(APP.iter().find(|a| a.name == "index.html").expect("index.html is an asset"))
+}
+
+/// `/app` without its slash: to `/app/`, the service worker's scope.
+#[utoipa::path(
+    get,
+    path = "/app",
+    tag = "desk",
+    responses((status = 308, description = "To `/app/`")),
+)]
+pub async fn app_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/app/"))
+        .finish()
+}
+
+/// A file of the field app: its scripts, service worker, manifest, icon.
+#[utoipa::path(
+    get,
+    path = "/app/{asset}",
+    tag = "desk",
+    params(("asset" = String, Path, description = "e.g. `app.js`, `sw.js`, `manifest.webmanifest`")),
+    responses(
+        (status = 200, description = "The file",
+            content((String = "text/javascript"), (String = "text/css"), (String = "application/manifest+json"))),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
+pub async fn app_asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    APP.iter()
+        .find(|a| a.name == name.as_str())
+        .map(serve)
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("app file `{name}`"),
+        })
+}
+
 /// The first dashboard's address: the desk, opening on its dashboard.
 #[utoipa::path(
     get,
@@ -129,7 +190,7 @@ mod tests {
 
     #[test]
     fn every_asset_is_there_and_typed_by_its_extension() {
-        for a in ASSETS {
+        for a in ASSETS.iter().chain(APP) {
             assert!(!a.body.is_empty(), "{} is empty", a.name);
             let ext = a.name.rsplit('.').next().unwrap();
             let want = match ext {
@@ -137,6 +198,7 @@ mod tests {
                 "js" => "text/javascript",
                 "css" => "text/css",
                 "svg" => "image/svg+xml",
+                "webmanifest" => "application/manifest+json",
                 other => panic!("{}: extension {other}", a.name),
             };
             assert!(a.kind.starts_with(want), "{}: {}", a.name, a.kind);

@@ -92,6 +92,9 @@ routes! {
     get "/desk/{asset}" => desk::asset,
     get "/dashboard" => desk::dashboard,
     get "/favicon.ico" => desk::favicon,
+    get "/app" => desk::app_redirect,
+    get "/app/" => desk::app_page,
+    get "/app/{asset}" => desk::app_asset,
 }
 
 #[cfg(test)]

@@ -1,0 +1,424 @@
+// The field app (issue 18): grid workers, patrols, mediators and police on a
+// phone's browser, offline first. Sign in once (the app registers itself as
+// a device: its own actor and device-bound tokens), then work with or
+// without a network: records and the outbox live in IndexedDB (store.js),
+// changes are built by the same protocol the core speaks (protocol.js),
+// and a sync pushes the outbox, then pulls, page by page, when the phone is
+// back online and whenever the user asks. Forms come from the schema.
+
+import { open } from "/app/store.js";
+import { Device, Replica, applyChange, fromStored, mergeRecord, schemaIndex, toStored, view, values } from "/app/protocol.js";
+
+const $ = (id) => document.getElementById(id);
+let lang = localStorage.getItem("gridsync.app.lang") === "en" ? "en" : "zh";
+const t = (zh, en) => (lang === "en" ? en : zh);
+const L = (label) => (label ? (lang === "en" ? label.en || label.zh : label.zh || label.en) : "");
+
+function h(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on:")) e.addEventListener(k.slice(3), v);
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  const add = (c) => {
+    if (c === null || c === undefined || c === false) return;
+    if (Array.isArray(c)) c.forEach(add);
+    else e.append(c instanceof Node ? c : String(c));
+  };
+  children.forEach(add);
+  return e;
+}
+
+let store;
+let schema = null; // schemaIndex of the saved schema document
+let me = null; // {user, device, actor}
+
+function status(text, state) {
+  $("status").textContent = text;
+  $("status").dataset.state = state;
+}
+
+// ---- the API, as this device --------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message || code || String(status)); this.status = status; this.code = code; }
+}
+
+async function call(path, { method = "GET", body, token } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = "Bearer " + token;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(res.status, json.code, json.message);
+  return json;
+}
+
+// With the device's token; an expired one is refreshed once.
+async function api(path, opts = {}) {
+  try {
+    return await call(path, { ...opts, token: await store.get("access") });
+  } catch (e) {
+    if (e.status !== 401 || e.code !== "token_expired") throw e;
+    const pair = await call("/v1/auth/refresh", { method: "POST", body: { refresh_token: await store.get("refresh") } });
+    await store.set({ access: pair.access_token, refresh: pair.refresh_token });
+    return call(path, { ...opts, token: pair.access_token });
+  }
+}
+
+// ---- signing in: an account and a device -------------------------------------------
+
+async function signIn(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const login = await call("/v1/auth/login", { method: "POST", body: { username: $("username").value.trim(), password: $("password").value } });
+    const name = `${login.user.full_name || login.user.username} · ${t("网页应用", "web app")}`;
+    const dev = await call("/v1/devices", { method: "POST", body: { name }, token: login.access_token });
+    const doc = await call("/v1/schema");
+    const tree = await call("/v1/org/nodes", { token: dev.access_token });
+    await store.set({
+      user: login.user, device: dev.device.id, actor: dev.device.actor, next_seq: 1,
+      access: dev.access_token, refresh: dev.refresh_token, schema: doc, grids: gridsUnder(tree.nodes, login.user.node),
+      cursor: null, resume: null,
+    });
+    $("password").value = "";
+    await start();
+    sync();
+  } catch (e) {
+    $("login-error").textContent = e.code === "invalid_credentials" ? t("账号或密码不对", "Wrong username or password")
+      : t("登录失败：", "Sign-in failed: ") + e.message;
+  }
+}
+
+function gridsUnder(nodes, root) {
+  const kids = new Map();
+  for (const n of nodes) { if (!kids.has(n.parent)) kids.set(n.parent, []); kids.get(n.parent).push(n); }
+  const out = [];
+  const walk = (n) => { if (n.level === "grid") out.push({ code: n.code, name: n.name }); for (const k of kids.get(n.code) || []) walk(k); };
+  const start = nodes.find((n) => n.code === root);
+  if (start) walk(start);
+  return out;
+}
+
+// ---- sync: push, then pull page by page ----------------------------------------------
+
+let syncing = null;
+
+export function sync() {
+  if (!syncing) syncing = run().finally(() => { syncing = null; });
+  return syncing;
+}
+
+async function run() {
+  if (!me) return;
+  if (!navigator.onLine) { await refreshBar(); return; }
+  status(t("同步中…", "Syncing…"), "syncing");
+  try {
+    for (let round = 0; round < 1000; round++) {
+      const outbox = (await store.all("outbox")).sort((a, b) => a.seq - b.seq).slice(0, 500);
+      const answer = await api("/v1/sync", {
+        method: "POST",
+        body: { actor: me.actor, cursor: await store.get("cursor"), resume: await store.get("resume") || undefined, changes: outbox, limit: 500 },
+      });
+      const bySeq = new Map(outbox.map((c) => [c.seq, c]));
+      const acknowledged = [];
+      const refused = [];
+      for (const r of answer.results || []) {
+        if (r.status === "refused") refused.push({ change: bySeq.get(r.seq), code: r.code, message: r.message, field: r.field });
+        else acknowledged.push(r.seq);
+      }
+      const states = await pulled(answer);
+      const meta = {};
+      if ("cursor" in answer) meta.cursor = answer.cursor;
+      meta.resume = answer.resume || null;
+      if (answer.inbox) meta.inbox = answer.inbox;
+      meta.last_sync = new Date().toISOString();
+      await store.synced({ acknowledged, refused, states, meta });
+      if (!answer.more && (await store.count("outbox")) === 0) break;
+      if (!answer.more && !outbox.length) break;
+    }
+    status(t("已同步", "Synced"), "ready");
+  } catch (e) {
+    if (e.code === "device_revoked") { revoked(); return; }
+    status(t("同步未完成：", "Sync not finished: ") + (e.code || e.message), "error");
+  }
+  await refreshBar();
+  route();
+}
+
+// A page's records as their new stored states: pulled changes applied, or
+// pulled states joined, into what this phone holds.
+async function pulled(answer) {
+  const touched = new Map();
+  const load = async (id) => {
+    if (!touched.has(id)) {
+      const s = await store.record(id);
+      touched.set(id, s ? fromStored(schema, s) : null);
+    }
+    return touched.get(id);
+  };
+  for (const c of answer.changes || []) {
+    let rec = await load(c.record);
+    if (!rec) { rec = { id: c.record, collection: c.collection, grid: c.grid, level: "grid", live: {}, deletes: {}, fields: {} }; touched.set(c.record, rec); }
+    if (rec.collection !== c.collection || rec.grid !== c.grid) continue; // record_mismatch: left aside
+    applyChange(schema, rec, c);
+  }
+  for (const s of answer.records || []) {
+    const theirs = fromStored(schema, s);
+    const rec = await load(s.id);
+    if (!rec) touched.set(s.id, theirs);
+    else if (rec.collection === theirs.collection && rec.grid === theirs.grid) mergeRecord(schema, rec, theirs);
+  }
+  return [...touched.values()].filter(Boolean).map(toStored);
+}
+
+// ---- making changes ---------------------------------------------------------------------
+
+async function make(intent) {
+  const replica = new Replica(schema);
+  const s = await store.record(intent.record);
+  if (s) replica.records.set(s.id, fromStored(schema, s));
+  const device = new Device(schema, me.actor, await store.get("next_seq"), replica);
+  const change = intent.delete ? device.delete(intent.record) : device.make(intent);
+  await store.made(change, toStored(replica.records.get(intent.record)), device.nextSeq);
+  await refreshBar();
+  if (navigator.onLine) sync();
+  return change;
+}
+
+// ---- screens ------------------------------------------------------------------------------
+
+const collections = () => schema.doc.collections.filter((c) => c.written_by.includes(me.user.role) || c.read_by.includes(me.user.role));
+const writable = (c) => c.written_by.includes(me.user.role);
+const def = (name) => schema.doc.collections.find((c) => c.name === name);
+
+function titleOf(v, c) {
+  const f = c.title && c.title.field;
+  const x = f && v.fields[f] && v.fields[f].value;
+  return x ? String(x) : L(c.label) + " " + v.id.slice(0, 8);
+}
+
+function shown(c, f, v) {
+  if (v === null || v === undefined) return "";
+  if (f.type === "enum" && f.value_labels && f.value_labels[v]) return L(f.value_labels[v]);
+  if (typeof v === "object") return v.lat !== undefined ? `${v.lat}, ${v.lng}` : (v.caption || JSON.stringify(v));
+  return String(v);
+}
+
+async function listScreen(main, params) {
+  const cs = collections();
+  const name = params.collection || (cs.find(writable) || cs[0] || {}).name;
+  const c = def(name);
+  const recs = (await store.records()).filter((s) => s.collection === name).map((s) => view_(s)).filter((v) => !v.deleted);
+  main.append(
+    h("div", { class: "bar" },
+      h("label", {}, t("类别 ", "Kind "), h("select", { id: "collection", "on:change": (e) => go("#/records?collection=" + e.target.value) },
+        cs.map((x) => h("option", { value: x.name, selected: x.name === name }, L(x.label))))),
+      writable(c) ? h("a", { class: "button", id: "new", href: "#/new?collection=" + name }, t("新建", "New")) : null),
+    recs.length ? h("ul", { class: "list", id: "records" }, recs.map((v) => h("li", { dataset: { id: v.id } },
+      h("a", { href: "#/record/" + v.id }, titleOf(v, c)),
+      h("small", {}, gridName(v.grid), v.fields.status ? " · " + shown(c, c.fields.find((f) => f.name === "status"), v.fields.status.value) : "",
+        Object.values(v.fields).some((f) => f && f.conflict) ? h("span", { class: "badge" }, t("冲突", "conflict")) : null))))
+      : h("p", { class: "muted" }, t("没有记录。", "No records.")));
+}
+
+const view_ = (stored) => view(schema, fromStored(schema, stored));
+let grids = [];
+const gridName = (code) => (grids.find((g) => g.code === code) || {}).name || code;
+
+// The editable scalar and set fields of a form.
+const FORM_TYPES = ["text", "integer", "decimal", "bool", "date", "datetime", "enum", "phone", "id_number", "ref", "assignee"];
+const editable = (f) => (f.kind === "scalar" && FORM_TYPES.includes(f.type)) || (f.kind === "set" && !f.refs);
+
+function input(c, f, current, rec) {
+  const id = "f-" + f.name;
+  if (f.kind === "set") {
+    if (f.values && f.values.length) {
+      return h("fieldset", { id }, h("legend", {}, L(f.label)), f.values.map((v) => h("label", { class: "check" },
+        h("input", { type: "checkbox", name: f.name, value: v, checked: (current || []).includes(v) }), " ", f.value_labels ? L(f.value_labels[v]) : v)));
+    }
+    return h("label", {}, L(f.label), h("input", { id, name: f.name, value: (current || []).join("，"), placeholder: t("用逗号分隔", "comma separated") }));
+  }
+  let control;
+  if (f.type === "enum") {
+    let choices = f.values || [];
+    // A case's status offers only the moves its flow allows from here.
+    if (f.name === "status" && c.flow) {
+      const from = rec ? values(rec, "status") : [];
+      choices = from.length ? [...new Set([...from, ...from.flatMap((s) => (c.flow.moves.find(([x]) => x === s) || [null, []])[1])])] : c.flow.initial;
+    }
+    control = h("select", { id, name: f.name }, h("option", { value: "" }, "—"),
+      choices.map((v) => h("option", { value: v, selected: v === current }, f.value_labels && f.value_labels[v] ? L(f.value_labels[v]) : v)));
+  } else if (f.type === "bool") {
+    control = h("select", { id, name: f.name }, h("option", { value: "" }, "—"),
+      h("option", { value: "true", selected: current === true }, t("是", "yes")), h("option", { value: "false", selected: current === false }, t("否", "no")));
+  } else {
+    const type = f.type === "integer" ? "number" : f.type === "date" ? "date" : f.type === "datetime" ? "datetime-local" : "text";
+    let value = current ?? "";
+    if (f.type === "datetime" && value) value = String(value).slice(0, 16);
+    control = h("input", { id, name: f.name, type, value, maxlength: f.max_len || null, inputmode: f.type === "phone" ? "tel" : null });
+  }
+  return h("label", {}, L(f.label), control);
+}
+
+// A form's values that differ from the record's, as intents.
+function intents(c, form, v) {
+  const ops = [];
+  for (const f of c.fields.filter(editable)) {
+    if (f.kind === "set") {
+      const now = f.values && f.values.length
+        ? [...form.querySelectorAll(`input[name="${f.name}"]:checked`)].map((x) => x.value)
+        : (form.elements[f.name].value || "").split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+      const before = (v && v.fields[f.name]) || [];
+      for (const m of now) if (!before.includes(m)) ops.push({ add: [f.name, m] });
+      for (const m of before) if (!now.includes(m)) ops.push({ remove: [f.name, m] });
+      continue;
+    }
+    const raw = form.elements[f.name].value;
+    let value = raw === "" ? null : raw;
+    if (value !== null && f.type === "integer") value = Number(value);
+    if (value !== null && f.type === "bool") value = value === "true";
+    if (value !== null && f.type === "datetime") value = value.length === 16 ? value + ":00+08:00" : value;
+    const before = v && v.fields[f.name] ? v.fields[f.name].value : null;
+    const conflicted = v && v.fields[f.name] && v.fields[f.name].conflict;
+    if (JSON.stringify(value) !== JSON.stringify(before ?? null) || (conflicted && value !== null)) ops.push({ set: [f.name, value] });
+  }
+  return ops;
+}
+
+async function formScreen(main, params, id) {
+  const stored = id ? await store.record(id) : null;
+  const rec = stored ? fromStored(schema, stored) : null;
+  const v = rec ? view(schema, rec) : null;
+  const c = def(rec ? rec.collection : params.collection);
+  const form = h("form", { id: "record-form", class: "form" });
+  if (!rec) {
+    form.append(h("label", {}, t("网格", "Grid"), h("select", { id: "f-grid", name: "grid" }, grids.map((g) => h("option", { value: g.code }, g.name)))));
+  }
+  for (const f of c.fields.filter(editable)) {
+    const cur = v && v.fields[f.name];
+    form.append(input(c, f, f.kind === "set" ? cur : cur && cur.value, rec));
+    if (cur && cur.conflict) {
+      form.append(h("p", { class: "conflict", dataset: { field: f.name } }, t("冲突：", "Conflict: "),
+        cur.conflict.map((w) => h("button", { type: "button", class: "pick", "on:click": () => { form.elements[f.name].value = w.value ?? ""; } },
+          `${shown(c, f, w.value)}（${w.actor}）`))));
+    }
+  }
+  const said = h("p", { id: "form-result", role: "status" });
+  form.append(h("button", { type: "submit", id: "save", class: "primary" }, t("保存", "Save")), said);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const ops = intents(c, form, v);
+    if (!ops.length) { said.textContent = t("没有改动", "Nothing changed"); return; }
+    try {
+      const record = rec ? rec.id : crypto.randomUUID();
+      await make({ record, create: rec ? undefined : { collection: c.name, grid: form.elements.grid.value }, ops });
+      go("#/record/" + record);
+    } catch (err) {
+      said.textContent = t("未保存：", "Not saved: ") + err.message;
+    }
+  });
+  main.append(h("h2", {}, rec ? titleOf(v, c) : t("新建", "New") + " " + L(c.label)), form);
+}
+
+async function recordScreen(main, id) {
+  const stored = await store.record(id);
+  if (!stored) { main.append(h("p", {}, t("这台手机上没有这条记录。", "Not on this phone."))); return; }
+  const v = view_(stored);
+  const c = def(v.collection);
+  const dl = h("dl", { id: "record-fields" });
+  for (const f of c.fields) {
+    const x = v.fields[f.name];
+    if (x === undefined) continue;
+    const text = Array.isArray(x) ? (f.kind === "log" ? `${x.length}` : x.join("、")) : typeof x === "object" ? shown(c, f, x.value) : String(x);
+    dl.append(h("dt", {}, L(f.label)), h("dd", { dataset: { key: f.name } }, text, x && x.conflict ? h("span", { class: "badge" }, t("冲突", "conflict")) : null));
+  }
+  main.append(h("h2", {}, titleOf(v, c)), h("p", { class: "muted" }, L(c.label), " · ", gridName(v.grid)), dl,
+    writable(c) ? h("a", { class: "button", id: "edit", href: "#/edit/" + id }, t("修改", "Edit")) : null);
+}
+
+async function inboxScreen(main) {
+  const inbox = await store.get("inbox");
+  const items = (inbox && inbox.items) || [];
+  main.append(h("h2", {}, t("待办", "To do")), items.length ? h("ul", { class: "list", id: "inbox" }, items.map((i) =>
+    h("li", {}, h("a", { href: i.record ? "#/record/" + i.record : "#/refused" }, i.label || i.code), h("small", {}, i.kind))))
+    : h("p", { class: "muted" }, t("没有待办。", "Nothing to do.")));
+}
+
+async function refusedScreen(main) {
+  const list = await store.all("refused");
+  main.append(h("h2", {}, t("被退回的修改", "Refused changes")),
+    h("p", { class: "muted" }, t("服务器没有接受这些修改，它们在主管那里等待处理，手机上保留。", "The server did not take these; they wait for a supervisor, and stay here.")),
+    list.length ? h("ul", { class: "list", id: "refused" }, list.map((r) => h("li", {}, h("code", {}, r.code), " ", r.message)))
+      : h("p", { class: "muted" }, t("没有。", "None.")));
+}
+
+function revoked() {
+  status(t("这台设备已被停用。未上传的修改已保留，请联系主管。", "This device was revoked. Its unsent changes are kept; ask your supervisor."), "revoked");
+}
+
+async function refreshBar() {
+  if (!me) return;
+  const out = await store.count("outbox");
+  const bad = await store.count("refused");
+  $("outbox").textContent = t(`待上传 ${out}`, `${out} to send`);
+  $("outbox").dataset.count = String(out);
+  $("refused-count").textContent = bad ? t(`退回 ${bad}`, `${bad} refused`) : "";
+  $("net").textContent = navigator.onLine ? t("在线", "online") : t("离线", "offline");
+}
+
+function go(hash) { if (location.hash === hash) route(); else location.hash = hash; }
+
+async function route() {
+  if (!me) return;
+  const [path, q] = location.hash.replace(/^#\/?/, "").split("?");
+  const params = Object.fromEntries(new URLSearchParams(q || ""));
+  const main = h("main", { id: "view" });
+  $("view").replaceWith(main);
+  const [head, id] = path.split("/");
+  if (head === "new") await formScreen(main, params, null);
+  else if (head === "edit") await formScreen(main, params, id);
+  else if (head === "record") await recordScreen(main, id);
+  else if (head === "inbox") await inboxScreen(main);
+  else if (head === "refused") await refusedScreen(main);
+  else await listScreen(main, params);
+  main.dataset.ready = "true";
+}
+
+async function start() {
+  const doc = await store.get("schema");
+  const user = await store.get("user");
+  if (!user || !doc) {
+    $("login-view").hidden = false;
+    $("app-view").hidden = true;
+    status(t("请登录", "Sign in"), "signed-out");
+    return;
+  }
+  schema = schemaIndex(doc);
+  grids = (await store.get("grids")) || [];
+  me = { user, actor: await store.get("actor") };
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  $("who").textContent = user.full_name || user.username;
+  await refreshBar();
+  await route();
+  status(navigator.onLine ? t("就绪", "Ready") : t("离线，修改会保存在手机上", "Offline: changes stay on the phone"), "ready");
+}
+
+async function boot() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
+  store = await open();
+  $("login-form").addEventListener("submit", signIn);
+  $("sync").addEventListener("click", () => sync());
+  $("lang").addEventListener("click", () => { lang = lang === "en" ? "zh" : "en"; localStorage.setItem("gridsync.app.lang", lang); route(); refreshBar(); });
+  window.addEventListener("hashchange", route);
+  window.addEventListener("online", () => { refreshBar(); sync(); });
+  window.addEventListener("offline", refreshBar);
+  await start();
+}
+
+boot();

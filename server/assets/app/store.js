@@ -1,0 +1,102 @@
+// The phone's durable state, in IndexedDB: what survives a reload, a
+// closed tab, a killed browser and a phone restart.
+//   meta     key → value: the account and device (tokens, actor, next seq),
+//            the cursor and resume token, the schema, the inbox;
+//   records  id → the record's stored form (PROTOCOL.md, format 2);
+//   outbox   seq → a change made here and not yet acknowledged;
+//   refused  seq → {change, code, message}: refused by the server, kept
+//            for the user to see (never dropped).
+// Every write that must go together (a change, its record and the next
+// seq; a pulled page and the cursor after it) is one transaction: a tab
+// killed in the middle leaves either all of it or none.
+
+const NAME = "gridsync";
+const VERSION = 1;
+
+export function open() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(NAME, VERSION);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      db.createObjectStore("meta");
+      const records = db.createObjectStore("records", { keyPath: "id" });
+      records.createIndex("grid", "grid");
+      db.createObjectStore("outbox", { keyPath: "seq" });
+      db.createObjectStore("refused", { keyPath: "seq" });
+    };
+    req.onsuccess = () => resolve(new Store(req.result));
+    req.onerror = () => reject(req.error);
+  });
+}
+
+const done = (tx) => new Promise((resolve, reject) => {
+  tx.oncomplete = () => resolve();
+  tx.onabort = () => reject(tx.error || new Error("transaction aborted"));
+  tx.onerror = () => reject(tx.error);
+});
+const result = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+
+export class Store {
+  constructor(db) { this.db = db; }
+
+  async get(key) {
+    return result(this.db.transaction("meta").objectStore("meta").get(key));
+  }
+
+  async set(values) {
+    const tx = this.db.transaction("meta", "readwrite");
+    for (const [k, v] of Object.entries(values)) tx.objectStore("meta").put(v, k);
+    return done(tx);
+  }
+
+  async record(id) {
+    return result(this.db.transaction("records").objectStore("records").get(id));
+  }
+
+  async records(grid) {
+    const store = this.db.transaction("records").objectStore("records");
+    return result(grid ? store.index("grid").getAll(grid) : store.getAll());
+  }
+
+  async count(store) {
+    return result(this.db.transaction(store).objectStore(store).count());
+  }
+
+  async all(store) {
+    return result(this.db.transaction(store).objectStore(store).getAll());
+  }
+
+  /** A change made here: its record's new state, the outbox entry and the
+   *  next seq, together. */
+  async made(change, state, nextSeq) {
+    const tx = this.db.transaction(["records", "outbox", "meta"], "readwrite");
+    tx.objectStore("records").put(state);
+    tx.objectStore("outbox").put(change);
+    tx.objectStore("meta").put(nextSeq, "next_seq");
+    return done(tx);
+  }
+
+  /** A sync's answer: acknowledged changes out of the outbox, refused ones
+   *  into `refused`, the pulled states, and the cursor after them, together. */
+  async synced({ acknowledged = [], refused = [], states = [], meta = {} }) {
+    const tx = this.db.transaction(["records", "outbox", "refused", "meta"], "readwrite");
+    for (const seq of acknowledged) tx.objectStore("outbox").delete(seq);
+    for (const r of refused) {
+      tx.objectStore("outbox").delete(r.change.seq);
+      tx.objectStore("refused").put({ seq: r.change.seq, ...r });
+    }
+    for (const s of states) tx.objectStore("records").put(s);
+    for (const [k, v] of Object.entries(meta)) tx.objectStore("meta").put(v, k);
+    return done(tx);
+  }
+
+  /** Forget the account (signing out of a device that has nothing unsent). */
+  async clear() {
+    const tx = this.db.transaction(["records", "outbox", "refused", "meta"], "readwrite");
+    for (const s of ["records", "outbox", "refused", "meta"]) tx.objectStore(s).clear();
+    return done(tx);
+  }
+}
