@@ -88,7 +88,12 @@ fn time(rng: &mut StdRng) -> String {
 /// Build a change on `device` from an intent; `None` when the core refuses
 /// it as a device would (a move outside the flow, a level already reached,
 /// a deleted record): such intents are left out of the vector.
-fn make(device: &mut Device, id: Uuid, create: Option<(&str, &str)>, ops: &[Json]) -> Option<Change> {
+fn make(
+    device: &mut Device,
+    id: Uuid,
+    create: Option<(&str, &str)>,
+    ops: &[Json],
+) -> Option<Change> {
     let mut ed = match create {
         Some((collection, grid)) => device.create(collection, grid, id),
         None => device.edit(id),
@@ -134,7 +139,10 @@ fn states(replica: &Replica) -> (Json, Json) {
     let mut states = serde_json::Map::new();
     let mut views = serde_json::Map::new();
     for r in replica.records() {
-        states.insert(r.id.to_string(), serde_json::from_str(&r.to_stored()).unwrap());
+        states.insert(
+            r.id.to_string(),
+            serde_json::from_str(&r.to_stored()).unwrap(),
+        );
         views.insert(r.id.to_string(), serde_json::to_value(r.view()).unwrap());
     }
     (Json::Object(states), Json::Object(views))
@@ -157,7 +165,10 @@ fn scenario(seed: u64) -> Json {
     let records: Vec<(Uuid, &str)> = vec![
         (Uuid::from_u128(0x5EED_0000 + u128::from(seed) * 8), "event"),
         (Uuid::from_u128(0x5EED_0001 + u128::from(seed) * 8), "event"),
-        (Uuid::from_u128(0x5EED_0002 + u128::from(seed) * 8), "patrol_round"),
+        (
+            Uuid::from_u128(0x5EED_0002 + u128::from(seed) * 8),
+            "patrol_round",
+        ),
     ];
     // Which device knows which record (it made it or received it).
     let mut made: Vec<Change> = Vec::new();
@@ -219,7 +230,10 @@ fn scenario(seed: u64) -> Json {
     // One delivery to a replica: every change, shuffled, with duplicates.
     let mut order: Vec<usize> = (0..made.len()).collect();
     for _ in 0..rng.gen_range(0..=made.len()) {
-        order.push(rng.gen_range(0..made.len().max(1)).min(made.len().saturating_sub(1)));
+        order.push(
+            rng.gen_range(0..made.len().max(1))
+                .min(made.len().saturating_sub(1)),
+        );
     }
     if made.is_empty() {
         order.clear();
@@ -229,7 +243,10 @@ fn scenario(seed: u64) -> Json {
     deliver(&mut server, &made, &order);
     let (states_all, views) = states(&server);
     // Two replicas with part each (an overlap), joined state by state.
-    let (mut a, mut b) = (Replica::new(Schema::current()), Replica::new(Schema::current()));
+    let (mut a, mut b) = (
+        Replica::new(Schema::current()),
+        Replica::new(Schema::current()),
+    );
     let (mut to_a, mut to_b) = (Vec::new(), Vec::new());
     for i in 0..made.len() {
         match rng.gen_range(0..3) {
@@ -248,7 +265,11 @@ fn scenario(seed: u64) -> Json {
     for r in b.records() {
         joined.merge_record(r).expect("same records");
     }
-    assert_eq!(states(&joined).0, states_all, "joined states equal the full delivery");
+    assert_eq!(
+        states(&joined).0,
+        states_all,
+        "joined states equal the full delivery"
+    );
     json!({
         "name": format!("seed {seed}"),
         "steps": steps,
@@ -266,15 +287,28 @@ fn traps() -> Vec<Json> {
     let id = Uuid::from_u128(0x7A00_0001);
     let mut a = Device::new(1);
     let mut b = Device::new(2);
-    let c1 = a.create("event", "g1", id).set("status", "reported").add("tags", "night").commit().unwrap();
+    let c1 = a
+        .create("event", "g1", id)
+        .set("status", "reported")
+        .add("tags", "night")
+        .commit()
+        .unwrap();
     b.receive(&c1).unwrap();
     let c2 = a.edit(id).remove("tags", "night").commit().unwrap();
-    let c3 = b.edit(id).add("tags", "night").add("tags", "school").commit().unwrap();
+    let c3 = b
+        .edit(id)
+        .add("tags", "night")
+        .add("tags", "school")
+        .commit()
+        .unwrap();
     let c4 = b.edit(id).set("title", "b").commit().unwrap();
     let c5 = a.edit(id).set("title", "a").commit().unwrap();
     let made = vec![c1, c2, c3, c4, c5];
     for (name, order) in [
-        ("a remove before its add, a concurrent re-add wins", vec![1, 2, 0, 4, 3]),
+        (
+            "a remove before its add, a concurrent re-add wins",
+            vec![1, 2, 0, 4, 3],
+        ),
         ("the same changes in order", vec![0, 1, 2, 3, 4]),
         ("in reverse, with duplicates", vec![4, 3, 3, 2, 1, 0, 0]),
     ] {
@@ -295,13 +329,22 @@ fn traps() -> Vec<Json> {
     let id = Uuid::from_u128(0x7A00_0002);
     let mut a = Device::new(3);
     let mut b = Device::new(4);
-    let c1 = a.create("event", "g1", id).set("status", "reported").commit().unwrap();
+    let c1 = a
+        .create("event", "g1", id)
+        .set("status", "reported")
+        .commit()
+        .unwrap();
     b.receive(&c1).unwrap();
     let c2 = a.delete(id).unwrap();
     let c3 = b.edit(id).set("title", "edited offline").commit().unwrap();
     a.receive(&c3).unwrap();
     let c4 = a.delete(id).unwrap();
-    let c5 = a.edit(id).restore().set("severity", "high").commit().unwrap();
+    let c5 = a
+        .edit(id)
+        .restore()
+        .set("severity", "high")
+        .commit()
+        .unwrap();
     let made = vec![c1, c2, c3, c4, c5];
     for (name, order) in [
         ("a delete and a concurrent edit: alive", vec![0, 2, 1]),

@@ -295,6 +295,7 @@ async function formScreen(main, params, id) {
   const rec = stored ? fromStored(schema, stored) : null;
   const v = rec ? view(schema, rec) : null;
   const c = def(rec ? rec.collection : params.collection);
+  const authors = v ? await writers(v) : {};
   const form = h("form", { id: "record-form", class: "form" });
   if (!rec) {
     form.append(h("label", {}, t("网格", "Grid"), h("select", { id: "f-grid", name: "grid" }, grids.map((g) => h("option", { value: g.code }, g.name)))));
@@ -303,9 +304,9 @@ async function formScreen(main, params, id) {
     const cur = v && v.fields[f.name];
     form.append(input(c, f, f.kind === "set" ? cur : cur && cur.value, rec));
     if (cur && cur.conflict) {
-      form.append(h("p", { class: "conflict", dataset: { field: f.name } }, t("冲突：", "Conflict: "),
-        cur.conflict.map((w) => h("button", { type: "button", class: "pick", "on:click": () => { form.elements[f.name].value = w.value ?? ""; } },
-          `${shown(c, f, w.value)}（${w.actor}）`))));
+      form.append(h("p", { class: "conflict", dataset: { field: f.name } }, t("冲突，选一个：", "Conflict, pick one: "),
+        cur.conflict.map((w) => h("button", { type: "button", class: "pick", dataset: { actor: String(w.actor) },
+          "on:click": () => { form.elements[f.name].value = w.value ?? ""; } }, `${shown(c, f, w.value)}（${writer(authors, w.actor)}）`))));
     }
   }
   const said = h("p", { id: "form-result", role: "status" });
@@ -325,17 +326,34 @@ async function formScreen(main, params, id) {
   main.append(h("h2", {}, rec ? titleOf(v, c) : t("新建", "New") + " " + L(c.label)), form);
 }
 
+// Who wrote a conflict's values: names from the server when online (the
+// record's `authors`), actor numbers offline.
+async function writers(v) {
+  if (!navigator.onLine || !Object.values(v.fields).some((f) => f && f.conflict)) return {};
+  try {
+    return (await api(`/v1/records/${v.id}?grid=${encodeURIComponent(v.grid)}&history=1`)).authors || {};
+  } catch { return {}; }
+}
+
+function writer(authors, actor) {
+  const a = authors[actor];
+  return a ? `${a.full_name || a.username}` : t(`设备 ${actor}`, `device ${actor}`);
+}
+
 async function recordScreen(main, id) {
   const stored = await store.record(id);
   if (!stored) { main.append(h("p", {}, t("这台手机上没有这条记录。", "Not on this phone."))); return; }
   const v = view_(stored);
   const c = def(v.collection);
+  const authors = await writers(v);
   const dl = h("dl", { id: "record-fields" });
   for (const f of c.fields) {
     const x = v.fields[f.name];
     if (x === undefined) continue;
     const text = Array.isArray(x) ? (f.kind === "log" ? `${x.length}` : x.join("、")) : typeof x === "object" ? shown(c, f, x.value) : String(x);
-    dl.append(h("dt", {}, L(f.label)), h("dd", { dataset: { key: f.name } }, text, x && x.conflict ? h("span", { class: "badge" }, t("冲突", "conflict")) : null));
+    dl.append(h("dt", {}, L(f.label)), h("dd", { dataset: { key: f.name } }, text,
+      x && x.conflict ? h("span", { class: "badge" }, t("冲突", "conflict")) : null,
+      x && x.conflict ? h("ul", { class: "writers" }, x.conflict.map((w) => h("li", {}, shown(c, f, w.value), " · ", writer(authors, w.actor)))) : null));
   }
   main.append(h("h2", {}, titleOf(v, c)), h("p", { class: "muted" }, L(c.label), " · ", gridName(v.grid)), dl,
     writable(c) ? h("a", { class: "button", id: "edit", href: "#/edit/" + id }, t("修改", "Edit")) : null);

@@ -125,7 +125,11 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     responses((status = 200, description = "The field app's page", content_type = "text/html", body = String)),
 )]
 pub async fn app_page() -> HttpResponse {
-    serve(APP.iter().find(|a| a.name == "index.html").expect("index.html is an asset"))
+    serve(
+        APP.iter()
+            .find(|a| a.name == "index.html")
+            .expect("index.html is an asset"),
+    )
 }
 
 /// `/app` without its slash: to `/app/`, the service worker's scope.
