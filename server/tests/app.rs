@@ -139,6 +139,14 @@ fn save(b: &mut Browser) {
     b.wait_for("document.getElementById('view').dataset.ready === 'true' && location.hash.startsWith('#/record/')");
 }
 
+/// One browser test at a time: three Chromiums on two cores make their
+/// waits time out, not their assertions fail.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A phone-sized browser with the app open through its own cable to `s`,
 /// signed in as `username` and synced.
 fn app_of(s: &TestServer, username: &str) -> (Browser, Cable) {
@@ -179,6 +187,7 @@ fn show(b: &mut Browser, hash: &str) {
 #[test]
 #[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
 fn two_browsers_edit_offline_and_resolve_the_conflict_on_one() {
+    let _one = one_at_a_time();
     let s = TestServer::start(&Backend::sqlite());
     s.create_user("w1", "grid_worker", "g1");
     s.create_user("w2", "grid_worker", "g1");
@@ -245,6 +254,7 @@ fn two_browsers_edit_offline_and_resolve_the_conflict_on_one() {
 #[test]
 #[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
 fn a_tab_closed_mid_sync_loses_nothing_and_doubles_nothing() {
+    let _one = one_at_a_time();
     let s = TestServer::start(&Backend::sqlite());
     s.create_user("w1", "grid_worker", "g1");
     let (mut b, cable) = app_of(&s, "w1");
@@ -320,6 +330,7 @@ fn a_tab_closed_mid_sync_loses_nothing_and_doubles_nothing() {
 #[test]
 #[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
 fn the_app_works_offline_and_syncs_when_back_online() {
+    let _one = one_at_a_time();
     let s = TestServer::start(&Backend::sqlite());
     s.create_user("w1", "grid_worker", "g1");
     let cable = Cable::to(&s.base);
