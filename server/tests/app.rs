@@ -134,6 +134,35 @@ fn wait_resolved(b: &mut Browser, expr: &str) {
     }
 }
 
+/// Put the file at `path` into the file input `#id`, as the camera would.
+fn attach(b: &mut Browser, id: &str, path: &std::path::Path) {
+    b.wait_for(&format!("document.getElementById('{id}')"));
+    let doc = b.call("DOM.getDocument", &json!({}));
+    let input = b.call(
+        "DOM.querySelector",
+        &json!({"nodeId": doc["root"]["nodeId"], "selector": format!("#{id}")}),
+    );
+    b.call(
+        "DOM.setFileInputFiles",
+        &json!({"nodeId": input["nodeId"], "files": [path.to_str().unwrap()]}),
+    );
+}
+
+/// Add an entry with the log form `#form` of the record page.
+fn add_entry(b: &mut Browser, form: &str) {
+    b.eval(&format!(
+        "document.getElementById('view').dataset.ready = 'no'; document.getElementById('{form}').requestSubmit()"
+    ));
+    b.wait_for(&format!(
+        "document.getElementById('view').dataset.ready === 'true' || \
+         (document.querySelector('#{form} .said') || {{}}).textContent"
+    ));
+    let said = b.eval(&format!(
+        "(document.querySelector('#{form} .said') || {{}}).textContent || ''"
+    ));
+    assert_eq!(said, json!(""), "{form}");
+}
+
 fn save(b: &mut Browser) {
     b.eval("document.getElementById('view').dataset.ready = 'no'; document.getElementById('record-form').requestSubmit()");
     b.wait_for("document.getElementById('view').dataset.ready === 'true' && location.hash.startsWith('#/record/')");
@@ -394,11 +423,44 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     set(&mut b, "f-status", "reported");
     set(&mut b, "f-category", "fire_safety");
     save(&mut b);
-    assert_eq!(outbox(&mut b), 2);
+    let event = b
+        .eval("location.hash.slice('#/record/'.length)")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A photo of it, as the camera gives one (2400×1800: resized on the
+    // phone to 1600 px before it is hashed), into its photos log.
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("scene.jpg");
+    std::fs::write(&shot, common::photos::jpeg(2400, 1800, 5)).unwrap();
+    attach(&mut b, "log-photos-photo", &shot);
+    set(&mut b, "log-photos-stage", "scene");
+    set(&mut b, "log-photos-note", "楼梯口");
+    add_entry(&mut b, "log-photos");
+    // A patrol round with three planned checkpoints, walked: three check-ins
+    // by typed code (no camera decoder in a headless browser).
+    show(&mut b, "#/new?collection=patrol_round");
+    set(&mut b, "f-route", "夜巡一线");
+    set(&mut b, "f-planned_checkpoints", "cp1，cp2，cp3");
+    set(&mut b, "f-status", "in_progress");
+    save(&mut b);
+    let round = b
+        .eval("location.hash.slice('#/record/'.length)")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for cp in ["cp1", "cp2", "cp3"] {
+        set(&mut b, "log-check_ins-checkpoint", cp);
+        set(&mut b, "log-check_ins-method", "manual");
+        add_entry(&mut b, "log-check_ins");
+    }
+    keep(&mut b, "app-round.png");
+    assert_eq!(outbox(&mut b), 7);
     // A reload keeps them (IndexedDB), still offline.
     b.call("Page.reload", &json!({}));
     b.wait_for("document.readyState === 'complete' && document.getElementById('status') && document.getElementById('status').dataset.state === 'ready'");
-    assert_eq!(outbox(&mut b), 2);
+    assert_eq!(outbox(&mut b), 7);
+
     b.eval("location.hash = '#/records?collection=household'");
     b.wait_for("document.querySelector('#records li')");
     keep(&mut b, "app-records.png");
@@ -429,6 +491,33 @@ fn the_app_works_offline_and_syncs_when_back_online() {
         events["records"][0]["fields"]["title"]["value"],
         "楼道堆放杂物"
     );
+    // The photo's entry, and its bytes: resized to 1600 px, and kept.
+    let detail = s.get(&format!("/v1/records/{event}?grid=g1"));
+    let photos = detail["record"]["fields"]["photos"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(photos.len(), 1, "{detail}");
+    assert_eq!(photos[0]["fields"]["stage"], "scene");
+    assert_eq!(detail["attachments"][0]["stored"], json!(true), "{detail}");
+    let sha = photos[0]["fields"]["photo"]["sha256"].as_str().unwrap();
+    let token = s.supervisor_token();
+    let (st, _, bytes) =
+        common::photos::fetch(&s, &token, &format!("/v1/attachments/{sha}"), &[], &[]);
+    assert_eq!(st, 200);
+    assert_eq!(common::photos::sha_hex(&bytes), sha);
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (1600, 1200));
+    // The round and its three check-ins.
+    let walked = s.get(&format!("/v1/records/{round}?grid=g1"));
+    let checkins: Vec<&str> = walked["record"]["fields"]["check_ins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["fields"]["checkpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(checkins, ["cp1", "cp2", "cp3"], "{walked}");
+
     // Made by the app's own actor.
     let id = h["id"].as_str().unwrap();
     let history = s.get(&format!("/v1/records/{id}?grid=g1"));

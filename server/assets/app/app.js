@@ -141,6 +141,7 @@ async function run() {
       if (!answer.more && (await store.count("outbox")) === 0) break;
       if (!answer.more && !outbox.length) break;
     }
+    await uploadPhotos();
     status(t("已同步", "Synced"), "ready");
   } catch (e) {
     if (e.code === "device_revoked") { revoked(); return; }
@@ -148,6 +149,28 @@ async function run() {
   }
   await refreshBar();
   route();
+}
+
+// The photos whose changes the server acknowledged, in resumable chunks
+// (PROTOCOL.md "Attachments": ask, then send from the acknowledged offset).
+async function uploadPhotos() {
+  const waiting = new Set((await store.all("outbox")).map((c) => c.seq));
+  const refused = new Set((await store.all("refused")).map((r) => r.seq));
+  for (const p of await store.all("photos")) {
+    if (waiting.has(p.seq) || refused.has(p.seq)) continue;
+    let s = await api("/v1/attachments", { method: "POST", body: { sha256: p.sha256, media_type: p.media_type, size: p.size } });
+    while (s.state !== "stored") {
+      const chunk = p.blob.slice(s.offset, Math.min(p.size, s.offset + (s.chunk_size || 1048576)));
+      const res = await fetch(`/v1/attachments/uploads/${s.upload}`, {
+        method: "PATCH", body: chunk,
+        headers: { Authorization: "Bearer " + (await store.get("access")), "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(s.offset) },
+      });
+      const j = await res.json().catch(() => ({}));
+      if (!res.ok) throw new ApiError(res.status, j.code, j.message);
+      s = j;
+    }
+    await store.uploaded(p.sha256);
+  }
 }
 
 // A page's records as their new stored states: pulled changes applied, or
@@ -178,13 +201,13 @@ async function pulled(answer) {
 
 // ---- making changes ---------------------------------------------------------------------
 
-async function make(intent) {
+async function make(intent, photos = []) {
   const replica = new Replica(schema);
   const s = await store.record(intent.record);
   if (s) replica.records.set(s.id, fromStored(schema, s));
   const device = new Device(schema, me.actor, await store.get("next_seq"), replica);
   const change = intent.delete ? device.delete(intent.record) : device.make(intent);
-  await store.made(change, toStored(replica.records.get(intent.record)), device.nextSeq);
+  await store.made(change, toStored(replica.records.get(intent.record)), device.nextSeq, photos);
   await refreshBar();
   if (navigator.onLine) sync();
   return change;
@@ -356,7 +379,127 @@ async function recordScreen(main, id) {
       x && x.conflict ? h("ul", { class: "writers" }, x.conflict.map((w) => h("li", {}, shown(c, f, w.value), " · ", writer(authors, w.actor)))) : null));
   }
   main.append(h("h2", {}, titleOf(v, c)), h("p", { class: "muted" }, L(c.label), " · ", gridName(v.grid)), dl,
-    writable(c) ? h("a", { class: "button", id: "edit", href: "#/edit/" + id }, t("修改", "Edit")) : null);
+    writable(c) ? h("a", { class: "button", id: "edit", href: "#/edit/" + id }, t("修改", "Edit")) : null,
+    ...(writable(c) ? c.fields.filter((f) => f.kind === "log").map((f) => entryForm(c, f, v)) : []));
+}
+
+// ---- log entries: visits, sessions, actions, photos, check-ins ----------------------
+
+const PHOTO_EDGE = 1600; // px: the longer edge a photo is resized to on the phone
+
+// Now, as RFC 3339 in the phone's own offset.
+function now() {
+  const d = new Date();
+  const off = -d.getTimezoneOffset();
+  const local = new Date(d.getTime() + off * 60e3).toISOString().slice(0, 19);
+  const sign = off >= 0 ? "+" : "-";
+  const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, "0");
+  const mm = String(Math.abs(off) % 60).padStart(2, "0");
+  return `${local}${sign}${hh}:${mm}`;
+}
+
+const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// A picture from the camera, resized on the phone and named by its hash.
+async function photoOf(file) {
+  let blob = file;
+  let type = file.type || "image/jpeg";
+  if (type.startsWith("image/")) {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+    type = "image/jpeg";
+  }
+  const sha256 = hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  return { sha256, media_type: type, size: blob.size, blob };
+}
+
+// A QR code read from a picture, where the browser can (BarcodeDetector).
+async function scan(file) {
+  if (!("BarcodeDetector" in window)) return null;
+  const codes = await new window.BarcodeDetector({ formats: ["qr_code"] }).detect(await createImageBitmap(file));
+  return codes.length ? codes[0].rawValue : null;
+}
+
+function entryForm(c, log, v) {
+  const id = "log-" + log.name;
+  const form = h("form", { id, class: "form entry" });
+  const said = h("p", { role: "status", class: "said" });
+  const planned = log.name === "check_ins" && Array.isArray(v.fields.planned_checkpoints) ? v.fields.planned_checkpoints : [];
+  for (const e of log.entry) {
+    const name = `${log.name}.${e.name}`;
+    const label = L(e.label) + (e.required ? " *" : "");
+    const fid = `${id}-${e.name}`;
+    if (e.type === "attachment") {
+      form.append(h("label", {}, label, h("input", { id: fid, name: e.name, type: "file", accept: "image/*,application/pdf", capture: "environment" })));
+    } else if (e.type === "enum") {
+      form.append(h("label", {}, label, h("select", { id: fid, name: e.name }, e.required ? null : h("option", { value: "" }, "—"),
+        (e.values || []).map((x) => h("option", { value: x }, e.value_labels && e.value_labels[x] ? L(e.value_labels[x]) : x)))));
+    } else if (e.type === "geo") {
+      const where = h("input", { id: fid, name: e.name, readonly: true, placeholder: t("未定位", "no position") });
+      form.append(h("label", {}, label, where), h("button", { type: "button", "on:click": () => {
+        if (!navigator.geolocation) { said.textContent = t("无法定位", "No position on this device"); return; }
+        navigator.geolocation.getCurrentPosition((p) => {
+          where.value = `${p.coords.latitude.toFixed(6)},${p.coords.longitude.toFixed(6)}`;
+          where.dataset.accuracy = String(Math.round(p.coords.accuracy));
+          said.textContent = t(`精度约 ${where.dataset.accuracy} 米`, `accurate to about ${where.dataset.accuracy} m`);
+        }, (err) => { said.textContent = t("定位失败：", "No position: ") + err.message; }, { enableHighAccuracy: true, timeout: 15000 });
+      } }, t("定位", "Locate")));
+    } else if (e.type === "datetime") {
+      form.append(h("label", {}, label, h("input", { id: fid, name: e.name, type: "datetime-local" })));
+    } else {
+      const input = h("input", { id: fid, name: e.name, maxlength: e.max_len || null, list: e.name === "checkpoint" && planned.length ? id + "-planned" : null });
+      form.append(h("label", {}, label, input));
+      if (e.name === "checkpoint") {
+        if (planned.length) form.append(h("datalist", { id: id + "-planned" }, planned.map((p) => h("option", { value: p }))));
+        if ("BarcodeDetector" in window) {
+          form.append(h("label", { class: "button" }, t("扫码", "Scan"), h("input", { type: "file", accept: "image/*", capture: "environment", class: "hidden",
+            "on:change": async (ev) => {
+              const code = await scan(ev.target.files[0]).catch(() => null);
+              if (code) { input.value = code; if (form.elements.method) form.elements.method.value = "qr"; }
+              said.textContent = code ? t(`已识别：${code}`, `Read: ${code}`) : t("没有识别到二维码，请输入点位编号", "No code read: type the checkpoint");
+            } })));
+        }
+      }
+    }
+  }
+  form.append(h("button", { type: "submit", class: "primary" }, t("添加", "Add"), " ", L(log.label)), said);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fields = {};
+    const photos = [];
+    try {
+      for (const e of log.entry) {
+        const el = form.elements[e.name];
+        if (e.type === "attachment") {
+          const file = el.files[0];
+          if (file) {
+            const p = await photoOf(file);
+            photos.push(p);
+            fields[e.name] = { sha256: p.sha256, media_type: p.media_type, size: p.size };
+          }
+        } else if (e.type === "geo") {
+          if (el.value) { const [lat, lng] = el.value.split(",").map(Number); fields[e.name] = { lat, lng }; }
+        } else if (el.value !== "") {
+          fields[e.name] = e.type === "datetime" ? el.value + ":00" + now().slice(19) : el.value;
+        }
+        if (e.required && fields[e.name] === undefined) throw new Error(t(`请填写${L(e.label)}`, `${L(e.label)} is required`));
+      }
+      if (planned.length && fields.checkpoint && !planned.includes(fields.checkpoint)) {
+        said.textContent = t("注意：不在计划点位中", "Note: not a planned checkpoint");
+      }
+      await make({ record: v.id, ops: [{ append: [log.name, { id: crypto.randomUUID(), at: now(), fields }] }] }, photos);
+      go("#/record/" + v.id);
+    } catch (err) {
+      said.textContent = t("未保存：", "Not saved: ") + err.message;
+    }
+  });
+  return h("details", { class: "log", dataset: { log: log.name } }, h("summary", {}, t("添加", "Add "), L(log.label),
+    ` (${(v.fields[log.name] || []).length})`), form);
 }
 
 async function inboxScreen(main) {

@@ -5,24 +5,29 @@
 //   records  id → the record's stored form (PROTOCOL.md, format 2);
 //   outbox   seq → a change made here and not yet acknowledged;
 //   refused  seq → {change, code, message}: refused by the server, kept
-//            for the user to see (never dropped).
+//            for the user to see (never dropped);
+//   photos   sha256 → {sha256, media_type, size, blob, seq}: the bytes of a
+//            photo taken here, kept until the server has them.
 // Every write that must go together (a change, its record and the next
 // seq; a pulled page and the cursor after it) is one transaction: a tab
 // killed in the middle leaves either all of it or none.
 
 const NAME = "gridsync";
-const VERSION = 1;
+const VERSION = 2;
 
 export function open() {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open(NAME, VERSION);
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = (ev) => {
       const db = req.result;
-      db.createObjectStore("meta");
-      const records = db.createObjectStore("records", { keyPath: "id" });
-      records.createIndex("grid", "grid");
-      db.createObjectStore("outbox", { keyPath: "seq" });
-      db.createObjectStore("refused", { keyPath: "seq" });
+      if (ev.oldVersion < 1) {
+        db.createObjectStore("meta");
+        const records = db.createObjectStore("records", { keyPath: "id" });
+        records.createIndex("grid", "grid");
+        db.createObjectStore("outbox", { keyPath: "seq" });
+        db.createObjectStore("refused", { keyPath: "seq" });
+      }
+      if (ev.oldVersion < 2) db.createObjectStore("photos", { keyPath: "sha256" });
     };
     req.onsuccess = () => resolve(new Store(req.result));
     req.onerror = () => reject(req.error);
@@ -69,13 +74,24 @@ export class Store {
     return result(this.db.transaction(store).objectStore(store).getAll());
   }
 
-  /** A change made here: its record's new state, the outbox entry and the
-   *  next seq, together. */
-  async made(change, state, nextSeq) {
-    const tx = this.db.transaction(["records", "outbox", "meta"], "readwrite");
+  /** A change made here: its record's new state, the outbox entry, the
+   *  next seq and the bytes of its photos, together. */
+  async made(change, state, nextSeq, photos = []) {
+    const tx = this.db.transaction(["records", "outbox", "meta", "photos"], "readwrite");
     tx.objectStore("records").put(state);
     tx.objectStore("outbox").put(change);
     tx.objectStore("meta").put(nextSeq, "next_seq");
+    for (const p of photos) tx.objectStore("photos").put({ ...p, seq: change.seq });
+    return done(tx);
+  }
+
+  async photo(sha256) {
+    return result(this.db.transaction("photos").objectStore("photos").get(sha256));
+  }
+
+  async uploaded(sha256) {
+    const tx = this.db.transaction("photos", "readwrite");
+    tx.objectStore("photos").delete(sha256);
     return done(tx);
   }
 
@@ -95,8 +111,9 @@ export class Store {
 
   /** Forget the account (signing out of a device that has nothing unsent). */
   async clear() {
-    const tx = this.db.transaction(["records", "outbox", "refused", "meta"], "readwrite");
-    for (const s of ["records", "outbox", "refused", "meta"]) tx.objectStore(s).clear();
+    const all = ["records", "outbox", "refused", "meta", "photos"];
+    const tx = this.db.transaction(all, "readwrite");
+    for (const s of all) tx.objectStore(s).clear();
     return done(tx);
   }
 }
