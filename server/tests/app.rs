@@ -529,3 +529,80 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     assert_eq!(state(&mut b), "ready");
     assert_only_local(&mut b, &cable.base);
 }
+
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn a_revoked_app_hands_its_unsent_changes_to_the_quarantine() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    s.create_user("w1", "grid_worker", "g1");
+    let (mut b, cable) = app_of(&s, "w1");
+    // A change made offline; meanwhile an admin revokes this phone.
+    page_online(&mut b, false);
+    cable.cut();
+    show(&mut b, "#/new?collection=household");
+    set(&mut b, "f-address", "胜利街 5号");
+    save(&mut b);
+    let admin = s.admin_token();
+    let (_, devices) = s.get_as(&admin, "/v1/devices");
+    let device = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["username"] == "w1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, _) = s.call(
+        s.authed(
+            ureq::post(&s.url(&format!("/v1/devices/{device}/revoke"))),
+            &admin,
+        ),
+        None,
+    );
+    assert_eq!(st, 200);
+    // Back online: the sync is refused, and the app says so plainly.
+    cable.mend();
+    page_online(&mut b, true);
+    b.eval("document.getElementById('sync').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'revoked' && document.getElementById('handover-form')");
+    assert_eq!(outbox(&mut b), 1, "kept, not wiped");
+    keep(&mut b, "app-revoked.png");
+    // The user's password hands the change to the supervisor's quarantine.
+    set(&mut b, "handover-password", PASSWORD);
+    b.eval("document.getElementById('handover-form').requestSubmit()");
+    b.wait_for("document.getElementById('handover-result').dataset.state === 'done'");
+    assert_eq!(outbox(&mut b), 0);
+    let quarantined = s.get("/v1/quarantine");
+    let changes = quarantined["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{quarantined}");
+    assert_eq!(changes[0]["code"], "device_revoked");
+    show(&mut b, "#/refused");
+    assert!(b
+        .eval("document.getElementById('refused').textContent")
+        .as_str()
+        .unwrap()
+        .contains("device_revoked"));
+}
+
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn a_patrol_member_starts_at_the_rounds_and_may_read_it_in_english() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    s.create_user("p1", "patrol", "g1");
+    let (mut b, _cable) = app_of(&s, "p1");
+    assert_eq!(
+        b.eval("document.getElementById('collection').value"),
+        json!("patrol_round")
+    );
+    keep(&mut b, "app-patrol.png");
+    b.eval("document.getElementById('view').dataset.ready = 'no'; document.getElementById('lang').click()");
+    b.wait_for("document.getElementById('view').dataset.ready === 'true'");
+    let tabs = b.eval("document.getElementById('tabs').textContent");
+    assert!(tabs.as_str().unwrap().contains("Records"), "{tabs}");
+    let kinds = b.eval("document.getElementById('collection').selectedOptions[0].textContent");
+    assert_eq!(kinds, json!("Patrol round"));
+    assert_eq!(b.eval("document.documentElement.lang"), json!("en"));
+}

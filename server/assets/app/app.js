@@ -133,6 +133,7 @@ async function run() {
       }
       const states = await pulled(answer);
       const meta = {};
+      if (answer.skipped) meta.skipped = answer.skipped;
       if ("cursor" in answer) meta.cursor = answer.cursor;
       meta.resume = answer.resume || null;
       if (answer.inbox) meta.inbox = answer.inbox;
@@ -148,6 +149,7 @@ async function run() {
     status(t("同步未完成：", "Sync not finished: ") + (e.code || e.message), "error");
   }
   await refreshBar();
+  await moved();
   route();
 }
 
@@ -232,11 +234,18 @@ function shown(c, f, v) {
   return String(v);
 }
 
+// Where each role starts: its own work first.
+const START = { patrol: "patrol_round", mediator: "dispute", police: "key_person", grid_worker: "household" };
+
 async function listScreen(main, params) {
   const cs = collections();
-  const name = params.collection || (cs.find(writable) || cs[0] || {}).name;
+  const first = cs.find((c) => c.name === START[me.user.role]) || cs.find(writable) || cs[0] || {};
+  const name = params.collection || first.name;
   const c = def(name);
-  const recs = (await store.records()).filter((s) => s.collection === name).map((s) => view_(s)).filter((v) => !v.deleted);
+  let recs = (await store.records()).filter((s) => s.collection === name).map((s) => view_(s)).filter((v) => !v.deleted);
+  // Open cases and rounds first (their flow's terminal statuses last), then by title.
+  const closed = (v) => !!(c.flow && v.fields.status && c.flow.terminal.includes(v.fields.status.value));
+  recs = recs.sort((a, b) => Number(closed(a)) - Number(closed(b)) || titleOf(a, c).localeCompare(titleOf(b, c)));
   main.append(
     h("div", { class: "bar" },
       h("label", {}, t("类别 ", "Kind "), h("select", { id: "collection", "on:change": (e) => go("#/records?collection=" + e.target.value) },
@@ -518,8 +527,48 @@ async function refusedScreen(main) {
       : h("p", { class: "muted" }, t("没有。", "None.")));
 }
 
-function revoked() {
-  status(t("这台设备已被停用。未上传的修改已保留，请联系主管。", "This device was revoked. Its unsent changes are kept; ask your supervisor."), "revoked");
+// A device an admin revoked: nothing more syncs. Its unsent changes go to
+// the server's quarantine for a supervisor (a password login of its user
+// hands them over); here they move to 退回, kept (PROTOCOL.md).
+async function revoked() {
+  status(t("这台设备已被停用，不能再同步。未上传的修改仍在手机上。", "This device was revoked and syncs no more. Its unsent changes are still here."), "revoked");
+  const waiting = await store.count("outbox");
+  const password = h("input", { id: "handover-password", type: "password", autocomplete: "current-password" });
+  const said = h("p", { role: "status", id: "handover-result" });
+  const form = h("form", { id: "handover-form", class: "form" },
+    h("h2", {}, t("设备已停用", "Device revoked")),
+    h("p", {}, t(`还有 ${waiting} 条修改没有上传。输入密码，把它们交给主管处理（不会丢失）。`,
+      `${waiting} changes were not sent. Enter your password to hand them to your supervisor (nothing is lost).`)),
+    h("label", {}, t("密码", "Password"), password),
+    h("button", { type: "submit", class: "primary" }, t("移交", "Hand over")), said);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const login = await call("/v1/auth/login", { method: "POST", body: { username: me.user.username, password: password.value } });
+      const outbox = (await store.all("outbox")).sort((a, b) => a.seq - b.seq);
+      const answer = await call(`/v1/devices/${await store.get("device")}/handover`, { method: "POST", body: { changes: outbox }, token: login.access_token });
+      const bySeq = new Map(outbox.map((c) => [c.seq, c]));
+      const refused = (answer.results || []).map((r) => ({ change: bySeq.get(r.seq), code: r.code, message: r.message }));
+      await store.synced({ refused, meta: { handed_over: true } });
+      said.textContent = t("已移交，等待主管处理。", "Handed over: they wait for your supervisor.");
+      said.dataset.state = "done";
+      await refreshBar();
+    } catch (e) {
+      said.textContent = (e.code || "") + " " + e.message;
+      said.dataset.state = "error";
+    }
+  });
+  $("view").replaceChildren(form);
+}
+
+// The page's fixed words in the chosen language.
+function words() {
+  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  $("lang").textContent = lang === "en" ? "中文" : "EN";
+  const tabs = $("tabs").querySelectorAll("a");
+  [[t("记录", "Records")], [t("待办", "To do")], [t("退回", "Refused")]].forEach(([w], i) => { tabs[i].firstChild.textContent = w + " "; });
+  $("sync").textContent = t("同步", "Sync");
+  $("login").textContent = t("登录", "Sign in");
 }
 
 async function refreshBar() {
@@ -550,6 +599,17 @@ async function route() {
   main.dataset.ready = "true";
 }
 
+// Grids the user no longer reaches (moved to another node while offline):
+// not pulled; their changes wait for a supervisor.
+async function moved() {
+  const skipped = (await store.get("skipped")) || [];
+  $("moved").hidden = !skipped.length;
+  $("moved").textContent = skipped.length
+    ? t(`您已不负责这些网格：${skipped.map((x) => gridName(x.grid)).join("、")}。它们不再同步，这里做的修改转主管处理。`,
+      `You no longer cover ${skipped.map((x) => gridName(x.grid)).join(", ")}: they sync no more, and changes made there go to your supervisor.`)
+    : "";
+}
+
 async function start() {
   const doc = await store.get("schema");
   const user = await store.get("user");
@@ -575,7 +635,8 @@ async function boot() {
   store = await open();
   $("login-form").addEventListener("submit", signIn);
   $("sync").addEventListener("click", () => sync());
-  $("lang").addEventListener("click", () => { lang = lang === "en" ? "zh" : "en"; localStorage.setItem("gridsync.app.lang", lang); route(); refreshBar(); });
+  $("lang").addEventListener("click", () => { lang = lang === "en" ? "zh" : "en"; localStorage.setItem("gridsync.app.lang", lang); words(); route(); refreshBar(); moved(); });
+  words();
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => { refreshBar(); sync(); });
   window.addEventListener("offline", refreshBar);
