@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::Server;
 use gridsync_client::LocalStore;
-use uuid::Uuid;
 
 const RECORDS: usize = 20_000;
 const RUNS: usize = 5;
@@ -21,59 +20,7 @@ fn main() {
     server.user("loader", "grid_worker", "g1");
     server.user("newcomer", "grid_worker", "g1");
 
-    // The grid: households and residents, as a worker would register them.
-    let dir = tempfile::tempdir().unwrap();
-    let mut loader = server.phone(dir.path(), "loader");
-    loader.options.batch = 1_000;
-    let t = Instant::now();
-    for i in 0..RECORDS {
-        let id = Uuid::new_v4();
-        if i % 3 == 0 {
-            loader
-                .make(|d| {
-                    d.create("household", "g1", id)
-                        .set("address_code", format!("g1-{i:05}"))
-                        .set(
-                            "address",
-                            format!(
-                                "西塞山区 幸福路 {}号楼 {}单元 {}",
-                                i / 60,
-                                i % 6 + 1,
-                                100 + i % 40
-                            ),
-                        )
-                        .set("use", "residential")
-                        .set("owner_name", format!("户主{i}"))
-                        .commit()
-                })
-                .unwrap();
-        } else {
-            loader
-                .make(|d| {
-                    d.create("resident", "g1", id)
-                        .set("name", format!("居民{i}"))
-                        .set("gender", if i % 2 == 0 { "male" } else { "female" })
-                        .set(
-                            "birth_date",
-                            format!("19{:02}-0{}-1{}", 40 + i % 60, 1 + i % 9, i % 10),
-                        )
-                        .set("category", "registered")
-                        .set("employer", "黄石市某公司")
-                        .commit()
-                })
-                .unwrap();
-        }
-    }
-    let made = t.elapsed();
-    let t = Instant::now();
-    let pushed = loader.sync().unwrap();
-    assert_eq!(pushed.delivered as usize, RECORDS);
-    println!(
-        "loaded {RECORDS} records: made offline in {:.2} s, pushed in {:.2} s ({} round trips)",
-        made.as_secs_f64(),
-        t.elapsed().as_secs_f64(),
-        pushed.round_trips
-    );
+    common::load_grid(&server, "loader", "g1", RECORDS);
 
     let mut times = Vec::new();
     for run in 0..RUNS {

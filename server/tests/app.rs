@@ -606,3 +606,50 @@ fn a_patrol_member_starts_at_the_rounds_and_may_read_it_in_english() {
     assert_eq!(kinds, json!("Patrol round"));
     assert_eq!(b.eval("document.documentElement.lang"), json!("en"));
 }
+
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn forms_check_values_as_the_core_does_and_pick_references_from_the_phone() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    s.create_user("w1", "grid_worker", "g1");
+    let (mut b, _cable) = app_of(&s, "w1");
+    show(&mut b, "#/new?collection=household");
+    set(&mut b, "f-address", "团结路 9号");
+    save(&mut b);
+    let household = b
+        .eval("location.hash.slice('#/record/'.length)")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A resident with a wrong phone and a wrong ID number: refused on the
+    // phone, in words, and nothing saved.
+    show(&mut b, "#/new?collection=resident");
+    set(&mut b, "f-name", "张三");
+    set(&mut b, "f-phone", "12812345678");
+    b.eval("document.getElementById('record-form').requestSubmit()");
+    b.wait_for("document.getElementById('form-result').dataset.state === 'error'");
+    let said = b.eval("document.getElementById('form-result').textContent");
+    assert!(said.as_str().unwrap().contains("电话号码不对"), "{said}");
+    set(&mut b, "f-phone", "13812345678");
+    set(&mut b, "f-id_number", "110105194912310021");
+    b.eval("document.getElementById('record-form').requestSubmit()");
+    b.wait_for("document.getElementById('form-result').textContent.includes('身份证号不对')");
+    assert_eq!(outbox(&mut b), 0);
+    // Right, and the household picked from the phone's own records.
+    set(&mut b, "f-id_number", "11010519491231002X");
+    let options =
+        b.eval("[...document.getElementById('f-household').options].map(o => o.textContent)");
+    assert!(options.to_string().contains("团结路 9号"), "{options}");
+    set(&mut b, "f-household", &household);
+    save(&mut b);
+    sync(&mut b);
+    let residents = s.get("/v1/grids/g1/records?collection=resident");
+    let r = &residents["records"][0];
+    assert_eq!(
+        r["fields"]["household"]["value"],
+        household.as_str(),
+        "{residents}"
+    );
+    assert_eq!(s.get("/v1/quarantine")["changes"], json!([]));
+}

@@ -366,6 +366,72 @@ fn traps() -> Vec<Json> {
     out
 }
 
+/// Values a phone checks before it saves, and what the core says of each:
+/// `null` (taken) or the code it refuses them with.
+fn values() -> Vec<Json> {
+    let cases: &[(&str, &str, Json)] = &[
+        ("resident", "id_number", json!("11010519491231002X")),
+        ("resident", "id_number", json!("110105194912310021")),
+        ("resident", "id_number", json!("11010519491231002")),
+        ("resident", "id_number", json!("99010519491231002X")),
+        ("resident", "id_number", json!("110105189912310028")),
+        ("resident", "id_number", json!("420202********1231")),
+        ("resident", "phone", json!("13812345678")),
+        ("resident", "phone", json!("+8613812345678")),
+        ("resident", "phone", json!("0714-6251234")),
+        ("resident", "phone", json!("07146251234")),
+        ("resident", "phone", json!("12812345678")),
+        ("resident", "phone", json!("1381234567")),
+        ("resident", "phone", json!("138****5678")),
+        ("resident", "phone", json!("phone")),
+        ("resident", "visit_interval_days", json!(30)),
+        ("resident", "visit_interval_days", json!(0)),
+        ("resident", "visit_interval_days", json!(367)),
+        ("resident", "visit_interval_days", json!("30")),
+        ("resident", "birth_date", json!("1990-02-28")),
+        ("resident", "birth_date", json!("1990-02-30")),
+        ("resident", "birth_date", json!("1990/02/28")),
+        ("hazard", "estimated_cost", json!("12.50")),
+        ("hazard", "estimated_cost", json!("12.5000001")),
+        ("hazard", "estimated_cost", json!("abc")),
+        ("hazard", "estimated_cost", json!(12.5)),
+        ("event", "category", json!("fire_safety")),
+        ("event", "category", json!("teleport")),
+        ("event", "deadline", json!("2026-11-28T09:30:00+08:00")),
+        ("event", "deadline", json!("2026-11-28 09:30")),
+        ("event", "title", json!("路灯不亮")),
+        ("event", "title", json!("长".repeat(201))),
+        ("event", "title", json!(7)),
+        ("event", "assignee", json!("user:wang")),
+        ("event", "assignee", json!("department:fire")),
+        ("event", "assignee", json!("two words")),
+        (
+            "resident",
+            "household",
+            json!("5f0c6d1e-2b1a-4c8e-9a51-0d7a3f1b2c44"),
+        ),
+        ("resident", "household", json!("not-a-uuid")),
+        ("resident", "gender", json!(null)),
+    ];
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, (collection, field, value))| {
+            let change: Change = serde_json::from_value(json!({
+                "actor": 1, "seq": 1, "record": Uuid::from_u128(0xF000 + i as u128),
+                "collection": collection, "grid": "g1", "schema": gridsync_core::schema::SCHEMA_VERSION,
+                "ops": [{"set": {"field": field, "value": value}}],
+            }))
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{collection}.{field} = {value}: {e}"));
+            let code = gridsync_core::validate::validate(Schema::current(), &change)
+                .err()
+                .map(|e| e.code());
+            json!({"collection": collection, "field": field, "value": value, "refused": code})
+        })
+        .collect()
+}
+
 #[test]
 fn conformance_vectors_are_written() {
     let mut scenarios: Vec<Json> = traps();
@@ -374,6 +440,7 @@ fn conformance_vectors_are_written() {
         "about": "written by sync-core/tests/conformance.rs; see docs/PROTOCOL.md",
         "schema": serde_json::from_str::<Json>(Schema::current().to_json()).unwrap(),
         "scenarios": scenarios,
+        "values": values(),
     });
     let path = std::env::var("GRIDSYNC_VECTORS").map_or_else(
         |_| {

@@ -81,3 +81,12 @@ for (const s of doc.scenarios) {
     }
   });
 }
+
+test("a value is refused on the phone exactly as the core refuses it", async () => {
+  const { checkValue } = await import("../../server/assets/app/protocol.js");
+  assert.ok(doc.values.length >= 30);
+  for (const v of doc.values) {
+    const def = schema.collections.get(v.collection).fields.get(v.field);
+    assert.equal(checkValue(def, v.value), v.refused, `${v.collection}.${v.field} = ${JSON.stringify(v.value)}`);
+  }
+});

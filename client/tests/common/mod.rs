@@ -167,3 +167,61 @@ pub fn ok(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     assert!(success, "{args:?}: {err}");
     json
 }
+
+/// A grid of `records` households and residents, made offline by
+/// `loader_name`'s phone and pushed, as a worker would register them (for
+/// the benches' first syncs).
+pub fn load_grid(server: &Server, loader_name: &str, grid: &str, records: usize) {
+    let t = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut loader = server.phone(dir.path(), loader_name);
+    loader.options.batch = 1_000;
+    for i in 0..records {
+        let id = uuid::Uuid::new_v4();
+        if i % 3 == 0 {
+            loader
+                .make(|d| {
+                    d.create("household", grid, id)
+                        .set("address_code", format!("{grid}-{i:05}"))
+                        .set(
+                            "address",
+                            format!(
+                                "西塞山区 幸福路 {}号楼 {}单元 {}",
+                                i / 60,
+                                i % 6 + 1,
+                                100 + i % 40
+                            ),
+                        )
+                        .set("use", "residential")
+                        .set("owner_name", format!("户主{i}"))
+                        .commit()
+                })
+                .unwrap();
+        } else {
+            loader
+                .make(|d| {
+                    d.create("resident", grid, id)
+                        .set("name", format!("居民{i}"))
+                        .set("gender", if i % 2 == 0 { "male" } else { "female" })
+                        .set(
+                            "birth_date",
+                            format!("19{:02}-0{}-1{}", 40 + i % 60, 1 + i % 9, i % 10),
+                        )
+                        .set("category", "registered")
+                        .set("employer", "黄石市某公司")
+                        .commit()
+                })
+                .unwrap();
+        }
+    }
+    let made = t.elapsed();
+    let t = std::time::Instant::now();
+    let pushed = loader.sync().unwrap();
+    assert_eq!(pushed.delivered as usize, records);
+    println!(
+        "loaded {records} records: made offline in {:.2} s, pushed in {:.2} s ({} round trips)",
+        made.as_secs_f64(),
+        t.elapsed().as_secs_f64(),
+        pushed.round_trips
+    );
+}

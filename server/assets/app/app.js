@@ -7,7 +7,7 @@
 // back online and whenever the user asks. Forms come from the schema.
 
 import { open } from "/app/store.js";
-import { Device, Replica, applyChange, fromStored, mergeRecord, schemaIndex, toStored, view, values } from "/app/protocol.js";
+import { Device, Replica, applyChange, checkValue, fromStored, mergeRecord, schemaIndex, toStored, view, values } from "/app/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 let lang = localStorage.getItem("gridsync.app.lang") === "en" ? "en" : "zh";
@@ -266,6 +266,9 @@ const gridName = (code) => (grids.find((g) => g.code === code) || {}).name || co
 const FORM_TYPES = ["text", "integer", "decimal", "bool", "date", "datetime", "enum", "phone", "id_number", "ref", "assignee"];
 const editable = (f) => (f.kind === "scalar" && FORM_TYPES.includes(f.type)) || (f.kind === "set" && !f.refs);
 
+// Records a reference may pick, by collection (loaded with the form).
+let refChoices = {};
+
 function input(c, f, current, rec) {
   const id = "f-" + f.name;
   if (f.kind === "set") {
@@ -276,6 +279,12 @@ function input(c, f, current, rec) {
     return h("label", {}, L(f.label), h("input", { id, name: f.name, value: (current || []).join("，"), placeholder: t("用逗号分隔", "comma separated") }));
   }
   let control;
+  if (f.type === "ref") {
+    const options = (refChoices[f.collection] || []);
+    control = h("select", { id, name: f.name }, h("option", { value: "" }, "—"),
+      options.map((o) => h("option", { value: o.id, selected: o.id === current }, o.title)));
+    return h("label", {}, L(f.label), control);
+  }
   if (f.type === "enum") {
     let choices = f.values || [];
     // A case's status offers only the moves its flow allows from here.
@@ -295,6 +304,19 @@ function input(c, f, current, rec) {
     control = h("input", { id, name: f.name, type, value, maxlength: f.max_len || null, inputmode: f.type === "phone" ? "tel" : null });
   }
   return h("label", {}, L(f.label), control);
+}
+
+// Why a value is refused, in words (the core's codes).
+const WHY = {
+  too_long: ["太长", "too long"], out_of_range: ["超出范围", "out of range"], wrong_type: ["格式不对", "wrong format"],
+  value_not_allowed: ["不是可选的值", "not one of the choices"], invalid_id_number: ["身份证号不对", "not a valid ID number"],
+  invalid_phone: ["电话号码不对", "not a valid phone number"], invalid_assignee: ["承办人不对", "not a valid assignee"],
+  invalid_text: ["含有不允许的字符", "holds a character not allowed"],
+};
+
+function refusal(label, code) {
+  const w = WHY[code] || [code, code];
+  return `${L(label)}：${t(w[0], w[1])}`;
 }
 
 // A form's values that differ from the record's, as intents.
@@ -328,6 +350,12 @@ async function formScreen(main, params, id) {
   const v = rec ? view(schema, rec) : null;
   const c = def(rec ? rec.collection : params.collection);
   const authors = v ? await writers(v) : {};
+  refChoices = {};
+  for (const f of c.fields.filter((x) => x.type === "ref")) {
+    const target = def(f.collection);
+    refChoices[f.collection] = (await store.records()).filter((x) => x.collection === f.collection)
+      .map((x) => view_(x)).filter((x) => !x.deleted).map((x) => ({ id: x.id, title: titleOf(x, target) }));
+  }
   const form = h("form", { id: "record-form", class: "form" });
   if (!rec) {
     form.append(h("label", {}, t("网格", "Grid"), h("select", { id: "f-grid", name: "grid" }, grids.map((g) => h("option", { value: g.code }, g.name)))));
@@ -347,6 +375,12 @@ async function formScreen(main, params, id) {
     e.preventDefault();
     const ops = intents(c, form, v);
     if (!ops.length) { said.textContent = t("没有改动", "Nothing changed"); return; }
+    for (const op of ops) {
+      if (!op.set) continue;
+      const f = c.fields.find((x) => x.name === op.set[0]);
+      const code = checkValue(f, op.set[1]);
+      if (code) { said.textContent = refusal(f.label, code); said.dataset.state = "error"; return; }
+    }
     try {
       const record = rec ? rec.id : crypto.randomUUID();
       await make({ record, create: rec ? undefined : { collection: c.name, grid: form.elements.grid.value }, ops });
@@ -497,6 +531,8 @@ function entryForm(c, log, v) {
           fields[e.name] = e.type === "datetime" ? el.value + ":00" + now().slice(19) : el.value;
         }
         if (e.required && fields[e.name] === undefined) throw new Error(t(`请填写${L(e.label)}`, `${L(e.label)} is required`));
+        const code = fields[e.name] !== undefined && e.type !== "attachment" ? checkValue(e, fields[e.name]) : null;
+        if (code) throw new Error(refusal(e.label, code));
       }
       if (planned.length && fields.checkpoint && !planned.includes(fields.checkpoint)) {
         said.textContent = t("注意：不在计划点位中", "Note: not a planned checkpoint");
