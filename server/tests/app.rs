@@ -417,6 +417,22 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     set(&mut b, "f-tags", "出租屋，独居老人");
     keep(&mut b, "app-form.png");
     save(&mut b);
+    let household = b
+        .eval("location.hash.slice('#/record/'.length)")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its two residents, each pointing at it.
+    for (name, id_number) in [
+        ("李四", "11010519491231002X"),
+        ("李小四", "420202199001011231"),
+    ] {
+        show(&mut b, "#/new?collection=resident");
+        set(&mut b, "f-name", name);
+        set(&mut b, "f-id_number", id_number);
+        set(&mut b, "f-household", &household);
+        save(&mut b);
+    }
     b.eval("location.hash = '#/new?collection=event'");
     b.wait_for("document.getElementById('record-form')");
     set(&mut b, "f-title", "楼道堆放杂物");
@@ -455,11 +471,11 @@ fn the_app_works_offline_and_syncs_when_back_online() {
         add_entry(&mut b, "log-check_ins");
     }
     keep(&mut b, "app-round.png");
-    assert_eq!(outbox(&mut b), 7);
+    assert_eq!(outbox(&mut b), 9);
     // A reload keeps them (IndexedDB), still offline.
     b.call("Page.reload", &json!({}));
     b.wait_for("document.readyState === 'complete' && document.getElementById('status') && document.getElementById('status').dataset.state === 'ready'");
-    assert_eq!(outbox(&mut b), 7);
+    assert_eq!(outbox(&mut b), 9);
 
     b.eval("location.hash = '#/records?collection=household'");
     b.wait_for("document.querySelector('#records li')");
@@ -486,6 +502,16 @@ fn the_app_works_offline_and_syncs_when_back_online() {
         json!(["出租屋", "独居老人"]),
         "{households}"
     );
+    let residents = s.get("/v1/grids/g1/records?collection=resident");
+    let mut names: Vec<&str> = residents["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fields"]["household"]["value"] == household.as_str())
+        .map(|r| r["fields"]["name"]["value"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["李四", "李小四"], "{residents}");
     let events = s.get("/v1/grids/g1/records?collection=event");
     assert_eq!(
         events["records"][0]["fields"]["title"]["value"],
@@ -652,4 +678,52 @@ fn forms_check_values_as_the_core_does_and_pick_references_from_the_phone() {
         "{residents}"
     );
     assert_eq!(s.get("/v1/quarantine")["changes"], json!([]));
+}
+
+/// The app's stored access token, and its claims.
+fn stored_token(b: &mut Browser) -> (String, serde_json::Value) {
+    let token = b.eval(
+        "new Promise(r => { const q = indexedDB.open('gridsync'); q.onsuccess = () => { \
+         const g = q.result.transaction('meta').objectStore('meta').get('access'); g.onsuccess = () => r(g.result); }; })",
+    );
+    let token = token.as_str().unwrap().to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    (token, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn after_weeks_offline_the_app_refreshes_its_token_and_syncs() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    s.create_user("w1", "grid_worker", "g1");
+    let (mut b, _cable) = app_of(&s, "w1");
+    // Its access token as it would be after three weeks: long expired.
+    let (_, claims) = stored_token(&mut b);
+    let weeks_ago = chrono::Utc::now().timestamp() - 21 * 86_400;
+    let stale = s.keys().issue(
+        claims["sub"].as_str().unwrap().parse().unwrap(),
+        claims["dev"].as_str(),
+        claims["fam"].as_str(),
+        weeks_ago,
+    );
+    b.eval(&format!(
+        "new Promise(r => {{ const q = indexedDB.open('gridsync'); q.onsuccess = () => {{ \
+         const tx = q.result.transaction('meta', 'readwrite'); tx.objectStore('meta').put({}, 'access'); tx.oncomplete = () => r(true); }}; }})",
+        json!(stale)
+    ));
+    show(&mut b, "#/new?collection=household");
+    set(&mut b, "f-address", "复兴路 1号");
+    save(&mut b);
+    sync(&mut b);
+    // Refreshed (a new token kept), and the change arrived.
+    let (now, _) = stored_token(&mut b);
+    assert_ne!(now, stale);
+    let households = s.get("/v1/grids/g1/records?collection=household");
+    assert_eq!(
+        households["records"][0]["fields"]["address"]["value"],
+        "复兴路 1号"
+    );
 }
