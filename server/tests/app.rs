@@ -385,14 +385,9 @@ fn the_app_works_offline_and_syncs_when_back_online() {
         &mut b,
         "caches.open('gridsync-app-1').then(c => c.keys()).then(k => k.length === 7)",
     );
+    let login = s.login("w1", PASSWORD);
     let devices = s
-        .get_as(
-            &s.login("w1", PASSWORD)["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            "/v1/devices",
-        )
+        .get_as(login["access_token"].as_str().unwrap(), "/v1/devices")
         .1;
     let actor = devices["devices"][0]["actor"]
         .as_i64()
