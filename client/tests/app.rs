@@ -8,32 +8,16 @@
 mod common;
 // The server's Chromium driver; not every helper is used here.
 #[allow(dead_code)]
+#[path = "../../server/tests/common/app_driver.rs"]
+mod app_driver;
+#[allow(dead_code)]
 #[path = "../../server/tests/common/browser.rs"]
 mod browser;
 
-use browser::{set, viewport, Browser};
+use app_driver::{current, save, show, sign_in, sync};
+use browser::{set, Browser};
 use common::{ok, Server, PASSWORD};
 use serde_json::{json, Value as Json};
-
-fn show(b: &mut Browser, hash: &str) {
-    b.eval(&format!(
-        "(() => {{ const h = {}; document.getElementById('view').dataset.ready = 'no'; \
-         if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange')); \
-         else location.hash = h; }})()",
-        json!(hash)
-    ));
-    b.wait_for("document.getElementById('view').dataset.ready === 'true'");
-}
-
-fn save(b: &mut Browser) {
-    b.eval("document.getElementById('view').dataset.ready = 'no'; document.getElementById('record-form').requestSubmit()");
-    b.wait_for("document.getElementById('view').dataset.ready === 'true' && location.hash.startsWith('#/record/')");
-}
-
-fn sync(b: &mut Browser) {
-    b.eval("document.getElementById('status').dataset.state = 'asked'; document.getElementById('sync').click()");
-    b.wait_for("Number(document.getElementById('outbox').dataset.count) === 0 && document.getElementById('status').dataset.state === 'ready'");
-}
 
 /// A field as the app's record page shows it.
 fn shown(b: &mut Browser, key: &str) -> String {
@@ -64,17 +48,7 @@ fn a_terminal_phone_and_the_app_converge_on_shared_records() {
     );
 
     let mut b = Browser::launch();
-    b.call("Page.enable", &json!({}));
-    viewport(&mut b, 360, 780, true);
-    b.call(
-        "Page.navigate",
-        &json!({"url": format!("{}/app/", server.url)}),
-    );
-    b.wait_for("document.getElementById('status').dataset.state === 'signed-out'");
-    set(&mut b, "username", "li");
-    set(&mut b, "password", PASSWORD);
-    b.eval("document.getElementById('login').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'ready' && document.getElementById('view').dataset.ready === 'true'");
+    sign_in(&mut b, &server.url, "li", PASSWORD);
 
     // The app registers a household; the terminal phone pulls it.
     show(&mut b, "#/new?collection=household");
@@ -82,11 +56,7 @@ fn a_terminal_phone_and_the_app_converge_on_shared_records() {
     set(&mut b, "f-tags", "出租屋");
     save(&mut b);
     sync(&mut b);
-    let id = b
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = current(&mut b);
     ok(phone, &["sync"]);
     let on_phone = ok(phone, &["show", &id]);
     assert_eq!(

@@ -356,6 +356,7 @@ fn main() {
         "/desk/cases.js",
         "/desk/decide.js",
         "/desk/admin.js",
+        "/app/dom.js",
     ] {
         if !files.iter().any(|x| x == f) {
             files.push(f.to_owned());

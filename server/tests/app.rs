@@ -17,7 +17,8 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::browser::{assert_only_local, keep, set, viewport, Browser};
+use common::app_driver::{current, outbox, save, show, sign_in, sync};
+use common::browser::{assert_only_local, keep, set, Browser};
 use common::{Backend, TestServer, PASSWORD};
 use serde_json::json;
 
@@ -116,12 +117,6 @@ fn state(b: &mut Browser) -> String {
         .to_owned()
 }
 
-fn outbox(b: &mut Browser) -> i64 {
-    b.eval("Number(document.getElementById('outbox').dataset.count)")
-        .as_i64()
-        .unwrap()
-}
-
 /// Wait until the promise `expr` resolves to true.
 fn wait_resolved(b: &mut Browser, expr: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -163,11 +158,6 @@ fn add_entry(b: &mut Browser, form: &str) {
     assert_eq!(said, json!(""), "{form}");
 }
 
-fn save(b: &mut Browser) {
-    b.eval("document.getElementById('view').dataset.ready = 'no'; document.getElementById('record-form').requestSubmit()");
-    b.wait_for("document.getElementById('view').dataset.ready === 'true' && location.hash.startsWith('#/record/')");
-}
-
 /// One browser test at a time: three Chromiums on two cores make their
 /// waits time out, not their assertions fail.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -181,36 +171,8 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 fn app_of(s: &TestServer, username: &str) -> (Browser, Cable) {
     let cable = Cable::to(&s.base);
     let mut b = Browser::launch();
-    b.call("Page.enable", &json!({}));
-    b.call("Network.enable", &json!({}));
-    viewport(&mut b, 360, 780, true);
-    b.call(
-        "Page.navigate",
-        &json!({"url": format!("{}/app/", cable.base)}),
-    );
-    b.wait_for("document.getElementById('status').dataset.state === 'signed-out'");
-    set(&mut b, "username", username);
-    set(&mut b, "password", PASSWORD);
-    b.eval("document.getElementById('login').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'ready' && document.getElementById('view').dataset.ready === 'true'");
+    sign_in(&mut b, &cable.base, username, PASSWORD);
     (b, cable)
-}
-
-/// Press 同步 and wait until the outbox is empty and the sync done.
-fn sync(b: &mut Browser) {
-    b.eval("document.getElementById('status').dataset.state = 'asked'; document.getElementById('sync').click()");
-    b.wait_for("Number(document.getElementById('outbox').dataset.count) === 0 && document.getElementById('status').dataset.state === 'ready'");
-}
-
-/// Open `hash` and wait for its screen.
-fn show(b: &mut Browser, hash: &str) {
-    b.eval(&format!(
-        "(() => {{ const h = {}; document.getElementById('view').dataset.ready = 'no'; \
-         if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange')); \
-         else location.hash = h; }})()",
-        json!(hash)
-    ));
-    b.wait_for("document.getElementById('view').dataset.ready === 'true'");
 }
 
 #[test]
@@ -227,11 +189,7 @@ fn two_browsers_edit_offline_and_resolve_the_conflict_on_one() {
     set(&mut a, "f-address", "和平街 3号");
     save(&mut a);
     sync(&mut a);
-    let id = a
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = current(&mut a);
     sync(&mut b);
     // Both offline, both change the note.
     for (br, cable, note) in [
@@ -364,26 +322,13 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     s.create_user("w1", "grid_worker", "g1");
     let cable = Cable::to(&s.base);
     let mut b = Browser::launch();
-    b.call("Page.enable", &json!({}));
-    b.call("Network.enable", &json!({}));
-    viewport(&mut b, 360, 780, true);
-
     // Sign in: the app registers itself as a device and syncs.
-    b.call(
-        "Page.navigate",
-        &json!({"url": format!("{}/app", cable.base)}),
-    );
-    b.wait_for("document.getElementById('status').dataset.state === 'signed-out'");
-    keep(&mut b, "app-login.png");
-    set(&mut b, "username", "w1");
-    set(&mut b, "password", PASSWORD);
-    b.eval("document.getElementById('login').click()");
-    b.wait_for("document.getElementById('status').dataset.state === 'ready' && document.getElementById('view').dataset.ready === 'true'");
+    sign_in(&mut b, &cable.base, "w1", PASSWORD);
     // The service worker has the shell.
     b.wait_for("navigator.serviceWorker.controller !== null");
     wait_resolved(
         &mut b,
-        "caches.open('gridsync-app-1').then(c => c.keys()).then(k => k.length === 7)",
+        "caches.open('gridsync-app-1').then(c => c.keys()).then(k => k.length === 8)",
     );
     let login = s.login("w1", PASSWORD);
     let devices = s
@@ -412,11 +357,7 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     set(&mut b, "f-tags", "出租屋，独居老人");
     keep(&mut b, "app-form.png");
     save(&mut b);
-    let household = b
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let household = current(&mut b);
     // Its two residents, each pointing at it.
     for (name, id_number) in [
         ("李四", "11010519491231002X"),
@@ -434,11 +375,7 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     set(&mut b, "f-status", "reported");
     set(&mut b, "f-category", "fire_safety");
     save(&mut b);
-    let event = b
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let event = current(&mut b);
     // A photo of it, as the camera gives one (2400×1800: resized on the
     // phone to 1600 px before it is hashed), into its photos log.
     let dir = tempfile::tempdir().unwrap();
@@ -455,11 +392,7 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     set(&mut b, "f-planned_checkpoints", "cp1，cp2，cp3");
     set(&mut b, "f-status", "in_progress");
     save(&mut b);
-    let round = b
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let round = current(&mut b);
     for cp in ["cp1", "cp2", "cp3"] {
         set(&mut b, "log-check_ins-checkpoint", cp);
         set(&mut b, "log-check_ins-method", "manual");
@@ -638,11 +571,7 @@ fn forms_check_values_as_the_core_does_and_pick_references_from_the_phone() {
     show(&mut b, "#/new?collection=household");
     set(&mut b, "f-address", "团结路 9号");
     save(&mut b);
-    let household = b
-        .eval("location.hash.slice('#/record/'.length)")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let household = current(&mut b);
     // A resident with a wrong phone and a wrong ID number: refused on the
     // phone, in words, and nothing saved.
     show(&mut b, "#/new?collection=resident");

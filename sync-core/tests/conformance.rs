@@ -280,6 +280,26 @@ fn scenario(seed: u64) -> Json {
     })
 }
 
+/// One vector per delivery order of the same changes.
+fn delivered(made: &[Change], orders: &[(&str, &[usize])]) -> Vec<Json> {
+    orders
+        .iter()
+        .map(|(name, order)| {
+            let mut r = Replica::new(Schema::current());
+            deliver(&mut r, made, order);
+            let (states_all, views) = states(&r);
+            json!({
+                "name": name,
+                "steps": [],
+                "changes": made.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
+                "order": order,
+                "states": states_all,
+                "views": views,
+            })
+        })
+        .collect()
+}
+
 /// The traps of `tests/traps.rs`, as vectors of the same form.
 fn traps() -> Vec<Json> {
     let mut out = Vec::new();
@@ -303,27 +323,17 @@ fn traps() -> Vec<Json> {
         .unwrap();
     let c4 = b.edit(id).set("title", "b").commit().unwrap();
     let c5 = a.edit(id).set("title", "a").commit().unwrap();
-    let made = vec![c1, c2, c3, c4, c5];
-    for (name, order) in [
-        (
-            "a remove before its add, a concurrent re-add wins",
-            vec![1, 2, 0, 4, 3],
-        ),
-        ("the same changes in order", vec![0, 1, 2, 3, 4]),
-        ("in reverse, with duplicates", vec![4, 3, 3, 2, 1, 0, 0]),
-    ] {
-        let mut r = Replica::new(Schema::current());
-        deliver(&mut r, &made, &order);
-        let (states_all, views) = states(&r);
-        out.push(json!({
-            "name": name,
-            "steps": [],
-            "changes": made.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
-            "order": order,
-            "states": states_all,
-            "views": views,
-        }));
-    }
+    out.extend(delivered(
+        &[c1, c2, c3, c4, c5],
+        &[
+            (
+                "a remove before its add, a concurrent re-add wins",
+                &[1, 2, 0, 4, 3],
+            ),
+            ("the same changes in order", &[0, 1, 2, 3, 4]),
+            ("in reverse, with duplicates", &[4, 3, 3, 2, 1, 0, 0]),
+        ],
+    ));
     // A delete and an edit made concurrently: the record stays alive; a
     // delete that had seen every edit deletes; a restore brings it back.
     let id = Uuid::from_u128(0x7A00_0002);
@@ -345,24 +355,14 @@ fn traps() -> Vec<Json> {
         .set("severity", "high")
         .commit()
         .unwrap();
-    let made = vec![c1, c2, c3, c4, c5];
-    for (name, order) in [
-        ("a delete and a concurrent edit: alive", vec![0, 2, 1]),
-        ("a delete that saw every edit: deleted", vec![0, 1, 2, 3]),
-        ("a restore after the delete: alive", vec![4, 3, 2, 1, 0]),
-    ] {
-        let mut r = Replica::new(Schema::current());
-        deliver(&mut r, &made, &order);
-        let (states_all, views) = states(&r);
-        out.push(json!({
-            "name": name,
-            "steps": [],
-            "changes": made.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
-            "order": order,
-            "states": states_all,
-            "views": views,
-        }));
-    }
+    out.extend(delivered(
+        &[c1, c2, c3, c4, c5],
+        &[
+            ("a delete and a concurrent edit: alive", &[0, 2, 1]),
+            ("a delete that saw every edit: deleted", &[0, 1, 2, 3]),
+            ("a restore after the delete: alive", &[4, 3, 2, 1, 0]),
+        ],
+    ));
     out
 }
 

@@ -6,6 +6,7 @@
 // and a sync pushes the outbox, then pulls, page by page, when the phone is
 // back online and whenever the user asks. Forms come from the schema.
 
+import { h } from "/app/dom.js";
 import { open } from "/app/store.js";
 import { Device, Replica, applyChange, checkValue, fromStored, mergeRecord, schemaIndex, toStored, view, values } from "/app/protocol.js";
 
@@ -14,23 +15,6 @@ let lang = localStorage.getItem("gridsync.app.lang") === "en" ? "en" : "zh";
 const t = (zh, en) => (lang === "en" ? en : zh);
 const L = (label) => (label ? (lang === "en" ? label.en || label.zh : label.zh || label.en) : "");
 
-function h(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on:")) e.addEventListener(k.slice(3), v);
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  const add = (c) => {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) c.forEach(add);
-    else e.append(c instanceof Node ? c : String(c));
-  };
-  children.forEach(add);
-  return e;
-}
 
 let store;
 let schema = null; // schemaIndex of the saved schema document
@@ -242,7 +226,7 @@ async function listScreen(main, params) {
   const first = cs.find((c) => c.name === START[me.user.role]) || cs.find(writable) || cs[0] || {};
   const name = params.collection || first.name;
   const c = def(name);
-  let recs = (await store.records()).filter((s) => s.collection === name).map((s) => view_(s)).filter((v) => !v.deleted);
+  let recs = (await store.ofCollection(name)).map((s) => view_(s)).filter((v) => !v.deleted);
   // Open cases and rounds first (their flow's terminal statuses last), then by title.
   const closed = (v) => !!(c.flow && v.fields.status && c.flow.terminal.includes(v.fields.status.value));
   recs = recs.sort((a, b) => Number(closed(a)) - Number(closed(b)) || titleOf(a, c).localeCompare(titleOf(b, c)));
@@ -353,7 +337,7 @@ async function formScreen(main, params, id) {
   refChoices = {};
   for (const f of c.fields.filter((x) => x.type === "ref")) {
     const target = def(f.collection);
-    refChoices[f.collection] = (await store.records()).filter((x) => x.collection === f.collection)
+    refChoices[f.collection] = (await store.ofCollection(f.collection))
       .map((x) => view_(x)).filter((x) => !x.deleted).map((x) => ({ id: x.id, title: titleOf(x, target) }));
   }
   const form = h("form", { id: "record-form", class: "form" });

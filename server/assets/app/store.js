@@ -13,7 +13,7 @@
 // killed in the middle leaves either all of it or none.
 
 const NAME = "gridsync";
-const VERSION = 2;
+const VERSION = 3;
 
 export function open() {
   return new Promise((resolve, reject) => {
@@ -28,6 +28,7 @@ export function open() {
         db.createObjectStore("refused", { keyPath: "seq" });
       }
       if (ev.oldVersion < 2) db.createObjectStore("photos", { keyPath: "sha256" });
+      if (ev.oldVersion < 3) req.transaction.objectStore("records").createIndex("collection", "collection");
     };
     req.onsuccess = () => resolve(new Store(req.result));
     req.onerror = () => reject(req.error);
@@ -64,6 +65,11 @@ export class Store {
   async records(grid) {
     const store = this.db.transaction("records").objectStore("records");
     return result(grid ? store.index("grid").getAll(grid) : store.getAll());
+  }
+
+  /** The records of one collection (a list opens without reading the rest). */
+  async ofCollection(collection) {
+    return result(this.db.transaction("records").objectStore("records").index("collection").getAll(collection));
   }
 
   async count(store) {

@@ -2,7 +2,7 @@
 // opens with no network at all after its first visit. The API (/v1/…) is
 // never cached: data lives in IndexedDB (store.js), not here.
 const VERSION = "gridsync-app-1";
-const SHELL = ["/app/", "/app/app.js", "/app/store.js", "/app/protocol.js", "/app/style.css",
+const SHELL = ["/app/", "/app/app.js", "/app/store.js", "/app/protocol.js", "/app/dom.js", "/app/style.css",
   "/app/icon.svg", "/app/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {

@@ -5,6 +5,7 @@
 // screens is server/assets/desk/README.md. Nothing here is loaded from
 // outside this server.
 
+import { h } from "/app/dom.js";
 const $ = (id) => document.getElementById(id);
 
 // ---- words ---------------------------------------------------------------
@@ -13,25 +14,6 @@ let lang = localStorage.getItem("gridsync.lang") === "en" ? "en" : "zh";
 const t = (zh, en) => (lang === "en" && en !== undefined ? en : zh);
 const L = (label) => (label ? (lang === "en" ? label.en || label.zh : label.zh || label.en) : "");
 
-// Build an element: attrs `class`, `on:event` handlers, `dataset`, others as
-// attributes; children strings or nodes, arrays flattened, null skipped.
-function h(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on:")) e.addEventListener(k.slice(3), v);
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  const add = (c) => {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) c.forEach(add);
-    else e.append(c instanceof Node ? c : String(c));
-  };
-  children.forEach(add);
-  return e;
-}
 
 // ---- the API -------------------------------------------------------------
 

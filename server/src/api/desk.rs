@@ -51,6 +51,7 @@ assets! {
     "app.js" => "text/javascript; charset=utf-8",
     "store.js" => "text/javascript; charset=utf-8",
     "protocol.js" => "text/javascript; charset=utf-8",
+    "dom.js" => "text/javascript; charset=utf-8",
     "sw.js" => "text/javascript; charset=utf-8",
     "style.css" => "text/css; charset=utf-8",
     "icon.svg" => "image/svg+xml",

@@ -3,6 +3,7 @@
 //! `GRIDSYNC_TEST_POSTGRES` names a server), and a phone that syncs with it.
 #![allow(dead_code)]
 
+pub mod app_driver;
 pub mod browser;
 pub mod photos;
 pub mod tls;
