@@ -219,6 +219,11 @@ fn two_browsers_edit_offline_and_resolve_the_conflict_on_one() {
         }
     }
     keep(&mut a, "app-conflict.png");
+    // The inbox (kept from the last sync) lists the conflict to resolve.
+    show(&mut a, "#/inbox");
+    let inbox = a.eval("document.getElementById('inbox').textContent");
+    assert!(inbox.as_str().unwrap().contains("和平街 3号"), "{inbox}");
+    keep(&mut a, "app-inbox.png");
     // w1 picks w2's value on the form and saves: resolved, and w2 sees it.
     show(&mut a, &format!("#/edit/{id}"));
     a.eval("[...document.querySelectorAll('.conflict .pick')].find(x => x.textContent.includes('乙')).click()");
@@ -533,6 +538,7 @@ fn a_revoked_app_hands_its_unsent_changes_to_the_quarantine() {
     assert_eq!(changes.len(), 1, "{quarantined}");
     assert_eq!(changes[0]["code"], "device_revoked");
     show(&mut b, "#/refused");
+    keep(&mut b, "app-refused.png");
     assert!(b
         .eval("document.getElementById('refused').textContent")
         .as_str()
@@ -576,6 +582,13 @@ fn forms_check_values_as_the_core_does_and_pick_references_from_the_phone() {
     // phone, in words, and nothing saved.
     show(&mut b, "#/new?collection=resident");
     set(&mut b, "f-name", "张三");
+    // A sync meanwhile (the phone came online) does not wipe the form.
+    b.eval("document.getElementById('status').dataset.state = 'asked'; document.getElementById('sync').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'ready'");
+    assert_eq!(
+        b.eval("document.getElementById('f-name').value"),
+        json!("张三")
+    );
     set(&mut b, "f-phone", "12812345678");
     b.eval("document.getElementById('record-form').requestSubmit()");
     b.wait_for("document.getElementById('form-result').dataset.state === 'error'");

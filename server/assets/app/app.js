@@ -134,8 +134,13 @@ async function run() {
   }
   await refreshBar();
   await moved();
-  route();
+  // Show what arrived, unless the person is filling in a form: a sync in
+  // the background never wipes what they are typing.
+  if (!editing) route();
 }
+
+// Whether a form of the current screen has been typed into.
+let editing = false;
 
 // The photos whose changes the server acknowledged, in resumable chunks
 // (PROTOCOL.md "Attachments": ask, then send from the acknowledged offset).
@@ -160,29 +165,37 @@ async function uploadPhotos() {
 }
 
 // A page's records as their new stored states: pulled changes applied, or
-// pulled states joined, into what this phone holds.
+// pulled states joined, into what this phone holds. What the phone holds
+// of them is read in one transaction; a state of a record it does not hold
+// yet is kept as it came (it is the stored form already).
 async function pulled(answer) {
+  const changes = answer.changes || [];
+  const states = answer.records || [];
+  const ids = [...new Set(changes.map((c) => c.record).concat(states.map((s) => s.id)))];
+  const held = await store.many(ids);
   const touched = new Map();
-  const load = async (id) => {
-    if (!touched.has(id)) {
-      const s = await store.record(id);
-      touched.set(id, s ? fromStored(schema, s) : null);
+  const raw = new Map();
+  ids.forEach((id, i) => { if (held[i]) touched.set(id, fromStored(schema, held[i])); });
+  for (const s of states) {
+    const rec = touched.get(s.id);
+    if (rec) {
+      const theirs = fromStored(schema, s);
+      if (rec.collection === theirs.collection && rec.grid === theirs.grid) mergeRecord(schema, rec, theirs);
+    } else if (raw.has(s.id)) {
+      touched.set(s.id, mergeRecord(schema, fromStored(schema, raw.get(s.id)), fromStored(schema, s)));
+      raw.delete(s.id);
+    } else {
+      raw.set(s.id, s);
     }
-    return touched.get(id);
-  };
-  for (const c of answer.changes || []) {
-    let rec = await load(c.record);
+  }
+  for (const c of changes) {
+    let rec = touched.get(c.record);
+    if (!rec && raw.has(c.record)) { rec = fromStored(schema, raw.get(c.record)); raw.delete(c.record); touched.set(c.record, rec); }
     if (!rec) { rec = { id: c.record, collection: c.collection, grid: c.grid, level: "grid", live: {}, deletes: {}, fields: {} }; touched.set(c.record, rec); }
     if (rec.collection !== c.collection || rec.grid !== c.grid) continue; // record_mismatch: left aside
     applyChange(schema, rec, c);
   }
-  for (const s of answer.records || []) {
-    const theirs = fromStored(schema, s);
-    const rec = await load(s.id);
-    if (!rec) touched.set(s.id, theirs);
-    else if (rec.collection === theirs.collection && rec.grid === theirs.grid) mergeRecord(schema, rec, theirs);
-  }
-  return [...touched.values()].filter(Boolean).map(toStored);
+  return [...touched.values()].map(toStored).concat([...raw.values()]);
 }
 
 // ---- making changes ---------------------------------------------------------------------
@@ -531,11 +544,17 @@ function entryForm(c, log, v) {
     ` (${(v.fields[log.name] || []).length})`), form);
 }
 
+const KINDS = {
+  assigned: ["交办给我", "assigned to me"], overdue: ["已超期", "overdue"], due_soon: ["24小时内到期", "due within 24 h"],
+  escalated: ["上报至本级", "escalated to us"], conflict: ["待裁决冲突", "conflict to resolve"], quarantined: ["退回待处理", "refused, waiting"],
+};
+
 async function inboxScreen(main) {
   const inbox = await store.get("inbox");
   const items = (inbox && inbox.items) || [];
   main.append(h("h2", {}, t("待办", "To do")), items.length ? h("ul", { class: "list", id: "inbox" }, items.map((i) =>
-    h("li", {}, h("a", { href: i.record ? "#/record/" + i.record : "#/refused" }, i.label || i.code), h("small", {}, i.kind))))
+    h("li", { dataset: { kind: i.kind } }, h("a", { href: i.record ? "#/record/" + i.record : "#/refused" }, i.label || i.code),
+      h("small", {}, t(...(KINDS[i.kind] || [i.kind, i.kind])), i.deadline ? " · " + i.deadline.slice(0, 16).replace("T", " ") : ""))))
     : h("p", { class: "muted" }, t("没有待办。", "Nothing to do.")));
 }
 
@@ -605,6 +624,7 @@ function go(hash) { if (location.hash === hash) route(); else location.hash = ha
 
 async function route() {
   if (!me) return;
+  editing = false;
   const [path, q] = location.hash.replace(/^#\/?/, "").split("?");
   const params = Object.fromEntries(new URLSearchParams(q || ""));
   const main = h("main", { id: "view" });
@@ -658,6 +678,10 @@ async function boot() {
   $("lang").addEventListener("click", () => { lang = lang === "en" ? "zh" : "en"; localStorage.setItem("gridsync.app.lang", lang); words(); route(); refreshBar(); moved(); });
   words();
   window.addEventListener("hashchange", route);
+  // Captured: a script's `change` event (as a test sends) does not bubble.
+  for (const ev of ["input", "change"]) {
+    document.addEventListener(ev, (e) => { if (e.target.closest && e.target.closest("#view form")) editing = true; }, true);
+  }
   window.addEventListener("online", () => { refreshBar(); sync(); });
   window.addEventListener("offline", refreshBar);
   await start();

@@ -62,6 +62,13 @@ export class Store {
     return result(this.db.transaction("records").objectStore("records").get(id));
   }
 
+  /** The stored records of `ids` (undefined where none), read in one
+   *  transaction. */
+  async many(ids) {
+    const store = this.db.transaction("records").objectStore("records");
+    return Promise.all(ids.map((id) => result(store.get(id))));
+  }
+
   async records(grid) {
     const store = this.db.transaction("records").objectStore("records");
     return result(grid ? store.index("grid").getAll(grid) : store.getAll());
