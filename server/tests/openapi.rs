@@ -82,8 +82,15 @@ fn every_mounted_route_is_documented_and_nothing_else() {
             ));
         }
         let responses = op["responses"].as_object().cloned().unwrap_or_default();
-        if !responses.keys().any(|k| k.starts_with('2')) {
-            wrong.push(format!("{} {}: no 2xx answer documented", r.method, r.path));
+        // A success: a 2xx, or a redirect (`/app` to `/app/`).
+        if !responses
+            .keys()
+            .any(|k| k.starts_with('2') || k.starts_with('3'))
+        {
+            wrong.push(format!(
+                "{} {}: no 2xx or 3xx answer documented",
+                r.method, r.path
+            ));
         }
         // Every error answer documented is the error body.
         for (status, res) in &responses {
