@@ -146,7 +146,8 @@ fn attach(b: &mut Browser, id: &str, path: &std::path::Path) {
 /// Add an entry with the log form `#form` of the record page.
 fn add_entry(b: &mut Browser, form: &str) {
     b.eval(&format!(
-        "document.getElementById('view').dataset.ready = 'no'; document.getElementById('{form}').requestSubmit()"
+        "document.querySelector('#{form} .said').textContent = ''; \
+         document.getElementById('view').dataset.ready = 'no'; document.getElementById('{form}').requestSubmit()"
     ));
     b.wait_for(&format!(
         "document.getElementById('view').dataset.ready === 'true' || \
@@ -548,7 +549,7 @@ fn a_revoked_app_hands_its_unsent_changes_to_the_quarantine() {
 
 #[test]
 #[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
-fn a_patrol_member_starts_at_the_rounds_and_may_read_it_in_english() {
+fn a_patrol_member_walks_todays_round_and_may_read_the_app_in_english() {
     let _one = one_at_a_time();
     let s = TestServer::start(&Backend::sqlite());
     s.create_user("p1", "patrol", "g1");
@@ -557,7 +558,57 @@ fn a_patrol_member_starts_at_the_rounds_and_may_read_it_in_english() {
         b.eval("document.getElementById('collection').value"),
         json!("patrol_round")
     );
+    // Photos kept smaller on this phone (设置).
+    show(&mut b, "#/settings");
+    set(&mut b, "photo-edge", "1024");
+    // Today's round, under way: a check-in with the position where it was
+    // made (its accuracy noted) and a photo.
+    b.call(
+        "Browser.grantPermissions",
+        &json!({"permissions": ["geolocation"]}),
+    );
+    b.call(
+        "Emulation.setGeolocationOverride",
+        &json!({"latitude": 30.2012, "longitude": 115.0391, "accuracy": 25}),
+    );
+    show(&mut b, "#/new?collection=patrol_round");
+    set(&mut b, "f-route", "白班二线");
+    set(&mut b, "f-planned_checkpoints", "gate");
+    set(&mut b, "f-status", "in_progress");
+    save(&mut b);
+    let round = current(&mut b);
+    set(&mut b, "log-check_ins-checkpoint", "gate");
+    set(&mut b, "log-check_ins-method", "manual");
+    b.eval("[...document.querySelectorAll('#log-check_ins button')].find(x => x.type === 'button').click()");
+    b.wait_for("document.getElementById('log-check_ins-position').value !== ''");
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("gate.jpg");
+    std::fs::write(&shot, common::photos::jpeg(2000, 1500, 9)).unwrap();
+    attach(&mut b, "log-check_ins-photo", &shot);
+    add_entry(&mut b, "log-check_ins");
+    sync(&mut b);
+    show(&mut b, "#/records?collection=patrol_round");
+    assert!(b
+        .eval("document.getElementById('today').textContent")
+        .as_str()
+        .unwrap()
+        .contains('1'));
     keep(&mut b, "app-patrol.png");
+    let walked = s.get(&format!("/v1/records/{round}?grid=g1"));
+    let entry = &walked["record"]["fields"]["check_ins"][0]["fields"];
+    assert_eq!(
+        entry["position"],
+        json!({"lat": 30.2012, "lng": 115.0391}),
+        "{walked}"
+    );
+    assert!(entry["note"].as_str().unwrap().contains("25"), "{walked}");
+    let sha = entry["photo"]["sha256"].as_str().unwrap();
+    let token = s.supervisor_token();
+    let (st, _, bytes) =
+        common::photos::fetch(&s, &token, &format!("/v1/attachments/{sha}"), &[], &[]);
+    assert_eq!(st, 200);
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (1024, 768));
     b.eval("document.getElementById('view').dataset.ready = 'no'; document.getElementById('lang').click()");
     b.wait_for("document.getElementById('view').dataset.ready === 'true'");
     let tabs = b.eval("document.getElementById('tabs').textContent");
@@ -662,5 +713,63 @@ fn after_weeks_offline_the_app_refreshes_its_token_and_syncs() {
     assert_eq!(
         households["records"][0]["fields"]["address"]["value"],
         "复兴路 1号"
+    );
+}
+
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn a_worker_moved_while_offline_is_told_and_gets_the_new_grid() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    let w1 = s.create_user("w1", "grid_worker", "g1");
+    s.create_user("w2", "grid_worker", "g2");
+    let (mut b, cable) = app_of(&s, "w1");
+    show(&mut b, "#/new?collection=household");
+    set(&mut b, "f-address", "旧网格 1号");
+    save(&mut b);
+    sync(&mut b);
+    let old = current(&mut b);
+    // Offline, w1 edits it; meanwhile w1 is moved to g2, where w2 works.
+    page_online(&mut b, false);
+    cable.cut();
+    show(&mut b, &format!("#/edit/{old}"));
+    set(&mut b, "f-note", "离开前补记");
+    save(&mut b);
+    let admin = s.admin_token();
+    let (st, body) = s.call(
+        s.authed(ureq::patch(&s.url(&format!("/v1/users/{w1}"))), &admin),
+        Some(json!({"node": "g2"})),
+    );
+    assert_eq!(st, 200, "{body}");
+    let mut other = common::Phone::enroll(&s, "w2b", "grid_worker", "g2", &["g2"]);
+    let there = uuid::Uuid::new_v4();
+    other.make(|d| {
+        d.create("household", "g2", there)
+            .set("address", "新网格 2号")
+            .commit()
+    });
+    other.sync(&s);
+    // Back online: told plainly, the change kept for a supervisor, and the
+    // new grid pulled on the next sync.
+    cable.mend();
+    page_online(&mut b, true);
+    b.eval("document.getElementById('status').dataset.state = 'asked'; document.getElementById('sync').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'ready' && !document.getElementById('moved').hidden");
+    let said = b.eval("document.getElementById('moved').textContent");
+    assert!(said.as_str().unwrap().contains("g1"), "{said}");
+    keep(&mut b, "app-moved.png");
+    show(&mut b, "#/refused");
+    assert!(b
+        .eval("document.getElementById('refused').textContent")
+        .as_str()
+        .unwrap()
+        .contains("out_of_scope"));
+    sync(&mut b);
+    show(&mut b, "#/records?collection=household");
+    let listed = b.eval("document.getElementById('records').textContent");
+    assert!(listed.as_str().unwrap().contains("新网格 2号"), "{listed}");
+    assert_eq!(
+        s.get("/v1/quarantine")["changes"].as_array().unwrap().len(),
+        1
     );
 }

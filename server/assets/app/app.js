@@ -101,12 +101,19 @@ async function run() {
   if (!me) return;
   if (!navigator.onLine) { await refreshBar(); return; }
   status(t("同步中…", "Syncing…"), "syncing");
+  let relocated = false;
   try {
     for (let round = 0; round < 1000; round++) {
       const outbox = (await store.all("outbox")).sort((a, b) => a.seq - b.seq).slice(0, 500);
+      // The grids this phone holds, named, so that a user moved elsewhere
+      // while offline is told which ones stopped (the answer's `skipped`).
+      const mine = grids.map((g) => g.code);
       const answer = await api("/v1/sync", {
         method: "POST",
-        body: { actor: me.actor, cursor: await store.get("cursor"), resume: await store.get("resume") || undefined, changes: outbox, limit: 500 },
+        body: {
+          actor: me.actor, cursor: await store.get("cursor"), resume: await store.get("resume") || undefined,
+          grids: mine.length && mine.length <= 100 ? mine : undefined, changes: outbox, limit: 500,
+        },
       });
       const bySeq = new Map(outbox.map((c) => [c.seq, c]));
       const acknowledged = [];
@@ -117,7 +124,8 @@ async function run() {
       }
       const states = await pulled(answer);
       const meta = {};
-      if (answer.skipped) meta.skipped = answer.skipped;
+      meta.skipped = answer.skipped || [];
+      if (answer.skipped && answer.skipped.length) relocated = true;
       if ("cursor" in answer) meta.cursor = answer.cursor;
       meta.resume = answer.resume || null;
       if (answer.inbox) meta.inbox = answer.inbox;
@@ -127,6 +135,7 @@ async function run() {
       if (!answer.more && !outbox.length) break;
     }
     await uploadPhotos();
+    if (relocated) await relocate();
     status(t("已同步", "Synced"), "ready");
   } catch (e) {
     if (e.code === "device_revoked") { revoked(); return; }
@@ -137,6 +146,21 @@ async function run() {
   // Show what arrived, unless the person is filling in a form: a sync in
   // the background never wipes what they are typing.
   if (!editing) route();
+}
+
+// The user was moved to another node while offline: learn the node (the
+// device list names its user's node now) and its grids; the next sync
+// pulls them.
+async function relocate() {
+  const devices = await api("/v1/devices");
+  const id = await store.get("device");
+  const node = ((devices.devices || []).find((d) => d.id === id) || {}).node;
+  if (!node) return;
+  const tree = await api("/v1/org/nodes");
+  const moved = gridsUnder(tree.nodes, node);
+  me.user = { ...me.user, node };
+  grids = moved;
+  await store.set({ user: me.user, grids: moved });
 }
 
 // Whether a form of the current screen has been typed into.
@@ -243,12 +267,19 @@ async function listScreen(main, params) {
   // Open cases and rounds first (their flow's terminal statuses last), then by title.
   const closed = (v) => !!(c.flow && v.fields.status && c.flow.terminal.includes(v.fields.status.value));
   recs = recs.sort((a, b) => Number(closed(a)) - Number(closed(b)) || titleOf(a, c).localeCompare(titleOf(b, c)));
+  // A round of today (planned for today, or under way) first.
+  const today = now().slice(0, 10);
+  const ofToday = (v) => name === "patrol_round" && !closed(v)
+    && ((v.fields.status && v.fields.status.value === "in_progress") || String((v.fields.planned_start || {}).value || "").slice(0, 10) === today);
+  recs = recs.filter(ofToday).concat(recs.filter((v) => !ofToday(v)));
+  const todays = recs.filter(ofToday).length;
   main.append(
     h("div", { class: "bar" },
       h("label", {}, t("类别 ", "Kind "), h("select", { id: "collection", "on:change": (e) => go("#/records?collection=" + e.target.value) },
         cs.map((x) => h("option", { value: x.name, selected: x.name === name }, L(x.label))))),
       writable(c) ? h("a", { class: "button", id: "new", href: "#/new?collection=" + name }, t("新建", "New")) : null),
-    recs.length ? h("ul", { class: "list", id: "records" }, recs.map((v) => h("li", { dataset: { id: v.id } },
+    name === "patrol_round" ? h("p", { class: "muted", id: "today" }, t(`今天的巡逻 ${todays} 条`, `${todays} rounds today`)) : null,
+    recs.length ? h("ul", { class: "list", id: "records" }, recs.map((v) => h("li", { dataset: { id: v.id, today: ofToday(v) ? "yes" : "no" } },
       h("a", { href: "#/record/" + v.id }, titleOf(v, c)),
       h("small", {}, gridName(v.grid), v.fields.status ? " · " + shown(c, c.fields.find((f) => f.name === "status"), v.fields.status.value) : "",
         Object.values(v.fields).some((f) => f && f.conflict) ? h("span", { class: "badge" }, t("冲突", "conflict")) : null))))
@@ -425,7 +456,9 @@ async function recordScreen(main, id) {
 
 // ---- log entries: visits, sessions, actions, photos, check-ins ----------------------
 
-const PHOTO_EDGE = 1600; // px: the longer edge a photo is resized to on the phone
+// The longer edge a photo is resized to on the phone (设置 changes it).
+const PHOTO_EDGES = [1024, 1600, 2048];
+const photoEdge = async () => (await store.get("photo_edge")) || 1600;
 
 // Now, as RFC 3339 in the phone's own offset.
 function now() {
@@ -446,7 +479,7 @@ async function photoOf(file) {
   let type = file.type || "image/jpeg";
   if (type.startsWith("image/")) {
     const bitmap = await createImageBitmap(file);
-    const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+    const scale = Math.min(1, (await photoEdge()) / Math.max(bitmap.width, bitmap.height));
     const canvas = document.createElement("canvas");
     canvas.width = Math.round(bitmap.width * scale);
     canvas.height = Math.round(bitmap.height * scale);
@@ -512,6 +545,7 @@ function entryForm(c, log, v) {
     ev.preventDefault();
     const fields = {};
     const photos = [];
+    let accuracy = null;
     try {
       for (const e of log.entry) {
         const el = form.elements[e.name];
@@ -523,13 +557,22 @@ function entryForm(c, log, v) {
             fields[e.name] = { sha256: p.sha256, media_type: p.media_type, size: p.size };
           }
         } else if (e.type === "geo") {
-          if (el.value) { const [lat, lng] = el.value.split(",").map(Number); fields[e.name] = { lat, lng }; }
+          if (el.value) {
+            const [lat, lng] = el.value.split(",").map(Number);
+            fields[e.name] = { lat, lng };
+            accuracy = el.dataset.accuracy;
+          }
         } else if (el.value !== "") {
           fields[e.name] = e.type === "datetime" ? el.value + ":00" + now().slice(19) : el.value;
         }
         if (e.required && fields[e.name] === undefined) throw new Error(t(`请填写${L(e.label)}`, `${L(e.label)} is required`));
         const code = fields[e.name] !== undefined && e.type !== "attachment" ? checkValue(e, fields[e.name]) : null;
         if (code) throw new Error(refusal(e.label, code));
+      }
+      // A position's accuracy goes with it, in the entry's note (the schema's
+      // position holds no accuracy of its own).
+      if (accuracy && log.entry.some((e) => e.name === "note")) {
+        fields.note = `${fields.note ? fields.note + " " : ""}${t(`（定位精度约 ${accuracy} 米）`, `(position accurate to ${accuracy} m)`)}`;
       }
       if (planned.length && fields.checkpoint && !planned.includes(fields.checkpoint)) {
         said.textContent = t("注意：不在计划点位中", "Note: not a planned checkpoint");
@@ -548,6 +591,15 @@ const KINDS = {
   assigned: ["交办给我", "assigned to me"], overdue: ["已超期", "overdue"], due_soon: ["24小时内到期", "due within 24 h"],
   escalated: ["上报至本级", "escalated to us"], conflict: ["待裁决冲突", "conflict to resolve"], quarantined: ["退回待处理", "refused, waiting"],
 };
+
+async function settingsScreen(main) {
+  const edge = await photoEdge();
+  const select = h("select", { id: "photo-edge", "on:change": async (e) => { await store.set({ photo_edge: Number(e.target.value) }); } },
+    PHOTO_EDGES.map((px) => h("option", { value: String(px), selected: px === edge }, `${px} px`)));
+  main.append(h("h2", {}, t("设置", "Settings")),
+    h("label", {}, t("照片缩小到（长边）", "Photos resized to (longer edge)"), select),
+    h("p", { class: "muted" }, t("照片在手机上缩小后再保存和上传，省流量。", "Photos are resized on the phone before they are kept and sent: less data.")));
+}
 
 async function inboxScreen(main) {
   const inbox = await store.get("inbox");
@@ -635,6 +687,7 @@ async function route() {
   else if (head === "record") await recordScreen(main, id);
   else if (head === "inbox") await inboxScreen(main);
   else if (head === "refused") await refusedScreen(main);
+  else if (head === "settings") await settingsScreen(main);
   else await listScreen(main, params);
   main.dataset.ready = "true";
 }
