@@ -714,6 +714,43 @@ fn after_weeks_offline_the_app_refreshes_its_token_and_syncs() {
         households["records"][0]["fields"]["address"]["value"],
         "复兴路 1号"
     );
+    // After longer still, the refresh token ran out too: the password signs
+    // the same device in again, and the change made meanwhile goes with its
+    // own actor.
+    for (key, value) in [("access", stale.as_str()), ("refresh", "spent-long-ago")] {
+        b.eval(&format!(
+            "new Promise(r => {{ const q = indexedDB.open('gridsync'); q.onsuccess = () => {{ \
+             const tx = q.result.transaction('meta', 'readwrite'); tx.objectStore('meta').put({}, {}); \
+             tx.oncomplete = () => r(true); }}; }})",
+            json!(value),
+            json!(key)
+        ));
+    }
+    show(&mut b, "#/new?collection=household");
+    set(&mut b, "f-address", "复兴路 2号");
+    save(&mut b);
+    b.eval("document.getElementById('sync').click()");
+    b.wait_for("document.getElementById('status').dataset.state === 'sign-in-again' && document.getElementById('again-form')");
+    assert_eq!(outbox(&mut b), 1, "kept");
+    set(&mut b, "again-password", PASSWORD);
+    b.eval("document.getElementById('again-form').requestSubmit()");
+    b.wait_for("Number(document.getElementById('outbox').dataset.count) === 0 && document.getElementById('status').dataset.state === 'ready'");
+    let households = s.get("/v1/grids/g1/records?collection=household");
+    let actor_of = |address: &str| {
+        let r = households["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["fields"]["address"]["value"] == address)
+            .unwrap_or_else(|| panic!("{address} on the server"));
+        let id = r["id"].as_str().unwrap();
+        s.get(&format!("/v1/records/{id}?grid=g1"))["history"][0]["actor"].clone()
+    };
+    assert_eq!(
+        actor_of("复兴路 2号"),
+        actor_of("复兴路 1号"),
+        "the same device, the same actor"
+    );
 }
 
 #[test]

@@ -47,7 +47,15 @@ async function api(path, opts = {}) {
     return await call(path, { ...opts, token: await store.get("access") });
   } catch (e) {
     if (e.status !== 401 || e.code !== "token_expired") throw e;
-    const pair = await call("/v1/auth/refresh", { method: "POST", body: { refresh_token: await store.get("refresh") } });
+    let pair;
+    try {
+      pair = await call("/v1/auth/refresh", { method: "POST", body: { refresh_token: await store.get("refresh") } });
+    } catch (r) {
+      // The refresh token ran out too (60 days) or was spent: the user's
+      // password signs this same device in again (its actor, its outbox).
+      if (r.status === 401) throw new ApiError(401, "sign_in_again", r.message);
+      throw r;
+    }
     await store.set({ access: pair.access_token, refresh: pair.refresh_token });
     return call(path, { ...opts, token: pair.access_token });
   }
@@ -139,6 +147,7 @@ async function run() {
     status(t("已同步", "Synced"), "ready");
   } catch (e) {
     if (e.code === "device_revoked") { revoked(); return; }
+    if (e.code === "sign_in_again") { signInAgain(); return; }
     status(t("同步未完成：", "Sync not finished: ") + (e.code || e.message), "error");
   }
   await refreshBar();
@@ -146,6 +155,32 @@ async function run() {
   // Show what arrived, unless the person is filling in a form: a sync in
   // the background never wipes what they are typing.
   if (!editing) route();
+}
+
+// After weeks offline both tokens ran out: the password signs the same
+// device in again (`POST /v1/auth/login` with the device): same actor, the
+// outbox goes on as it was.
+async function signInAgain() {
+  status(t("登录已过期，请输入密码继续同步（手机上的修改都在）。", "Signed out after a long time offline: enter your password to sync on (your changes are all here)."), "sign-in-again");
+  const password = h("input", { id: "again-password", type: "password", autocomplete: "current-password" });
+  const said = h("p", { role: "status", id: "again-result" });
+  const form = h("form", { id: "again-form", class: "form" },
+    h("h2", {}, t("重新登录", "Sign in again")),
+    h("p", {}, me.user.full_name || me.user.username),
+    h("label", {}, t("密码", "Password"), password),
+    h("button", { type: "submit", class: "primary" }, t("登录并同步", "Sign in and sync")), said);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const login = await call("/v1/auth/login", { method: "POST", body: { username: me.user.username, password: password.value, device: await store.get("device") } });
+      await store.set({ access: login.access_token, refresh: login.refresh_token });
+      await sync();
+    } catch (e) {
+      said.textContent = e.code === "invalid_credentials" ? t("密码不对", "Wrong password") : (e.code || "") + " " + e.message;
+      said.dataset.state = "error";
+    }
+  });
+  $("view").replaceChildren(form);
 }
 
 // The user was moved to another node while offline: learn the node (the
