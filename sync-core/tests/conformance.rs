@@ -363,7 +363,92 @@ fn traps() -> Vec<Json> {
             ("a restore after the delete: alive", &[4, 3, 2, 1, 0]),
         ],
     ));
+    // Two changes a careless client built from the same state (one context,
+    // two seqs): both count, the later seq shows, no conflict.
+    let id = Uuid::from_u128(0x7A00_0003);
+    let mut a = Device::new(5);
+    let create = a
+        .create("event", "g1", id)
+        .set("title", "v0")
+        .commit()
+        .unwrap();
+    let write = |seq: u64, title: &str| Change {
+        seq,
+        ops: vec![gridsync_core::Op::Set {
+            field: "title".into(),
+            value: Value::from(title),
+            seen: gridsync_core::clock::Clock::from([(5, 1)]),
+        }],
+        ..create.clone()
+    };
+    let (first, second) = (write(2, "v1"), write(3, "v2"));
+    out.extend(delivered(
+        &[create, first, second],
+        &[
+            ("two changes from one state: both count", &[0, 1, 2]),
+            ("two changes from one state, the later first", &[0, 2, 1]),
+            ("two changes from one state, backwards", &[2, 1, 0]),
+        ],
+    ));
+    // The same value written concurrently on two devices: no conflict.
+    let id = Uuid::from_u128(0x7A00_0004);
+    let (mut a, mut b) = (Device::new(6), Device::new(7));
+    let create = a
+        .create("event", "g1", id)
+        .set("status", "reported")
+        .commit()
+        .unwrap();
+    b.receive(&create).unwrap();
+    let x = a.edit(id).set("status", "accepted").commit().unwrap();
+    let y = b.edit(id).set("status", "accepted").commit().unwrap();
+    out.extend(delivered(
+        &[create, x, y],
+        &[
+            (
+                "the same value twice, concurrently: no conflict",
+                &[0, 1, 2],
+            ),
+            ("the same value twice, the other way", &[0, 2, 1]),
+        ],
+    ));
+    out.push(redacted());
     out
+}
+
+/// A phone holding a masked copy of a record (a role that may not see an ID
+/// number) fixes the number: its write, built on the masked state, wins.
+fn redacted() -> Json {
+    let id = Uuid::from_u128(0x7A00_0005);
+    let mut w = Device::new(8);
+    let create_ops = vec![
+        json!({"set": ["name", "Wang"]}),
+        json!({"set": ["id_number", "420202199001011231"]}),
+    ];
+    let create = make(&mut w, id, Some(("resident", "g1")), &create_ops).unwrap();
+    let mut copy = w.replica().record(id).unwrap().clone();
+    copy.redact(|f| f.sensitive, |_| Value::from("****"));
+    let masked: Json = serde_json::from_str(&copy.to_stored()).unwrap();
+    let mut replica = Replica::new(Schema::current());
+    replica.merge_record(&copy).unwrap();
+    let mut phone = Device::resume(9, 1, replica);
+    let fix_ops = vec![json!({"set": ["id_number", "420202199001015670"]})];
+    let fix = make(&mut phone, id, None, &fix_ops).unwrap();
+    let made = [create.clone(), fix.clone()];
+    let mut server = Replica::new(Schema::current());
+    deliver(&mut server, &made, &[0, 1]);
+    let (states_all, views) = states(&server);
+    json!({
+        "name": "a write built on a masked copy wins",
+        "steps": [
+            {"device": 0, "actor": 8, "make": {"record": id, "create": {"collection": "resident", "grid": "g1"}, "ops": create_ops},
+             "change": serde_json::to_value(&create).unwrap()},
+            {"device": 1, "actor": 9, "merge": [masked]},
+            {"device": 1, "actor": 9, "make": {"record": id, "ops": fix_ops}, "change": serde_json::to_value(&fix).unwrap()},
+        ],
+        "order": [0, 1],
+        "states": states_all,
+        "views": views,
+    })
 }
 
 /// Values a phone checks before it saves, and what the core says of each:

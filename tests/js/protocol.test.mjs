@@ -56,6 +56,8 @@ for (const s of doc.scenarios) {
       const d = devices.get(st.device);
       if (st.receive) {
         for (const k of st.receive) d.receive(made[k]);
+      } else if (st.merge) {
+        for (const state of st.merge) d.replica.merge(fromStored(schema, state));
       } else {
         const change = st.make.delete ? d.delete(st.make.record) : d.make(st.make);
         same(change, st.change, `step ${i}: the change device ${st.device} builds`);
