@@ -90,6 +90,29 @@ fn arrival(node: &str, grid: bool) -> Vec<String> {
     v
 }
 
+/// `f` timed `runs` times after 3 warm-ups, in ms.
+fn timed(runs: usize, f: impl Fn()) -> Vec<f64> {
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs + 3 {
+        let t = Instant::now();
+        f();
+        if i >= 3 {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times
+}
+
+/// Every request of `reqs` sent at once (a browser's parallel fetches); each
+/// must answer 200.
+fn at_once(c: &Client, reqs: &[String]) {
+    std::thread::scope(|s| {
+        for r in reqs {
+            s.spawn(move || assert_eq!(c.get(r, true).0, 200, "{r}"));
+        }
+    });
+}
+
 fn main() {
     let runs: usize = std::env::var("GRIDSYNC_BENCH_RUNS")
         .ok()
@@ -241,18 +264,13 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let mut worst = 0f64;
     for (what, p) in &pages {
-        let mut times = Vec::with_capacity(runs);
-        let mut bytes = 0;
-        for i in 0..runs + 3 {
-            let t = Instant::now();
+        let bytes = std::cell::Cell::new(0);
+        let times = timed(runs, || {
             let (st, n) = c.get(p, true);
-            let ms = t.elapsed().as_secs_f64() * 1e3;
             assert_eq!(st, 200, "{p}");
-            bytes = n;
-            if i >= 3 {
-                times.push(ms);
-            }
-        }
+            bytes.set(n);
+        });
+        let bytes = bytes.get();
         let (p50, p95, max) = quantiles(times);
         worst = worst.max(p95);
         println!("| {what} | `{p}` | {bytes} | {p50:.1} | {p95:.1} | {max:.1} |");
@@ -270,19 +288,7 @@ fn main() {
         ("grid", grid.as_str(), true),
     ] {
         let reqs = arrival(node, grid_level);
-        let mut times = Vec::with_capacity(runs);
-        for i in 0..runs + 3 {
-            let t = Instant::now();
-            std::thread::scope(|s| {
-                for r in &reqs {
-                    let c = &c;
-                    s.spawn(move || assert_eq!(c.get(r, true).0, 200, "{r}"));
-                }
-            });
-            if i >= 3 {
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-        }
+        let times = timed(runs, || at_once(&c, &reqs));
         let (p50, p95, max) = quantiles(times);
         println!(
             "| {what} `{node}` | {} | {p50:.1} | {p95:.1} | {max:.1} |",
@@ -304,24 +310,15 @@ fn main() {
         ("grid", grid.as_str(), true),
     ] {
         let reqs = arrival(node, grid_level);
-        let then: Vec<&String> = reqs
+        let then: Vec<String> = reqs
             .iter()
             .filter(|r| r.starts_with("/v1/reports/trend") || r.starts_with("/v1/nodes/"))
+            .cloned()
             .collect();
-        let mut times = Vec::with_capacity(runs);
-        for i in 0..runs + 3 {
-            let t = Instant::now();
+        let times = timed(runs, || {
             assert_eq!(c.get(&reqs[0], true).0, 200);
-            std::thread::scope(|s| {
-                for r in &then {
-                    let c = &c;
-                    s.spawn(move || assert_eq!(c.get(r, true).0, 200, "{r}"));
-                }
-            });
-            if i >= 3 {
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-        }
+            at_once(&c, &then);
+        });
         let (p50, p95, max) = quantiles(times);
         println!("| {what} `{node}` | {p50:.1} | {p95:.1} | {max:.1} |");
     }

@@ -102,6 +102,18 @@ fn pump(mut from: TcpStream, mut to: TcpStream, lag: Option<Arc<AtomicU64>>) {
     });
 }
 
+/// The network up or down for the page: its own idea of it (navigator.onLine,
+/// its requests) and the cable to the server.
+fn network(b: &mut Browser, cable: &Cable, up: bool) {
+    if up {
+        cable.mend();
+    }
+    page_online(b, up);
+    if !up {
+        cable.cut();
+    }
+}
+
 /// The page's own idea of the network (navigator.onLine, and its requests).
 fn page_online(b: &mut Browser, online: bool) {
     b.call(
@@ -197,16 +209,14 @@ fn two_browsers_edit_offline_and_resolve_the_conflict_on_one() {
         (&mut a, &cable_a, "甲：租户已搬走"),
         (&mut b, &cable_b, "乙：租户仍在"),
     ] {
-        page_online(br, false);
-        cable.cut();
+        network(br, cable, false);
         show(br, &format!("#/edit/{id}"));
         set(br, "f-note", note);
         save(br);
     }
     // Back online, both sync (a twice, to get b's).
     for (br, cable) in [(&mut a, &cable_a), (&mut b, &cable_b)] {
-        cable.mend();
-        page_online(br, true);
+        network(br, cable, true);
         sync(br);
     }
     sync(&mut a);
@@ -252,8 +262,7 @@ fn a_tab_closed_mid_sync_loses_nothing_and_doubles_nothing() {
     s.create_user("w1", "grid_worker", "g1");
     let (mut b, cable) = app_of(&s, "w1");
     // Thirty households made offline.
-    page_online(&mut b, false);
-    cable.cut();
+    network(&mut b, &cable, false);
     for i in 0..30 {
         show(&mut b, "#/new?collection=household");
         set(&mut b, "f-address", &format!("光明路 {i}号"));
@@ -263,9 +272,8 @@ fn a_tab_closed_mid_sync_loses_nothing_and_doubles_nothing() {
     // Online; a sync starts, the server merges the push, and the tab goes
     // away before the answer reaches it (answers held back by the cable):
     // the phone never learns its changes arrived.
-    cable.mend();
     cable.lag.store(3_000, Ordering::SeqCst);
-    page_online(&mut b, true);
+    network(&mut b, &cable, true);
     b.eval("document.getElementById('sync').click()");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while s.get("/v1/grids/g1/records?collection=household&limit=100")["records"]
@@ -345,8 +353,7 @@ fn the_app_works_offline_and_syncs_when_back_online() {
         .expect("the app's device");
 
     // Offline, and the server out of reach: a reload brings the app back.
-    page_online(&mut b, false);
-    cable.cut();
+    network(&mut b, &cable, false);
     b.call("Page.reload", &json!({}));
     b.wait_for("document.readyState === 'complete' && document.getElementById('status') && document.getElementById('status').dataset.state === 'ready'");
     assert_eq!(b.eval("navigator.onLine"), json!(false));
@@ -421,8 +428,7 @@ fn the_app_works_offline_and_syncs_when_back_online() {
     );
 
     // Back online: the sync pushes both.
-    cable.mend();
-    page_online(&mut b, true);
+    network(&mut b, &cable, true);
     b.eval("document.getElementById('sync').click()");
     b.wait_for("Number(document.getElementById('outbox').dataset.count) === 0 && document.getElementById('status').dataset.state === 'ready'");
     let households = s.get("/v1/grids/g1/records?collection=household");
@@ -498,8 +504,7 @@ fn a_revoked_app_hands_its_unsent_changes_to_the_quarantine() {
     s.create_user("w1", "grid_worker", "g1");
     let (mut b, cable) = app_of(&s, "w1");
     // A change made offline; meanwhile an admin revokes this phone.
-    page_online(&mut b, false);
-    cable.cut();
+    network(&mut b, &cable, false);
     show(&mut b, "#/new?collection=household");
     set(&mut b, "f-address", "胜利街 5号");
     save(&mut b);
@@ -523,8 +528,7 @@ fn a_revoked_app_hands_its_unsent_changes_to_the_quarantine() {
     );
     assert_eq!(st, 200);
     // Back online: the sync is refused, and the app says so plainly.
-    cable.mend();
-    page_online(&mut b, true);
+    network(&mut b, &cable, true);
     b.eval("document.getElementById('sync').click()");
     b.wait_for("document.getElementById('status').dataset.state === 'revoked' && document.getElementById('handover-form')");
     assert_eq!(outbox(&mut b), 1, "kept, not wiped");
@@ -767,8 +771,7 @@ fn a_worker_moved_while_offline_is_told_and_gets_the_new_grid() {
     sync(&mut b);
     let old = current(&mut b);
     // Offline, w1 edits it; meanwhile w1 is moved to g2, where w2 works.
-    page_online(&mut b, false);
-    cable.cut();
+    network(&mut b, &cable, false);
     show(&mut b, &format!("#/edit/{old}"));
     set(&mut b, "f-note", "离开前补记");
     save(&mut b);
@@ -788,8 +791,7 @@ fn a_worker_moved_while_offline_is_told_and_gets_the_new_grid() {
     other.sync(&s);
     // Back online: told plainly, the change kept for a supervisor, and the
     // new grid pulled on the next sync.
-    cable.mend();
-    page_online(&mut b, true);
+    network(&mut b, &cable, true);
     b.eval("document.getElementById('status').dataset.state = 'asked'; document.getElementById('sync').click()");
     b.wait_for("document.getElementById('status').dataset.state === 'ready' && !document.getElementById('moved').hidden");
     let said = b.eval("document.getElementById('moved').textContent");

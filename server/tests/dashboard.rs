@@ -75,6 +75,27 @@ fn photo_entry(att: &Attachment, stage: &str, note: &str) -> Entry {
 
 // ---------------------------------------------------------------- the desk
 
+/// A browser of `size` (width, height, mobile) on the desk as `chief`, at
+/// `node`'s dashboard for the three days around today.
+fn dashboard_at(s: &TestServer, node: &str, size: (u32, u32, bool)) -> Browser {
+    let t = today();
+    let mut b = Browser::launch();
+    b.call("Page.enable", &json!({}));
+    viewport(&mut b, size.0, size.1, size.2);
+    desk_at(
+        &mut b,
+        &s.base,
+        "chief",
+        PASSWORD,
+        &format!(
+            "#/dashboard?node={node}&period=range&from={}&to={}",
+            t - Days::days(1),
+            t + Days::days(1)
+        ),
+    );
+    b
+}
+
 /// A table's `key` column as shown, per row (`data-row`).
 fn shown(b: &mut Browser, table: &str, key: &str) -> Vec<(String, String)> {
     let v = b.eval(&format!(
@@ -100,22 +121,8 @@ fn a_supervisor_reads_the_district_on_the_desk() {
     let s = TestServer::start(&backend);
     fixture(&s);
     s.supervisor_token(); // creates `chief`, supervisor of the district
-    let t = today();
-    let mut b = Browser::launch();
-    b.call("Page.enable", &json!({}));
-    viewport(&mut b, 1366, 768, false);
-    // Loaded on arrival: no button to press.
-    desk_at(
-        &mut b,
-        &s.base,
-        "chief",
-        PASSWORD,
-        &format!(
-            "#/dashboard?node=d&period=range&from={}&to={}",
-            t - Days::days(1),
-            t + Days::days(1)
-        ),
-    );
+                          // Loaded on arrival: no button to press.
+    let mut b = dashboard_at(&s, "d", (1366, 768, false));
     let totals: Vec<String> = [
         "records",
         "open",
@@ -325,21 +332,7 @@ fn a_community_dashboard_fits_a_phone() {
     let s = TestServer::start(&backend);
     fixture(&s);
     s.supervisor_token();
-    let t = today();
-    let mut b = Browser::launch();
-    b.call("Page.enable", &json!({}));
-    viewport(&mut b, 360, 780, true);
-    desk_at(
-        &mut b,
-        &s.base,
-        "chief",
-        PASSWORD,
-        &format!(
-            "#/dashboard?node=c1&period=range&from={}&to={}",
-            t - Days::days(1),
-            t + Days::days(1)
-        ),
-    );
+    let mut b = dashboard_at(&s, "c1", (360, 780, true));
     assert_eq!(card(&mut b, "records"), "14");
     // No sideways scroll: the page is as wide as the screen.
     assert_eq!(
@@ -355,6 +348,7 @@ fn a_community_dashboard_fits_a_phone() {
         json!(true)
     );
     // Keyboard: the rows are in the tab order and open with Enter.
+    let t = today();
     open(
         &mut b,
         &s.base,

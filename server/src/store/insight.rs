@@ -6,6 +6,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 
 use super::{Store, StoreError};
+use crate::db::schema::records as r;
 use crate::db::Conn;
 use crate::reports::insight::TrendTimes;
 
@@ -22,6 +23,25 @@ pub struct StateRow {
 }
 
 type StateTuple = (String, String, String, Option<String>, bool, i64, String);
+
+/// The columns a [`StateTuple`] is read from.
+const STATE_COLUMNS: (
+    r::id,
+    r::collection,
+    r::grid,
+    r::status,
+    r::overdue,
+    r::updated_at,
+    r::state,
+) = (
+    r::id,
+    r::collection,
+    r::grid,
+    r::status,
+    r::overdue,
+    r::updated_at,
+    r::state,
+);
 
 fn state_row(r: StateTuple) -> StateRow {
     StateRow {
@@ -99,15 +119,7 @@ macro_rules! insight_queries {
                     .filter(records::collection.eq_any(collections))
                     .filter(records::deleted.eq(false))
                     .order((records::grid.asc(), records::id.asc()))
-                    .select((
-                        records::id,
-                        records::collection,
-                        records::grid,
-                        records::status,
-                        records::overdue,
-                        records::updated_at,
-                        records::state,
-                    ))
+                    .select(STATE_COLUMNS)
                     .load::<StateTuple>(c)?
                     .into_iter()
                     .map(state_row)
@@ -135,15 +147,7 @@ macro_rules! insight_queries {
                     )
                     .order((records::updated_at.desc(), records::id.asc()))
                     .limit(cap)
-                    .select((
-                        records::id,
-                        records::collection,
-                        records::grid,
-                        records::status,
-                        records::overdue,
-                        records::updated_at,
-                        records::state,
-                    ))
+                    .select(STATE_COLUMNS)
                     .load::<StateTuple>(c)?
                     .into_iter()
                     .map(state_row)
