@@ -6,6 +6,7 @@
 
 pub mod citus;
 pub mod models;
+pub mod record_update;
 pub mod schema;
 
 use std::path::PathBuf;
@@ -136,10 +137,16 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             // synchronous = FULL: a change acknowledged `applied` survives a
             // power cut (the WAL is synced at every commit; group commit makes
             // one sync serve many batches).
+            // temp_store = MEMORY: a group's savepoints journal the pages they
+            // change in memory, not in a temp file (8% of a loaded server's CPU
+            // was that file's writes). cache_size 32 MiB: a group's dirty pages
+            // (~1.5 MB a batch) stay in the cache until the commit instead of
+            // spilling into the WAL early.
             "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA wal_autocheckpoint = 10000; \
-             PRAGMA mmap_size = 1073741824;",
+             PRAGMA mmap_size = 1073741824; \
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
