@@ -46,6 +46,7 @@ use gridsync_core::{
 use gridsync_server::auth::password;
 use gridsync_server::auth::tokens::Keys;
 use gridsync_server::db::models::{NewChange, NewUser, OrgNodeRow, RecordForm, RecordRow};
+use gridsync_server::db::record_update::{self, Indexed, Moved, UpdateRecord};
 use gridsync_server::db::schema::{actor_heads, changes, records};
 use gridsync_server::db::{Conn, Database, Pool};
 use gridsync_server::open_store;
@@ -227,8 +228,10 @@ fn next_status(rng: &mut StdRng, dev: &Device, id: Uuid) -> Option<String> {
     options.choose(rng).map(|s| (*s).to_owned())
 }
 
+/// An assignee the server knows: one of the bench's grid workers.
 fn worker(rng: &mut StdRng) -> String {
-    format!("grid worker {:03}", rng.gen_range(1..=120))
+    let g = rng.gen_range(0..GRIDS);
+    format!("user:worker-{}-{:03}", community_code(g), g % 10 + 1)
 }
 
 // --- the workload -------------------------------------------------------------
@@ -350,15 +353,18 @@ fn make_change(
             }
             12..=17 => {
                 let id = new_id(rng);
+                // The ID number carries the birth date, as the schema checks.
+                let (year, month, day) = (
+                    rng.gen_range(1940..2020),
+                    rng.gen_range(1..=12),
+                    rng.gen_range(1..=28),
+                );
                 let mut edit = dev
                     .create("resident", grid, id)
                     .set("name", pick(rng, PEOPLE))
                     .set("id_number", {
                         let body = format!(
-                            "420203{:04}{:02}{:02}{:03}",
-                            rng.gen_range(1940..2020),
-                            rng.gen_range(1..=12),
-                            rng.gen_range(1..=28),
+                            "420203{year:04}{month:02}{day:02}{:03}",
                             rng.gen_range(0..1_000)
                         );
                         let check = gridsync_core::validate::id_check(&body);
@@ -366,15 +372,7 @@ fn make_change(
                     })
                     .set("phone", phone(rng))
                     .set("gender", if rng.gen_bool(0.5) { "male" } else { "female" })
-                    .set(
-                        "birth_date",
-                        format!(
-                            "{:04}-{:02}-{:02}",
-                            rng.gen_range(1940..2020),
-                            rng.gen_range(1..=12),
-                            rng.gen_range(1..=28)
-                        ),
-                    )
+                    .set("birth_date", format!("{year:04}-{month:02}-{day:02}"))
                     .set("category", pick(rng, RESIDENT_CATEGORY));
                 if let Some(h) = known.recent(rng, Kind::Household) {
                     edit = edit.set("household", h.to_string());
@@ -729,7 +727,7 @@ fn set_up_accounts(path: &Path, rng: &mut StdRng) -> Vec<Vec<Phone>> {
 #[derive(Debug)]
 struct Prepared {
     changes: Vec<NewChange>,
-    updates: Vec<RecordForm>,
+    updates: Vec<(RecordForm, Moved)>,
     inserts: Vec<RecordForm>,
 }
 
@@ -812,9 +810,13 @@ fn prepare<'a>(
                 flag: form.flag.clone(),
                 assignee: form.assignee.clone(),
             };
-            finals.insert(id, form.clone());
+            // What a rewrite sets: the indexed columns that moved since
+            // the row as it was stored, as the server decides it.
+            let moved = finals.insert(id, form.clone()).map_or(Moved::ALL, |was| {
+                record_update::moved(&Indexed::of_form(&was), &Indexed::of_form(&form))
+            });
             if existed {
-                updates.push(form);
+                updates.push((form, moved));
             } else {
                 inserts.push(form);
             }
@@ -856,10 +858,12 @@ fn ceiling(path: &Path, prepared: &[Prepared]) -> (Duration, Vec<Duration>) {
                     .values(chunk)
                     .execute(c)?;
             }
-            for form in &p.updates {
-                diesel::update(records::table.find((&form.grid, &form.id)))
-                    .set(form)
-                    .execute(c)?;
+            for (form, moved) in &p.updates {
+                UpdateRecord {
+                    form,
+                    moved: *moved,
+                }
+                .execute(c)?;
             }
             for chunk in p.inserts.chunks(500) {
                 diesel::insert_into(records::table)
@@ -1330,7 +1334,7 @@ fn main() {
     let body_bytes: usize = w.batches.iter().map(|b| b.json.len()).sum();
     let state_bytes: usize = prepared
         .iter()
-        .flat_map(|p| p.updates.iter().chain(&p.inserts))
+        .flat_map(|p| p.updates.iter().map(|(f, _)| f).chain(&p.inserts))
         .map(|f| f.state.len())
         .sum();
     let record_writes: usize = prepared

@@ -289,3 +289,102 @@ fn sqlite_batches_waiting_for_the_writer_commit_together_and_fail_alone() {
     assert!(!logged.iter().any(|(a, _)| *a == 2001), "{logged:?}");
     assert_eq!(logged.iter().filter(|(a, _)| *a > 2001).count(), 10);
 }
+
+#[test]
+fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved() {
+    // Both batches are merged (planned) while the writer is held, each
+    // against the record as it was; whichever commits second finds it moved
+    // and merges again under the writer. Had it written its plan, the first
+    // batch's value would be lost: the record must end with both.
+    let b = Backend::sqlite();
+    let store = gridsync_server::open_store(&b.database(), 8).unwrap();
+    let id = Uuid::new_v4();
+    let change = |actor: u32, seq: u64, title: &str, create: bool| {
+        let mut ops = vec![gridsync_core::Op::Set {
+            field: "title".into(),
+            value: gridsync_core::Value::Text(title.into()),
+            seen: Default::default(),
+        }];
+        if create {
+            ops.push(gridsync_core::Op::Set {
+                field: "category".into(),
+                value: gridsync_core::Value::Text("traffic".into()),
+                seen: Default::default(),
+            });
+        }
+        let c = gridsync_core::Change {
+            actor,
+            seq,
+            record: id,
+            collection: "event".into(),
+            grid: "g1".into(),
+            schema: 1,
+            ops,
+        };
+        RawValue::from_string(c.to_json()).unwrap()
+    };
+    let push = |actor: u32, changes: &[Box<RawValue>]| {
+        let batch = Uuid::new_v4().to_string();
+        store.push(
+            &Push {
+                actor,
+                batch: &batch,
+                changes,
+                guard: &allow_all,
+            },
+            1,
+        )
+    };
+    let made = push(2000, &[change(2000, 1, "made", true)]).unwrap();
+    assert!(matches!(made[0], ChangeResult::Applied { .. }), "{made:?}");
+
+    let writer = store.pool().writer();
+    let answers = std::thread::scope(|scope| {
+        let handles: Vec<_> = [(2001u32, "one"), (2002, "two")]
+            .into_iter()
+            .map(|(actor, title)| {
+                let push = &push;
+                let change = &change;
+                scope.spawn(move || push(actor, &[change(actor, 1, title, false)]))
+            })
+            .collect();
+        let start = Instant::now();
+        while store.waiting_batches() < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "batches did not queue"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(writer);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for a in &answers {
+        assert!(matches!(a[0], ChangeResult::Applied { .. }), "{a:?}");
+    }
+    let (row, log) = store
+        .record(&id.to_string(), Some("g1"), 10)
+        .unwrap()
+        .pop()
+        .expect("the record");
+    assert_eq!(log.len(), 3, "{log:?}");
+    let record =
+        gridsync_core::Record::from_stored(gridsync_core::Schema::current(), &row.state).unwrap();
+    let mut titles: Vec<String> = record
+        .values("title")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    titles.sort();
+    // None of the three writers saw another's title: all three stand.
+    assert_eq!(
+        titles,
+        ["made", "one", "two"],
+        "every concurrent title kept"
+    );
+    assert_eq!(row.conflicts, 1);
+    assert_eq!(row.last_seq, 3);
+}

@@ -176,7 +176,7 @@ pub async fn sync(
             };
             let dispatched =
                 (who.role == Role::Department).then(|| vec![dispatch::department_key(&scope.node)]);
-            store.push_dispatched(&push, dispatched, now_ms())?
+            store.push_synced(&push, dispatched, &device.id, now_ms())?
         };
         // A push-only sync answers the results and nothing else; the answer
         // that ends a pull brings the inbox.
@@ -206,10 +206,12 @@ pub async fn sync(
         } else {
             (None, None)
         };
-        // When it last synced, for the desk's device list: a failure to
-        // note it never fails the sync.
-        if let Err(e) = store.note_sync(&device.id, now_ms()) {
-            tracing::warn!(error = %e, device = %device.id, "last sync time not noted");
+        // When it last synced, for the desk's device list (a push noted it
+        // with its changes): a failure to note it never fails the sync.
+        if req.changes.is_empty() {
+            if let Err(e) = store.note_sync(&device.id, now_ms()) {
+                tracing::warn!(error = %e, device = %device.id, "last sync time not noted");
+            }
         }
         Ok::<_, StoreError>((results, page, skipped, inbox))
     })

@@ -21,15 +21,28 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use gridsync_core::Schema;
 
-use super::{apply, ChangeResult, Prepared};
+use super::{apply, still_holds, write, ChangeResult, Plan, Prepared};
 use crate::rules::Rules;
+use crate::store::identity::note_sync_in;
 use crate::store::StoreError;
 
 type Answer = Result<Vec<ChangeResult>, StoreError>;
 
+/// A batch handed to the writer.
+#[derive(Debug)]
+pub struct Batch {
+    pub batch: Prepared,
+    /// The batch merged beforehand, outside the writer, if it was: written
+    /// as it is when it still holds, made again under the writer if not.
+    pub plan: Option<Plan>,
+    /// The sending device, when its sync is to be noted (the desk's device
+    /// list): in the group's transaction, so a push takes the writer once.
+    pub note: Option<String>,
+    pub now: i64,
+}
+
 struct Job {
-    batch: Prepared,
-    now: i64,
+    batch: Batch,
     reply: mpsc::Sender<Answer>,
 }
 
@@ -61,11 +74,10 @@ impl GroupCommit {
         >,
         schema: &'static Schema,
         rules: &Rules,
-        batch: Prepared,
-        now: i64,
+        batch: Batch,
     ) -> Answer {
         let (reply, answer) = mpsc::channel();
-        self.lock_queue().push(Job { batch, now, reply });
+        self.lock_queue().push(Job { batch, reply });
         // The answer, if one came: a group that took this batch answers it
         // before it lets the writer go; one whose thread died dropped it.
         let answered = || match answer.try_recv() {
@@ -112,15 +124,31 @@ impl GroupCommit {
 
 /// One transaction for the group, one savepoint per batch; answers sent
 /// once the group is committed (or with the commit's error).
-fn commit_group(c: &mut SqliteConnection, schema: &'static Schema, rules: &Rules, jobs: Vec<Job>) {
+fn commit_group(
+    c: &mut SqliteConnection,
+    schema: &'static Schema,
+    rules: &Rules,
+    mut jobs: Vec<Job>,
+) {
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(jobs.len());
     let committed = c.immediate_transaction(|c| {
-        for job in &jobs {
+        for Job { batch: b, .. } in &mut jobs {
+            let plan = b.plan.take();
             // A nested transaction is a savepoint: a batch that fails rolls
             // back alone, and its device gets the error.
-            answers.push(Some(
-                c.transaction(|c| apply(c, schema, rules, &job.batch, job.now)),
-            ));
+            answers.push(Some(c.transaction(|c| match plan {
+                Some(p) if still_holds(c, &p)? => write(c, p),
+                _ => apply(c, schema, rules, &b.batch, b.now),
+            })));
+        }
+        for Job { batch: b, .. } in &jobs {
+            if let Some(device) = &b.note {
+                // Never fails the group: the time is for display only.
+                let noted = c.transaction(|c| note_sync_in(c, device, b.now));
+                if let Err(e) = noted {
+                    tracing::warn!(error = %e, %device, "last sync time not noted");
+                }
+            }
         }
         Ok::<_, StoreError>(())
     });

@@ -21,7 +21,7 @@ pub mod commit;
 pub mod storage;
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gridsync_core::schema::CollectionDef;
 use gridsync_core::{Change, Record, Schema};
@@ -30,6 +30,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::db::models::{NewChange, NewQuarantine, RecordForm, RecordRow};
+use crate::db::record_update::{moved, Indexed};
 use crate::reports::{stock_key, stock_move, StockKey, StockOf};
 use crate::rules::Rules;
 use crate::store::attachments::{refs_of, NewRef};
@@ -204,8 +205,11 @@ pub struct Prior {
 struct Loaded {
     record: Option<Record>,
     existed: bool,
+    /// The indexed columns as stored (a rewrite sets those that moved).
+    indexed: Indexed,
     prior: Prior,
-    last_seq: i64,
+    /// Index in the plan's `written` of the last change to it.
+    last: usize,
     touched: bool,
     /// Where the stored row counts in the report stock.
     stock: Option<StockKey>,
@@ -217,11 +221,12 @@ impl Loaded {
             stock: None,
             record: None,
             existed: false,
+            indexed: Indexed::default(),
             prior: Prior {
                 created_at: now,
                 ..Prior::default()
             },
-            last_seq: 0,
+            last: 0,
             touched: false,
         }
     }
@@ -233,6 +238,7 @@ impl Loaded {
         })?;
         Ok(Loaded {
             stock: row_stock(&row),
+            indexed: Indexed::of_row(&row),
             record: Some(record),
             existed: true,
             prior: Prior {
@@ -243,7 +249,7 @@ impl Loaded {
                 flag: row.flag,
                 assignee: row.assignee,
             },
-            last_seq: row.last_seq,
+            last: 0,
             touched: false,
         })
     }
@@ -280,7 +286,7 @@ fn form_stock(form: &RecordForm) -> Option<StockKey> {
 }
 
 /// Merge a prepared batch inside a write transaction: a result per change,
-/// in the order sent.
+/// in the order sent. [`plan`] then [`write`], with the batch's locks held.
 pub fn apply<T: WriteTx + ?Sized>(
     tx: &mut T,
     schema: &'static Schema,
@@ -288,6 +294,70 @@ pub fn apply<T: WriteTx + ?Sized>(
     batch: &Prepared,
     now: i64,
 ) -> Result<Vec<ChangeResult>, StoreError> {
+    let grids: Vec<&str> = batch.grids().into_iter().collect();
+    tx.lock_batch(i64::from(batch.actor), &grids)?;
+    let plan = plan(tx, schema, rules, batch, now)?;
+    write(tx, plan)
+}
+
+/// What merging a batch comes to, before its changes are numbered: the
+/// results, the rows to write, and what the plan read (so that a plan made
+/// outside the write transaction can be checked in it: [`still_holds`]).
+#[derive(Debug)]
+pub struct Plan {
+    actor: u32,
+    now: i64,
+    /// A result per change; an applied one's `server_seq` is set by [`write`].
+    results: Vec<ChangeResult>,
+    /// The changes to log, in order, with the index of their result.
+    written: Vec<(usize, NewChange)>,
+    touched: Vec<Touched>,
+    held: Vec<NewQuarantine>,
+    /// Webhooks of the departments the touched records are assigned to.
+    hooks: Vec<(i64, String)>,
+    reads: Reads,
+}
+
+/// A record the batch changed, merged, with its derived columns.
+#[derive(Debug)]
+struct Touched {
+    record: Record,
+    form: RecordForm,
+    existed: bool,
+    indexed: Indexed,
+    prior_assignee: Option<String>,
+    stock: Option<StockKey>,
+    /// Index in `Plan::written` of its last change (its `last_seq`).
+    last: usize,
+}
+
+/// What a plan depended on in the store.
+#[derive(Debug, Default)]
+struct Reads {
+    grids: Vec<String>,
+    seqs: Vec<i64>,
+    ids: Vec<String>,
+    /// The dots of the batch already logged, by `(grid, actor_seq)`.
+    logged: HashMap<(String, i64), String>,
+    /// The sender's own head per grid.
+    own: HashMap<(String, i64), i64>,
+    /// Each record the batch names: its `(last_seq, overdue)` as read, or
+    /// none if it did not exist.
+    versions: BTreeMap<(String, String), Option<(i64, bool)>>,
+    /// The plan read more than the records it changes (a hazard's tasks):
+    /// it is only made under the writer.
+    wide: bool,
+}
+
+/// Merge a batch against what the store holds now, without writing: pure
+/// apart from its reads.
+pub fn plan<T: WriteTx + ?Sized>(
+    tx: &mut T,
+    schema: &'static Schema,
+    rules: &Rules,
+    batch: &Prepared,
+    now: i64,
+) -> Result<Plan, StoreError> {
     let mut results = Vec::with_capacity(batch.items.len());
     let mut held: Vec<NewQuarantine> = Vec::new();
     let quarantine = |held: &mut Vec<NewQuarantine>,
@@ -312,11 +382,11 @@ pub fn apply<T: WriteTx + ?Sized>(
         }
     };
 
-    let grids: Vec<String> = batch.grids().into_iter().map(str::to_owned).collect();
-    tx.lock_batch(
-        i64::from(batch.actor),
-        &grids.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let mut reads = Reads {
+        grids: batch.grids().into_iter().map(str::to_owned).collect(),
+        ..Reads::default()
+    };
+    let grids = &reads.grids;
     // What the store knows already, in one query each: the dots of this
     // batch already logged, the heads of the actors its contexts name, and
     // the records it touches.
@@ -328,12 +398,16 @@ pub fn apply<T: WriteTx + ?Sized>(
             Item::Refused { .. } => None,
         })
     };
-    let seqs: Vec<i64> = ready().map(|(_, s)| s).collect();
+    reads.seqs = ready().map(|(_, s)| s).collect();
+    reads.logged = tx.logged(i64::from(batch.actor), grids, &reads.seqs)?;
     // Keyed by grid, then sequence or actor: each change looks up its own
     // grid's map once, with no key built per lookup.
     let mut logged: HashMap<String, HashMap<i64, String>> = HashMap::new();
-    for ((g, seq), body) in tx.logged(i64::from(batch.actor), &grids, &seqs)? {
-        logged.entry(g).or_default().insert(seq, body);
+    for ((g, seq), body) in &reads.logged {
+        logged
+            .entry(g.clone())
+            .or_default()
+            .insert(*seq, body.clone());
     }
     // The sender's own heads too: they move below.
     let claimed: BTreeSet<i64> = ready()
@@ -342,29 +416,42 @@ pub fn apply<T: WriteTx + ?Sized>(
         .chain([i64::from(batch.actor)])
         .collect();
     let mut heads: HashMap<String, HashMap<i64, i64>> = HashMap::new();
-    for ((g, actor), seq) in tx.actor_heads(&grids, &claimed.into_iter().collect::<Vec<_>>())? {
+    for ((g, actor), seq) in tx.actor_heads(grids, &claimed.into_iter().collect::<Vec<_>>())? {
+        if actor == i64::from(batch.actor) {
+            reads.own.insert((g.clone(), actor), seq);
+        }
         heads.entry(g).or_default().insert(actor, seq);
     }
     let none = HashMap::new();
     // A record is its grid and its id: every key below is the pair.
-    let ids: BTreeSet<String> = ready().map(|(c, _)| c.record.to_string()).collect();
+    reads.ids = ready()
+        .map(|(c, _)| c.record.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let wanted: BTreeSet<(&str, Uuid)> =
         ready().map(|(c, _)| (c.grid.as_str(), c.record)).collect();
+    for (g, id) in &wanted {
+        reads
+            .versions
+            .insert(((*g).to_owned(), id.to_string()), None);
+    }
     let mut loaded: HashMap<(String, Uuid), Loaded> = HashMap::new();
-    for row in tx.load_records(&grids, &ids.into_iter().collect::<Vec<_>>())? {
+    for row in tx.load_records(grids, &reads.ids)? {
         let id = Uuid::parse_str(&row.id).map_err(|e| StoreError::Corrupt {
             id: row.id.clone(),
             reason: e.to_string(),
         })?;
         if wanted.contains(&(row.grid.as_str(), id)) {
+            reads.versions.insert(
+                (row.grid.clone(), row.id.clone()),
+                Some((row.last_seq, row.overdue)),
+            );
             loaded.insert((row.grid.clone(), id), Loaded::from_row(schema, row)?);
         }
     }
 
-    // Each grid's log goes on from its head (the backend has locked the
-    // grids of the batch, so no other writer numbers them meanwhile).
-    let mut heads_of_grids = tx.grid_heads(&grids)?;
-    let mut written: Vec<NewChange> = Vec::new();
+    let mut written: Vec<(usize, NewChange)> = Vec::new();
     for item in &batch.items {
         let (change, collection, body, actor_seq) = match item {
             Item::Refused {
@@ -443,6 +530,9 @@ pub fn apply<T: WriteTx + ?Sized>(
         // A hazard closes only when its department tasks are done and its
         // latest recheck passed: checked on the hazard as it would be.
         if crate::tasks::closes_hazard(&change.collection, &change.ops) {
+            // The tasks are other records of the grid: a plan that reads
+            // them is made under the writer only.
+            reads.wide = true;
             let key = (change.grid.clone(), change.record);
             if let Some(hazard) = loaded.get(&key).and_then(|l| l.record.as_ref()) {
                 let mut after = hazard.clone();
@@ -532,57 +622,59 @@ pub fn apply<T: WriteTx + ?Sized>(
                 &by,
             );
         }
-        let head = heads_of_grids.entry(change.grid.clone()).or_insert(0);
-        *head += 1;
-        let next_seq = *head;
-        entry.last_seq = next_seq;
+        entry.last = written.len();
         entry.touched = true;
         logged
             .entry(change.grid.clone())
             .or_default()
             .insert(actor_seq, body.clone());
-        written.push(NewChange {
-            seq: next_seq,
-            record_id: change.record.to_string(),
-            grid: change.grid.clone(),
-            actor: i64::from(change.actor),
-            actor_seq,
-            batch_id: batch.batch.clone(),
-            received_at: now,
-            body: body.clone(),
-            collection: change.collection.clone(),
-        });
+        written.push((
+            results.len(),
+            NewChange {
+                // Numbered by `write`, under the grid's lock.
+                seq: 0,
+                record_id: change.record.to_string(),
+                grid: change.grid.clone(),
+                actor: i64::from(change.actor),
+                actor_seq,
+                batch_id: batch.batch.clone(),
+                received_at: now,
+                body: body.clone(),
+                collection: change.collection.clone(),
+            },
+        ));
         results.push(ChangeResult::Applied {
             actor: change.actor,
             seq: change.seq,
-            server_seq: next_seq,
+            server_seq: 0,
         });
     }
 
-    tx.insert_changes(&written)?;
-    let moved: HashMap<String, i64> = written
-        .iter()
-        .map(|w| (w.grid.clone(), heads_of_grids[&w.grid]))
-        .collect();
-    tx.set_grid_heads(&moved)?;
-    let mut created = Vec::new();
-    let mut stock: HashMap<StockKey, i64> = HashMap::new();
-    let mut refs: Vec<NewRef> = Vec::new();
     // The derived columns and stored forms are pure: computed on every core
-    // at once (the writer is held meanwhile; on SQLite it is the only one).
-    let touched: Vec<&Loaded> = loaded.values().filter(|l| l.touched).collect();
-    let forms: Vec<RecordForm> = touched
-        .par_iter()
+    // at once.
+    let touched: Vec<Loaded> = loaded.into_values().filter(|l| l.touched).collect();
+    let touched: Vec<Touched> = touched
+        .into_par_iter()
         .map(|l| {
-            let record = l.record.as_ref().expect("a touched record exists");
-            record_form(record, &l.prior, l.last_seq, now, rules)
+            let record = l.record.expect("a touched record exists");
+            // `last_seq` is set when the batch's changes are numbered.
+            let form = record_form(&record, &l.prior, 0, now, rules);
+            Touched {
+                record,
+                form,
+                existed: l.existed,
+                indexed: l.indexed,
+                prior_assignee: l.prior.assignee,
+                stock: l.stock,
+                last: l.last,
+            }
         })
         .collect();
-    // A department's webhooks are told of its cases' changes, in this
+    // A department's webhooks are told of its cases' changes, in the same
     // transaction (docs/WEBHOOKS.md).
-    let departments: BTreeSet<String> = forms
+    let departments: BTreeSet<String> = touched
         .iter()
-        .filter_map(|f| crate::webhooks::department_of(f.assignee.as_deref()))
+        .filter_map(|t| crate::webhooks::department_of(t.form.assignee.as_deref()))
         .map(str::to_owned)
         .collect();
     let hooks = if departments.is_empty() {
@@ -590,33 +682,107 @@ pub fn apply<T: WriteTx + ?Sized>(
     } else {
         tx.webhook_targets(&departments.into_iter().collect::<Vec<_>>())?
     };
+    Ok(Plan {
+        actor: batch.actor,
+        now,
+        results,
+        written,
+        touched,
+        held,
+        hooks,
+        reads,
+    })
+}
+
+/// Whether a plan made outside the write transaction still holds in it:
+/// none of its records moved, none of its dots was logged meanwhile, and the
+/// sender's heads are where they were. (Other actors' heads only grow, so a
+/// claim that passed still passes; a webhook added meanwhile is told from
+/// the next change on.)
+pub fn still_holds<T: WriteTx + ?Sized>(tx: &mut T, plan: &Plan) -> Result<bool, StoreError> {
+    let r = &plan.reads;
+    if r.wide {
+        return Ok(false);
+    }
+    let mut now: BTreeMap<(String, String), Option<(i64, bool)>> =
+        r.versions.keys().map(|k| (k.clone(), None)).collect();
+    for (grid, id, last_seq, overdue) in tx.record_versions(&r.grids, &r.ids)? {
+        if let Some(v) = now.get_mut(&(grid, id)) {
+            *v = Some((last_seq, overdue));
+        }
+    }
+    if now != r.versions {
+        return Ok(false);
+    }
+    let actor = i64::from(plan.actor);
+    if tx.logged(actor, &r.grids, &r.seqs)? != r.logged {
+        return Ok(false);
+    }
+    let own = tx.actor_heads(&r.grids, &[actor])?;
+    Ok(own == r.own)
+}
+
+/// Number a plan's changes in their grids' logs and write its rows.
+pub fn write<T: WriteTx + ?Sized>(tx: &mut T, plan: Plan) -> Result<Vec<ChangeResult>, StoreError> {
+    let Plan {
+        actor,
+        now,
+        mut results,
+        written,
+        touched,
+        held,
+        hooks,
+        reads,
+    } = plan;
+    // Each grid's log goes on from its head (the backend has locked the
+    // grids of the batch, so no other writer numbers them meanwhile).
+    let mut heads = tx.grid_heads(&reads.grids)?;
+    let mut rows: Vec<NewChange> = Vec::with_capacity(written.len());
+    for (at, mut row) in written {
+        let head = heads.entry(row.grid.clone()).or_insert(0);
+        *head += 1;
+        row.seq = *head;
+        if let Some(ChangeResult::Applied { server_seq, .. }) = results.get_mut(at) {
+            *server_seq = *head;
+        }
+        rows.push(row);
+    }
+    tx.insert_changes(&rows)?;
+    let moved_heads: HashMap<String, i64> = rows
+        .iter()
+        .map(|w| (w.grid.clone(), heads[&w.grid]))
+        .collect();
+    tx.set_grid_heads(&moved_heads)?;
+    let mut created = Vec::new();
+    let mut stock: HashMap<StockKey, i64> = HashMap::new();
+    let mut refs: Vec<NewRef> = Vec::new();
     let mut deliveries = Vec::new();
-    for (l, form) in touched.into_iter().zip(forms) {
-        let record = l.record.as_ref().expect("a touched record exists");
+    for mut t in touched {
+        t.form.last_seq = rows[t.last].seq;
         if !hooks.is_empty() {
             deliveries.extend(crate::webhooks::deliveries_for(
-                &form,
-                record,
-                l.prior.assignee.as_deref(),
+                &t.form,
+                &t.record,
+                t.prior_assignee.as_deref(),
                 &hooks,
                 now,
             ));
         }
-        refs.extend(refs_of(record));
-        stock_move(&mut stock, l.stock.clone(), form_stock(&form));
-        if l.existed {
-            tx.update_record(&form)?;
+        refs.extend(refs_of(&t.record));
+        stock_move(&mut stock, t.stock.clone(), form_stock(&t.form));
+        if t.existed {
+            tx.update_record(&t.form, moved(&t.indexed, &Indexed::of_form(&t.form)))?;
         } else {
-            created.push(form);
+            created.push(t.form);
         }
     }
     tx.insert_records(&created)?;
     // The sender's newest sequence in each grid it wrote to.
     let mut newest: HashMap<String, i64> = HashMap::new();
-    for w in &written {
-        let known = heads
-            .get(&w.grid)
-            .and_then(|h| h.get(&w.actor))
+    for w in &rows {
+        let known = reads
+            .own
+            .get(&(w.grid.clone(), w.actor))
             .copied()
             .unwrap_or(0);
         let n = newest.entry(w.grid.clone()).or_insert(known);
@@ -624,7 +790,7 @@ pub fn apply<T: WriteTx + ?Sized>(
     }
     let mut newest: Vec<(String, i64)> = newest.into_iter().collect();
     newest.sort();
-    tx.set_actor_heads(i64::from(batch.actor), &newest)?;
+    tx.set_actor_heads(i64::from(actor), &newest)?;
     tx.quarantine(held)?;
     let mut moves: Vec<(StockKey, i64)> = stock.into_iter().filter(|(_, d)| *d != 0).collect();
     // One order for every writer.

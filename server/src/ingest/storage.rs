@@ -9,6 +9,7 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
 use crate::db::models::{NewChange, NewDelivery, NewQuarantine, RecordForm, RecordRow};
+use crate::db::record_update::{Moved, UpdateRecord};
 use crate::reports::StockKey;
 use crate::store::attachments::NewRef;
 use crate::store::StoreError;
@@ -57,12 +58,21 @@ pub trait WriteTx: Locks {
         grids: &[String],
         ids: &[String],
     ) -> Result<Vec<RecordRow>, StoreError>;
+    /// What a plan made outside the write transaction checks in it: the
+    /// `(grid, id, last_seq, overdue)` of the records with these ids in
+    /// these grids (those that exist).
+    fn record_versions(
+        &mut self,
+        grids: &[String],
+        ids: &[String],
+    ) -> Result<Vec<(String, String, i64, bool)>, StoreError>;
     /// Log merged changes.
     fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError>;
     /// Write records that did not exist.
     fn insert_records(&mut self, rows: &[RecordForm]) -> Result<(), StoreError>;
-    /// Rewrite a record that exists.
-    fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError>;
+    /// Rewrite a record that exists: the columns no index covers, and the
+    /// indexed ones in the groups that `moved`.
+    fn update_record(&mut self, row: &RecordForm, moved: Moved) -> Result<(), StoreError>;
     /// Set the actor's highest applied sequence in these grids.
     fn set_actor_heads(&mut self, actor: i64, heads: &[(String, i64)]) -> Result<(), StoreError>;
     /// Keep refused changes, once each (a device retrying the same refused
@@ -217,6 +227,27 @@ macro_rules! diesel_write_tx {
                 })
             }
 
+            fn record_versions(
+                &mut self,
+                grids: &[String],
+                ids: &[String],
+            ) -> Result<Vec<(String, String, i64, bool)>, StoreError> {
+                use crate::db::schema::records;
+                use diesel::prelude::*;
+                in_chunks(ids, |chunk| {
+                    Ok(records::table
+                        .filter(records::grid.eq_any(grids))
+                        .filter(records::id.eq_any(chunk))
+                        .select((
+                            records::grid,
+                            records::id,
+                            records::last_seq,
+                            records::overdue,
+                        ))
+                        .load(self)?)
+                })
+            }
+
             fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError> {
                 use crate::db::schema::changes;
                 use diesel::prelude::*;
@@ -239,12 +270,9 @@ macro_rules! diesel_write_tx {
                 Ok(())
             }
 
-            fn update_record(&mut self, row: &RecordForm) -> Result<(), StoreError> {
-                use crate::db::schema::records;
-                use diesel::prelude::*;
-                diesel::update(records::table.find((&row.grid, &row.id)))
-                    .set(row)
-                    .execute(self)?;
+            fn update_record(&mut self, row: &RecordForm, moved: Moved) -> Result<(), StoreError> {
+                use diesel::RunQueryDsl;
+                UpdateRecord { form: row, moved }.execute(self)?;
                 Ok(())
             }
 

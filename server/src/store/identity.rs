@@ -604,6 +604,16 @@ macro_rules! identity_queries {
 }
 
 identity_queries!(on_sqlite, SqliteConnection);
+
+/// Note a device's sync inside a write transaction already open on SQLite
+/// (the group commit of its push).
+pub(crate) fn note_sync_in(
+    c: &mut SqliteConnection,
+    device: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_sqlite::note_sync(c, device, now)
+}
 identity_queries!(on_pg, PgConnection);
 
 impl Store {
@@ -739,12 +749,16 @@ impl Store {
     /// [`LAST_SYNC_GRAIN_MS`]. Written only when the stored time is older
     /// (read first, so a phone syncing often takes no write lock each time).
     pub fn note_sync(&self, device: &str, now: i64) -> Result<(), StoreError> {
-        let stale =
-            read_tx!(self, last_sync(device))?.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS);
-        if stale {
+        if self.sync_unnoted(device, now)? {
             write_tx!(self, note_sync(device, now))?;
         }
         Ok(())
+    }
+
+    /// Whether a sync of `device` at `now` is to be written down (the time
+    /// kept is older than [`LAST_SYNC_GRAIN_MS`]).
+    pub fn sync_unnoted(&self, device: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(read_tx!(self, last_sync(device))?.is_none_or(|t| t <= now - LAST_SYNC_GRAIN_MS))
     }
 
     /// Whose the actors are: each actor's user and device, by actor (an

@@ -395,15 +395,64 @@ impl Store {
         dispatched: Option<Vec<String>>,
         now: i64,
     ) -> Result<Vec<ChangeResult>, StoreError> {
+        self.push_inner(p, dispatched, None, now)
+    }
+
+    /// A device's sync pushes: [`Store::push_dispatched`], and the device's
+    /// sync noted for the desk's device list (on SQLite in the same write
+    /// transaction, so a push takes the writer once).
+    pub fn push_synced(
+        &self,
+        p: &Push<'_>,
+        dispatched: Option<Vec<String>>,
+        device: &str,
+        now: i64,
+    ) -> Result<Vec<ChangeResult>, StoreError> {
+        self.push_inner(p, dispatched, Some(device), now)
+    }
+
+    fn push_inner(
+        &self,
+        p: &Push<'_>,
+        dispatched: Option<Vec<String>>,
+        device: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<ChangeResult>, StoreError> {
         let mut batch = crate::ingest::prepare(self.schema, p);
         batch.dispatched = dispatched;
         match &self.pool {
             Pool::Sqlite(pool, writer) => {
+                // Merged first on a reader of its own, while other batches
+                // hold the writer; checked and written under it
+                // (`ingest::still_holds`). A plan that cannot be made here is
+                // made again under the writer, where its error is answered.
+                let (schema, rules) = (self.schema, &*self.rules);
+                let plan = pool.get().ok().and_then(|mut c| {
+                    let c: &mut SqliteConnection = &mut c;
+                    c.transaction(|c| crate::ingest::plan(c, schema, rules, &batch, now))
+                        .ok()
+                });
+                let note = match device {
+                    Some(d) if self.sync_unnoted(d, now).unwrap_or(true) => Some(d.to_owned()),
+                    _ => None,
+                };
                 let conn = || pool.get().map_err(StoreError::from);
-                self.group
-                    .submit(writer, conn, self.schema, &self.rules, batch, now)
+                let batch = crate::ingest::commit::Batch {
+                    batch,
+                    plan,
+                    note,
+                    now,
+                };
+                self.group.submit(writer, conn, schema, rules, batch)
             }
-            Pool::Pg(pool) => commit_pg(&mut *pool.get()?, self.schema, &self.rules, &batch, now),
+            Pool::Pg(pool) => {
+                let results = commit_pg(&mut *pool.get()?, self.schema, &self.rules, &batch, now)?;
+                // A failure to note it never fails the push.
+                if let Some(Err(e)) = device.map(|d| self.note_sync(d, now)) {
+                    tracing::warn!(error = %e, "last sync time not noted");
+                }
+                Ok(results)
+            }
         }
     }
 
