@@ -122,46 +122,93 @@ impl GroupCommit {
     }
 }
 
-/// One transaction for the group, one savepoint per batch; answers sent
-/// once the group is committed (or with the commit's error).
+/// Commit a group and answer each of its batches. Most groups commit
+/// whole: every batch straight in the group's transaction, with no
+/// savepoint (a savepoint journals every page it changes). Should a batch
+/// fail, the group is rolled back and run again with each batch in a
+/// savepoint of its own, so that it fails alone.
 fn commit_group(
     c: &mut SqliteConnection,
     schema: &'static Schema,
     rules: &Rules,
     mut jobs: Vec<Job>,
 ) {
-    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(jobs.len());
-    let committed = c.immediate_transaction(|c| {
-        for Job { batch: b, .. } in &mut jobs {
-            let plan = b.plan.take();
-            // A nested transaction is a savepoint: a batch that fails rolls
-            // back alone, and its device gets the error.
-            answers.push(Some(c.transaction(|c| match plan {
-                Some(p) if still_holds(c, &p)? => write(c, p),
-                _ => apply(c, schema, rules, &b.batch, b.now),
-            })));
-        }
-        for Job { batch: b, .. } in &jobs {
-            if let Some(device) = &b.note {
-                // Never fails the group: the time is for display only.
-                let noted = c.transaction(|c| note_sync_in(c, device, b.now));
-                if let Err(e) = noted {
-                    tracing::warn!(error = %e, %device, "last sync time not noted");
-                }
+    let answers: Vec<Answer> = match commit_whole(c, schema, rules, &mut jobs) {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(_) => commit_each(c, schema, rules, &mut jobs),
+    };
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// A batch under the writer: its plan written if it still holds, else
+/// planned again here.
+fn run(c: &mut SqliteConnection, schema: &'static Schema, rules: &Rules, b: &mut Batch) -> Answer {
+    match b.plan.take() {
+        Some(p) if still_holds(c, &p)? => write(c, p),
+        _ => apply(c, schema, rules, &b.batch, b.now),
+    }
+}
+
+/// When the group's devices last synced (for display only: a failure is
+/// logged, never answered).
+fn note_syncs(c: &mut SqliteConnection, jobs: &[Job]) {
+    for Job { batch: b, .. } in jobs {
+        if let Some(device) = &b.note {
+            let noted = c.transaction(|c| note_sync_in(c, device, b.now));
+            if let Err(e) = noted {
+                tracing::warn!(error = %e, %device, "last sync time not noted");
             }
         }
+    }
+}
+
+/// The group in one transaction, all or nothing.
+fn commit_whole(
+    c: &mut SqliteConnection,
+    schema: &'static Schema,
+    rules: &Rules,
+    jobs: &mut [Job],
+) -> Result<Vec<Vec<ChangeResult>>, StoreError> {
+    c.immediate_transaction(|c| {
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs.iter_mut() {
+            results.push(run(c, schema, rules, &mut job.batch)?);
+        }
+        note_syncs(c, jobs);
+        Ok(results)
+    })
+}
+
+/// The group in one transaction, each batch in a savepoint: one that fails
+/// rolls back alone, and its device gets the error.
+fn commit_each(
+    c: &mut SqliteConnection,
+    schema: &'static Schema,
+    rules: &Rules,
+    jobs: &mut [Job],
+) -> Vec<Answer> {
+    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+    let committed = c.immediate_transaction(|c| {
+        for job in jobs.iter_mut() {
+            // A nested transaction is a savepoint.
+            answers.push(c.transaction(|c| run(c, schema, rules, &mut job.batch)));
+        }
+        note_syncs(c, jobs);
         Ok::<_, StoreError>(())
     });
-    let failed = committed.err().map(|e| e.to_string());
-    for (job, answer) in jobs.into_iter().zip(answers) {
-        let answer = match (&failed, answer) {
-            (Some(msg), _) => Err(StoreError::Unavailable(format!(
-                "the group commit failed: {msg}"
-            ))),
-            (None, Some(a)) => a,
-            (None, None) => Err(StoreError::Unavailable("the batch was not run".into())),
-        };
-        let _ = job.reply.send(answer);
+    match committed {
+        Ok(()) => answers,
+        Err(e) => jobs
+            .iter()
+            .map(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the group commit failed: {e}"
+                )))
+            })
+            .collect(),
     }
 }
 
