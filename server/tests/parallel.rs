@@ -246,14 +246,7 @@ fn sqlite_batches_waiting_for_the_writer_commit_together_and_fail_alone() {
             })
             .collect();
         // All six queue behind the held writer, then go as one group.
-        let start = Instant::now();
-        while store.waiting_batches() < 6 {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "batches did not queue"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        until_queued(&store, 6);
         drop(writer);
         handles
             .into_iter()
@@ -348,14 +341,7 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
                 scope.spawn(move || push(actor, &[change(actor, 1, title, false)]))
             })
             .collect();
-        let start = Instant::now();
-        while store.waiting_batches() < 2 {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "batches did not queue"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        until_queued(&store, 2);
         drop(writer);
         handles
             .into_iter()
@@ -387,4 +373,16 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
     );
     assert_eq!(row.conflicts, 1);
     assert_eq!(row.last_seq, 3);
+}
+
+/// Wait until `n` batches queue behind the SQLite writer (held by the test).
+fn until_queued(store: &gridsync_server::store::Store, n: usize) {
+    let start = Instant::now();
+    while store.waiting_batches() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "batches did not queue"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
