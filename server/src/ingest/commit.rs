@@ -2,11 +2,13 @@
 //!
 //! - **SQLite** has one writer. Batches that arrive while it is busy wait in
 //!   a queue; whichever waiting thread next holds the writer takes every
-//!   batch queued and commits them together in one transaction, each batch
-//!   in a savepoint of its own ([`GroupCommit`]). One fsync then pays for the
-//!   whole group (`synchronous = FULL`: an acknowledged change survives a
-//!   power cut), each device gets its own answer, and a batch that fails
-//!   rolls back alone.
+//!   batch queued and commits them together in one transaction
+//!   ([`GroupCommit`]). One fsync then pays for the whole group
+//!   (`synchronous = FULL`: an acknowledged change survives a power cut),
+//!   each device gets its own answer, and a batch that fails rolls back
+//!   alone (the group then runs again, each batch in a savepoint). A batch
+//!   planned before the writer ([`super::plan`]) is written as planned if
+//!   what it read has not moved ([`super::still_holds`]).
 //! - **PostgreSQL**: one transaction per batch. Batches for different grids
 //!   (and of different devices) run at once, in any number of server
 //!   processes; batches for one grid take turns on that grid's advisory lock

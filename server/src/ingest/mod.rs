@@ -8,7 +8,8 @@
 //!    schema): pure, so many batches prepare at once;
 //! 3. `Store::push` hands the prepared batch to a write transaction
 //!    (`commit.rs`: on SQLite, batches waiting for the writer commit together,
-//!    each in a savepoint of its own; on PostgreSQL, one transaction each);
+//!    each planned beforehand on a reader; on PostgreSQL, one transaction
+//!    each);
 //! 4. [`apply`] runs inside it, over the small [`WriteTx`] interface that
 //!    every backend implements with SQL only (`storage.rs`): duplicates, the
 //!    claims of causal contexts, the merge by `gridsync-core`, the derived
