@@ -185,22 +185,7 @@ fn sqlite_batches_waiting_for_the_writer_commit_together_and_fail_alone() {
     let b = Backend::sqlite();
     let store = gridsync_server::open_store(&b.database(), 8).unwrap();
     let schema = gridsync_core::Schema::current();
-    let change = |actor: u32, seq: u64, id: Uuid, title: &str| {
-        let c = gridsync_core::Change {
-            actor,
-            seq,
-            record: id,
-            collection: "event".into(),
-            grid: "g1".into(),
-            schema: 1,
-            ops: vec![gridsync_core::Op::Set {
-                field: "title".into(),
-                value: gridsync_core::Value::Text(title.into()),
-                seen: Default::default(),
-            }],
-        };
-        RawValue::from_string(c.to_json()).unwrap()
-    };
+    let change = title_change;
     let _ = schema;
     // A record whose stored state is then damaged on disk.
     let broken = Uuid::new_v4();
@@ -292,30 +277,6 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
     let b = Backend::sqlite();
     let store = gridsync_server::open_store(&b.database(), 8).unwrap();
     let id = Uuid::new_v4();
-    let change = |actor: u32, seq: u64, title: &str, create: bool| {
-        let mut ops = vec![gridsync_core::Op::Set {
-            field: "title".into(),
-            value: gridsync_core::Value::Text(title.into()),
-            seen: Default::default(),
-        }];
-        if create {
-            ops.push(gridsync_core::Op::Set {
-                field: "category".into(),
-                value: gridsync_core::Value::Text("traffic".into()),
-                seen: Default::default(),
-            });
-        }
-        let c = gridsync_core::Change {
-            actor,
-            seq,
-            record: id,
-            collection: "event".into(),
-            grid: "g1".into(),
-            schema: 1,
-            ops,
-        };
-        RawValue::from_string(c.to_json()).unwrap()
-    };
     let push = |actor: u32, changes: &[Box<RawValue>]| {
         let batch = Uuid::new_v4().to_string();
         store.push(
@@ -328,7 +289,7 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
             1,
         )
     };
-    let made = push(2000, &[change(2000, 1, "made", true)]).unwrap();
+    let made = push(2000, &[title_change(2000, 1, id, "made")]).unwrap();
     assert!(matches!(made[0], ChangeResult::Applied { .. }), "{made:?}");
 
     let writer = store.pool().writer();
@@ -337,8 +298,7 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
             .into_iter()
             .map(|(actor, title)| {
                 let push = &push;
-                let change = &change;
-                scope.spawn(move || push(actor, &[change(actor, 1, title, false)]))
+                scope.spawn(move || push(actor, &[title_change(actor, 1, id, title)]))
             })
             .collect();
         until_queued(&store, 2);
@@ -373,6 +333,24 @@ fn sqlite_a_batch_merged_before_the_writer_is_merged_again_when_its_record_moved
     );
     assert_eq!(row.conflicts, 1);
     assert_eq!(row.last_seq, 3);
+}
+
+/// An event's title set by `actor` (its `seq`), as a device sends it.
+fn title_change(actor: u32, seq: u64, id: Uuid, title: &str) -> Box<RawValue> {
+    let c = gridsync_core::Change {
+        actor,
+        seq,
+        record: id,
+        collection: "event".into(),
+        grid: "g1".into(),
+        schema: 1,
+        ops: vec![gridsync_core::Op::Set {
+            field: "title".into(),
+            value: gridsync_core::Value::Text(title.into()),
+            seen: Default::default(),
+        }],
+    };
+    RawValue::from_string(c.to_json()).unwrap()
 }
 
 /// Wait until `n` batches queue behind the SQLite writer (held by the test).

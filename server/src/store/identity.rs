@@ -604,6 +604,7 @@ macro_rules! identity_queries {
 }
 
 identity_queries!(on_sqlite, SqliteConnection);
+identity_queries!(on_pg, PgConnection);
 
 /// Note a device's sync inside a write transaction already open on SQLite
 /// (the group commit of its push).
@@ -614,7 +615,6 @@ pub(crate) fn note_sync_in(
 ) -> Result<(), StoreError> {
     on_sqlite::note_sync(c, device, now)
 }
-identity_queries!(on_pg, PgConnection);
 
 impl Store {
     pub fn org_tree(&self) -> Result<Vec<OrgNodeRow>, StoreError> {
