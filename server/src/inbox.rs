@@ -85,8 +85,10 @@ fn quarantine_item(row: &QuarantineRow) -> InboxItem {
     }
 }
 
-/// The person's inbox as of `now`.
-pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreError> {
+/// The case lists of a person's inbox as of `now`, in the order the inbox
+/// shows them: what to ask the store, decided without it. Each asks for
+/// one item more than [`LIMIT`], to tell a full list from a cut one.
+pub fn queries(who: &Person<'_>, now: i64) -> Vec<(InboxKind, CaseQuery)> {
     let role = who.scope.role;
     // What can be assigned and fall due: collections with a status flow
     // (cases, a hazard's department tasks, 研判).
@@ -98,120 +100,89 @@ pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreEr
         .collect();
     let mine = dispatch::keys_of(who.username, role, &who.scope.node);
     let grids: Vec<String> = who.scope.grids.iter().cloned().collect();
-    let all_levels: Vec<String> = Level::ALL.iter().map(|l| l.as_str().to_owned()).collect();
-    let query = |reach: Reach, levels: Vec<String>| CaseQuery {
+    let query = |reach: Reach, level: Option<Level>| CaseQuery {
         reach,
-        levels,
+        levels: level.map(|l| vec![l.as_str().to_owned()]),
         collections: cases.clone(),
         open: true,
+        by_due: true,
         limit: LIMIT + 1,
         ..CaseQuery::default()
     };
     // What the person handles: the cases of their grids at their level, or
     // (a department) those dispatched to them.
     let handled = match who.handles() {
-        Some(level) => query(Reach::Grids(grids.clone()), vec![level.as_str().to_owned()]),
-        None => query(Reach::Assigned(mine.clone()), all_levels.clone()),
+        Some(level) => query(Reach::Grids(grids.clone()), Some(level)),
+        None => query(Reach::Assigned(mine.clone()), None),
     };
-    let mut lists: Vec<(InboxKind, Vec<InboxItem>)> = Vec::new();
-    let mut cut = Vec::new();
-    let mut keep = |kind: InboxKind, mut items: Vec<InboxItem>| {
-        if items.len() as i64 > LIMIT {
-            items.truncate(LIMIT as usize);
-            cut.push(kind);
-        }
-        lists.push((kind, items));
-    };
-    let by_due = |mut rows: Vec<RecordRow>| {
-        rows.sort_by(|a, b| {
-            (a.deadline.is_none(), a.deadline, &a.id).cmp(&(
-                b.deadline.is_none(),
-                b.deadline,
-                &b.id,
-            ))
-        });
-        rows
-    };
-
-    let assigned = store.cases(&query(Reach::Assigned(mine), all_levels.clone()))?;
-    keep(
-        InboxKind::Assigned,
-        by_due(assigned)
-            .iter()
-            .map(|r| case_item(InboxKind::Assigned, r))
-            .collect(),
-    );
-    let overdue = store.cases(&CaseQuery {
-        due_before: Some(now),
-        ..handled.clone()
-    })?;
-    keep(
-        InboxKind::Overdue,
-        by_due(overdue)
-            .iter()
-            .map(|r| case_item(InboxKind::Overdue, r))
-            .collect(),
-    );
-    let soon = store.cases(&CaseQuery {
-        due_from: Some(now),
-        due_before: Some(now + DAY_MS),
-        ..handled
-    })?;
-    keep(
-        InboxKind::DueSoon,
-        by_due(soon)
-            .iter()
-            .map(|r| case_item(InboxKind::DueSoon, r))
-            .collect(),
-    );
+    let mut lists = vec![
+        (InboxKind::Assigned, query(Reach::Assigned(mine), None)),
+        (
+            InboxKind::Overdue,
+            CaseQuery {
+                due_before: Some(now),
+                ..handled.clone()
+            },
+        ),
+        (
+            InboxKind::DueSoon,
+            CaseQuery {
+                due_from: Some(now),
+                due_before: Some(now + DAY_MS),
+                ..handled
+            },
+        ),
+    ];
     // Escalated to the person's level: above the grid only.
     if let Some(level) = who.handles().filter(|l| *l > Level::Grid) {
-        let up = store.cases(&query(
-            Reach::Grids(grids.clone()),
-            vec![level.as_str().to_owned()],
-        ))?;
-        keep(
+        lists.push((
             InboxKind::Escalated,
-            by_due(up)
-                .iter()
-                .map(|r| case_item(InboxKind::Escalated, r))
-                .collect(),
-        );
+            query(Reach::Grids(grids.clone()), Some(level)),
+        ));
     }
     if !grids.is_empty() && !role.writes().is_empty() {
-        let conflicted = store.cases(&CaseQuery {
-            reach: Reach::Grids(grids.clone()),
-            levels: all_levels,
-            collections: role.writes().iter().map(|c| c.to_string()).collect(),
-            conflicted: true,
-            limit: LIMIT + 1,
-            ..CaseQuery::default()
-        })?;
-        keep(
+        lists.push((
             InboxKind::Conflict,
-            conflicted
-                .iter()
-                .map(|r| case_item(InboxKind::Conflict, r))
-                .collect(),
-        );
+            CaseQuery {
+                reach: Reach::Grids(grids),
+                collections: role.writes().iter().map(|c| c.to_string()).collect(),
+                conflicted: true,
+                by_due: true,
+                limit: LIMIT + 1,
+                ..CaseQuery::default()
+            },
+        ));
     }
-    if role.resolves_quarantine() && !grids.is_empty() {
+    lists
+}
+
+/// The person's inbox as of `now`.
+pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreError> {
+    let mut items = Vec::new();
+    let mut truncated = BTreeSet::new();
+    let mut keep = |kind: InboxKind, mut list: Vec<InboxItem>| {
+        if list.len() as i64 > LIMIT {
+            list.truncate(LIMIT as usize);
+            truncated.insert(kind);
+        }
+        items.push((kind, list));
+    };
+    for (kind, query) in queries(who, now) {
+        let rows = store.cases(&query)?;
+        keep(kind, rows.iter().map(|r| case_item(kind, r)).collect());
+    }
+    let grids: Vec<String> = who.scope.grids.iter().cloned().collect();
+    if who.scope.role.resolves_quarantine() && !grids.is_empty() {
         let held = store.quarantined(None, Some(&grids), LIMIT + 1)?;
         keep(
             InboxKind::Quarantined,
             held.iter().map(quarantine_item).collect(),
         );
     }
-    let mut items = Vec::new();
-    for kind in InboxKind::ALL {
-        if let Some((_, list)) = lists.iter_mut().find(|(k, _)| *k == kind) {
-            items.append(list);
-        }
-    }
-    let truncated: BTreeSet<InboxKind> = cut.into_iter().collect();
+    items.sort_by_key(|(kind, _)| InboxKind::ALL.iter().position(|k| k == kind));
     Ok(Inbox {
         as_of: rfc3339(now),
-        items,
+        items: items.into_iter().flat_map(|(_, list)| list).collect(),
         truncated: truncated.into_iter().collect(),
     })
 }
@@ -219,4 +190,82 @@ pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreEr
 /// Whether a role has an inbox at all (an admin manages, not handles).
 pub fn has_inbox(role: Role) -> bool {
     !role.reads().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::policy::OrgTree;
+    use crate::db::{Database, Pool};
+
+    fn scope(role: Role, node: &str) -> Scope {
+        let tree = OrgTree::new([
+            ("d".to_owned(), None, NodeLevel::District),
+            ("p".to_owned(), Some("d".to_owned()), NodeLevel::Park),
+            ("c".to_owned(), Some("p".to_owned()), NodeLevel::Community),
+            ("g1".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
+            ("g2".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
+            (
+                "fire".to_owned(),
+                Some("d".to_owned()),
+                NodeLevel::Department,
+            ),
+        ]);
+        Scope::new(&tree, role, node)
+    }
+
+    /// Every list of every inbox is read through an index made for it, on
+    /// a store without statistics (a new one): never by walking the
+    /// records of a grid, which every pull would pay for.
+    #[test]
+    fn every_inbox_list_is_read_through_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::open(&Database::Sqlite(dir.path().join("g.db")), 2).unwrap();
+        pool.migrate().unwrap();
+        let store = Store::new(pool);
+        let people = [
+            (Role::GridWorker, "g1"),
+            (Role::Mediator, "c"),
+            (Role::Supervisor, "c"),
+            (Role::Supervisor, "p"),
+            (Role::Supervisor, "d"),
+            (Role::Department, "fire"),
+        ];
+        let mut seen = BTreeSet::new();
+        for (role, node) in people {
+            let scope = scope(role, node);
+            let who = Person {
+                username: "someone",
+                scope: &scope,
+            };
+            for (kind, query) in queries(&who, 1_800_000_000_000) {
+                let plan = store.cases_plan(&query).unwrap();
+                let index = match kind {
+                    InboxKind::Assigned => "records_assignee",
+                    InboxKind::Conflict => "records_grid_conflicts",
+                    _ if matches!(query.reach, Reach::Assigned(_)) => "records_assignee",
+                    _ => "records_inbox",
+                };
+                assert!(
+                    plan.first().is_some_and(
+                        |s| s.starts_with(&format!("SEARCH records USING INDEX {index} ("))
+                    ),
+                    "{role:?} at {node}, {kind:?}: {plan:?}"
+                );
+                assert!(
+                    plan.iter().all(|s| !s.starts_with("SCAN")),
+                    "{role:?} at {node}, {kind:?}: {plan:?}"
+                );
+                seen.insert(kind);
+            }
+        }
+        let cases = [
+            InboxKind::Assigned,
+            InboxKind::Overdue,
+            InboxKind::DueSoon,
+            InboxKind::Escalated,
+            InboxKind::Conflict,
+        ];
+        assert_eq!(seen, cases.into_iter().collect(), "every kind checked");
+    }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 on_both_backends!(
     departments_act_on_what_is_dispatched_to_them,
     the_inbox_lists_what_is_yours_to_do,
+    a_full_inbox_list_keeps_the_most_urgent,
     a_hazard_closes_when_its_department_tasks_are_done,
 );
 
@@ -312,6 +313,47 @@ fn the_inbox_lists_what_is_yours_to_do(b: &Backend) {
     // An admin handles nothing.
     let (st, body) = s.get_as(&s.admin_token(), "/v1/inbox");
     assert_eq!((st, body["code"].as_str()), (403, Some("forbidden")));
+}
+
+fn a_full_inbox_list_keeps_the_most_urgent(b: &Backend) {
+    let s = TestServer::start(b);
+    let mut worker = Phone::enroll(&s, "w1", "grid_worker", "g1", &["g1"]);
+    // 53 late events, one day apart, made in an order unrelated to their
+    // deadlines (ids are random too).
+    let mut by_due: Vec<(String, Uuid)> = Vec::new();
+    for i in 0..53u32 {
+        let day = (i * 20) % 53 + 1;
+        let due = format!(
+            "2026-{:02}-{:02}T08:00:00+08:00",
+            1 + (day - 1) / 28,
+            1 + (day - 1) % 28
+        );
+        let id = Uuid::new_v4();
+        worker.make(|d| {
+            d.create("event", "g1", id)
+                .set("title", "超期")
+                .set("status", "reported")
+                .set("deadline", due.as_str())
+                .commit()
+        });
+        by_due.push((due, id));
+    }
+    worker.sync(&s);
+    by_due.sort();
+    let (st, inbox) = s.get_as(&worker.token, "/v1/inbox");
+    assert_eq!(st, 200, "{inbox}");
+    let want: Vec<String> = by_due[..50].iter().map(|(_, id)| id.to_string()).collect();
+    assert_eq!(
+        kinds(&inbox, "overdue"),
+        want,
+        "the 50 most overdue, in order"
+    );
+    assert_eq!(inbox["truncated"], json!(["overdue"]), "{inbox}");
+    worker.sync(&s);
+    assert_eq!(
+        worker.inbox["items"], inbox["items"],
+        "the pull brings the same"
+    );
 }
 
 /// A device of `p` learns record `id` from its history, as `token` reads it.

@@ -516,10 +516,7 @@ fn late_cases_stay_late_as_the_clock_moves_on(b: &Backend) {
         store
             .cases(&CaseQuery {
                 reach: Reach::Grids(grids.clone()),
-                levels: gridsync_core::Level::ALL
-                    .iter()
-                    .map(|l| l.as_str().to_owned())
-                    .collect(),
+                levels: None,
                 collections: cases.clone(),
                 open: true,
                 limit: 100_000,

@@ -114,7 +114,7 @@ pub async fn node_cases(
             .collect();
         let query = CaseQuery {
             reach,
-            levels,
+            levels: Some(levels),
             collections,
             status: p.status,
             overdue: p.overdue,

@@ -406,11 +406,14 @@ macro_rules! diesel_write_tx {
                 use crate::db::schema::records;
                 use crate::reports::{stock_key, StockOf};
                 use diesel::prelude::*;
+                // Written out, so that the planner can use the partial
+                // index of open cases by deadline (`records_open_due`).
                 let newly = || {
                     records::table
                         .filter(records::deadline.lt(now))
-                        .filter(records::closed_at.is_null())
-                        .filter(records::deleted.eq(false))
+                        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                            "closed_at IS NULL AND deleted = FALSE",
+                        ))
                         .filter(records::overdue.eq(false))
                 };
                 let groups = newly()

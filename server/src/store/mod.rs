@@ -131,8 +131,9 @@ impl Default for Reach {
 #[derive(Debug, Clone, Default)]
 pub struct CaseQuery {
     pub reach: Reach,
-    /// The handling levels shown (the node's and those above).
-    pub levels: Vec<String>,
+    /// The handling levels shown (the node's and those above); none: every
+    /// level.
+    pub levels: Option<Vec<String>>,
     pub collections: Vec<String>,
     pub status: Option<String>,
     pub overdue: Option<bool>,
@@ -144,6 +145,10 @@ pub struct CaseQuery {
     pub due_from: Option<i64>,
     /// Only records with concurrent values to resolve.
     pub conflicted: bool,
+    /// Soonest deadline first (none last), then id: an inbox's order, so
+    /// its cut keeps the most urgent. Otherwise by id, the order `after`
+    /// pages in.
+    pub by_due: bool,
     pub after: Option<String>,
     pub limit: i64,
 }
@@ -160,23 +165,35 @@ macro_rules! queries {
         mod $module {
             use super::*;
             use crate::db::schema::{actor_heads, changes, quarantine, records};
+            use diesel::dsl::sql;
             use diesel::prelude::*;
+            use diesel::sql_types::Bool;
 
             pub(super) fn cases(
                 c: &mut $conn,
                 cq: &CaseQuery,
             ) -> Result<Vec<RecordRow>, StoreError> {
+                Ok(cases_query(cq).select(RecordRow::as_select()).load(c)?)
+            }
+
+            pub(super) fn cases_query(
+                cq: &CaseQuery,
+            ) -> records::BoxedQuery<'_, <$conn as diesel::Connection>::Backend> {
+                // The conditions of the partial indexes are written out, not
+                // bound: SQLite matches a partial index by its condition's text.
                 let mut q = records::table
-                    .filter(records::level.eq_any(&cq.levels))
                     .filter(records::collection.eq_any(&cq.collections))
-                    .filter(records::deleted.eq(false))
+                    .filter(sql::<Bool>("deleted = FALSE"))
                     .into_boxed();
+                if let Some(levels) = &cq.levels {
+                    q = q.filter(records::level.eq_any(levels));
+                }
                 q = match &cq.reach {
                     Reach::Grids(grids) => q.filter(records::grid.eq_any(grids)),
                     Reach::Assigned(who) => q.filter(records::assignee.eq_any(who)),
                 };
                 if cq.open {
-                    q = q.filter(records::closed_at.is_null());
+                    q = q.filter(sql::<Bool>("closed_at IS NULL"));
                 }
                 if let Some(t) = cq.due_before {
                     q = q.filter(records::deadline.lt(t));
@@ -185,7 +202,7 @@ macro_rules! queries {
                     q = q.filter(records::deadline.ge(t));
                 }
                 if cq.conflicted {
-                    q = q.filter(records::conflicts.gt(0));
+                    q = q.filter(sql::<Bool>("conflicts > 0"));
                 }
                 if let Some(st) = &cq.status {
                     q = q.filter(records::status.eq(st.clone()));
@@ -196,10 +213,16 @@ macro_rules! queries {
                 if let Some(a) = &cq.after {
                     q = q.filter(records::id.gt(a.clone()));
                 }
-                Ok(q.order(records::id.asc())
-                    .limit(cq.limit)
-                    .select(RecordRow::as_select())
-                    .load(c)?)
+                q = if cq.by_due {
+                    q.order((
+                        records::deadline.is_null().asc(),
+                        records::deadline.asc(),
+                        records::id.asc(),
+                    ))
+                } else {
+                    q.order(records::id.asc())
+                };
+                q.limit(cq.limit)
             }
 
             pub(super) fn list(
@@ -271,8 +294,7 @@ macro_rules! queries {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
                     .filter(records::collection.eq_any(collections))
-                    .filter(records::conflicts.gt(0))
-                    .filter(records::deleted.eq(false))
+                    .filter(sql::<Bool>("conflicts > 0 AND deleted = FALSE"))
                     .order(records::id.asc())
                     .limit(limit)
                     .select(RecordRow::as_select())
@@ -545,6 +567,30 @@ impl Store {
     /// Cases of some grids at some levels, for a node's list.
     pub fn cases(&self, q: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
         read_tx!(self, cases(q))
+    }
+
+    /// How SQLite would run [`Store::cases`] for `q`: the steps of
+    /// `EXPLAIN QUERY PLAN` (none on PostgreSQL). For tests that keep the
+    /// inbox on its indexes.
+    pub fn cases_plan(&self, q: &CaseQuery) -> Result<Vec<String>, StoreError> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let Conn::Sqlite(mut c) = self.pool.get()? else {
+            return Ok(Vec::new());
+        };
+        let query = on_sqlite::cases_query(q).select(RecordRow::as_select());
+        let text = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        // Planned without its binds: SQLite plans from the text alone.
+        let sql = text.split(" -- binds:").next().unwrap_or_default();
+        Ok(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load::<Step>(&mut c)?
+            .into_iter()
+            .map(|s| s.detail)
+            .collect())
     }
 
     /// One page of what the device has not seen, from a snapshot

@@ -257,8 +257,7 @@ macro_rules! report_queries {
                     records::table
                         .filter(records::deadline.lt(q.before))
                         .filter(records::deadline.ge(since))
-                        .filter(records::closed_at.is_null())
-                        .filter(records::deleted.eq(false))
+                        .filter(sql::<Bool>("closed_at IS NULL AND deleted = FALSE"))
                         .filter(records::grid.eq_any(&q.grids))
                 };
                 let counts = base()
