@@ -409,6 +409,7 @@ fn set_up(store: &gridsync_server::store::Store) {
                         level_deadline: deadline,
                         unplanned: round.then(|| rng.gen_range(0..3)),
                         id_key: None,
+                        label: None,
                     });
                 }
                 diesel::insert_into(records::table)

@@ -51,9 +51,11 @@ fn rfc3339(ms: i64) -> String {
 }
 
 fn case_item(kind: InboxKind, row: &RecordRow) -> InboxItem {
-    let label = Record::from_stored(Schema::current(), &row.state)
-        .map(|r| label_of(&r.view()))
-        .unwrap_or_default();
+    let label = row.label.clone().unwrap_or_else(|| {
+        Record::from_stored(Schema::current(), &row.state)
+            .map(|r| label_of(&r.view()))
+            .unwrap_or_default()
+    });
     InboxItem {
         kind,
         record: Some(row.id.clone()),

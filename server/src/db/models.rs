@@ -43,6 +43,9 @@ pub struct RecordRow {
     /// Residents: the ID number, when whole and valid (duplicates are found
     /// by it).
     pub id_key: Option<String>,
+    /// The label in lists ([`crate::reports::label_of`]); none: written
+    /// before labels were kept, derive it from the state.
+    pub label: Option<String>,
 }
 
 /// A record as written after a merge (insert or full update).
@@ -84,6 +87,9 @@ pub struct RecordForm {
     /// Residents: the ID number, when whole and valid (duplicates are found
     /// by it).
     pub id_key: Option<String>,
+    /// The label in lists ([`crate::reports::label_of`]); none: written
+    /// before labels were kept, derive it from the state.
+    pub label: Option<String>,
 }
 
 /// A merged change, as logged.

@@ -181,6 +181,8 @@ where
         out.push_bind_param::<Nullable<Integer>, _>(&f.checkins)?;
         out.push_sql(", unplanned = ");
         out.push_bind_param::<Nullable<Integer>, _>(&f.unplanned)?;
+        out.push_sql(", label = ");
+        out.push_bind_param::<Nullable<Text>, _>(&f.label)?;
         if self.moved.case {
             out.push_sql(", collection = ");
             out.push_bind_param::<Text, _>(&f.collection)?;
@@ -260,6 +262,7 @@ mod tests {
             level_deadline: None,
             unplanned: None,
             id_key: None,
+            label: Some("r".into()),
         }
     }
 

@@ -29,6 +29,7 @@ diesel::table! {
         level_deadline -> Nullable<BigInt>,
         unplanned -> Nullable<Integer>,
         id_key -> Nullable<Text>,
+        label -> Nullable<Text>,
     }
 }
 

@@ -844,7 +844,6 @@ pub fn flow_flag(
     }
 }
 
-/// The derived columns of a record after a merge. Pure.
 /// A resident's ID number as duplicates are found by it: a whole, valid
 /// one (never a masked one), upper case.
 fn id_key(view: &gridsync_core::RecordView) -> Option<String> {
@@ -856,6 +855,7 @@ fn id_key(view: &gridsync_core::RecordView) -> Option<String> {
     Some(id.to_uppercase())
 }
 
+/// The derived columns of a record after a merge. Pure.
 pub fn record_form(
     record: &Record,
     prior: &Prior,
@@ -921,5 +921,6 @@ pub fn record_form(
         starts_at: patrol.map(|p| p.starts_at),
         unplanned: patrol.map(|p| p.unplanned),
         id_key: id_key(&view),
+        label: Some(crate::reports::label_of(&view)),
     }
 }
