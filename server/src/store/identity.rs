@@ -616,13 +616,52 @@ pub(crate) fn note_sync_in(
     on_sqlite::note_sync(c, device, now)
 }
 
+/// How long a process serves the org tree it read (every request's scope
+/// is drawn from it) before reading it again. This process's own changes
+/// to the tree are served at once; another server's (two on one
+/// PostgreSQL) within this time.
+pub const TREE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The org tree as last read: when, and the changes to the tree this
+/// process has made (a read begun before a change is not kept).
+#[derive(Debug, Default)]
+pub struct TreeCache {
+    changes: u64,
+    kept: Option<(std::time::Instant, Vec<OrgNodeRow>)>,
+}
+
 impl Store {
+    /// The org tree's nodes, read at most every [`TREE_FRESH`].
     pub fn org_tree(&self) -> Result<Vec<OrgNodeRow>, StoreError> {
-        read_tx!(self, tree())
+        let changes = {
+            let cache = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, rows)) = &cache.kept {
+                if at.elapsed() < TREE_FRESH {
+                    return Ok(rows.clone());
+                }
+            }
+            cache.changes
+        };
+        let read = std::time::Instant::now();
+        let rows: Vec<OrgNodeRow> = read_tx!(self, tree())?;
+        let mut cache = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.changes == changes {
+            cache.kept = Some((read, rows.clone()));
+        }
+        Ok(rows)
+    }
+
+    /// Read the tree afresh at its next use (after a change to it).
+    fn tree_changed(&self) {
+        let mut cache = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+        cache.changes += 1;
+        cache.kept = None;
     }
 
     pub fn create_node(&self, row: &OrgNodeRow) -> Result<(), StoreError> {
-        write_tx!(self, create_node(row))
+        let made = write_tx!(self, create_node(row));
+        self.tree_changed();
+        made
     }
 
     pub fn update_node(
@@ -632,7 +671,9 @@ impl Store {
         parent: Option<&str>,
         now: i64,
     ) -> Result<OrgNodeRow, StoreError> {
-        write_tx!(self, update_node(code, name, parent, now))
+        let node = write_tx!(self, update_node(code, name, parent, now));
+        self.tree_changed();
+        node
     }
 
     pub fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
@@ -799,5 +840,64 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         write_tx!(self, resolve_quarantine(id, resolution, by, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Database, Pool};
+
+    fn node(code: &str, parent: Option<&str>, level: &str) -> OrgNodeRow {
+        OrgNodeRow {
+            code: code.into(),
+            parent: parent.map(str::to_owned),
+            level: level.into(),
+            name: code.into(),
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn codes(store: &Store) -> Vec<String> {
+        let mut codes: Vec<String> = store
+            .org_tree()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.code)
+            .collect();
+        codes.sort();
+        codes
+    }
+
+    /// Two servers on one database: each serves its own changes to the
+    /// tree at once, and the other's within `TREE_FRESH`.
+    #[test]
+    fn the_tree_is_served_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::Sqlite(dir.path().join("g.db"));
+        let open = || {
+            let pool = Pool::open(&db, 2).unwrap();
+            pool.migrate().unwrap();
+            Store::new(pool)
+        };
+        let (one, two) = (open(), open());
+        one.create_node(&node("d", None, "district")).unwrap();
+        assert_eq!(codes(&one), ["d"]);
+        assert_eq!(codes(&two), ["d"]);
+        two.create_node(&node("p", Some("d"), "park")).unwrap();
+        assert_eq!(codes(&two), ["d", "p"], "its own change, at once");
+        std::thread::sleep(TREE_FRESH);
+        assert_eq!(codes(&one), ["d", "p"], "the other's, within TREE_FRESH");
+        one.update_node("p", Some("园区"), None, 2).unwrap();
+        let named = |s: &Store| {
+            s.org_tree()
+                .unwrap()
+                .into_iter()
+                .find(|n| n.code == "p")
+                .unwrap()
+                .name
+        };
+        assert_eq!(named(&one), "园区");
     }
 }

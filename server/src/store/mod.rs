@@ -349,6 +349,8 @@ pub struct Store {
     pub state_threshold: usize,
     /// Sync batches waiting for the SQLite writer.
     group: Arc<GroupCommit>,
+    /// The org tree as last read ([`Store::org_tree`]).
+    tree: Arc<std::sync::Mutex<identity::TreeCache>>,
 }
 
 /// Call a query of this module's `on_sqlite` / `on_pg` on the pool's backend
@@ -395,6 +397,7 @@ impl Store {
             rules: std::sync::Arc::new(Rules::default()),
             state_threshold: 2_000,
             group: Arc::default(),
+            tree: Arc::default(),
         }
     }
 
