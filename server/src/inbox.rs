@@ -197,24 +197,8 @@ pub fn has_inbox(role: Role) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::policy::OrgTree;
+    use crate::auth::policy::sample_scope as scope;
     use crate::db::{Database, Pool};
-
-    fn scope(role: Role, node: &str) -> Scope {
-        let tree = OrgTree::new([
-            ("d".to_owned(), None, NodeLevel::District),
-            ("p".to_owned(), Some("d".to_owned()), NodeLevel::Park),
-            ("c".to_owned(), Some("p".to_owned()), NodeLevel::Community),
-            ("g1".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
-            ("g2".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
-            (
-                "fire".to_owned(),
-                Some("d".to_owned()),
-                NodeLevel::Department,
-            ),
-        ]);
-        Scope::new(&tree, role, node)
-    }
 
     /// Every list of every inbox is read through an index made for it, on
     /// a store without statistics (a new one): never by walking the

@@ -1,5 +1,5 @@
 use super::*;
-use crate::auth::policy::{NodeLevel, OrgTree, Role};
+use crate::auth::policy::{sample_scope as scope, Role};
 
 #[test]
 fn download_answers() {
@@ -63,22 +63,6 @@ fn upload_limits() {
         code(limits.check(&"A".repeat(64), "image/jpeg", 10)),
         "invalid_sha256"
     );
-}
-
-fn scope(role: Role, node: &str) -> Scope {
-    let tree = OrgTree::new([
-        ("d".to_owned(), None, NodeLevel::District),
-        ("p".to_owned(), Some("d".to_owned()), NodeLevel::Park),
-        ("c".to_owned(), Some("p".to_owned()), NodeLevel::Community),
-        ("g1".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
-        ("g2".to_owned(), Some("c".to_owned()), NodeLevel::Grid),
-        (
-            "fire".to_owned(),
-            Some("d".to_owned()),
-            NodeLevel::Department,
-        ),
-    ]);
-    Scope::new(&tree, role, node)
 }
 
 fn reference(grid: &str, collection: &str) -> RefRow {

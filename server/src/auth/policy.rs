@@ -278,6 +278,22 @@ impl Scope {
 /// definition, in the core, whose validation takes the masked form back.
 pub use gridsync_core::validate::mask;
 
+/// A caller's scope in a small district for tests: `d` → park `p` →
+/// community `c` → grids `g1`, `g2`, and the department `fire`.
+#[cfg(test)]
+pub(crate) fn sample_scope(role: Role, node: &str) -> Scope {
+    let n = |c: &str, p: Option<&str>, l| (c.to_owned(), p.map(str::to_owned), l);
+    let tree = OrgTree::new([
+        n("d", None, NodeLevel::District),
+        n("p", Some("d"), NodeLevel::Park),
+        n("c", Some("p"), NodeLevel::Community),
+        n("g1", Some("c"), NodeLevel::Grid),
+        n("g2", Some("c"), NodeLevel::Grid),
+        n("fire", Some("d"), NodeLevel::Department),
+    ]);
+    Scope::new(&tree, role, node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
