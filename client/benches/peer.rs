@@ -86,7 +86,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use gridsync_client::http::Tokens;
-use gridsync_client::sim::Latency;
+use gridsync_client::sim::{cpu_seconds, Latency};
 use gridsync_client::{Client, Http, LocalStore, SyncReport};
 use gridsync_core::record::FieldView;
 use gridsync_core::{Change, Geo, Value};
@@ -376,16 +376,6 @@ impl Workdir {
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-fn proc_stat_cpu(path: &str) -> f64 {
-    let s = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after the command (which may hold spaces) closed by ')'.
-    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the ')'.
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / CLK_TCK
 }
 
 /// CPU seconds used by every process of the machine (all cores).
@@ -754,8 +744,8 @@ fn measure<T: Send>(
     let finished = AtomicUsize::new(0);
     let peak_anon = AtomicU64::new(anon_before);
     let (server0, self0, all0) = (
-        proc_stat_cpu(&format!("/proc/{server_pid}/stat")),
-        proc_stat_cpu("/proc/self/stat"),
+        cpu_seconds(&server_pid.to_string()).unwrap_or(0.0),
+        cpu_seconds("self").unwrap_or(0.0),
         machine_busy(),
     );
     std::thread::scope(|s| {
@@ -783,8 +773,8 @@ fn measure<T: Send>(
         barrier.wait();
     });
     let (server1, self1, all1) = (
-        proc_stat_cpu(&format!("/proc/{server_pid}/stat")),
-        proc_stat_cpu("/proc/self/stat"),
+        cpu_seconds(&server_pid.to_string()).unwrap_or(0.0),
+        cpu_seconds("self").unwrap_or(0.0),
         machine_busy(),
     );
     let peak = status_kib(server_pid, "VmHWM:");

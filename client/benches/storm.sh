@@ -27,6 +27,7 @@ done
     sleep 0.2
   done ) &
 status=0
-target/release/gridsync-sim --server "http://127.0.0.1:$port" --devices 1000 --changes 100 --quiet "$@" || status=$?
+target/release/gridsync-sim --server "http://127.0.0.1:$port" --devices 1000 --changes 100 --quiet \
+  --server-pid "$server" "$@" || status=$?
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$server/status"), peak heap (RssAnon): $(awk '{printf "%.0f MiB", $1/1024}' "$dir/anon")"
 exit "$status"

@@ -491,6 +491,7 @@ fn fleet_round(servers: &str, seed: u64) -> Report {
         batch: BATCH,
         seed,
         progress: false,
+        server_pid: None,
     };
     let report =
         sim::run(&cfg).unwrap_or_else(|e| panic!("fleet round (seed {seed}) could not run: {e}"));

@@ -19,6 +19,8 @@ fn a_small_fleet_storms_the_server_and_everyone_agrees() {
         batch: 7,
         seed: 7,
         progress: false,
+        // The server runs in this process: both readings are of it.
+        server_pid: Some(std::process::id()),
     };
     let report = run(&cfg).unwrap();
     assert!(report.ok(), "{:#?}", report.findings);
@@ -30,6 +32,10 @@ fn a_small_fleet_storms_the_server_and_everyone_agrees() {
     // Batches of 7: every phone needed several round trips in the storm.
     assert!(report.storm_round_trips >= 12 * 4, "{report:?}");
     assert!(report.records_checked > 0);
+    // The storm's CPU is read from procfs, for the phones and the server.
+    let (phones, served) = (report.storm_phones_cpu, report.storm_server_cpu);
+    assert!(phones.is_some_and(|c| c >= 0.0), "{phones:?}");
+    assert!(served.is_some_and(|c| c >= 0.0), "{served:?}");
     assert!(report.storm_sync_ms.p50 > 0.0 && report.storm_sync_ms.p50 <= report.storm_sync_ms.max);
 
     // The shared household was edited concurrently: a conflict, kept.

@@ -53,6 +53,10 @@ struct Args {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// The server's process id, when it runs on this machine: the storm's
+    /// CPU is reported split between the server and the phones.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         batch: a.batch.max(1),
         seed: a.seed,
         progress: !a.quiet && !a.json,
+        server_pid: a.server_pid,
     };
     let report = match sim::run(&cfg) {
         Ok(r) => r,
@@ -110,6 +115,16 @@ fn main() -> ExitCode {
                 format!(" ({:?})", report.storm_retry_reasons)
             }
         );
+        if let Some(phones) = report.storm_phones_cpu {
+            let server = report
+                .storm_server_cpu
+                .map_or_else(|| "not watched".to_owned(), |s| format!("{s:.1} s"));
+            println!(
+                "CPU in the storm: server {server}, simulated phones {phones:.1} s (of {:.1} s × {} cores)",
+                report.storm_secs,
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+        }
         let l = &report.storm_sync_ms;
         println!(
             "sync latency in the storm: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

@@ -54,6 +54,9 @@ pub struct Config {
     pub batch: usize,
     pub seed: u64,
     pub progress: bool,
+    /// The server's process, when it runs on this machine: its CPU in the
+    /// storm is reported beside the phones' own.
+    pub server_pid: Option<u32>,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             batch: 500,
             seed: 1,
             progress: true,
+            server_pid: None,
         }
     }
 }
@@ -118,6 +122,10 @@ pub struct Report {
     pub storm_retries: u64,
     /// Why the storm's retries were needed (the server's code, or `transport`).
     pub storm_retry_reasons: BTreeMap<String, u32>,
+    /// CPU seconds the simulated phones used in the storm (this process).
+    pub storm_phones_cpu: Option<f64>,
+    /// CPU seconds the server used in the storm (with `server_pid`).
+    pub storm_server_cpu: Option<f64>,
     pub delivered: u64,
     pub refused: u64,
     pub records_checked: u64,
@@ -129,6 +137,47 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.findings.is_empty()
     }
+}
+
+/// `f` on every item, `concurrency` items at a time, in order within each
+/// of `concurrency` runs; the results in the items' order. Each run is a
+/// thread of its own that sleeps while its phone waits on the network:
+/// rayon's workers spin while they look for work, and with 1,000 of them
+/// blocked on HTTP their spinning took 68% of the simulator's CPU, on the
+/// server's cores (PERFORMANCE.md).
+fn at_once<T: Send, R: Send>(
+    items: &mut [T],
+    concurrency: usize,
+    f: impl Fn(&mut T) -> Result<R, ClientError> + Sync,
+) -> Result<Vec<R>, ClientError> {
+    let runs = concurrency.clamp(1, 1_000).min(items.len().max(1));
+    let size = items.len().div_ceil(runs).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let runs: Vec<_> = items
+            .chunks_mut(size)
+            .map(|run| s.spawn(move || run.iter_mut().map(f).collect::<Result<Vec<R>, _>>()))
+            .collect();
+        let mut out = Vec::new();
+        for run in runs {
+            out.extend(run.join().expect("a simulated phone's thread panicked")?);
+        }
+        Ok(out)
+    })
+}
+
+/// CPU seconds (user and system) a process has used, from its
+/// `/proc/PID/stat` (`self` for this one); none where there is no procfs.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    // Clock ticks per second: 100 on every Linux this runs on.
+    const CLK_TCK: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces) and its ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of the line, 11 and 12 after ')'.
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some((tick(11)? + tick(12)?) / CLK_TCK)
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,11 +225,9 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     // them in turn; setup and checks use the first.
     let servers: Vec<Http> = cfg.server.split(',').map(|s| Http::new(s.trim())).collect();
     let http = &servers[0];
+    // For what computes (making changes offline, the checks); the phases
+    // that sync run each phone on a thread of its own ([`at_once`]).
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.concurrency.clamp(1, 1_000))
-        .build()
-        .map_err(|e| ClientError::Usage(format!("thread pool: {e}")))?;
-    let setup_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(16)
         .build()
         .map_err(|e| ClientError::Usage(format!("thread pool: {e}")))?;
@@ -230,7 +277,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     let users: BTreeSet<(usize, Role)> = (0..cfg.devices).map(placement).collect();
     let bar_setup = bar(cfg, users.len() + cfg.devices, "enroll");
     let users: Vec<(usize, Role)> = users.into_iter().collect();
-    let logins: BTreeMap<(usize, Role), Tokens> = setup_pool.install(|| {
+    let logins: BTreeMap<(usize, Role), Tokens> = pool.install(|| {
         users
             .par_iter()
             .map(|&(g, role)| {
@@ -261,7 +308,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             key_person: Uuid::new_v4(),
         })
         .collect();
-    let mut phones: Vec<SimPhone> = setup_pool.install(|| {
+    let mut phones: Vec<SimPhone> = pool.install(|| {
         (0..cfg.devices)
             .into_par_iter()
             .map(|i| {
@@ -303,23 +350,19 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     bar_setup.finish();
 
     // 2. The shared records, made by the first phone of each grid.
-    pool.install(|| {
-        phones[..grids.len()].par_iter_mut().try_for_each(|p| {
-            p.make_shared()?;
-            p.client.sync().map(|_| ())
-        })
+    at_once(&mut phones[..grids.len()], cfg.concurrency, |p| {
+        p.make_shared()?;
+        p.client.sync().map(|_| ())
     })?;
     let setup_secs = started.elapsed().as_secs_f64();
 
     // 3. First sync of every phone.
     let t = Instant::now();
     let bar_first = bar(cfg, phones.len(), "first sync");
-    pool.install(|| {
-        phones.par_iter_mut().try_for_each(|p| {
-            p.client.sync()?;
-            bar_first.inc(1);
-            Ok::<_, ClientError>(())
-        })
+    at_once(&mut phones, cfg.concurrency, |p| {
+        p.client.sync()?;
+        bar_first.inc(1);
+        Ok(())
     })?;
     bar_first.finish();
     let first_sync_secs = t.elapsed().as_secs_f64();
@@ -340,28 +383,29 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
 
     // 5. The storm.
     let bar_storm = bar(cfg, phones.len(), "storm");
+    let server_pid = cfg.server_pid.map(|p| p.to_string());
+    let cpu = || {
+        (
+            cpu_seconds("self"),
+            server_pid.as_deref().and_then(cpu_seconds),
+        )
+    };
+    let cpu_before = cpu();
     let t = Instant::now();
-    let storm: Vec<(Duration, crate::SyncReport)> = pool.install(|| {
-        phones
-            .par_iter_mut()
-            .map(|p| {
-                let s = Instant::now();
-                let r = p.client.sync()?;
-                bar_storm.inc(1);
-                Ok((s.elapsed(), r))
-            })
-            .collect::<Result<_, ClientError>>()
+    let storm: Vec<(Duration, crate::SyncReport)> = at_once(&mut phones, cfg.concurrency, |p| {
+        let s = Instant::now();
+        let r = p.client.sync()?;
+        bar_storm.inc(1);
+        Ok((s.elapsed(), r))
     })?;
     let storm_secs = t.elapsed().as_secs_f64();
+    let cpu_after = cpu();
+    let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     bar_storm.finish();
 
     // 6. Catch-up.
-    let catch_up: Vec<crate::SyncReport> = pool.install(|| {
-        phones
-            .par_iter_mut()
-            .map(|p| p.client.sync())
-            .collect::<Result<_, ClientError>>()
-    })?;
+    let catch_up: Vec<crate::SyncReport> =
+        at_once(&mut phones, cfg.concurrency, |p| p.client.sync())?;
 
     // 7. The verdict.
     let mut findings = Vec::new();
@@ -436,6 +480,8 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
         setup_secs,
         first_sync_secs,
         storm_secs,
+        storm_phones_cpu: used(cpu_before.0, cpu_after.0),
+        storm_server_cpu: used(cpu_before.1, cpu_after.1),
         storm_changes_per_sec: changes_made as f64 / storm_secs.max(1e-9),
         storm_sync_ms: Latency::of(storm.iter().map(|(d, _)| *d).collect()),
         storm_round_trips: storm.iter().map(|(_, r)| u64::from(r.round_trips)).sum(),
