@@ -17,12 +17,12 @@
 use std::collections::BTreeSet;
 
 use gridsync_core::wire::{Inbox, InboxItem, InboxKind};
-use gridsync_core::{Level, Record, Schema};
+use gridsync_core::{Level, Schema};
 
 use crate::auth::policy::{NodeLevel, Role, Scope};
 use crate::db::models::{QuarantineRow, RecordRow};
 use crate::dispatch;
-use crate::reports::label_of;
+use crate::reports::stored_label;
 use crate::store::{CaseQuery, Reach, Store, StoreError};
 
 /// Most items of each kind.
@@ -51,11 +51,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 fn case_item(kind: InboxKind, row: &RecordRow) -> InboxItem {
-    let label = row.label.clone().unwrap_or_else(|| {
-        Record::from_stored(Schema::current(), &row.state)
-            .map(|r| label_of(&r.view()))
-            .unwrap_or_default()
-    });
+    let label = stored_label(row.label.clone(), &row.state);
     InboxItem {
         kind,
         record: Some(row.id.clone()),

@@ -281,16 +281,7 @@ fn the_inbox_lists_what_is_yours_to_do(b: &Backend) {
         .unwrap();
     assert_eq!(item["label"], "交给我");
     // Rows written before labels were kept: the label comes from the state.
-    let written = |sql: &str| {
-        use diesel::RunQueryDsl;
-        let pool = gridsync_server::db::Pool::open(&b.database(), 1).unwrap();
-        match pool.get().unwrap() {
-            gridsync_server::db::Conn::Sqlite(mut c) => diesel::sql_query(sql).execute(&mut c),
-            gridsync_server::db::Conn::Pg(mut c) => diesel::sql_query(sql).execute(&mut c),
-        }
-        .unwrap()
-    };
-    assert!(written("UPDATE records SET label = NULL") > 0);
+    assert!(b.execute("UPDATE records SET label = NULL") > 0);
     let (_, unlabelled) = s.get_as(&other.token, "/v1/inbox");
     assert_eq!(unlabelled["items"], inbox["items"]);
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use gridsync_core::{OverdueList, Record, Schema};
+use gridsync_core::OverdueList;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use utoipa::IntoParams;
@@ -21,7 +21,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::reports::export::{to_csv, to_xlsx, Table};
 use crate::reports::{
-    self, days_late, label_of, local_date, local_time, overdue_list, patrol_report, rank,
+    self, days_late, local_date, local_time, overdue_list, patrol_report, rank, stored_label,
     summarize, LateItem, Period, Person, Tree, DAY_MS,
 };
 use crate::store::reports::{LateQuery, LateRow, Windows};
@@ -438,9 +438,7 @@ fn name_rows(rows: Option<&mut Json>, key: &str, name_key: &str, tree: &Tree) {
 fn late_items(rows: Vec<LateRow>, as_of: i64, tree: &Tree) -> Vec<LateItem> {
     rows.into_iter()
         .map(|r| {
-            let label = Record::from_stored(Schema::current(), &r.state)
-                .map(|rec| label_of(&rec.view()))
-                .unwrap_or_default();
+            let label = stored_label(r.label, &r.state);
             LateItem {
                 label,
                 days_late: days_late(r.deadline, as_of),

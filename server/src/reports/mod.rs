@@ -822,6 +822,16 @@ pub fn label_of(view: &RecordView) -> String {
     }
 }
 
+/// The label of a stored record: the one kept at merge time, or (a row
+/// written before labels were kept) [`label_of`] its stored state.
+pub fn stored_label(kept: Option<String>, state: &str) -> String {
+    kept.unwrap_or_else(|| {
+        gridsync_core::Record::from_stored(gridsync_core::Schema::current(), state)
+            .map(|r| label_of(&r.view()))
+            .unwrap_or_default()
+    })
+}
+
 /// A person's name with all but its first character masked.
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.chars();

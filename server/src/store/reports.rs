@@ -38,6 +38,8 @@ pub struct LateRow {
     pub assignee: Option<String>,
     pub deadline: i64,
     pub state: String,
+    /// The list label kept at merge time (none: derive it from `state`).
+    pub label: Option<String>,
 }
 
 /// Late records (at most the limit per collection) and how many there are
@@ -281,6 +283,7 @@ macro_rules! report_queries {
                             records::assignee,
                             records::deadline.assume_not_null(),
                             records::state,
+                            records::label,
                         ))
                         .load::<(
                             String,
@@ -292,6 +295,7 @@ macro_rules! report_queries {
                             Option<String>,
                             i64,
                             String,
+                            Option<String>,
                         )>(c)?;
                     rows.extend(part.into_iter().map(|r| LateRow {
                         id: r.0,
@@ -303,6 +307,7 @@ macro_rules! report_queries {
                         assignee: r.6,
                         deadline: r.7,
                         state: r.8,
+                        label: r.9,
                     }));
                 }
                 Ok((rows, counts))

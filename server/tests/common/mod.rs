@@ -169,6 +169,18 @@ impl Backend {
         }
     }
 
+    /// Run one SQL statement on the store, behind the server's back (to
+    /// make rows as an older version wrote them); the rows it touched.
+    #[allow(dead_code)]
+    pub fn execute(&self, sql: &str) -> usize {
+        let pool = gridsync_server::db::Pool::open(&self.database(), 1).unwrap();
+        match pool.get().unwrap() {
+            gridsync_server::db::Conn::Sqlite(mut c) => diesel::sql_query(sql).execute(&mut c),
+            gridsync_server::db::Conn::Pg(mut c) => diesel::sql_query(sql).execute(&mut c),
+        }
+        .unwrap()
+    }
+
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         match self {
             Backend::Sqlite(dir) => Some(dir.path().join("gridsync.db")),
