@@ -558,10 +558,9 @@ fn a_patrol_member_walks_todays_round_and_may_read_the_app_in_english() {
     let s = TestServer::start(&Backend::sqlite());
     s.create_user("p1", "patrol", "g1");
     let (mut b, _cable) = app_of(&s, "p1");
-    assert_eq!(
-        b.eval("document.getElementById('collection').value"),
-        json!("patrol_round")
-    );
+    // The list opens on rounds. (Waited for: the first sync's end renders
+    // the list again, and a new view is empty until its screen is drawn.)
+    b.wait_for("document.getElementById('collection')?.value === 'patrol_round'");
     // Photos kept smaller on this phone (设置).
     show(&mut b, "#/settings");
     set(&mut b, "photo-edge", "1024");
