@@ -33,6 +33,22 @@ pub enum DbError {
     Migration(String),
 }
 
+/// The conditions of the partial indexes on `records`, as their migrations
+/// write them. Queries state them as these literals, never as bound
+/// values: SQLite uses a partial index only when the query's condition
+/// matches the text of the index's.
+pub mod partial {
+    /// Not deleted (`records_inbox`, `records_open_due`, with [`NOT_CLOSED`]).
+    pub const LIVE: &str = "deleted = FALSE";
+    /// Not closed.
+    pub const NOT_CLOSED: &str = "closed_at IS NULL";
+    /// An open record: [`NOT_CLOSED`] and [`LIVE`].
+    pub const OPEN: &str = "closed_at IS NULL AND deleted = FALSE";
+    /// With concurrent values to resolve (`records_grid_conflicts`).
+    pub const CONFLICTED: &str = "conflicts > 0";
+    /// Raised above the grid (`records_escalated`).
+    pub const ABOVE_GRID: &str = "level <> 'grid'";
+}
 /// The session lock a PostgreSQL migration holds ("migr"); anything else
 /// that changes tables (a test dropping its schema) can take it too.
 pub const MIGRATE_LOCK: i64 = 0x6d69_6772;

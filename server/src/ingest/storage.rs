@@ -412,7 +412,7 @@ macro_rules! diesel_write_tx {
                     records::table
                         .filter(records::deadline.lt(now))
                         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                            "closed_at IS NULL AND deleted = FALSE",
+                            crate::db::partial::OPEN,
                         ))
                         .filter(records::overdue.eq(false))
                 };

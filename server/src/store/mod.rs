@@ -164,6 +164,7 @@ macro_rules! queries {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
+            use crate::db::partial;
             use crate::db::schema::{actor_heads, changes, quarantine, records};
             use diesel::dsl::sql;
             use diesel::prelude::*;
@@ -179,11 +180,10 @@ macro_rules! queries {
             pub(super) fn cases_query(
                 cq: &CaseQuery,
             ) -> records::BoxedQuery<'_, <$conn as diesel::Connection>::Backend> {
-                // The conditions of the partial indexes are written out, not
-                // bound: SQLite matches a partial index by its condition's text.
+                // The partial indexes' conditions as literals (`db::partial`).
                 let mut q = records::table
                     .filter(records::collection.eq_any(&cq.collections))
-                    .filter(sql::<Bool>("deleted = FALSE"))
+                    .filter(sql::<Bool>(partial::LIVE))
                     .into_boxed();
                 if let Some(levels) = &cq.levels {
                     q = q.filter(records::level.eq_any(levels));
@@ -193,7 +193,7 @@ macro_rules! queries {
                     Reach::Assigned(who) => q.filter(records::assignee.eq_any(who)),
                 };
                 if cq.open {
-                    q = q.filter(sql::<Bool>("closed_at IS NULL"));
+                    q = q.filter(sql::<Bool>(partial::NOT_CLOSED));
                 }
                 if let Some(t) = cq.due_before {
                     q = q.filter(records::deadline.lt(t));
@@ -202,7 +202,7 @@ macro_rules! queries {
                     q = q.filter(records::deadline.ge(t));
                 }
                 if cq.conflicted {
-                    q = q.filter(sql::<Bool>("conflicts > 0"));
+                    q = q.filter(sql::<Bool>(partial::CONFLICTED));
                 }
                 if let Some(st) = &cq.status {
                     q = q.filter(records::status.eq(st.clone()));
@@ -294,7 +294,8 @@ macro_rules! queries {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
                     .filter(records::collection.eq_any(collections))
-                    .filter(sql::<Bool>("conflicts > 0 AND deleted = FALSE"))
+                    .filter(sql::<Bool>(partial::CONFLICTED))
+                    .filter(sql::<Bool>(partial::LIVE))
                     .order(records::id.asc())
                     .limit(limit)
                     .select(RecordRow::as_select())
@@ -575,7 +576,8 @@ impl Store {
     /// How SQLite would run [`Store::cases`] for `q`: the steps of
     /// `EXPLAIN QUERY PLAN` (none on PostgreSQL). For tests that keep the
     /// inbox on its indexes.
-    pub fn cases_plan(&self, q: &CaseQuery) -> Result<Vec<String>, StoreError> {
+    #[cfg(test)]
+    pub(crate) fn cases_plan(&self, q: &CaseQuery) -> Result<Vec<String>, StoreError> {
         use diesel::prelude::*;
         #[derive(QueryableByName)]
         struct Step {

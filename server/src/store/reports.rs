@@ -74,6 +74,7 @@ macro_rules! report_queries {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
+            use crate::db::partial;
             use crate::db::schema::{changes, devices, records, users};
             use diesel::dsl::{count_star, sql};
             use diesel::prelude::*;
@@ -164,9 +165,10 @@ macro_rules! report_queries {
                     .group_by(key)
                     .select((key.0, key.1, key.2, key.3, key.4, count_star()))
                     .load::<FlowTuple>(c)?;
-                // Literal conditions, so that SQLite can use the partial indexes.
+                // Literal conditions (`db::partial`), so that SQLite can use
+                // the partial indexes.
                 let escalated = records::table
-                    .filter(sql::<Bool>("level <> 'grid'"))
+                    .filter(sql::<Bool>(partial::ABOVE_GRID))
                     .filter(records::level_since.ge(w.from))
                     .filter(records::level_since.lt(w.to))
                     .filter(records::level_since.gt(records::created_at))
@@ -177,7 +179,7 @@ macro_rules! report_queries {
                     .load::<FlowTuple>(c)?;
                 let open_due = |lo: i64, hi: i64| {
                     records::table
-                        .filter(sql::<Bool>("closed_at IS NULL AND deleted = FALSE"))
+                        .filter(sql::<Bool>(partial::OPEN))
                         .filter(records::deadline.ge(lo))
                         .filter(records::deadline.lt(hi))
                         .filter(records::grid.eq_any(grids))
@@ -259,7 +261,7 @@ macro_rules! report_queries {
                     records::table
                         .filter(records::deadline.lt(q.before))
                         .filter(records::deadline.ge(since))
-                        .filter(sql::<Bool>("closed_at IS NULL AND deleted = FALSE"))
+                        .filter(sql::<Bool>(partial::OPEN))
                         .filter(records::grid.eq_any(&q.grids))
                 };
                 let counts = base()
