@@ -621,6 +621,30 @@ fn a_patrol_member_walks_todays_round_and_may_read_the_app_in_english() {
     assert_eq!(b.eval("document.documentElement.lang"), json!("en"));
 }
 
+/// 同步 pressed (or a change saved) while a sync runs is not swallowed:
+/// another sync follows the running one, which may already have read the
+/// outbox or said "synced". (It was: a press during a sync's last steps
+/// left the status at the press and sent nothing.)
+#[test]
+#[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
+fn a_sync_asked_for_while_one_runs_runs_again_after_it() {
+    let _one = one_at_a_time();
+    let s = TestServer::start(&Backend::sqlite());
+    s.create_user("w1", "grid_worker", "g1");
+    let (mut b, _cable) = app_of(&s, "w1");
+    // The module the page runs (one instance per URL); the sign-in's own
+    // sync waited out first, then two asks back to back, counted on the wire.
+    let sent = b.eval(
+        "(async () => { const app = await import('/app/app.js'); await app.sync(); \
+         const f = window.fetch; let n = 0; \
+         window.fetch = (u, o) => { if (String(u).includes('/v1/sync')) n++; return f(u, o); }; \
+         const first = app.sync(); const second = app.sync(); await first; await second; \
+         window.fetch = f; return n; })()",
+    );
+    assert_eq!(sent, json!(2), "the second ask made no sync of its own");
+    assert_eq!(state(&mut b), "ready");
+}
+
 #[test]
 #[ignore = "needs Chromium: cargo test -p gridsync-server --test app -- --ignored"]
 fn forms_check_values_as_the_core_does_and_pick_references_from_the_phone() {
@@ -806,6 +830,18 @@ fn a_worker_moved_while_offline_is_told_and_gets_the_new_grid() {
     show(&mut b, "#/records?collection=household");
     let listed = b.eval("document.getElementById('records').textContent");
     assert!(listed.as_str().unwrap().contains("新网格 2号"), "{listed}");
+    // The notice outlives that sync (which names only g2) until it is read.
+    assert_eq!(
+        b.eval("document.getElementById('moved').hidden"),
+        json!(false)
+    );
+    b.eval("document.getElementById('moved-read').click()");
+    b.wait_for("document.getElementById('moved').hidden");
+    sync(&mut b);
+    assert_eq!(
+        b.eval("document.getElementById('moved').hidden"),
+        json!(true)
+    );
     assert_eq!(
         s.get("/v1/quarantine")["changes"].as_array().unwrap().len(),
         1

@@ -99,9 +99,17 @@ function gridsUnder(nodes, root) {
 // ---- sync: push, then pull page by page ----------------------------------------------
 
 let syncing = null;
+let again = false;
 
+// One sync at a time. A sync asked for while one runs (同步 pressed, a
+// change saved) runs once more after it: the running one may have read
+// the outbox, or said "synced", before the ask. The promise settles when
+// both are done.
 export function sync() {
-  if (!syncing) syncing = run().finally(() => { syncing = null; });
+  if (syncing) { again = true; return syncing; }
+  syncing = (async () => {
+    do { again = false; await run(); } while (again);
+  })().finally(() => { syncing = null; });
   return syncing;
 }
 
@@ -132,8 +140,9 @@ async function run() {
       }
       const states = await pulled(answer);
       const meta = {};
-      meta.skipped = answer.skipped || [];
-      if (answer.skipped && answer.skipped.length) relocated = true;
+      // Kept until read (moved()'s 知道了): after the move the next sync
+      // names only the new grids, and a notice gone by then was never seen.
+      if (answer.skipped && answer.skipped.length) { meta.skipped = answer.skipped; relocated = true; }
       if ("cursor" in answer) meta.cursor = answer.cursor;
       meta.resume = answer.resume || null;
       if (answer.inbox) meta.inbox = answer.inbox;
@@ -729,13 +738,18 @@ async function route() {
 
 // Grids the user no longer reaches (moved to another node while offline):
 // not pulled; their changes wait for a supervisor.
+// Shown until the user says it was read.
 async function moved() {
   const skipped = (await store.get("skipped")) || [];
-  $("moved").hidden = !skipped.length;
-  $("moved").textContent = skipped.length
-    ? t(`您已不负责这些网格：${skipped.map((x) => gridName(x.grid)).join("、")}。它们不再同步，这里做的修改转主管处理。`,
-      `You no longer cover ${skipped.map((x) => gridName(x.grid)).join(", ")}: they sync no more, and changes made there go to your supervisor.`)
-    : "";
+  const el = $("moved");
+  el.hidden = !skipped.length;
+  el.replaceChildren();
+  if (!skipped.length) return;
+  el.append(
+    t(`您已不负责这些网格：${skipped.map((x) => gridName(x.grid)).join("、")}。它们不再同步，这里做的修改转主管处理。`,
+      `You no longer cover ${skipped.map((x) => gridName(x.grid)).join(", ")}: they sync no more, and changes made there go to your supervisor.`),
+    " ",
+    h("button", { type: "button", id: "moved-read", "on:click": async () => { await store.set({ skipped: [] }); await moved(); } }, t("知道了", "OK")));
 }
 
 async function start() {
