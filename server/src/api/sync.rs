@@ -124,6 +124,9 @@ pub async fn sync(
     let who = caller.clone();
     let outcome = web::block(move || {
         let store = &st.store;
+        // A sync's work (scope, merge beforehand, pull, inbox) stands back
+        // from the writer that every push waits on.
+        store.yield_to_writer();
         let scope = who.scope(store)?;
         // One part of a request never blocks another: grids the caller may
         // no longer read (a worker moved while offline) are left out of the

@@ -1,9 +1,10 @@
 //! How a prepared batch gets its write transaction, per backend.
 //!
-//! - **SQLite** has one writer. Batches that arrive while it is busy wait in
-//!   a queue; whichever waiting thread next holds the writer takes every
-//!   batch queued and commits them together in one transaction
-//!   ([`GroupCommit`]). One fsync then pays for the whole group
+//! - **SQLite** has one writer: a thread of its own ([`GroupCommit`]).
+//!   Batches that arrive while it is busy wait in its queue; it takes every
+//!   batch queued and commits them together in one transaction. It runs
+//!   ahead of request work ([`yield_to_writer`]), and hands each batch back
+//!   to its own thread to be freed. One fsync pays for the whole group
 //!   (`synchronous = FULL`: an acknowledged change survives a power cut),
 //!   each device gets its own answer, and a batch that fails rolls back
 //!   alone (the group then runs again, each batch in a savepoint). A batch
@@ -15,15 +16,18 @@
 //!   (`storage::Locks`), which is what keeps each grid's log numbered in
 //!   commit order: a pull never skips a change that commits late.
 
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use gridsync_core::Schema;
 
-use super::{apply, still_holds, write, ChangeResult, Plan, Prepared};
+use super::{apply, still_holds, write_keeping, ChangeResult, Plan, Prepared, Spent};
+use crate::db::SqlitePool;
 use crate::rules::Rules;
 use crate::store::identity::note_sync_in;
 use crate::store::StoreError;
@@ -43,84 +47,132 @@ pub struct Batch {
     pub now: i64,
 }
 
+/// What the writer hands back with an answer, for the batch's own thread
+/// to drop: freeing a batch is work the writer need not do.
+type Done = (Answer, Option<(Batch, Spent)>);
+
 struct Job {
     batch: Batch,
-    reply: mpsc::Sender<Answer>,
+    schema: &'static Schema,
+    rules: Arc<Rules>,
+    spent: Option<Spent>,
+    reply: mpsc::Sender<Done>,
 }
 
-/// Batches waiting for the SQLite writer, committed together.
-#[derive(Default)]
+/// The SQLite writer: one thread that commits the batches queued for it,
+/// together ([`commit_group`]). It is the one thread every push waits on,
+/// so it runs ahead of request work ([`yield_to_writer`]).
+#[derive(Debug)]
 pub struct GroupCommit {
-    queue: Mutex<Vec<Job>>,
-}
-
-impl std::fmt::Debug for GroupCommit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let waiting = self.queue.lock().map(|q| q.len()).unwrap_or_default();
-        f.debug_struct("GroupCommit")
-            .field("waiting", &waiting)
-            .finish()
-    }
+    jobs: mpsc::Sender<Job>,
+    /// Batches submitted and not yet taken under the writer lock.
+    waiting: Arc<AtomicUsize>,
+    /// The writer thread's id (Linux), for the tests to find it.
+    #[cfg(all(test, target_os = "linux"))]
+    thread: String,
 }
 
 impl GroupCommit {
-    /// Commit `batch` (with whatever else is waiting) and answer it.
-    /// `writer` is the pool's writer lock, held by whoever writes to the file;
-    /// `conn` gives a connection to write with.
-    pub fn submit(
-        &self,
-        writer: &Mutex<()>,
-        conn: impl Fn() -> Result<
-            diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>>,
-            StoreError,
-        >,
-        schema: &'static Schema,
-        rules: &Rules,
-        batch: Batch,
-    ) -> Answer {
-        let (reply, answer) = mpsc::channel();
-        self.lock_queue().push(Job { batch, reply });
-        // The answer, if one came: a group that took this batch answers it
-        // before it lets the writer go; one whose thread died dropped it.
-        let answered = || match answer.try_recv() {
-            Ok(a) => Some(a),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(StoreError::Unavailable(
-                "the group commit that took this batch failed".into(),
-            ))),
-        };
-        loop {
-            if let Some(a) = answered() {
-                return a;
-            }
-            let _writer = writer.lock().unwrap_or_else(|e| e.into_inner());
-            // The previous holder may have committed this batch with its group.
-            if let Some(a) = answered() {
-                return a;
-            }
-            let jobs = std::mem::take(&mut *self.lock_queue());
-            if jobs.is_empty() {
-                continue;
-            }
-            match conn() {
-                Ok(mut c) => commit_group(&mut c, schema, rules, jobs),
-                Err(e) => {
-                    let msg = e.to_string();
-                    for j in jobs {
-                        let _ = j.reply.send(Err(StoreError::Unavailable(msg.clone())));
-                    }
+    /// Start the writer thread for `pool`, whose in-process writer lock is
+    /// `writer` (held by whoever writes to the file). It ends when the last
+    /// handle is dropped. Start it from a thread that has not yielded
+    /// ([`yield_to_writer`]): a thread inherits its creator's priority.
+    pub fn start(pool: SqlitePool, writer: Arc<Mutex<()>>) -> GroupCommit {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let counted = waiting.clone();
+        #[cfg(all(test, target_os = "linux"))]
+        let (tid, thread) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("gridsync-writer".into())
+            .spawn(move || {
+                #[cfg(all(test, target_os = "linux"))]
+                let _ = tid.send(rustix::thread::gettid().as_raw_nonzero().to_string());
+                while let Ok(first) = queue.recv() {
+                    let mut group = vec![first];
+                    let _writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+                    // Whatever queued meanwhile, up to the lock, joins the group.
+                    group.extend(queue.try_iter());
+                    counted.fetch_sub(group.len(), Ordering::SeqCst);
+                    // A panic fails this group's batches (their replies are
+                    // dropped), never the writer.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match pool.get() {
+                        Ok(mut c) => commit_group(&mut c, group),
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for j in group {
+                                let _ = j
+                                    .reply
+                                    .send((Err(StoreError::Unavailable(msg.clone())), None));
+                            }
+                        }
+                    }));
                 }
-            }
+            })
+            .expect("the writer thread");
+        GroupCommit {
+            jobs,
+            waiting,
+            #[cfg(all(test, target_os = "linux"))]
+            thread: thread.recv().unwrap(),
+        }
+    }
+
+    /// Commit `batch` (with whatever else is waiting) and answer it.
+    pub fn submit(&self, schema: &'static Schema, rules: Arc<Rules>, batch: Batch) -> Answer {
+        let (reply, answer) = mpsc::channel();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let job = Job {
+            batch,
+            schema,
+            rules,
+            spent: None,
+            reply,
+        };
+        if self.jobs.send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
+        }
+        match answer.recv() {
+            // The batch and what its write is done with are dropped here.
+            Ok((answer, _done)) => answer,
+            Err(_) => Err(StoreError::Unavailable(
+                "the group commit that took this batch failed".into(),
+            )),
         }
     }
 
     /// Batches queued for the writer now.
     pub fn waiting(&self) -> usize {
-        self.lock_queue().len()
+        self.waiting.load(Ordering::SeqCst)
     }
+}
 
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+/// How far request work stands back from the writer (a nice value).
+const BEHIND_WRITER: i32 = 10;
+
+thread_local! {
+    static YIELDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Let the SQLite writer go first: lower the calling thread's priority,
+/// once (Linux; elsewhere nothing). Called by a thread about to do a
+/// sync's work (decode, merge beforehand, pull, inbox): with two cores and
+/// every push waiting on the one writer, a writer waiting for a core is
+/// time every device waits. A thread can lower its own priority without
+/// privileges, never raise it back, so the writer is a thread of its own.
+pub fn yield_to_writer() {
+    if YIELDED.with(|y| y.replace(true)) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(me), BEHIND_WRITER) {
+            tracing::debug!(error = %e, "request thread priority left as it was");
+        }
     }
 }
 
@@ -129,28 +181,29 @@ impl GroupCommit {
 /// savepoint (a savepoint journals every page it changes). Should a batch
 /// fail, the group is rolled back and run again with each batch in a
 /// savepoint of its own, so that it fails alone.
-fn commit_group(
-    c: &mut SqliteConnection,
-    schema: &'static Schema,
-    rules: &Rules,
-    mut jobs: Vec<Job>,
-) {
-    let answers: Vec<Answer> = match commit_whole(c, schema, rules, &mut jobs) {
+fn commit_group(c: &mut SqliteConnection, mut jobs: Vec<Job>) {
+    let answers: Vec<Answer> = match commit_whole(c, &mut jobs) {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],
-        Err(_) => commit_each(c, schema, rules, &mut jobs),
+        Err(_) => commit_each(c, &mut jobs),
     };
     for (job, answer) in jobs.into_iter().zip(answers) {
-        let _ = job.reply.send(answer);
+        let spent = job.spent.unwrap_or_default();
+        let _ = job.reply.send((answer, Some((job.batch, spent))));
     }
 }
 
 /// A batch under the writer: its plan written if it still holds, else
 /// planned again here.
-fn run(c: &mut SqliteConnection, schema: &'static Schema, rules: &Rules, b: &mut Batch) -> Answer {
+fn run(c: &mut SqliteConnection, job: &mut Job) -> Answer {
+    let b = &mut job.batch;
     match b.plan.take() {
-        Some(p) if still_holds(c, &p)? => write(c, p),
-        _ => apply(c, schema, rules, &b.batch, b.now),
+        Some(p) if still_holds(c, &p)? => {
+            let (results, spent) = write_keeping(c, p)?;
+            job.spent = Some(spent);
+            Ok(results)
+        }
+        _ => apply(c, job.schema, &job.rules, &b.batch, b.now),
     }
 }
 
@@ -170,14 +223,12 @@ fn note_syncs(c: &mut SqliteConnection, jobs: &[Job]) {
 /// The group in one transaction, all or nothing.
 fn commit_whole(
     c: &mut SqliteConnection,
-    schema: &'static Schema,
-    rules: &Rules,
     jobs: &mut [Job],
 ) -> Result<Vec<Vec<ChangeResult>>, StoreError> {
     c.immediate_transaction(|c| {
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
-            results.push(run(c, schema, rules, &mut job.batch)?);
+            results.push(run(c, job)?);
         }
         note_syncs(c, jobs);
         Ok(results)
@@ -186,17 +237,12 @@ fn commit_whole(
 
 /// The group in one transaction, each batch in a savepoint: one that fails
 /// rolls back alone, and its device gets the error.
-fn commit_each(
-    c: &mut SqliteConnection,
-    schema: &'static Schema,
-    rules: &Rules,
-    jobs: &mut [Job],
-) -> Vec<Answer> {
+fn commit_each(c: &mut SqliteConnection, jobs: &mut [Job]) -> Vec<Answer> {
     let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
     let committed = c.immediate_transaction(|c| {
         for job in jobs.iter_mut() {
             // A nested transaction is a savepoint.
-            answers.push(c.transaction(|c| run(c, schema, rules, &mut job.batch)));
+            answers.push(c.transaction(|c| run(c, job)));
         }
         note_syncs(c, jobs);
         Ok::<_, StoreError>(())
@@ -223,4 +269,42 @@ pub fn commit_pg(
     now: i64,
 ) -> Answer {
     c.transaction(|c| apply(c, schema, rules, batch, now))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::GroupCommit;
+    use crate::db::{Database, Pool};
+
+    /// A thread's nice value, from `/proc` (field 19 of its `stat`).
+    fn nice_of(tid: &str) -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    /// A thread that has done a sync's work stands back; the writer,
+    /// started before, keeps the priority it started with.
+    #[test]
+    fn request_work_stands_back_from_the_writer() {
+        std::thread::spawn(|| {
+            let me = rustix::thread::gettid().as_raw_nonzero().to_string();
+            let base = nice_of(&me);
+            let dir = tempfile::tempdir().unwrap();
+            let Pool::Sqlite(pool, writer) =
+                Pool::open(&Database::Sqlite(dir.path().join("g.db")), 2).unwrap()
+            else {
+                unreachable!("an SQLite pool")
+            };
+            let group = GroupCommit::start(pool, Arc::clone(&writer));
+            super::yield_to_writer();
+            super::yield_to_writer();
+            assert_eq!(nice_of(&me), (base + super::BEHIND_WRITER).min(19));
+            assert_eq!(nice_of(&group.thread), base, "the writer is not lowered");
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -725,6 +725,26 @@ pub fn still_holds<T: WriteTx + ?Sized>(tx: &mut T, plan: &Plan) -> Result<bool,
 
 /// Number a plan's changes in their grids' logs and write its rows.
 pub fn write<T: WriteTx + ?Sized>(tx: &mut T, plan: Plan) -> Result<Vec<ChangeResult>, StoreError> {
+    write_keeping(tx, plan).map(|(results, _)| results)
+}
+
+/// What a batch's write is done with: the merged records, their rows and
+/// the batch's log rows. Handed back so that the SQLite writer, the one
+/// thread every batch waits on, does not spend its time freeing them: the
+/// batch's own thread drops them after its answer.
+#[derive(Debug, Default)]
+pub struct Spent {
+    _records: Vec<Record>,
+    _forms: Vec<RecordForm>,
+    _rows: Vec<NewChange>,
+    _reads: Reads,
+}
+
+/// [`write`], and what it is done with ([`Spent`]).
+pub fn write_keeping<T: WriteTx + ?Sized>(
+    tx: &mut T,
+    plan: Plan,
+) -> Result<(Vec<ChangeResult>, Spent), StoreError> {
     let Plan {
         actor,
         now,
@@ -758,6 +778,11 @@ pub fn write<T: WriteTx + ?Sized>(tx: &mut T, plan: Plan) -> Result<Vec<ChangeRe
     let mut stock: HashMap<StockKey, i64> = HashMap::new();
     let mut refs: Vec<NewRef> = Vec::new();
     let mut deliveries = Vec::new();
+    let mut spent = Spent {
+        _records: Vec::with_capacity(touched.len()),
+        _forms: Vec::with_capacity(touched.len()),
+        ..Spent::default()
+    };
     for mut t in touched {
         t.form.last_seq = rows[t.last].seq;
         if !hooks.is_empty() {
@@ -773,11 +798,14 @@ pub fn write<T: WriteTx + ?Sized>(tx: &mut T, plan: Plan) -> Result<Vec<ChangeRe
         stock_move(&mut stock, t.stock.clone(), form_stock(&t.form));
         if t.existed {
             tx.update_record(&t.form, moved(&t.indexed, &Indexed::of_form(&t.form)))?;
+            spent._forms.push(t.form);
         } else {
             created.push(t.form);
         }
+        spent._records.push(t.record);
     }
     tx.insert_records(&created)?;
+    spent._forms.extend(created);
     // The sender's newest sequence in each grid it wrote to.
     let mut newest: HashMap<String, i64> = HashMap::new();
     for w in &rows {
@@ -801,7 +829,9 @@ pub fn write<T: WriteTx + ?Sized>(tx: &mut T, plan: Plan) -> Result<Vec<ChangeRe
     if !deliveries.is_empty() {
         tx.enqueue_deliveries(&deliveries)?;
     }
-    Ok(results)
+    spent._rows = rows;
+    spent._reads = reads;
+    Ok((results, spent))
 }
 
 /// Whether the status values `before` → `after` (a change just applied)

@@ -348,8 +348,8 @@ pub struct Store {
     pub rules: std::sync::Arc<Rules>,
     /// A pull with more changes than this waiting gets record states.
     pub state_threshold: usize,
-    /// Sync batches waiting for the SQLite writer.
-    group: Arc<GroupCommit>,
+    /// The SQLite writer thread, which commits sync batches in groups.
+    group: Option<Arc<GroupCommit>>,
     /// The org tree as last read ([`Store::org_tree`]).
     tree: Arc<std::sync::Mutex<identity::TreeCache>>,
 }
@@ -393,12 +393,17 @@ macro_rules! read_tx {
 impl Store {
     pub fn new(pool: Pool) -> Store {
         Store {
-            pool,
             schema: Schema::current(),
             rules: std::sync::Arc::new(Rules::default()),
             state_threshold: 2_000,
-            group: Arc::default(),
+            group: match &pool {
+                Pool::Sqlite(p, writer) => {
+                    Some(Arc::new(GroupCommit::start(p.clone(), writer.clone())))
+                }
+                Pool::Pg(_) => None,
+            },
             tree: Arc::default(),
+            pool,
         }
     }
 
@@ -444,10 +449,11 @@ impl Store {
         device: Option<&str>,
         now: i64,
     ) -> Result<Vec<ChangeResult>, StoreError> {
+        self.yield_to_writer();
         let mut batch = crate::ingest::prepare(self.schema, p);
         batch.dispatched = dispatched;
         match &self.pool {
-            Pool::Sqlite(pool, writer) => {
+            Pool::Sqlite(pool, _) => {
                 // Merged first on a reader of its own, while other batches
                 // hold the writer; checked and written under it
                 // (`ingest::still_holds`). A plan that cannot be made here is
@@ -462,14 +468,16 @@ impl Store {
                     Some(d) if self.sync_unnoted(d, now).unwrap_or(true) => Some(d.to_owned()),
                     _ => None,
                 };
-                let conn = || pool.get().map_err(StoreError::from);
                 let batch = crate::ingest::commit::Batch {
                     batch,
                     plan,
                     note,
                     now,
                 };
-                self.group.submit(writer, conn, schema, rules, batch)
+                match &self.group {
+                    Some(group) => group.submit(schema, self.rules.clone(), batch),
+                    None => Err(StoreError::Unavailable("no SQLite writer".into())),
+                }
             }
             Pool::Pg(pool) => {
                 let results = commit_pg(&mut *pool.get()?, self.schema, &self.rules, &batch, now)?;
@@ -519,9 +527,18 @@ impl Store {
         }
     }
 
+    /// Let the SQLite writer thread go ahead of the calling thread's work
+    /// from now on ([`crate::ingest::commit::yield_to_writer`]); on
+    /// PostgreSQL, where every batch writes on its own thread, nothing.
+    pub fn yield_to_writer(&self) {
+        if self.group.is_some() {
+            crate::ingest::commit::yield_to_writer();
+        }
+    }
+
     /// Sync batches queued for the SQLite writer now (group commit).
     pub fn waiting_batches(&self) -> usize {
-        self.group.waiting()
+        self.group.as_ref().map_or(0, |g| g.waiting())
     }
 
     /// The escalation sweep as of `now` ([`crate::workflows::sweep`]): alone,
