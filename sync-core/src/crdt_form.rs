@@ -97,8 +97,16 @@ pub(crate) fn state_to_set(state: &SetState) -> Orswot<String, Actor> {
 /// The values of a register with their clocks.
 pub(crate) fn register_values<V>(reg: &MVReg<V, Actor>) -> Vec<(Clock, V)>
 where
-    V: Serialize + for<'de> Deserialize<'de>,
+    V: Clone + Serialize + for<'de> Deserialize<'de>,
 {
+    // Most registers hold one value: its clock is the register's read
+    // clock (the join of its values' clocks), through the public API. Only
+    // concurrent values need the private shape.
+    let read = reg.read();
+    if read.val.len() <= 1 {
+        let clock = Clock::from(read.add_clock);
+        return read.val.into_iter().map(|v| (clock.clone(), v)).collect();
+    }
     let m: MVRegMirror<V> = through(reg);
     m.vals
         .into_iter()
@@ -167,6 +175,22 @@ mod tests {
         let vals = register_values(&reg);
         assert_eq!(vals.len(), 2);
         assert_eq!(register_from(vals), reg);
+        // One value and none: read through the public API, as the private
+        // shape gives them.
+        for vals in [
+            vec![(Clock::from([(1, 2), (3, 1)]), "x".to_string())],
+            vec![],
+        ] {
+            let reg = register_from(vals.clone());
+            assert_eq!(register_values(&reg), vals);
+            let m: MVRegMirror<String> = through(&reg);
+            let private: Vec<(Clock, String)> = m
+                .vals
+                .into_iter()
+                .map(|(c, v)| (Clock(c.dots), v))
+                .collect();
+            assert_eq!(private, vals);
+        }
 
         let mut c = GCounter::new();
         c.apply(c.inc_many(3, 7));

@@ -671,11 +671,19 @@ impl Record {
         struct Version {
             format: u32,
         }
-        let Version { format } = serde_json::from_str(json)?;
-        if format != STORED_FORMAT && format != 1 {
-            return Err(StoredError::Format(format));
-        }
-        let stored: Stored = serde_json::from_str(json)?;
+        // Read once; the format alone is read only when the whole is not
+        // this format's (a form from a later version says so, by number).
+        let stored: Stored = match serde_json::from_str::<Stored>(json) {
+            Ok(s) if s.format == STORED_FORMAT || s.format == 1 => s,
+            Ok(s) => return Err(StoredError::Format(s.format)),
+            Err(e) => {
+                let Version { format } = serde_json::from_str(json)?;
+                if format != STORED_FORMAT && format != 1 {
+                    return Err(StoredError::Format(format));
+                }
+                return Err(e.into());
+            }
+        };
         let collection = schema
             .collection(&stored.collection)
             .ok_or_else(|| StoredError::Collection(stored.collection.clone()))?;
@@ -782,6 +790,12 @@ mod stored_form_tests {
         let v9 = v2.replacen(r#""format":2"#, r#""format":9"#, 1);
         assert!(matches!(
             Record::from_stored(schema, &v9),
+            Err(StoredError::Format(9))
+        ));
+        // Also when its shape is not this format's.
+        let v9 = r#"{"format":9,"record":{"id":"x"}}"#;
+        assert!(matches!(
+            Record::from_stored(schema, v9),
             Err(StoredError::Format(9))
         ));
     }

@@ -26,7 +26,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gridsync_core::schema::CollectionDef;
 use gridsync_core::{Change, Record, Schema};
-use rayon::prelude::*;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -651,11 +650,12 @@ pub fn plan<T: WriteTx + ?Sized>(
         });
     }
 
-    // The derived columns and stored forms are pure: computed on every core
-    // at once.
+    // The derived columns and stored forms. On this batch's own thread: many
+    // batches plan at once, and a helper pool would run beside the SQLite
+    // writer at its priority (`commit::yield_to_writer`).
     let touched: Vec<Loaded> = loaded.into_values().filter(|l| l.touched).collect();
     let touched: Vec<Touched> = touched
-        .into_par_iter()
+        .into_iter()
         .map(|l| {
             let record = l.record.expect("a touched record exists");
             // `last_seq` is set when the batch's changes are numbered.
