@@ -411,9 +411,7 @@ macro_rules! diesel_write_tx {
                 let newly = || {
                     records::table
                         .filter(records::deadline.lt(now))
-                        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                            crate::db::partial::OPEN,
-                        ))
+                        .filter(crate::db::partial::OPEN)
                         .filter(records::overdue.eq(false))
                 };
                 let groups = newly()

@@ -164,11 +164,9 @@ macro_rules! queries {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
-            use crate::db::partial;
             use crate::db::schema::{actor_heads, changes, quarantine, records};
-            use diesel::dsl::sql;
+            use crate::db::{partial, AnyOf};
             use diesel::prelude::*;
-            use diesel::sql_types::Bool;
 
             pub(super) fn cases(
                 c: &mut $conn,
@@ -181,19 +179,21 @@ macro_rules! queries {
                 cq: &CaseQuery,
             ) -> records::BoxedQuery<'_, <$conn as diesel::Connection>::Backend> {
                 // The partial indexes' conditions as literals (`db::partial`).
+                // The lists as one bound value each (`db::AnyOf`): one
+                // statement per shape, prepared once per connection.
                 let mut q = records::table
-                    .filter(records::collection.eq_any(&cq.collections))
-                    .filter(sql::<Bool>(partial::LIVE))
+                    .filter(AnyOf::new("collection", &cq.collections))
+                    .filter(partial::LIVE)
                     .into_boxed();
                 if let Some(levels) = &cq.levels {
-                    q = q.filter(records::level.eq_any(levels));
+                    q = q.filter(AnyOf::new("level", levels));
                 }
                 q = match &cq.reach {
-                    Reach::Grids(grids) => q.filter(records::grid.eq_any(grids)),
-                    Reach::Assigned(who) => q.filter(records::assignee.eq_any(who)),
+                    Reach::Grids(grids) => q.filter(AnyOf::new("grid", grids)),
+                    Reach::Assigned(who) => q.filter(AnyOf::new("assignee", who)),
                 };
                 if cq.open {
-                    q = q.filter(sql::<Bool>(partial::NOT_CLOSED));
+                    q = q.filter(partial::NOT_CLOSED);
                 }
                 if let Some(t) = cq.due_before {
                     q = q.filter(records::deadline.lt(t));
@@ -202,7 +202,7 @@ macro_rules! queries {
                     q = q.filter(records::deadline.ge(t));
                 }
                 if cq.conflicted {
-                    q = q.filter(sql::<Bool>(partial::CONFLICTED));
+                    q = q.filter(partial::CONFLICTED);
                 }
                 if let Some(st) = &cq.status {
                     q = q.filter(records::status.eq(st.clone()));
@@ -294,8 +294,8 @@ macro_rules! queries {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
                     .filter(records::collection.eq_any(collections))
-                    .filter(sql::<Bool>(partial::CONFLICTED))
-                    .filter(sql::<Bool>(partial::LIVE))
+                    .filter(partial::CONFLICTED)
+                    .filter(partial::LIVE)
                     .order(records::id.asc())
                     .limit(limit)
                     .select(RecordRow::as_select())
@@ -708,3 +708,81 @@ pub mod insight;
 pub mod pull;
 pub mod reports;
 pub mod webhooks;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use diesel::RunQueryDsl;
+
+    use super::{on_sqlite, CaseQuery, Reach};
+    use crate::db::models::RecordRow;
+    use crate::db::{Conn, Database, Pool};
+
+    /// A case list is one statement whatever the length of its lists: the
+    /// connection prepares it once and runs it again (diesel's cache), for
+    /// one grid or three, one collection or two.
+    #[test]
+    fn a_case_list_is_prepared_once_per_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::open(&Database::Sqlite(dir.path().join("g.db")), 1).unwrap();
+        pool.migrate().unwrap();
+        let Conn::Sqlite(mut c) = pool.get().unwrap() else {
+            unreachable!("an SQLite pool")
+        };
+        // What ran (its SQL, without the values) and what was prepared to
+        // be kept.
+        let events = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+        let seen = events.clone();
+        c.set_instrumentation(move |e: InstrumentationEvent<'_>| {
+            let mut seen = seen.lock().unwrap();
+            match e {
+                InstrumentationEvent::StartQuery { query, .. } => {
+                    let text = query.to_string();
+                    seen.0.push(
+                        text.split(" -- binds:")
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                }
+                InstrumentationEvent::CacheQuery { sql, .. } => seen.1.push(sql.to_owned()),
+                _ => {}
+            }
+        });
+        let list = |grids: &[&str], collections: &[&str]| CaseQuery {
+            reach: Reach::Grids(grids.iter().map(|g| g.to_string()).collect()),
+            levels: Some(vec!["grid".into()]),
+            collections: collections.iter().map(|c| c.to_string()).collect(),
+            open: true,
+            by_due: true,
+            limit: 50,
+            ..CaseQuery::default()
+        };
+        use diesel::{QueryDsl, SelectableHelper};
+        for q in [
+            list(&["g1"], &["event"]),
+            list(&["g1", "g2", "g3"], &["event", "hazard"]),
+            list(&[], &["dispute"]),
+        ] {
+            let rows: Vec<RecordRow> = on_sqlite::cases_query(&q)
+                .select(RecordRow::as_select())
+                .load(&mut *c)
+                .unwrap();
+            assert!(rows.is_empty());
+        }
+        let (ran, kept) = &*events.lock().unwrap();
+        let lists: Vec<&String> = ran
+            .iter()
+            .filter(|s| s.contains("FROM `records`"))
+            .collect();
+        assert_eq!(lists.len(), 3, "{ran:?}");
+        assert!(lists.iter().all(|s| s == &lists[0]), "one text: {lists:#?}");
+        let kept: Vec<&String> = kept
+            .iter()
+            .filter(|s| s.contains("FROM `records`"))
+            .collect();
+        assert_eq!(kept, [lists[0]], "prepared once and kept");
+    }
+}

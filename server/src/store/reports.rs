@@ -76,9 +76,8 @@ macro_rules! report_queries {
             use super::*;
             use crate::db::partial;
             use crate::db::schema::{changes, devices, records, users};
-            use diesel::dsl::{count_star, sql};
+            use diesel::dsl::count_star;
             use diesel::prelude::*;
-            use diesel::sql_types::Bool;
 
             /// The kept stock of the grids, and what moved in the windows:
             /// narrow ranges of covering indexes, no table rows.
@@ -168,7 +167,7 @@ macro_rules! report_queries {
                 // Literal conditions (`db::partial`), so that SQLite can use
                 // the partial indexes.
                 let escalated = records::table
-                    .filter(sql::<Bool>(partial::ABOVE_GRID))
+                    .filter(partial::ABOVE_GRID)
                     .filter(records::level_since.ge(w.from))
                     .filter(records::level_since.lt(w.to))
                     .filter(records::level_since.gt(records::created_at))
@@ -179,7 +178,7 @@ macro_rules! report_queries {
                     .load::<FlowTuple>(c)?;
                 let open_due = |lo: i64, hi: i64| {
                     records::table
-                        .filter(sql::<Bool>(partial::OPEN))
+                        .filter(partial::OPEN)
                         .filter(records::deadline.ge(lo))
                         .filter(records::deadline.lt(hi))
                         .filter(records::grid.eq_any(grids))
@@ -261,7 +260,7 @@ macro_rules! report_queries {
                     records::table
                         .filter(records::deadline.lt(q.before))
                         .filter(records::deadline.ge(since))
-                        .filter(sql::<Bool>(partial::OPEN))
+                        .filter(partial::OPEN)
                         .filter(records::grid.eq_any(&q.grids))
                 };
                 let counts = base()
