@@ -170,6 +170,7 @@ macro_rules! diesel_pull_tx {
         mod $module {
             use super::*;
             use crate::db::schema::{changes, grid_heads as gh, records};
+            use crate::db::AnyOf;
             use diesel::prelude::*;
 
             type Backend = <$conn as diesel::Connection>::Backend;
@@ -193,7 +194,7 @@ macro_rules! diesel_pull_tx {
                     let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
                     for chunk in grids.chunks(500) {
                         let rows = gh::table
-                            .filter(gh::grid.eq_any(chunk))
+                            .filter(AnyOf::new("grid", chunk))
                             .select((gh::grid, gh::seq))
                             .load::<(String, i64)>(self)?;
                         heads.0.extend(rows);
@@ -213,7 +214,7 @@ macro_rules! diesel_pull_tx {
                     };
                     Ok(changes::table
                         .filter(cond)
-                        .filter(changes::collection.eq_any(collections))
+                        .filter(AnyOf::new("collection", collections))
                         .filter(changes::actor.ne(me))
                         .select(changes::seq)
                         .limit(limit)
@@ -233,7 +234,7 @@ macro_rules! diesel_pull_tx {
                     };
                     Ok(changes::table
                         .filter(cond)
-                        .filter(changes::collection.eq_any(collections))
+                        .filter(AnyOf::new("collection", collections))
                         .filter(changes::actor.ne(me))
                         .order((changes::grid.asc(), changes::seq.asc()))
                         .limit(limit)
@@ -252,7 +253,7 @@ macro_rules! diesel_pull_tx {
                     let mut query = records::table
                         .filter(records::grid.eq(grid))
                         .filter(records::last_seq.gt(at))
-                        .filter(records::collection.eq_any(collections))
+                        .filter(AnyOf::new("collection", collections))
                         .into_boxed();
                     if let Some(from) = from {
                         query = query.filter(records::id.gt(from.to_owned()));
