@@ -403,6 +403,30 @@ fn versions(v: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The bundled SQLite is built with its planner stability guarantee
+    /// (`.cargo/config.toml`): a cached statement with a bound LIMIT is
+    /// not planned again at every run.
+    #[test]
+    fn the_bundled_sqlite_plans_without_bound_values() {
+        use diesel::sql_types::Integer;
+        #[derive(diesel::QueryableByName)]
+        struct Used {
+            #[diesel(sql_type = Integer)]
+            used: i32,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::open(&Database::Sqlite(dir.path().join("g.db")), 1).unwrap();
+        let Conn::Sqlite(mut c) = pool.get().unwrap() else {
+            unreachable!("an SQLite pool")
+        };
+        let q = diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used");
+        let used: Vec<Used> = diesel::RunQueryDsl::load(q, &mut *c).unwrap();
+        assert_eq!(
+            used[0].used, 1,
+            "build with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_QPSG"
+        );
+    }
+
     #[test]
     fn database_urls() {
         let sqlite = |p: &str| Ok(Database::Sqlite(p.into()));
