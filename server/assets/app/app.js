@@ -737,8 +737,7 @@ async function route() {
 }
 
 // Grids the user no longer reaches (moved to another node while offline):
-// not pulled; their changes wait for a supervisor.
-// Shown until the user says it was read.
+// not pulled; their changes wait for a supervisor. Shown until read.
 async function moved() {
   const skipped = (await store.get("skipped")) || [];
   const el = $("moved");

@@ -58,13 +58,6 @@ pub mod partial {
         const HAS_STATIC_QUERY_ID: bool = false;
     }
 
-    impl Cond {
-        /// The condition's SQL, as the migrations write it.
-        pub fn sql(self) -> &'static str {
-            self.0
-        }
-    }
-
     impl Expression for Cond {
         type SqlType = Bool;
     }

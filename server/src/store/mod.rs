@@ -231,7 +231,7 @@ macro_rules! queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut query = records::table
                     .filter(records::grid.eq(&q.grid))
-                    .filter(records::collection.eq_any(&q.collections))
+                    .filter(AnyOf::new("collection", &q.collections))
                     .into_boxed();
                 if let Some(col) = &q.collection {
                     query = query.filter(records::collection.eq(col.clone()));
@@ -293,7 +293,7 @@ macro_rules! queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
-                    .filter(records::collection.eq_any(collections))
+                    .filter(AnyOf::new("collection", collections))
                     .filter(partial::CONFLICTED)
                     .filter(partial::LIVE)
                     .order(records::id.asc())
