@@ -586,25 +586,26 @@ impl Client {
         let mut rows = Vec::new();
         for raw in &response.records {
             let state = Record::from_stored(Schema::current(), raw.get())?;
-            let fresh = self.device.replica().record(state.id).is_none();
-            if let Err(e) = self.device.merge_record(&state) {
+            let (id, fresh) = (state.id, self.device.replica().record(state.id).is_none());
+            let row = (fresh && !touched.contains(&id)).then(|| RecordRow {
+                id: id.to_string(),
+                collection: state.collection.name.to_owned(),
+                grid: state.grid.clone(),
+                state: raw.get().to_owned(),
+            });
+            let grid = state.grid.clone();
+            if let Err(e) = self.device.merge_record_owned(state) {
                 report.set_aside.push(format!(
-                    "state of record {} in grid {}: {} ({e})",
-                    state.id,
-                    state.grid,
+                    "state of record {id} in grid {grid}: {} ({e})",
                     e.code()
                 ));
                 continue;
             }
-            if fresh && !touched.contains(&state.id) {
-                rows.push(RecordRow {
-                    id: state.id.to_string(),
-                    collection: state.collection.name.to_owned(),
-                    grid: state.grid.clone(),
-                    state: raw.get().to_owned(),
-                });
-            } else {
-                touched.insert(state.id);
+            match row {
+                Some(row) => rows.push(row),
+                None => {
+                    touched.insert(id);
+                }
             }
         }
         for id in &touched {
@@ -662,7 +663,7 @@ fn load(store: &mut LocalStore) -> Result<(DeviceRow, Device), ClientError> {
     let row = store.device()?.ok_or(ClientError::NotEnrolled)?;
     let mut replica = Replica::default();
     for r in store.records()? {
-        replica.merge_record(&Record::from_stored(Schema::current(), &r.state)?)?;
+        replica.merge_record_owned(Record::from_stored(Schema::current(), &r.state)?)?;
     }
     let device = Device::resume(row.actor as u32, row.next_seq as u64, replica);
     Ok((row, device))

@@ -89,6 +89,16 @@ impl Replica {
 
     /// Join a whole record state (from a replica that is ahead) into this one.
     pub fn merge_record(&mut self, state: &Record) -> Result<(), ChangeError> {
+        self.join_record(std::borrow::Cow::Borrowed(state))
+    }
+
+    /// [`Replica::merge_record`] for a state the caller is done with: a
+    /// record not held yet is taken as it is, not copied.
+    pub fn merge_record_owned(&mut self, state: Record) -> Result<(), ChangeError> {
+        self.join_record(std::borrow::Cow::Owned(state))
+    }
+
+    fn join_record(&mut self, state: std::borrow::Cow<'_, Record>) -> Result<(), ChangeError> {
         match self.records.entry(state.id) {
             MapEntry::Occupied(mut e) => {
                 let ours = e.get_mut();
@@ -99,10 +109,10 @@ impl Replica {
                         grid: ours.grid.clone(),
                     });
                 }
-                ours.merge(state);
+                ours.merge(&state);
             }
             MapEntry::Vacant(e) => {
-                e.insert(state.clone());
+                e.insert(state.into_owned());
             }
         }
         Ok(())
@@ -165,6 +175,11 @@ impl Device {
     /// Join a record state that came from elsewhere (a pull of states).
     pub fn merge_record(&mut self, state: &Record) -> Result<(), ChangeError> {
         self.replica.merge_record(state)
+    }
+
+    /// [`Device::merge_record`] without copying a record not held yet.
+    pub fn merge_record_owned(&mut self, state: Record) -> Result<(), ChangeError> {
+        self.replica.merge_record_owned(state)
     }
 
     /// Start a change that creates record `id` (a new UUID v4 the app chose).

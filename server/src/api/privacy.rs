@@ -59,12 +59,7 @@ pub fn mask_change(json: &str) -> Option<String> {
 /// A pulled record state with its sensitive values masked (clocks kept, so
 /// the device can still merge it).
 pub fn mask_state(json: &str) -> Option<String> {
-    let mut record = Record::from_stored(Schema::current(), json).ok()?;
-    if !record.collection.fields.iter().any(|f| f.sensitive) {
-        return Some(json.to_owned());
-    }
-    record.redact(|f| f.sensitive, mask_value);
-    Some(record.to_stored())
+    Record::redact_stored(Schema::current(), json, |f| f.sensitive, mask_value).ok()
 }
 
 /// An audit entry for what `caller` did.
