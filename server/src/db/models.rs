@@ -48,6 +48,21 @@ pub struct RecordRow {
     pub label: Option<String>,
 }
 
+/// A record as an inbox item shows it ([`crate::inbox`]): no state, which
+/// is read only for a row written before labels were kept.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = records)]
+pub struct CaseLine {
+    pub id: String,
+    pub collection: String,
+    pub grid: String,
+    pub status: Option<String>,
+    pub level: String,
+    pub assignee: Option<String>,
+    pub deadline: Option<i64>,
+    pub label: Option<String>,
+}
+
 /// A record as written after a merge (insert or full update).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = records, treat_none_as_null = true, primary_key(grid, id))]

@@ -15,7 +15,7 @@ use gridsync_core::Schema;
 use serde_json::value::RawValue;
 
 pub use crate::db::models::QuarantineRow;
-use crate::db::models::{ChangeRow, RecordRow};
+use crate::db::models::{CaseLine, ChangeRow, RecordRow};
 use crate::db::{Conn, DbError, Pool};
 use crate::ingest::commit::{commit_pg, GroupCommit};
 use crate::ingest::storage::Locks;
@@ -173,6 +173,21 @@ macro_rules! queries {
                 cq: &CaseQuery,
             ) -> Result<Vec<RecordRow>, StoreError> {
                 Ok(cases_query(cq).select(RecordRow::as_select()).load(c)?)
+            }
+
+            /// [`cases`] as its lists show them, with the state only where
+            /// the label is not kept.
+            pub(super) fn case_lines(
+                c: &mut $conn,
+                cq: &CaseQuery,
+            ) -> Result<Vec<(CaseLine, Option<String>)>, StoreError> {
+                use diesel::dsl::case_when;
+                Ok(cases_query(cq)
+                    .select((
+                        CaseLine::as_select(),
+                        case_when(records::label.is_null(), records::state),
+                    ))
+                    .load(c)?)
             }
 
             pub(super) fn cases_query(
@@ -588,6 +603,12 @@ impl Store {
     /// Cases of some grids at some levels, for a node's list.
     pub fn cases(&self, q: &CaseQuery) -> Result<Vec<RecordRow>, StoreError> {
         read_tx!(self, cases(q))
+    }
+
+    /// [`Store::cases`] as an inbox shows them: each case's line, and its
+    /// state only when its label is not kept (written before labels were).
+    pub fn case_lines(&self, q: &CaseQuery) -> Result<Vec<(CaseLine, Option<String>)>, StoreError> {
+        read_tx!(self, case_lines(q))
     }
 
     /// How SQLite would run [`Store::cases`] for `q`: the steps of

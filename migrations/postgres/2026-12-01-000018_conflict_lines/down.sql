@@ -1,0 +1,2 @@
+DROP INDEX records_grid_conflicts;
+CREATE INDEX records_grid_conflicts ON records (grid, collection) WHERE conflicts > 0;
