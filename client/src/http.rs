@@ -263,8 +263,13 @@ fn answer<T: DeserializeOwned>(res: Result<ureq::Response, ureq::Error>) -> Resu
     match res {
         Ok(r) => {
             let status = r.status();
-            // Streamed: a page of record states is not copied into a string.
-            serde_json::from_reader(std::io::BufReader::new(r.into_reader())).map_err(|e| {
+            // Read whole, then parsed from the bytes: parsing from a reader
+            // goes byte by byte through it, and each record state it keeps
+            // as text is copied out anyway (a page is a few hundred KB).
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut r.into_reader(), &mut body)
+                .map_err(|e| Failure::Transport(format!("reading the answer: {e}")))?;
+            serde_json::from_slice(&body).map_err(|e| {
                 if e.is_io() || e.is_eof() {
                     Failure::Transport(format!("reading the answer: {e}"))
                 } else {
