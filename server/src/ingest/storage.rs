@@ -136,8 +136,13 @@ fn in_chunks<K, R>(
 
 /// The SQL of [`WriteTx`], written once with diesel's query builder and
 /// compiled for each backend's connection. It holds queries only.
+/// `$rows_per_insert` is how many rows one insert statement of new records
+/// and changes carries: 1 on SQLite, where one statement a row is prepared
+/// once and kept (a multi-row insert is a new SQL text for each number of
+/// rows, built and prepared again: a group commit's rows vary), and
+/// [`CHUNK`] on PostgreSQL, where each statement is a round trip.
 macro_rules! diesel_write_tx {
-    ($conn:ty) => {
+    ($conn:ty, $rows_per_insert:expr) => {
         impl WriteTx for $conn {
             fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
                 use crate::db::schema::grid_heads as gh;
@@ -251,7 +256,15 @@ macro_rules! diesel_write_tx {
             fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError> {
                 use crate::db::schema::changes;
                 use diesel::prelude::*;
-                for chunk in rows.chunks(CHUNK) {
+                if $rows_per_insert == 1 {
+                    for row in rows {
+                        diesel::insert_into(changes::table)
+                            .values(row)
+                            .execute(self)?;
+                    }
+                    return Ok(());
+                }
+                for chunk in rows.chunks($rows_per_insert) {
                     diesel::insert_into(changes::table)
                         .values(chunk)
                         .execute(self)?;
@@ -262,7 +275,15 @@ macro_rules! diesel_write_tx {
             fn insert_records(&mut self, rows: &[RecordForm]) -> Result<(), StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
-                for chunk in rows.chunks(CHUNK) {
+                if $rows_per_insert == 1 {
+                    for row in rows {
+                        diesel::insert_into(records::table)
+                            .values(row)
+                            .execute(self)?;
+                    }
+                    return Ok(());
+                }
+                for chunk in rows.chunks($rows_per_insert) {
                     diesel::insert_into(records::table)
                         .values(chunk)
                         .execute(self)?;
@@ -563,8 +584,8 @@ macro_rules! diesel_write_tx {
     };
 }
 
-diesel_write_tx!(SqliteConnection);
-diesel_write_tx!(PgConnection);
+diesel_write_tx!(SqliteConnection, 1);
+diesel_write_tx!(PgConnection, CHUNK);
 
 /// SQLite has one writer at a time (the pool's writer lock and `BEGIN
 /// IMMEDIATE`): a write transaction is alone by construction.
