@@ -561,17 +561,19 @@ fn list_grid(phone: &mut Client, grid: &str) -> Result<BTreeSet<Uuid>, ClientErr
 
 /// A setup call, tried again while the store is briefly unavailable (`503`:
 /// on Citus, a worker's shards moving or a transaction cancelled to break a
-/// deadlock; nothing was written), as a phone's sync is.
+/// deadlock; nothing was written), as a phone's sync is: for up to a
+/// minute, as long as a worker's shards can take to move on a slow machine
+/// (8 tries over 9 s were once not enough while a worker left).
 fn patiently<T>(mut call: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
+    let until = Instant::now() + std::time::Duration::from_secs(60);
     let mut wait = std::time::Duration::from_millis(100);
-    for _ in 0..8 {
+    loop {
         match call() {
-            Err(ClientError::Api { status: 503, .. }) => {
+            Err(ClientError::Api { status: 503, .. }) if Instant::now() < until => {
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(std::time::Duration::from_secs(2));
             }
             done => return done,
         }
     }
-    call()
 }
