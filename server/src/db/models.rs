@@ -63,9 +63,17 @@ pub struct CaseLine {
     pub label: Option<String>,
 }
 
-/// A record as written after a merge (insert or full update).
+/// A record as written after a merge (insert or full update). `None` is
+/// written as NULL both ways (every nullable column's default is NULL):
+/// an insert then has one SQL text whatever is set, so the statement
+/// cache finds it by type, without building its SQL again per row.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = records, treat_none_as_null = true, primary_key(grid, id))]
+#[diesel(
+    table_name = records,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false,
+    primary_key(grid, id)
+)]
 pub struct RecordForm {
     pub id: String,
     pub collection: String,
@@ -122,8 +130,11 @@ pub struct ChangeRow {
     pub collection: String,
 }
 
+/// A change as logged. Inserted field by field as given (no column left to
+/// its default), so that the insert is found in the statement cache by its
+/// type (see [`RecordForm`]).
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = changes)]
+#[diesel(table_name = changes, treat_none_as_default_value = false)]
 pub struct NewChange {
     pub seq: i64,
     pub record_id: String,

@@ -659,3 +659,36 @@ impl Locks for PgConnection {
 
 /// The advisory lock every batch holds shared and the sweep exclusively.
 pub const INGEST_LOCK: i64 = 0x6772_6964; // "grid"
+
+#[cfg(test)]
+mod tests {
+    use diesel::query_builder::{InsertStatement, QueryId};
+    use diesel::Insertable;
+
+    use crate::db::models::{NewChange, RecordForm};
+    use crate::db::schema::{changes, records};
+
+    /// Whether inserting one `R` into `T` has an id known from its type
+    /// alone. Without one, diesel builds the statement's SQL again at every
+    /// execution to look it up in the statement cache (on SQLite, a column
+    /// left to its default is left out of the SQL, so the text depends on
+    /// the values).
+    fn found_by_type<'a, T, R>() -> bool
+    where
+        T: diesel::Table + QueryId + 'static,
+        &'a R: Insertable<T>,
+        R: 'a,
+        <&'a R as Insertable<T>>::Values: QueryId,
+    {
+        <InsertStatement<T, <&'a R as Insertable<T>>::Values> as QueryId>::HAS_STATIC_QUERY_ID
+    }
+
+    /// The writer inserts a change row for every change and a record row
+    /// for every new record: both statements are prepared once and found
+    /// by type (building their SQL was 8% of the SQLite writer's CPU).
+    #[test]
+    fn the_writer_s_inserts_are_found_by_type() {
+        assert!(found_by_type::<changes::table, NewChange>());
+        assert!(found_by_type::<records::table, RecordForm>());
+    }
+}
