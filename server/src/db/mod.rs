@@ -4,6 +4,7 @@
 //! configuration, one file. PostgreSQL is chosen by a `postgres://` URL and is
 //! how several server nodes share one store.
 
+pub mod any_of;
 pub mod citus;
 pub mod models;
 pub mod record_update;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
+use crate::db::any_of::any_of;
 use crate::db::models::{NewChange, NewDelivery, NewQuarantine, RecordForm, RecordRow};
 use crate::db::record_update::{Moved, UpdateRecord};
 use crate::reports::StockKey;
@@ -149,7 +150,7 @@ macro_rules! diesel_write_tx {
                 use diesel::prelude::*;
                 let rows = in_chunks(grids, |chunk| {
                     Ok(gh::table
-                        .filter(gh::grid.eq_any(chunk))
+                        .filter(any_of(gh::grid, chunk))
                         .select((gh::grid, gh::seq))
                         .load::<(String, i64)>(self)?)
                 })?;
@@ -180,9 +181,9 @@ macro_rules! diesel_write_tx {
                 use diesel::prelude::*;
                 let rows = in_chunks(seqs, |chunk| {
                     Ok(changes::table
-                        .filter(changes::grid.eq_any(grids))
+                        .filter(any_of(changes::grid, grids))
                         .filter(changes::actor.eq(actor))
-                        .filter(changes::actor_seq.eq_any(chunk))
+                        .filter(any_of(changes::actor_seq, chunk))
                         .select((changes::grid, changes::actor_seq, changes::body))
                         .load::<(String, i64, String)>(self)?)
                 })?;
@@ -198,8 +199,8 @@ macro_rules! diesel_write_tx {
                 use diesel::prelude::*;
                 let rows = in_chunks(ids, |chunk| {
                     Ok(ah::table
-                        .filter(ah::grid.eq_any(grids))
-                        .filter(ah::actor.eq_any(chunk))
+                        .filter(any_of(ah::grid, grids))
+                        .filter(any_of(ah::actor, chunk))
                         .select((ah::grid, ah::actor, ah::seq))
                         .load::<(String, i64, i64)>(self)?)
                 })?;
@@ -225,8 +226,8 @@ macro_rules! diesel_write_tx {
                 use diesel::prelude::*;
                 in_chunks(ids, |chunk| {
                     Ok(records::table
-                        .filter(records::grid.eq_any(grids))
-                        .filter(records::id.eq_any(chunk))
+                        .filter(any_of(records::grid, grids))
+                        .filter(any_of(records::id, chunk))
                         .select(RecordRow::as_select())
                         .load(self)?)
                 })
@@ -241,8 +242,8 @@ macro_rules! diesel_write_tx {
                 use diesel::prelude::*;
                 in_chunks(ids, |chunk| {
                     Ok(records::table
-                        .filter(records::grid.eq_any(grids))
-                        .filter(records::id.eq_any(chunk))
+                        .filter(any_of(records::grid, grids))
+                        .filter(any_of(records::id, chunk))
                         .select((
                             records::grid,
                             records::id,
