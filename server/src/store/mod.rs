@@ -164,8 +164,9 @@ macro_rules! queries {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
+            use crate::db::any_of::any_of;
+            use crate::db::partial;
             use crate::db::schema::{actor_heads, changes, quarantine, records};
-            use crate::db::{partial, AnyOf};
             use diesel::prelude::*;
 
             pub(super) fn cases(
@@ -194,18 +195,18 @@ macro_rules! queries {
                 cq: &CaseQuery,
             ) -> records::BoxedQuery<'_, <$conn as diesel::Connection>::Backend> {
                 // The partial indexes' conditions as literals (`db::partial`).
-                // The lists as one bound value each (`db::AnyOf`): one
+                // The lists as one bound value each (`db::any_of`): one
                 // statement per shape, prepared once per connection.
                 let mut q = records::table
-                    .filter(AnyOf::new("collection", &cq.collections))
+                    .filter(any_of(records::collection, &cq.collections))
                     .filter(partial::LIVE)
                     .into_boxed();
                 if let Some(levels) = &cq.levels {
-                    q = q.filter(AnyOf::new("level", levels));
+                    q = q.filter(any_of(records::level, levels));
                 }
                 q = match &cq.reach {
-                    Reach::Grids(grids) => q.filter(AnyOf::new("grid", grids)),
-                    Reach::Assigned(who) => q.filter(AnyOf::new("assignee", who)),
+                    Reach::Grids(grids) => q.filter(any_of(records::grid, grids)),
+                    Reach::Assigned(who) => q.filter(any_of(records::assignee, who)),
                 };
                 if cq.open {
                     q = q.filter(partial::NOT_CLOSED);
@@ -246,7 +247,7 @@ macro_rules! queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 let mut query = records::table
                     .filter(records::grid.eq(&q.grid))
-                    .filter(AnyOf::new("collection", &q.collections))
+                    .filter(any_of(records::collection, &q.collections))
                     .into_boxed();
                 if let Some(col) = &q.collection {
                     query = query.filter(records::collection.eq(col.clone()));
@@ -308,7 +309,7 @@ macro_rules! queries {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 Ok(records::table
                     .filter(records::grid.eq(grid))
-                    .filter(AnyOf::new("collection", collections))
+                    .filter(any_of(records::collection, collections))
                     .filter(partial::CONFLICTED)
                     .filter(partial::LIVE)
                     .order(records::id.asc())

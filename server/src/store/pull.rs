@@ -169,8 +169,8 @@ macro_rules! diesel_pull_tx {
     ($module:ident, $conn:ty) => {
         mod $module {
             use super::*;
+            use crate::db::any_of::any_of;
             use crate::db::schema::{changes, grid_heads as gh, records};
-            use crate::db::AnyOf;
             use diesel::prelude::*;
 
             type Backend = <$conn as diesel::Connection>::Backend;
@@ -194,7 +194,7 @@ macro_rules! diesel_pull_tx {
                     let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
                     for chunk in grids.chunks(500) {
                         let rows = gh::table
-                            .filter(AnyOf::new("grid", chunk))
+                            .filter(any_of(gh::grid, chunk))
                             .select((gh::grid, gh::seq))
                             .load::<(String, i64)>(self)?;
                         heads.0.extend(rows);
@@ -214,7 +214,7 @@ macro_rules! diesel_pull_tx {
                     };
                     Ok(changes::table
                         .filter(cond)
-                        .filter(AnyOf::new("collection", collections))
+                        .filter(any_of(changes::collection, collections))
                         .filter(changes::actor.ne(me))
                         .select(changes::seq)
                         .limit(limit)
@@ -234,7 +234,7 @@ macro_rules! diesel_pull_tx {
                     };
                     Ok(changes::table
                         .filter(cond)
-                        .filter(AnyOf::new("collection", collections))
+                        .filter(any_of(changes::collection, collections))
                         .filter(changes::actor.ne(me))
                         .order((changes::grid.asc(), changes::seq.asc()))
                         .limit(limit)
@@ -253,7 +253,7 @@ macro_rules! diesel_pull_tx {
                     let mut query = records::table
                         .filter(records::grid.eq(grid))
                         .filter(records::last_seq.gt(at))
-                        .filter(AnyOf::new("collection", collections))
+                        .filter(any_of(records::collection, collections))
                         .into_boxed();
                     if let Some(from) = from {
                         query = query.filter(records::id.gt(from.to_owned()));
