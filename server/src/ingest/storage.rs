@@ -122,19 +122,6 @@ pub trait WriteTx: Locks {
 /// values a statement; a record row has 24).
 const CHUNK: usize = 500;
 
-/// Run `query` over `keys` a chunk at a time (SQLite bounds the values one
-/// statement binds) and collect the rows.
-fn in_chunks<K, R>(
-    keys: &[K],
-    mut query: impl FnMut(&[K]) -> Result<Vec<R>, StoreError>,
-) -> Result<Vec<R>, StoreError> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(CHUNK) {
-        out.extend(query(chunk)?);
-    }
-    Ok(out)
-}
-
 /// The SQL of [`WriteTx`], written once with diesel's query builder and
 /// compiled for each backend's connection. It holds queries only.
 /// `$rows_per_insert` is how many rows one insert statement of new records
@@ -148,12 +135,12 @@ macro_rules! diesel_write_tx {
             fn grid_heads(&mut self, grids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
                 use crate::db::schema::grid_heads as gh;
                 use diesel::prelude::*;
-                let rows = in_chunks(grids, |chunk| {
-                    Ok(gh::table
-                        .filter(any_of(gh::grid, chunk))
-                        .select((gh::grid, gh::seq))
-                        .load::<(String, i64)>(self)?)
-                })?;
+                // Each key list is one bound value (`db::any_of`): no
+                // statement's binds grow with it, so none is split.
+                let rows = gh::table
+                    .filter(any_of(gh::grid, grids))
+                    .select((gh::grid, gh::seq))
+                    .load::<(String, i64)>(self)?;
                 Ok(rows.into_iter().collect())
             }
 
@@ -179,14 +166,12 @@ macro_rules! diesel_write_tx {
             ) -> Result<HashMap<(String, i64), String>, StoreError> {
                 use crate::db::schema::changes;
                 use diesel::prelude::*;
-                let rows = in_chunks(seqs, |chunk| {
-                    Ok(changes::table
-                        .filter(any_of(changes::grid, grids))
-                        .filter(changes::actor.eq(actor))
-                        .filter(any_of(changes::actor_seq, chunk))
-                        .select((changes::grid, changes::actor_seq, changes::body))
-                        .load::<(String, i64, String)>(self)?)
-                })?;
+                let rows = changes::table
+                    .filter(any_of(changes::grid, grids))
+                    .filter(changes::actor.eq(actor))
+                    .filter(any_of(changes::actor_seq, seqs))
+                    .select((changes::grid, changes::actor_seq, changes::body))
+                    .load::<(String, i64, String)>(self)?;
                 Ok(rows.into_iter().map(|(g, s, b)| ((g, s), b)).collect())
             }
 
@@ -197,13 +182,11 @@ macro_rules! diesel_write_tx {
             ) -> Result<HashMap<(String, i64), i64>, StoreError> {
                 use crate::db::schema::actor_heads as ah;
                 use diesel::prelude::*;
-                let rows = in_chunks(ids, |chunk| {
-                    Ok(ah::table
-                        .filter(any_of(ah::grid, grids))
-                        .filter(any_of(ah::actor, chunk))
-                        .select((ah::grid, ah::actor, ah::seq))
-                        .load::<(String, i64, i64)>(self)?)
-                })?;
+                let rows = ah::table
+                    .filter(any_of(ah::grid, grids))
+                    .filter(any_of(ah::actor, ids))
+                    .select((ah::grid, ah::actor, ah::seq))
+                    .load::<(String, i64, i64)>(self)?;
                 Ok(rows.into_iter().map(|(g, a, s)| ((g, a), s)).collect())
             }
 
@@ -224,13 +207,11 @@ macro_rules! diesel_write_tx {
             ) -> Result<Vec<RecordRow>, StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
-                in_chunks(ids, |chunk| {
-                    Ok(records::table
-                        .filter(any_of(records::grid, grids))
-                        .filter(any_of(records::id, chunk))
-                        .select(RecordRow::as_select())
-                        .load(self)?)
-                })
+                Ok(records::table
+                    .filter(any_of(records::grid, grids))
+                    .filter(any_of(records::id, ids))
+                    .select(RecordRow::as_select())
+                    .load(self)?)
             }
 
             fn record_versions(
@@ -240,18 +221,16 @@ macro_rules! diesel_write_tx {
             ) -> Result<Vec<(String, String, i64, bool)>, StoreError> {
                 use crate::db::schema::records;
                 use diesel::prelude::*;
-                in_chunks(ids, |chunk| {
-                    Ok(records::table
-                        .filter(any_of(records::grid, grids))
-                        .filter(any_of(records::id, chunk))
-                        .select((
-                            records::grid,
-                            records::id,
-                            records::last_seq,
-                            records::overdue,
-                        ))
-                        .load(self)?)
-                })
+                Ok(records::table
+                    .filter(any_of(records::grid, grids))
+                    .filter(any_of(records::id, ids))
+                    .select((
+                        records::grid,
+                        records::id,
+                        records::last_seq,
+                        records::overdue,
+                    ))
+                    .load(self)?)
             }
 
             fn insert_changes(&mut self, rows: &[NewChange]) -> Result<(), StoreError> {

@@ -192,13 +192,12 @@ macro_rules! diesel_pull_tx {
             impl PullTx for $conn {
                 fn heads(&mut self, grids: &[String]) -> Result<Cursor, StoreError> {
                     let mut heads = Cursor(grids.iter().map(|g| (g.clone(), 0)).collect());
-                    for chunk in grids.chunks(500) {
-                        let rows = gh::table
-                            .filter(any_of(gh::grid, chunk))
+                    heads.0.extend(
+                        gh::table
+                            .filter(any_of(gh::grid, grids))
                             .select((gh::grid, gh::seq))
-                            .load::<(String, i64)>(self)?;
-                        heads.0.extend(rows);
-                    }
+                            .load::<(String, i64)>(self)?,
+                    );
                     Ok(heads)
                 }
 
