@@ -215,6 +215,32 @@ fn psql(port: u16, db: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// An operator's cluster command (a drain, a node's removal) run as an
+/// operator runs it: Citus's deadlock detector may cancel it when it waits
+/// on the locks that phones' syncs and logins hold (a write to a
+/// coordinator table locks the reference table it refers to on every node,
+/// the leaving one included), and the answer then is to run it again. Up to
+/// five tries; each cancellation is printed. Any other error panics at once.
+fn psql_operator(port: u16, db: &str, sql: &str) -> String {
+    const TRIES: u32 = 5;
+    for attempt in 1..=TRIES {
+        let out = psql_command(port, db, sql)
+            .output()
+            .unwrap_or_else(|e| panic!("psql could not start (is it installed?): {e}"));
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("deadlock") && attempt < TRIES,
+            "psql on port {port}, database {db} (try {attempt} of {TRIES}): {sql}\n{err}"
+        );
+        println!("  {sql}: cancelled to break a deadlock (try {attempt}), run again");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    unreachable!("the last try returns or panics")
+}
+
 fn psql_count(port: u16, db: &str, sql: &str) -> u64 {
     let out = psql(port, db, sql);
     out.parse()
@@ -977,7 +1003,7 @@ fn nodes_join_and_leave_while_phones_sync() {
     // is copied (`block_writes`): the phones' syncs to those grids wait.
     println!("join: worker 2 (port {}) joins", cluster.worker2);
     let join = while_phones_sync(&servers.urls, 1, began, Duration::from_secs(3), || {
-        psql(
+        psql_operator(
             c,
             &db.name,
             &format!("SELECT citus_add_node('127.0.0.1', {})", cluster.worker2),
@@ -1040,7 +1066,7 @@ fn nodes_join_and_leave_while_phones_sync() {
     let on_worker1_before = distributed_placements(c, &db.name, cluster.worker1);
     let seed = join.rounds.last().map_or(1, |r| r.seed + 1);
     let leave = while_phones_sync(&servers.urls, seed, began, Duration::from_secs(3), || {
-        psql(
+        psql_operator(
             c,
             &db.name,
             &format!(
@@ -1050,7 +1076,7 @@ fn nodes_join_and_leave_while_phones_sync() {
         );
         let left = distributed_placements(c, &db.name, cluster.worker1);
         assert_eq!(left, 0, "worker 1 still holds shards after the drain");
-        psql(
+        psql_operator(
             c,
             &db.name,
             &format!("SELECT citus_remove_node('127.0.0.1', {})", cluster.worker1),
