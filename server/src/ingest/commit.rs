@@ -94,6 +94,7 @@ impl GroupCommit {
                     // Whatever queued meanwhile, up to the lock, joins the group.
                     group.extend(queue.try_iter());
                     counted.fetch_sub(group.len(), Ordering::SeqCst);
+                    tracing::debug!(batches = group.len(), "group commit");
                     // A panic fails this group's batches (their replies are
                     // dropped), never the writer.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match pool.get() {
