@@ -3,13 +3,16 @@
 //! `crdts` keeps some internals private and its serde form is about to change
 //! upstream (CRDT-NOTES.md), and serde_json cannot write an `Orswot` holding
 //! deferred removes (their map keys are clocks). So the wire and stored forms
-//! are ours ([`SetState`], [`Clock`]), and we convert through `serde-value`,
-//! which accepts any map key, using private mirrors of the crate's 7.3.2 serde
-//! shape. `crdts` is pinned to `=7.3.2`; the round-trip tests catch any drift.
+//! are ours ([`SetState`], [`Clock`]). Out of the crate's types we convert
+//! through `serde-value`, which accepts any map key, into private mirrors of
+//! the crate's 7.3.2 serde shape; into a set, the crate's own `Deserialize`
+//! reads our state presented in that shape ([`state_to_set`]). `crdts` is
+//! pinned to `=7.3.2`; the round-trip tests catch any drift.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crdts::{GCounter, MVReg, Orswot, VClock};
+use serde::de::{self, value::Error as DeError};
 use serde::{Deserialize, Serialize};
 
 use crate::change::{DeferredRemove, SetState};
@@ -68,30 +71,75 @@ pub(crate) fn set_to_state(set: &Orswot<String, Actor>) -> SetState {
     }
 }
 
+/// The set a [`SetState`] describes. Read by the crate's own `Deserialize`
+/// straight from the state ([`StateParts`]), as it would read the crate's
+/// serde shape: no copy of the state and no tree of values in between
+/// (this runs for every set a change or a stored record carries).
 pub(crate) fn state_to_set(state: &SetState) -> Orswot<String, Actor> {
-    let mirror = OrswotMirror {
-        clock: VClockMirror {
-            dots: state.clock.0.clone(),
-        },
-        entries: state
-            .entries
-            .iter()
-            .map(|(k, c)| (k.clone(), VClockMirror { dots: c.0.clone() }))
-            .collect(),
-        deferred: state
-            .deferred
-            .iter()
-            .map(|d| {
-                (
-                    VClockMirror {
-                        dots: d.clock.0.clone(),
-                    },
-                    d.members.iter().cloned().collect(),
-                )
-            })
-            .collect(),
-    };
-    through(&mirror)
+    Orswot::deserialize(StateParts::Set(state))
+        .expect("crdts 7.3.2 serde shape (the crate is pinned; see crdt_form.rs)")
+}
+
+/// A part of a [`SetState`] presented in the serde shape of `crdts` 7.3.2
+/// (the mirrors above): a set is `{clock, entries, deferred}`, a clock
+/// `{dots: {actor: counter}}`, `entries` a map of member to clock,
+/// `deferred` a map of clock to members.
+#[derive(Clone, Copy)]
+enum StateParts<'a> {
+    Set(&'a SetState),
+    Clock(&'a Clock),
+    Dots(&'a Clock),
+    Entries(&'a BTreeMap<String, Clock>),
+    Deferred(&'a [DeferredRemove]),
+    Members(&'a std::collections::BTreeSet<String>),
+}
+
+impl<'de> de::IntoDeserializer<'de, DeError> for StateParts<'_> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for StateParts<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        use de::value::{MapDeserializer, SeqDeserializer};
+        match self {
+            StateParts::Set(s) => v.visit_map(MapDeserializer::new(
+                [
+                    ("clock", StateParts::Clock(&s.clock)),
+                    ("entries", StateParts::Entries(&s.entries)),
+                    ("deferred", StateParts::Deferred(&s.deferred)),
+                ]
+                .into_iter(),
+            )),
+            StateParts::Clock(c) => v.visit_map(MapDeserializer::new(std::iter::once((
+                "dots",
+                StateParts::Dots(c),
+            )))),
+            StateParts::Dots(c) => {
+                v.visit_map(MapDeserializer::new(c.0.iter().map(|(a, n)| (*a, *n))))
+            }
+            StateParts::Entries(e) => v.visit_map(MapDeserializer::new(
+                e.iter().map(|(m, c)| (m.as_str(), StateParts::Clock(c))),
+            )),
+            StateParts::Deferred(d) => v
+                .visit_map(MapDeserializer::new(d.iter().map(|r| {
+                    (StateParts::Clock(&r.clock), StateParts::Members(&r.members))
+                }))),
+            StateParts::Members(m) => {
+                v.visit_seq(SeqDeserializer::new(m.iter().map(String::as_str)))
+            }
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// The values of a register with their clocks.
@@ -164,6 +212,64 @@ mod tests {
         let back: SetState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, state);
         assert_eq!(state_to_set(&back), set);
+    }
+
+    /// The set as the earlier reader made it: through a tree of values, from
+    /// the mirror of the crate's serde shape.
+    fn through_the_mirror(state: &SetState) -> Orswot<String, Actor> {
+        let mirror = OrswotMirror {
+            clock: VClockMirror {
+                dots: state.clock.0.clone(),
+            },
+            entries: state
+                .entries
+                .iter()
+                .map(|(k, c)| (k.clone(), VClockMirror { dots: c.0.clone() }))
+                .collect(),
+            deferred: state
+                .deferred
+                .iter()
+                .map(|d| {
+                    (
+                        VClockMirror {
+                            dots: d.clock.0.clone(),
+                        },
+                        d.members.iter().cloned().collect(),
+                    )
+                })
+                .collect(),
+        };
+        through(&mirror)
+    }
+
+    proptest::proptest! {
+        /// Any set, deferred removes included, is read back from its state
+        /// as it was, and as the reader through the mirror reads it.
+        #[test]
+        fn a_set_is_read_back_from_its_state(
+            ops in proptest::collection::vec((1u32..5, 0u8..3, 0usize..5, 1u64..4), 0..24)
+        ) {
+            const MEMBERS: [&str; 5] = ["a", "b", "c", "家庭", ""];
+            let mut set: Orswot<String, Actor> = Orswot::new();
+            for (actor, kind, member, ahead) in ops {
+                let m = MEMBERS[member].to_string();
+                match kind {
+                    0 => set.apply(set.add(m, set.read_ctx().derive_add_ctx(actor))),
+                    1 => set.apply(set.rm(m, set.contains(&MEMBERS[member].to_string()).derive_rm_ctx())),
+                    // A remove from a context this set has not seen: deferred.
+                    _ => {
+                        let mut clock = set.read_ctx().add_clock;
+                        clock.apply(crdts::Dot::new(actor, clock.get(&actor) + ahead));
+                        set.apply(crdts::orswot::Op::Rm { clock, members: vec![m] });
+                    }
+                }
+            }
+            let state = set_to_state(&set);
+            let read = state_to_set(&state);
+            proptest::prop_assert_eq!(&read, &set);
+            proptest::prop_assert_eq!(&read, &through_the_mirror(&state));
+            proptest::prop_assert_eq!(set_to_state(&read), state);
+        }
     }
 
     #[test]
