@@ -6,7 +6,8 @@
 //! cache such a statement at all, so SQLite parses and plans it again at
 //! every call. On the write path (the records a batch touches, the log
 //! entries it may repeat, the actors' heads) that was 4% of a push's CPU;
-//! in the inbox's lists, before they used it, an eighth of the storm's. [`any_of`] binds the list once instead:
+//! in the inbox's lists, before they used it, an eighth of the storm's.
+//! [`any_of`] binds the list once instead:
 //!
 //! - SQLite: `column IN (SELECT value FROM json_each(?))`, the list bound as
 //!   one JSON array (SQLite still looks each value up in the column's index);

@@ -193,14 +193,15 @@ pub const SQLITE_PAGE_SIZE: u32 = 8192;
 /// (`wal_autocheckpoint` counts pages: set from the store's page size).
 const SQLITE_WAL_BYTES: u32 = 40 << 20;
 
+/// A store's page size, as `PRAGMA page_size` answers it.
+#[derive(diesel::QueryableByName)]
+struct PageSize {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    page_size: i32,
+}
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        use diesel::sql_types::Integer;
-        #[derive(diesel::QueryableByName)]
-        struct PageSize {
-            #[diesel(sql_type = Integer)]
-            page_size: i32,
-        }
         conn.batch_execute(&format!(
             // busy_timeout first: the other pragmas may need to wait for a lock.
             // page_size before the WAL: it applies to a new, empty file only.
@@ -223,10 +224,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         .map_err(diesel::r2d2::Error::QueryError)?;
         // A sync batch writes ~1.5 MB of WAL: checkpoint every ~40 MB, not
         // every third commit.
-        let PageSize { page_size } = diesel::sql_query("SELECT page_size FROM pragma_page_size()")
+        let PageSize { page_size } = diesel::sql_query("PRAGMA page_size")
             .get_result(conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
-        let pages = SQLITE_WAL_BYTES / u32::try_from(page_size.max(512)).unwrap_or(4096);
+        // SQLite's page sizes are powers of two from 512 to 65,536.
+        let pages = SQLITE_WAL_BYTES / u32::try_from(page_size).unwrap_or(4096).max(512);
         conn.batch_execute(&format!("PRAGMA wal_autocheckpoint = {pages};"))
             .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -385,11 +387,6 @@ mod tests {
     #[test]
     fn new_stores_get_the_page_size_and_old_ones_keep_theirs() {
         use diesel::sql_types::Integer;
-        #[derive(diesel::QueryableByName)]
-        struct PageSize {
-            #[diesel(sql_type = Integer)]
-            page_size: i32,
-        }
         #[derive(diesel::QueryableByName)]
         struct Checkpoint {
             #[diesel(sql_type = Integer)]
