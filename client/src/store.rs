@@ -422,7 +422,19 @@ impl LocalStore {
     }
 }
 
+/// Keep a record's state. A record never changes its grid or collection, so
+/// a state kept before is updated in place: its row alone is rewritten and
+/// neither index is touched (`REPLACE` would delete the row and its index
+/// entries and insert them again). Two plain statements rather than one
+/// `ON CONFLICT DO UPDATE`, which diesel prepares anew at every call.
 fn upsert_record(c: &mut SqliteConnection, r: &RecordRow) -> Result<(), ClientError> {
-    diesel::replace_into(records::table).values(r).execute(c)?;
+    let inserted = diesel::insert_or_ignore_into(records::table)
+        .values(r)
+        .execute(c)?;
+    if inserted == 0 {
+        diesel::update(records::table.find(&r.id))
+            .set(records::state.eq(&r.state))
+            .execute(c)?;
+    }
     Ok(())
 }
