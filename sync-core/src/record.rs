@@ -535,7 +535,10 @@ impl FieldView {
 /// (each register value with its whole clock) is still read.
 pub const STORED_FORMAT: u32 = 2;
 
-#[derive(Serialize, Deserialize)]
+/// The stored form as it is read. It is written from borrowed parts
+/// ([`StoredOut`]); the tests hold those bytes to this shape's own.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(deny_unknown_fields)]
 struct Stored {
     format: u32,
@@ -583,27 +586,6 @@ struct StoredValue {
 }
 
 impl StoredValue {
-    fn new(mut clock: Clock, w: Written) -> StoredValue {
-        // The clock without the value's own dot is what its writer had seen;
-        // a clock of another shape is kept whole (no copy either way).
-        let (seen, clock) = match clock.0.remove(&w.actor) {
-            Some(s) if s == w.seq => (clock, None),
-            own => {
-                if let Some(s) = own {
-                    clock.0.insert(w.actor, s);
-                }
-                (Clock::default(), Some(clock))
-            }
-        };
-        StoredValue {
-            value: w.value,
-            actor: w.actor,
-            seq: w.seq,
-            seen,
-            clock,
-        }
-    }
-
     fn clock(&self) -> Clock {
         match &self.clock {
             Some(c) => c.clone(),
@@ -639,32 +621,31 @@ impl Record {
             .iter()
             .map(|(name, state)| {
                 let f = match state {
-                    FieldState::Scalar(reg) => StoredField::Reg(
-                        {
-                            // Canonical: equal states store equal bytes, whatever the arrival order.
-                            let mut vals = crdt_form::register_values(reg);
-                            vals.sort_by_key(|(_, w)| (w.actor, w.seq));
-                            vals
-                        }
-                        .into_iter()
-                        .map(|(clock, w)| StoredValue::new(clock, w))
-                        .collect(),
-                    ),
-                    FieldState::Set(s) => StoredField::Set(crdt_form::set_to_state(s)),
-                    FieldState::Log(l) => StoredField::Log(l.values().cloned().collect()),
-                    FieldState::Counter(c) => StoredField::Counter(crdt_form::counter_clock(c)),
+                    FieldState::Scalar(reg) => FieldOut::Parts(PartsOut::Reg({
+                        // Canonical: equal states store equal bytes, whatever the arrival order.
+                        let mut parts = crdt_form::register_parts(reg);
+                        parts.sort_by_key(|p| (p.actor, p.seq));
+                        parts.into_iter().map(ValueOut::new).collect()
+                    })),
+                    FieldState::Set(s) => {
+                        FieldOut::Made(StoredField::Set(crdt_form::set_to_state(s)))
+                    }
+                    FieldState::Log(l) => FieldOut::Parts(PartsOut::Log(l.values().collect())),
+                    FieldState::Counter(c) => {
+                        FieldOut::Made(StoredField::Counter(crdt_form::counter_clock(c)))
+                    }
                 };
-                (std::borrow::Cow::Borrowed(*name), f)
+                (*name, f)
             })
             .collect();
-        let stored = Stored {
+        let stored = StoredOut {
             format: STORED_FORMAT,
             id: self.id,
-            collection: self.collection.name.to_owned(),
-            grid: self.grid.clone(),
+            collection: self.collection.name,
+            grid: &self.grid,
             level: self.level,
-            live: Clock::from(&self.live),
-            deletes: Clock::from(&self.deletes),
+            live: (!self.live.is_empty()).then_some(&self.live.dots),
+            deletes: (!self.deletes.is_empty()).then_some(&self.deletes.dots),
             fields,
         };
         serde_json::to_string(&stored).expect("stored form is plain data")
@@ -772,7 +753,7 @@ impl Record {
                 .field(name)
                 .ok_or_else(|| StoredError::Field(name.to_string()))?;
             if !(matches!(def.kind, FieldKind::Scalar { .. }) && hide(def)) {
-                fields.insert(name.as_ref(), ShallowField::Kept(raw));
+                fields.insert(name.as_ref(), FieldOut::Kept(raw));
                 continue;
             }
             let StoredField::Reg(mut vals) = serde_json::from_str(raw.get())? else {
@@ -782,12 +763,12 @@ impl Record {
                 v.value = mask(&v.value);
             }
             touched = true;
-            fields.insert(name.as_ref(), ShallowField::Made(StoredField::Reg(vals)));
+            fields.insert(name.as_ref(), FieldOut::Made(StoredField::Reg(vals)));
         }
         if !touched {
             return Ok(json.to_owned());
         }
-        let out = ShallowOut {
+        let out = StoredOut {
             format: shallow.format,
             id: shallow.id,
             collection: &shallow.collection,
@@ -823,8 +804,11 @@ struct Shallow<'a> {
     fields: BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>,
 }
 
+/// The stored form as written, by [`Record::to_stored`] and
+/// [`Record::redact_stored`], from borrowed parts. Clocks are `C`: a
+/// record's dots, or a stored form's as they were read.
 #[derive(Serialize)]
-struct ShallowOut<'a> {
+struct StoredOut<'a, C> {
     format: u32,
     id: Uuid,
     collection: &'a str,
@@ -832,17 +816,80 @@ struct ShallowOut<'a> {
     #[serde(skip_serializing_if = "is_grid")]
     level: Level,
     #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<&'a serde_json::value::RawValue>,
+    live: Option<C>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    deletes: Option<&'a serde_json::value::RawValue>,
-    fields: BTreeMap<&'a str, ShallowField<'a>>,
+    deletes: Option<C>,
+    fields: BTreeMap<&'a str, FieldOut<'a>>,
 }
 
+/// A field of [`StoredOut`]: kept as it was read, made anew, or written
+/// from the record's own parts.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum ShallowField<'a> {
+enum FieldOut<'a> {
     Kept(&'a serde_json::value::RawValue),
     Made(StoredField),
+    Parts(PartsOut<'a>),
+}
+
+/// A register or a log written from the record's parts, in the bytes
+/// [`StoredField`] gives it.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum PartsOut<'a> {
+    Reg(Vec<ValueOut>),
+    Log(Vec<&'a LogEntry>),
+}
+
+/// A [`StoredValue`] as written from a register's parts: its value as the
+/// JSON it already is.
+#[derive(Serialize)]
+struct ValueOut {
+    value: Box<serde_json::value::RawValue>,
+    actor: Actor,
+    seq: Seq,
+    #[serde(skip_serializing_if = "Dots::is_empty")]
+    seen: Dots,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock: Option<Dots>,
+}
+
+impl ValueOut {
+    fn new(part: crdt_form::RegisterPart) -> ValueOut {
+        // The clock without the value's own dot is what its writer had seen;
+        // a clock of another shape is kept whole.
+        let mut dots = part.dots;
+        let own = dots.iter().position(|&(a, _)| a == part.actor);
+        let (seen, clock) = match own {
+            Some(i) if dots[i].1 == part.seq => {
+                dots.remove(i);
+                (Dots(dots), None)
+            }
+            _ => (Dots(Vec::new()), Some(Dots(dots))),
+        };
+        ValueOut {
+            value: part.value,
+            actor: part.actor,
+            seq: part.seq,
+            seen,
+            clock,
+        }
+    }
+}
+
+/// A clock's dots in actor order, written as [`Clock`] writes them.
+struct Dots(Vec<(Actor, Seq)>);
+
+impl Dots {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Dots {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(a, n)| (a, n)))
+    }
 }
 
 /// Where a log entry reads: by the instant its `at` names (not its text:
@@ -872,6 +919,67 @@ pub fn log_order(e: &LogEntry) -> (Option<(i64, u32)>, Actor, Seq, Uuid) {
 mod stored_form_tests {
     use super::*;
 
+    /// The stored form read by the reader's own shape ([`Stored`]) and
+    /// written again by its derive: the bytes `to_stored` wrote before it
+    /// wrote from borrowed parts.
+    fn by_the_reader(json: &str) -> String {
+        serde_json::to_string(&serde_json::from_str::<Stored>(json).unwrap()).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Whatever three devices did to a record, concurrently or not, its
+        /// stored form is the bytes the reader's shape writes, and reads back
+        /// as the same record.
+        #[test]
+        fn the_stored_form_is_written_as_the_reader_reads_it(
+            steps in proptest::collection::vec((0usize..3, 0u8..8, 0u8..4), 1..40)
+        ) {
+            use crate::Device;
+            let id = Uuid::from_u128(9);
+            let mut phones: Vec<Device> = (1..=3).map(Device::new).collect();
+            let first = phones[0].create("event", "g-001", id).set("status", "reported").commit().unwrap();
+            let mut made = vec![first];
+            for p in &mut phones[1..] {
+                p.receive(&made[0]).unwrap();
+            }
+            for (device, kind, n) in steps {
+                let p = &mut phones[device];
+                let edit = p.edit(id);
+                let change = match kind {
+                    0 => edit.set("title", format!("title {n}")).commit(),
+                    1 => edit.set("status", ["accepted", "verified", "closed", "reported"][usize::from(n)]).commit(),
+                    2 => edit.add("tags", ["a", "b", "家庭"][usize::from(n % 3)]).commit(),
+                    3 => edit.remove("tags", ["a", "b", "家庭"][usize::from(n % 3)]).commit(),
+                    4 => edit.increment("report_count", u64::from(n) + 1).commit(),
+                    5 => edit.append("actions", Entry {
+                        id: Uuid::from_u128(100 + made.len() as u128),
+                        at: format!("2026-11-28T0{n}:00:00+08:00"),
+                        fields: BTreeMap::from([("action".to_string(), Value::from("step"))]),
+                    }).commit(),
+                    6 => p.delete(id),
+                    // Catch up with everything made so far.
+                    _ => {
+                        for c in &made {
+                            p.receive(c).unwrap();
+                        }
+                        continue;
+                    }
+                };
+                if let Ok(c) = change {
+                    made.push(c);
+                }
+            }
+            for p in &phones {
+                let r = p.replica().record(id).unwrap();
+                let stored = r.to_stored();
+                proptest::prop_assert_eq!(&by_the_reader(&stored), &stored);
+                let back = Record::from_stored(Schema::current(), &stored).unwrap();
+                proptest::prop_assert_eq!(back.view(), r.view());
+                proptest::prop_assert_eq!(back.to_stored(), stored);
+            }
+        }
+    }
+
     /// Format 1, as stores written before format 2 hold it, reads as the
     /// same record; written again it is format 2, without each register
     /// value's own dot repeated in its clock, and reads back the same.
@@ -894,6 +1002,7 @@ mod stored_form_tests {
             v2.contains(r#"{"value":"rejected","actor":7,"seq":41,"seen":{"3":12}}"#),
             "{v2}"
         );
+        assert_eq!(by_the_reader(&v2), v2);
         let back = Record::from_stored(schema, &v2).unwrap();
         assert_eq!(back.view(), r.view());
         assert_eq!(back.to_stored(), v2);
