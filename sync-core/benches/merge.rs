@@ -4,7 +4,8 @@
 //!    and without JSON decoding (target: at least 500k changes/s).
 //! 2. The stored size of a record whose 10 fields were written by 5 devices
 //!    (target: at most 2 KB). Not a timing: computed and printed in setup.
-//! 3. With `--features automerge-peer`: the same 100k field writes through
+//! 3. The stored form of the 1,000 records it leaves: written and read back.
+//! 4. With `--features automerge-peer`: the same 100k field writes through
 //!    `automerge` 0.12, side by side, one automerge document per record.
 //!
 //! Run: `cargo bench -p gridsync-core --bench merge [--features automerge-peer]`.
@@ -15,7 +16,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
-use gridsync_core::{Actor, Change, Device, FieldView, Flow, Geo, RecordView, Replica, Value};
+use gridsync_core::{
+    Actor, Change, Device, FieldView, Flow, Geo, Record, RecordView, Replica, Schema, Value,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -124,7 +127,7 @@ fn value_for(rng: &mut StdRng, field: &str) -> Value {
         "severity" => pick(rng, SEVERITY),
         "category" => pick(rng, CATEGORY),
         "title" => format!("{} near {}", pick(rng, WHAT), pick(rng, WHERE)),
-        "assignee" => format!("grid worker {:03}", rng.gen_range(1..=120)),
+        "assignee" => format!("worker{:03}", rng.gen_range(1..=120)),
         "reporter" => pick(rng, PEOPLE),
         "address" => format!(
             "No. {} {} Road, {} Community",
@@ -535,6 +538,31 @@ fn apply_benches(c: &mut Criterion) {
             .collect();
         peer::Peer::build(&w.writes, &expected)
     };
+
+    // The stored form of the 1,000 records the workload leaves (the form the
+    // server keeps and sends, and a device keeps): written, and read back.
+    let stored: Vec<String> = check.records().map(|r| r.to_stored()).collect();
+    let mut group = c.benchmark_group("stored_form_1000_records");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(RECORDS as u64));
+    group.bench_function("to_stored", |b| {
+        b.iter(|| {
+            for r in check.records() {
+                black_box(r.to_stored());
+            }
+        });
+    });
+    group.bench_function("from_stored", |b| {
+        b.iter(|| {
+            for json in &stored {
+                black_box(Record::from_stored(Schema::current(), json).unwrap());
+            }
+        });
+    });
+    group.finish();
     drop(check);
 
     let mut group = c.benchmark_group("apply_100k_changes");
@@ -584,7 +612,7 @@ fn apply_benches(c: &mut Criterion) {
     group.finish();
 }
 
-// --- 3. the automerge peer ---------------------------------------------------------
+// --- 4. the automerge peer ---------------------------------------------------------
 
 #[cfg(feature = "automerge-peer")]
 mod peer {
