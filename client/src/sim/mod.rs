@@ -34,6 +34,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::http::{Http, Tokens};
+use crate::sync::RetryPolicy;
 use crate::{Client, ClientError, LocalStore};
 use script::{Role, Shared, SimPhone, Work};
 
@@ -330,6 +331,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
                     )
                 })?;
                 client.options.batch = cfg.batch;
+                client.options.retry = PATIENT;
                 bar_setup.inc(1);
                 Ok(SimPhone {
                     index: i,
@@ -558,6 +560,19 @@ fn list_grid(phone: &mut Client, grid: &str) -> Result<BTreeSet<Uuid>, ClientErr
         }
     }
 }
+
+/// How a simulated phone retries a round trip: as the app does, but for up
+/// to about a minute (12 tries, pauses doubling to 8 s), as [`patiently`]
+/// waits. A phone whose sync gives up syncs again later; a simulated one
+/// would end the run instead, with what its earlier round trips delivered
+/// left out of the count. On Citus, a transaction cancelled to break a
+/// distributed deadlock while a worker drains answers `503` several times
+/// in a row (seen in CI: a phone's sync gave up after its 6 tries).
+const PATIENT: RetryPolicy = RetryPolicy {
+    attempts: 12,
+    first: std::time::Duration::from_millis(250),
+    max: std::time::Duration::from_secs(8),
+};
 
 /// A setup call, tried again while the store is briefly unavailable (`503`:
 /// on Citus, a worker's shards moving or a transaction cancelled to break a
