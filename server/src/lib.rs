@@ -168,9 +168,29 @@ pub fn listen(addr: &str) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Threads of the blocking pool per actix worker (database work, password
-/// hashing): a few per pooled connection, no more.
-pub const BLOCKING_THREADS_PER_WORKER: usize = 16;
+/// Threads of the blocking pool of each of `workers` actix workers, for a
+/// store of `connections` pooled connections: the connections shared out
+/// over the workers, at least two each.
+///
+/// Nearly every blocking task holds a connection for most of its run, so a
+/// thread beyond the pool's size only waits for one; meanwhile it holds the
+/// request's decoded body and its allocator arena, and it competes for the
+/// two cores' caches with the threads that do work. Requests beyond the
+/// threads wait as small futures. On the peer bench's workload, 4 threads a
+/// worker (8 connections, 2 workers) against 16 took a push of 100 batches
+/// at once from 0.51 to 0.44 s and the first pull of 100 replicas from 2.69
+/// to 2.41 s (docs/PERFORMANCE.md, ninth pass). A batch waits for the SQLite
+/// writer on its thread, so a group commit holds at most as many batches
+/// as there are threads: 8 were as good as 32 in the storm of 1,000 phones.
+///
+/// ```
+/// use gridsync_server::blocking_threads_per_worker;
+/// assert_eq!(blocking_threads_per_worker(8, 2), 4);
+/// ```
+pub fn blocking_threads_per_worker(connections: u32, workers: usize) -> usize {
+    let connections = usize::try_from(connections).unwrap_or(usize::MAX);
+    connections.div_ceil(workers.max(1)).max(2)
+}
 
 /// Start serving plain HTTP on an already bound listener (port 0 in tests).
 pub fn serve(
@@ -193,6 +213,8 @@ pub fn serve_on(
     blobs: Arc<dyn BlobStore>,
 ) -> std::io::Result<Server> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = cores;
+    let blocking_threads = blocking_threads_per_worker(store.pool_size(), workers);
     let state = AppState {
         store,
         auth,
@@ -305,8 +327,10 @@ pub fn serve_on(
     // Every request's database work runs on the blocking pool; bounding it
     // bounds what is in memory at once (1,000 phones pulling 500-record pages
     // at the same moment peaked at 2.3 GB with actix's default of 512 threads
-    // per worker). Requests beyond it wait their turn as small futures.
-    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    // per worker), and sizing it to the connections keeps the cores on the
+    // requests that can run.
+    .workers(workers)
+    .worker_max_blocking_threads(blocking_threads)
     .client_request_timeout(head_timeout)
     .keep_alive(keep_alive);
     let server = match tls {
@@ -398,5 +422,25 @@ mod tests {
         let l = super::listen("127.0.0.1:0").unwrap();
         assert_ne!(l.local_addr().unwrap().port(), 0);
         assert!(super::listen("not an address").is_err());
+    }
+
+    #[test]
+    fn the_blocking_threads_share_out_the_connections() {
+        // (connections, workers, threads per worker)
+        let table = [
+            (8, 2, 4),  // the default pool on two cores
+            (8, 3, 3),  // shared out, rounded up
+            (16, 2, 8), // a larger pool
+            (8, 8, 2),  // many cores: still two a worker
+            (1, 2, 2),  // a pool of one
+            (8, 0, 8),  // no workers named: one
+        ];
+        for (connections, workers, want) in table {
+            assert_eq!(
+                super::blocking_threads_per_worker(connections, workers),
+                want,
+                "{connections} connections over {workers} workers"
+            );
+        }
     }
 }

@@ -329,6 +329,14 @@ impl Pool {
         }
     }
 
+    /// The most connections the pool opens.
+    pub fn size(&self) -> u32 {
+        match self {
+            Pool::Sqlite(p, _) => p.max_size(),
+            Pool::Pg(p) => p.max_size(),
+        }
+    }
+
     /// Connections open, and of those idle.
     pub fn state(&self) -> (u32, u32) {
         let s = match self {

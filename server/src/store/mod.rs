@@ -706,6 +706,11 @@ impl Store {
         read_tx!(self, quarantine_open())
     }
 
+    /// The most database connections this process opens.
+    pub fn pool_size(&self) -> u32 {
+        self.pool.size()
+    }
+
     /// This process's database connections: `(open, idle)`.
     pub fn pool_state(&self) -> (u32, u32) {
         self.pool.state()
