@@ -143,6 +143,9 @@ pub struct Client {
     row: DeviceRow,
     device: Device,
     http: Http,
+    /// The digest of the inbox kept (sent with a pull, so that an unchanged
+    /// inbox is not sent again).
+    inbox_digest: Option<String>,
     pub options: SyncOptions,
 }
 
@@ -204,11 +207,13 @@ impl Client {
     /// Reopen, sharing a transport (many simulated devices share one agent).
     pub fn open_with(mut store: LocalStore, http: Http) -> Result<Client, ClientError> {
         let (row, device) = load(&mut store)?;
+        let inbox_digest = kept_inbox_digest(&mut store)?;
         Ok(Client {
             store,
             row,
             device,
             http,
+            inbox_digest,
             options: SyncOptions::default(),
         })
     }
@@ -219,6 +224,7 @@ impl Client {
         let (row, device) = load(&mut self.store)?;
         self.row = row;
         self.device = device;
+        self.inbox_digest = kept_inbox_digest(&mut self.store)?;
         Ok(())
     }
 
@@ -436,6 +442,7 @@ impl Client {
                 resume: self.row.resume.clone(),
                 at,
                 inbox: None,
+                inbox_current: false,
             })?;
             handed += outbox.len();
         }
@@ -517,6 +524,7 @@ impl Client {
                 changes: changes.iter().map(|c| c.as_ref()).collect(),
                 limit: Some(self.options.page),
                 pull,
+                inbox_digest: self.inbox_digest.clone(),
             };
             let failure = match self.http.sync(&self.row.access_token, &req) {
                 Ok(res) => return Ok(Some(res)),
@@ -624,8 +632,12 @@ impl Client {
                 .inbox
                 .as_ref()
                 .map(|i| serde_json::to_string(i).expect("an inbox serializes")),
+            inbox_current: response.inbox_unchanged,
         };
         self.store.acknowledge(&ack)?;
+        if let Some(i) = &response.inbox {
+            self.inbox_digest = (!i.digest.is_empty()).then(|| i.digest.clone());
+        }
         self.row.cursor = ack.cursor.clone();
         self.row.resume = ack.resume.clone();
         self.row.last_sync_at = Some(at);
@@ -667,6 +679,22 @@ fn load(store: &mut LocalStore) -> Result<(DeviceRow, Device), ClientError> {
     }
     let device = Device::resume(row.actor as u32, row.next_seq as u64, replica);
     Ok((row, device))
+}
+
+/// The digest of the inbox kept, if one is (an inbox kept by an earlier
+/// version has none: the next pull brings it whole).
+fn kept_inbox_digest(store: &mut LocalStore) -> Result<Option<String>, ClientError> {
+    #[derive(serde::Deserialize)]
+    struct Kept {
+        #[serde(default)]
+        digest: String,
+    }
+    let Some((body, _)) = store.inbox()? else {
+        return Ok(None);
+    };
+    let kept: Kept = serde_json::from_str(&body)
+        .map_err(|e| ClientError::Protocol(format!("the kept inbox is unreadable: {e}")))?;
+    Ok((!kept.digest.is_empty()).then_some(kept.digest))
 }
 
 fn row_of(r: &Record) -> RecordRow {

@@ -179,6 +179,8 @@ pub struct Acknowledged {
     pub at: i64,
     /// The inbox the answer brought (JSON), if it brought one.
     pub inbox: Option<String>,
+    /// The answer said the inbox kept is still current (it is now as of `at`).
+    pub inbox_current: bool,
 }
 
 /// The local store. One connection: a device is one process.
@@ -356,6 +358,11 @@ impl LocalStore {
                         schema::inbox::body.eq(body),
                         schema::inbox::received_at.eq(ack.at),
                     ))
+                    .execute(c)?;
+            }
+            if ack.inbox.is_none() && ack.inbox_current {
+                diesel::update(schema::inbox::table)
+                    .set(schema::inbox::received_at.eq(ack.at))
                     .execute(c)?;
             }
             Ok(())

@@ -355,3 +355,63 @@ fn a_record_id_held_in_two_grids_does_not_stop_a_phone_that_reads_both() {
     let title = format!("{:?}", r.view().fields["title"]);
     assert!(title.contains("renamed"), "{title}");
 }
+
+/// The inbox comes with the pull that ends a sync, once: while it stays the
+/// same the phone names the one it holds and the answer only says it is
+/// unchanged; the phone keeps it (across a restart too) with the time it
+/// was last confirmed, and gets it whole again when it changes.
+#[test]
+fn an_unchanged_inbox_is_not_sent_again() {
+    use gridsync_client::Progress;
+    let server = Server::start();
+    server.user("li", "grid_worker", "g1");
+    server.user("wang", "grid_worker", "g1");
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = server.phone(da.path(), "li");
+    let mut b = server.phone(db.path(), "wang");
+    let assign = |a: &mut Client, title: &str| {
+        a.make(|d| {
+            d.create("event", "g1", Uuid::new_v4())
+                .set("title", title)
+                .set("status", "reported")
+                .set("assignee", "user:wang")
+                .commit()
+        })
+        .unwrap();
+        a.sync().unwrap();
+    };
+    // What each sync's last answer said of the inbox: (sent, unchanged).
+    let sync = |b: &mut Client| {
+        let mut said = None;
+        b.sync_observed(&mut |p| {
+            if let Progress::Answered(a) = p {
+                said = Some((a.response.inbox.is_some(), a.response.inbox_unchanged));
+            }
+        })
+        .unwrap();
+        said.expect("an answer")
+    };
+
+    assign(&mut a, "楼道堆物");
+    assert_eq!(sync(&mut b), (true, false), "the first pull brings it");
+    let (first, at) = b.inbox().unwrap().unwrap();
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.digest.len(), 32);
+
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(sync(&mut b), (false, true), "the same is not sent again");
+    let (kept, confirmed) = b.inbox().unwrap().unwrap();
+    assert_eq!(kept, first);
+    assert!(confirmed > at, "confirmed now: {confirmed} after {at}");
+
+    // A restarted phone still names the one it holds.
+    drop(b);
+    let mut b = Client::open(LocalStore::open_dir(db.path()).unwrap()).unwrap();
+    assert_eq!(sync(&mut b), (false, true));
+
+    assign(&mut a, "消防通道堵塞");
+    assert_eq!(sync(&mut b), (true, false), "a changed inbox comes whole");
+    let (changed, _) = b.inbox().unwrap().unwrap();
+    assert_eq!(changed.items.len(), 2);
+    assert_ne!(changed.digest, first.digest);
+}

@@ -178,11 +178,43 @@ pub fn inbox(store: &Store, who: &Person<'_>, now: i64) -> Result<Inbox, StoreEr
         );
     }
     items.sort_by_key(|(kind, _)| InboxKind::ALL.iter().position(|k| k == kind));
+    let items: Vec<InboxItem> = items.into_iter().flat_map(|(_, list)| list).collect();
+    let truncated: Vec<InboxKind> = truncated.into_iter().collect();
     Ok(Inbox {
         as_of: rfc3339(now),
-        items: items.into_iter().flat_map(|(_, list)| list).collect(),
-        truncated: truncated.into_iter().collect(),
+        digest: digest(&items, &truncated),
+        items,
+        truncated,
     })
+}
+
+/// Names an inbox's content, its items and cut kinds (not when it was
+/// derived): the first 128 bits of the SHA-256 of their JSON, in hex.
+/// Equal lists, derived by any server process, have equal digests.
+pub fn digest(items: &[InboxItem], truncated: &[InboxKind]) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(&(items, truncated)).expect("an inbox serializes");
+    hex::encode(&Sha256::digest(json)[..16])
+}
+
+/// What the answer that ends a pull says of the inbox: the inbox itself,
+/// or (`true`) that it is the one the device holds, named by the digest
+/// the device sent.
+///
+/// ```
+/// use gridsync_core::wire::Inbox;
+/// use gridsync_server::inbox::{answer, digest};
+/// let inbox = Inbox { as_of: "now".into(), items: vec![], truncated: vec![], digest: digest(&[], &[]) };
+/// let held = inbox.digest.clone();
+/// assert_eq!(answer(inbox.clone(), Some(&held)), (None, true));
+/// assert_eq!(answer(inbox.clone(), None), (Some(inbox), false));
+/// ```
+pub fn answer(inbox: Inbox, held: Option<&str>) -> (Option<Inbox>, bool) {
+    if held == Some(inbox.digest.as_str()) {
+        (None, true)
+    } else {
+        (Some(inbox), false)
+    }
 }
 
 /// Whether a role has an inbox at all (an admin manages, not handles).
@@ -195,6 +227,54 @@ mod tests {
     use super::*;
     use crate::auth::policy::sample_scope as scope;
     use crate::db::{Database, Pool};
+
+    fn item(kind: InboxKind, record: &str, label: &str) -> InboxItem {
+        InboxItem {
+            kind,
+            record: Some(record.into()),
+            collection: Some("event".into()),
+            grid: Some("g1".into()),
+            label: label.into(),
+            status: Some("reported".into()),
+            level: None,
+            assignee: None,
+            deadline: None,
+            quarantine: None,
+            code: None,
+        }
+    }
+
+    /// The digest names the lists, whatever else: equal lists, equal
+    /// digests; any item, label, order or cut kind changed, another.
+    #[test]
+    fn the_digest_names_the_lists() {
+        let a = item(InboxKind::Assigned, "r1", "交给我");
+        let b = item(InboxKind::Conflict, "r2", "1号");
+        let base = digest(&[a.clone(), b.clone()], &[]);
+        assert_eq!(base.len(), 32);
+        assert_eq!(base, digest(&[a.clone(), b.clone()], &[]));
+        let others = [
+            digest(&[b.clone(), a.clone()], &[]),
+            digest(std::slice::from_ref(&a), &[]),
+            digest(&[a.clone(), item(InboxKind::Conflict, "r2", "一号")], &[]),
+            digest(&[a.clone(), b.clone()], &[InboxKind::Conflict]),
+            digest(&[], &[]),
+        ];
+        for d in &others {
+            assert_ne!(d, &base);
+        }
+        // Held: told unchanged; another or none: sent.
+        let inbox = Inbox {
+            as_of: "2026-12-02T08:00:00+08:00".into(),
+            items: vec![a, b],
+            truncated: vec![],
+            digest: base.clone(),
+        };
+        assert_eq!(answer(inbox.clone(), Some(&base)), (None, true));
+        for held in [None, Some(others[0].as_str()), Some("")] {
+            assert_eq!(answer(inbox.clone(), held), (Some(inbox.clone()), false));
+        }
+    }
 
     /// Every list of every inbox is read through an index made for it, on
     /// a store without statistics (a new one): never by walking the

@@ -285,6 +285,50 @@ fn the_inbox_lists_what_is_yours_to_do(b: &Backend) {
     let (_, unlabelled) = s.get_as(&other.token, "/v1/inbox");
     assert_eq!(unlabelled["items"], inbox["items"]);
 
+    // An inbox the device holds is not sent again: a pull that names its
+    // digest is told `inbox_unchanged`; another digest gets the inbox.
+    let held = inbox["digest"]
+        .as_str()
+        .expect("the inbox has a digest")
+        .to_owned();
+    assert_eq!(held.len(), 32, "{inbox}");
+    assert_eq!(
+        other.inbox["digest"], inbox["digest"],
+        "the pull's is the same"
+    );
+    let pull = |digest: &str| {
+        let (st, body) = s.sync(
+            &other.token,
+            json!({"actor": other.actor(), "grids": ["g1"], "inbox_digest": digest}),
+        );
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(body["more"], false, "{body}");
+        body
+    };
+    let again = pull(&held);
+    assert!(again.get("inbox").is_none(), "{again}");
+    assert_eq!(again["inbox_unchanged"], true, "{again}");
+    let stale = pull(&"0".repeat(32));
+    assert_eq!(stale["inbox"]["items"], inbox["items"], "{stale}");
+    assert!(stale.get("inbox_unchanged").is_none(), "{stale}");
+    // Something new to do: the digest held names an older inbox.
+    let another = Uuid::new_v4();
+    worker.make(|d| {
+        d.create("event", "g1", another)
+            .set("title", "又一件")
+            .set("status", "reported")
+            .set("assignee", "user:w1b")
+            .commit()
+    });
+    worker.sync(&s);
+    let changed = pull(&held);
+    let mut assigned = kinds(&changed["inbox"], "assigned");
+    assigned.sort();
+    let mut want = vec![mine.to_string(), another.to_string()];
+    want.sort();
+    assert_eq!(assigned, want);
+    assert_ne!(changed["inbox"]["digest"].as_str(), Some(held.as_str()));
+
     // The department: what is dispatched to it, by the API and with a
     // pull of its phone (which pulls no grid).
     let (_, inbox) = s.get_as(&water.token, "/v1/inbox");

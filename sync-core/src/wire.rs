@@ -41,6 +41,10 @@ pub struct SyncRequest<C> {
     /// `false`: push only; the answer carries the results and nothing else.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub pull: bool,
+    /// The `digest` of the inbox the device holds: an answer whose inbox
+    /// is still that one says `inbox_unchanged` instead of sending it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox_digest: Option<String>,
 }
 
 fn yes() -> bool {
@@ -100,9 +104,18 @@ pub struct SyncResponse<C, R> {
     #[serde(default)]
     pub more: bool,
     /// What is the caller's to do, as of this answer: on the answer that
-    /// ends a pull (`more` false), absent on a push-only sync.
+    /// ends a pull (`more` false), absent on a push-only sync and when it
+    /// is the one the request's `inbox_digest` names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox: Option<Inbox>,
+    /// The inbox as of this answer is the one the request's `inbox_digest`
+    /// names: keep it (it is current now).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inbox_unchanged: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why an item is in a person's inbox (docs/WORKFLOWS.md, "The inbox").
@@ -180,6 +193,10 @@ pub struct Inbox {
     /// Kinds with more items than the limit per kind, cut there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<InboxKind>,
+    /// Names the content (`items` and `truncated`, not `as_of`): sent back
+    /// as a sync's `inbox_digest`, it spares the device the same list again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
 }
 
 /// The result for one pushed change.

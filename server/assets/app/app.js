@@ -124,11 +124,15 @@ async function run() {
       // The grids this phone holds, named, so that a user moved elsewhere
       // while offline is told which ones stopped (the answer's `skipped`).
       const mine = grids.map((g) => g.code);
+      // The inbox kept, named by its digest: while it stays the same the
+      // answer says `inbox_unchanged` instead of sending it again.
+      const kept = await store.get("inbox");
       const answer = await api("/v1/sync", {
         method: "POST",
         body: {
           actor: me.actor, cursor: await store.get("cursor"), resume: await store.get("resume") || undefined,
           grids: mine.length && mine.length <= 100 ? mine : undefined, changes: outbox, limit: 500,
+          inbox_digest: (kept && kept.digest) || undefined,
         },
       });
       const bySeq = new Map(outbox.map((c) => [c.seq, c]));

@@ -198,16 +198,16 @@ pub async fn sync(
                 // this answer, never fails the sync; the device keeps the
                 // one it has and gets it with its next pull.
                 match crate::inbox::inbox(store, &person, now_ms()) {
-                    Ok(inbox) => Some(inbox),
+                    Ok(inbox) => Some(crate::inbox::answer(inbox, req.inbox_digest.as_deref())),
                     Err(e) => {
                         tracing::warn!(error = %e, user = %who.username, "inbox left out of a pull");
                         None
                     }
                 }
             };
-            (Some(page), inbox)
+            (Some(page), inbox.unwrap_or((None, false)))
         } else {
-            (None, None)
+            (None, (None, false))
         };
         // When it last synced, for the desk's device list (a push noted it
         // with its changes): a failure to note it never fails the sync.
@@ -225,7 +225,7 @@ pub async fn sync(
         .sync_seconds
         .with_label_values(&[label])
         .observe(started.elapsed().as_secs_f64());
-    let (results, page, skipped, inbox) = outcome?;
+    let (results, page, skipped, (inbox, inbox_unchanged)) = outcome?;
     for r in &results {
         state
             .metrics
@@ -258,6 +258,7 @@ pub async fn sync(
         resume: page.resume.map(|r| r.encode()),
         more: page.more,
         inbox,
+        inbox_unchanged,
     }))
 }
 
