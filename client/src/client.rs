@@ -681,8 +681,9 @@ fn load(store: &mut LocalStore) -> Result<(DeviceRow, Device), ClientError> {
     Ok((row, device))
 }
 
-/// The digest of the inbox kept, if one is (an inbox kept by an earlier
-/// version has none: the next pull brings it whole).
+/// The digest of the inbox kept, if one is. An inbox kept by an earlier
+/// version has none, and one that cannot be read names none: either way the
+/// next pull brings it whole (and opening the device never fails on it).
 fn kept_inbox_digest(store: &mut LocalStore) -> Result<Option<String>, ClientError> {
     #[derive(serde::Deserialize)]
     struct Kept {
@@ -692,9 +693,10 @@ fn kept_inbox_digest(store: &mut LocalStore) -> Result<Option<String>, ClientErr
     let Some((body, _)) = store.inbox()? else {
         return Ok(None);
     };
-    let kept: Kept = serde_json::from_str(&body)
-        .map_err(|e| ClientError::Protocol(format!("the kept inbox is unreadable: {e}")))?;
-    Ok((!kept.digest.is_empty()).then_some(kept.digest))
+    Ok(serde_json::from_str::<Kept>(&body)
+        .ok()
+        .map(|k| k.digest)
+        .filter(|d| !d.is_empty()))
 }
 
 fn row_of(r: &Record) -> RecordRow {
