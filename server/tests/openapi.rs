@@ -285,7 +285,18 @@ fn the_document_holds_the_shapes_a_client_needs() {
     let request = schema(&doc, request.as_str().unwrap().rsplit('/').next().unwrap());
     assert_eq!(
         names(&request["properties"]),
-        ["actor", "batch", "cursor", "resume", "grids", "changes", "limit", "pull"].into()
+        [
+            "actor",
+            "batch",
+            "cursor",
+            "resume",
+            "grids",
+            "changes",
+            "limit",
+            "pull",
+            "inbox_digest"
+        ]
+        .into()
     );
     // Field types are spelled as PROTOCOL.md spells them.
     let types: BTreeSet<String> = schema(&doc, "ScalarType")["oneOf"]
