@@ -26,14 +26,33 @@ fn stored(phone: &Client, id: Uuid) -> String {
     phone.replica().record(id).unwrap().to_stored()
 }
 
+/// Two grid workers of grid g1, Li (`a`) and Wang (`b`), each with a phone
+/// enrolled in a folder of its own (`dirs`, in that order).
+struct Neighbours {
+    a: Client,
+    b: Client,
+    dirs: [tempfile::TempDir; 2],
+}
+
+fn neighbours(server: &Server) -> Neighbours {
+    server.user("li", "grid_worker", "g1");
+    server.user("wang", "grid_worker", "g1");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    Neighbours {
+        a: server.phone(dirs[0].path(), "li"),
+        b: server.phone(dirs[1].path(), "wang"),
+        dirs,
+    }
+}
+
 #[test]
 fn two_phones_offline_converge_and_a_conflict_is_shown_and_resolved() {
     let server = Server::start();
-    server.user("li", "grid_worker", "g1");
-    server.user("wang", "grid_worker", "g1");
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = server.phone(da.path(), "li");
-    let mut b = server.phone(db.path(), "wang");
+    let Neighbours {
+        mut a,
+        mut b,
+        dirs: _dirs,
+    } = neighbours(&server);
 
     let event = Uuid::new_v4();
     a.make(|d| {
@@ -364,11 +383,8 @@ fn a_record_id_held_in_two_grids_does_not_stop_a_phone_that_reads_both() {
 fn an_unchanged_inbox_is_not_sent_again() {
     use gridsync_client::Progress;
     let server = Server::start();
-    server.user("li", "grid_worker", "g1");
-    server.user("wang", "grid_worker", "g1");
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = server.phone(da.path(), "li");
-    let mut b = server.phone(db.path(), "wang");
+    let Neighbours { mut a, mut b, dirs } = neighbours(&server);
+    let db = dirs[1].path();
     let assign = |a: &mut Client, title: &str| {
         a.make(|d| {
             d.create("event", "g1", Uuid::new_v4())
@@ -406,7 +422,7 @@ fn an_unchanged_inbox_is_not_sent_again() {
 
     // A restarted phone still names the one it holds.
     drop(b);
-    let mut b = Client::open(LocalStore::open_dir(db.path()).unwrap()).unwrap();
+    let mut b = Client::open(LocalStore::open_dir(db).unwrap()).unwrap();
     assert_eq!(sync(&mut b), (false, true));
 
     assign(&mut a, "消防通道堵塞");
