@@ -36,6 +36,9 @@ fn a_small_fleet_storms_the_server_and_everyone_agrees() {
     let (phones, served) = (report.storm_phones_cpu, report.storm_server_cpu);
     assert!(phones.is_some_and(|c| c >= 0.0), "{phones:?}");
     assert!(served.is_some_and(|c| c >= 0.0), "{served:?}");
+    // The storm's 300 changes went to the store's WAL: bytes were written.
+    let written = report.storm_server_written;
+    assert!(written.is_some_and(|b| b > 0), "{written:?}");
     assert!(report.storm_sync_ms.p50 > 0.0 && report.storm_sync_ms.p50 <= report.storm_sync_ms.max);
 
     // The shared household was edited concurrently: a conflict, kept.

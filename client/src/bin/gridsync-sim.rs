@@ -125,6 +125,13 @@ fn main() -> ExitCode {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             );
         }
+        if let Some(bytes) = report.storm_server_written {
+            println!(
+                "server wrote {:.0} MB in the storm ({:.0} bytes per change)",
+                bytes as f64 / 1e6,
+                bytes as f64 / report.changes_made.max(1) as f64
+            );
+        }
         let l = &report.storm_sync_ms;
         println!(
             "sync latency in the storm: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

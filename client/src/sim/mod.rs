@@ -127,6 +127,10 @@ pub struct Report {
     pub storm_phones_cpu: Option<f64>,
     /// CPU seconds the server used in the storm (with `server_pid`).
     pub storm_server_cpu: Option<f64>,
+    /// Bytes the server wrote in the storm (with `server_pid`): its
+    /// `write(2)`s to the database, its WAL and its log, whether or not
+    /// they reached the disk yet.
+    pub storm_server_written: Option<u64>,
     pub delivered: u64,
     pub refused: u64,
     pub records_checked: u64,
@@ -165,6 +169,15 @@ fn at_once<T: Send, R: Send>(
         }
         Ok(out)
     })
+}
+
+/// Bytes a process has handed to `write(2)` and its kin so far (`wchar` of
+/// its `/proc/PID/io`); none where there is no procfs or it may not be read.
+pub fn bytes_written(pid: &str) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// CPU seconds (user and system) a process has used, from its
@@ -392,7 +405,9 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             server_pid.as_deref().and_then(cpu_seconds),
         )
     };
+    let written = || server_pid.as_deref().and_then(bytes_written);
     let cpu_before = cpu();
+    let written_before = written();
     let t = Instant::now();
     let storm: Vec<(Duration, crate::SyncReport)> = at_once(&mut phones, cfg.concurrency, |p| {
         let s = Instant::now();
@@ -402,6 +417,7 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
     })?;
     let storm_secs = t.elapsed().as_secs_f64();
     let cpu_after = cpu();
+    let written_after = written();
     let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     bar_storm.finish();
 
@@ -484,6 +500,9 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
         storm_secs,
         storm_phones_cpu: used(cpu_before.0, cpu_after.0),
         storm_server_cpu: used(cpu_before.1, cpu_after.1),
+        storm_server_written: written_before
+            .zip(written_after)
+            .map(|(a, b)| b.saturating_sub(a)),
         storm_changes_per_sec: changes_made as f64 / storm_secs.max(1e-9),
         storm_sync_ms: Latency::of(storm.iter().map(|(d, _)| *d).collect()),
         storm_round_trips: storm.iter().map(|(_, r)| u64::from(r.round_trips)).sum(),
@@ -536,6 +555,7 @@ fn audit(
             )
         })?;
         auditor.options.batch = cfg.batch;
+        auditor.options.retry = PATIENT;
         auditor.sync()?;
         for r in auditor.replica().records() {
             truth.insert(r.id, r.clone());
@@ -550,9 +570,8 @@ fn list_grid(phone: &mut Client, grid: &str) -> Result<BTreeSet<Uuid>, ClientErr
     let mut ids = BTreeSet::new();
     let mut after = String::new();
     loop {
-        let page: Listed = phone.get(&format!(
-            "/v1/grids/{grid}/records?limit=1000&include_deleted=true{after}"
-        ))?;
+        let path = format!("/v1/grids/{grid}/records?limit=1000&include_deleted=true{after}");
+        let page: Listed = patiently(|| phone.get(&path))?;
         ids.extend(page.records.iter().map(|r| r.id));
         match page.next {
             Some(next) => after = format!("&after={next}"),
