@@ -263,7 +263,7 @@ impl Client {
     ///
     /// ```no_run
     /// # fn demo(phone: &mut gridsync_client::Client) -> Result<(), gridsync_client::ClientError> {
-    /// let id = uuid::Uuid::new_v4();
+    /// let id = uuid::Uuid::now_v7();
     /// phone.make(|d| d.create("event", "g1", id).set("title", "积水").set("status", "reported").commit())?;
     /// # Ok(()) }
     /// ```

@@ -33,7 +33,7 @@
 //! let store = LocalStore::open_dir(std::path::Path::new("./phone"))?;
 //! let mut phone = Client::enroll(store, &http, "worker01", "gridsync-demo", "Li's phone", None)?;
 //! phone.sync()?; // first sync: the grid's records
-//! let id = uuid::Uuid::new_v4();
+//! let id = uuid::Uuid::now_v7(); // time-ordered: docs/PROTOCOL.md, `record`
 //! phone.make(|d| d.create("hazard", "demo-g01", id).set("description", "消防通道堵塞").commit())?;
 //! phone.sync()?; // pushes the hazard, pulls what others did
 //! # Ok(()) }

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
-import { Device, Replica, fromStored, schemaIndex, toStored, view, canonical } from "../../server/assets/app/protocol.js";
+import { Device, Replica, fromStored, newId, schemaIndex, toStored, view, canonical } from "../../server/assets/app/protocol.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const path = process.env.GRIDSYNC_VECTORS || join(here, "../../target/conformance/vectors.json");
@@ -91,4 +91,17 @@ test("a value is refused on the phone exactly as the core refuses it", async () 
     const def = schema.collections.get(v.collection).fields.get(v.field);
     assert.equal(checkValue(def, v.value), v.refused, `${v.collection}.${v.field} = ${JSON.stringify(v.value)}`);
   }
+});
+
+test("a new id is a UUID v7 of its time, and later ids sort later", () => {
+  const shape = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const id = newId(0x0123456789ab);
+  assert.match(id, shape);
+  assert.ok(id.startsWith("01234567-89ab-7"), id);
+  const ids = [];
+  for (let t = 1764633600000; t < 1764633600000 + 50; t++) ids.push(newId(t));
+  ids.forEach((x) => assert.match(x, shape));
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.match(newId(), shape);
 });

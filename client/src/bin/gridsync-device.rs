@@ -341,7 +341,8 @@ fn run(cli: &Cli) -> Result<Out, ClientError> {
                     gridsync_core::Value::from(now.as_str()),
                 ));
             }
-            let id = id.unwrap_or_else(Uuid::new_v4);
+            // A UUID v7: ids made later sort later (docs/PROTOCOL.md).
+            let id = id.unwrap_or_else(Uuid::now_v7);
             let change = phone.make(|d| {
                 let mut e = d.create(collection, grid, id);
                 for (f, v) in values {

@@ -311,15 +311,15 @@ pub fn run(cfg: &Config) -> Result<Report, ClientError> {
             })
             .collect::<Result<_, ClientError>>()
     })?;
-    // Record and entry ids are fresh v4 UUIDs (never shared between runs or
-    // phones); the seed decides what each phone does.
+    // Record and entry ids are fresh UUID v7s, as the app makes them (never
+    // shared between runs or phones); the seed decides what each phone does.
     let shared: Vec<Shared> = grids
         .iter()
         .map(|_| Shared {
-            round: Uuid::new_v4(),
-            household: Uuid::new_v4(),
-            dispute: Uuid::new_v4(),
-            key_person: Uuid::new_v4(),
+            round: Uuid::now_v7(),
+            household: Uuid::now_v7(),
+            dispute: Uuid::now_v7(),
+            key_person: Uuid::now_v7(),
         })
         .collect();
     let mut phones: Vec<SimPhone> = pool.install(|| {

@@ -63,7 +63,7 @@ fn at(rng: &mut StdRng) -> String {
 
 fn entry(rng: &mut StdRng, fields: &[(&str, Value)]) -> Entry {
     Entry {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         at: at(rng),
         fields: fields
             .iter()
@@ -234,7 +234,7 @@ impl SimPhone {
                 phone.make(|d| d.edit(shared.key_person).append("visits", e).commit())?;
             }
             "new_resident" => {
-                let id = Uuid::new_v4();
+                let id = Uuid::now_v7();
                 created = Some(id);
                 phone.make(|d| {
                     d.create("resident", grid, id)
@@ -245,7 +245,7 @@ impl SimPhone {
                 })?;
             }
             "new_event" => {
-                let id = Uuid::new_v4();
+                let id = Uuid::now_v7();
                 created = Some(id);
                 let category = [
                     "public_order",

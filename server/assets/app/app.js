@@ -8,7 +8,7 @@
 
 import { h } from "/app/dom.js";
 import { open } from "/app/store.js";
-import { Device, Replica, applyChange, checkValue, fromStored, mergeRecord, schemaIndex, toStored, view, values } from "/app/protocol.js";
+import { Device, Replica, applyChange, checkValue, fromStored, mergeRecord, newId, schemaIndex, toStored, view, values } from "/app/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 let lang = localStorage.getItem("gridsync.app.lang") === "en" ? "en" : "zh";
@@ -458,7 +458,7 @@ async function formScreen(main, params, id) {
       if (code) { said.textContent = refusal(f.label, code); said.dataset.state = "error"; return; }
     }
     try {
-      const record = rec ? rec.id : crypto.randomUUID();
+      const record = rec ? rec.id : newId();
       await make({ record, create: rec ? undefined : { collection: c.name, grid: form.elements.grid.value }, ops });
       go("#/record/" + record);
     } catch (err) {
@@ -625,7 +625,7 @@ function entryForm(c, log, v) {
       if (planned.length && fields.checkpoint && !planned.includes(fields.checkpoint)) {
         said.textContent = t("注意：不在计划点位中", "Note: not a planned checkpoint");
       }
-      await make({ record: v.id, ops: [{ append: [log.name, { id: crypto.randomUUID(), at: now(), fields }] }] }, photos);
+      await make({ record: v.id, ops: [{ append: [log.name, { id: newId(), at: now(), fields }] }] }, photos);
       go("#/record/" + v.id);
     } catch (err) {
       said.textContent = t("未保存：", "Not saved: ") + err.message;

@@ -7,6 +7,22 @@
 
 export const LEVELS = ["grid", "community", "park", "district"];
 
+// ---- ids ----------------------------------------------------------------------
+
+/** A new id for a record or a log entry: a UUID v7 (RFC 9562), its first 48
+ *  bits the time in milliseconds, the rest random. Ids made later sort later,
+ *  so the server's indexes of record ids take new records at their ends
+ *  (docs/PROTOCOL.md, the change's `record`). `crypto.getRandomValues` works
+ *  on plain http too, where `crypto.randomUUID` does not. */
+export function newId(now = Date.now()) {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  for (let i = 0; i < 6; i++) b[i] = Math.floor(now / 2 ** (8 * (5 - i))) % 256;
+  b[6] = (b[6] & 0x0f) | 0x70;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+}
+
 // ---- clocks: {"<actor>": seq} ------------------------------------------------
 
 export const get = (c, actor) => (c && c[actor]) || 0;
