@@ -191,7 +191,10 @@ pub const SQLITE_PAGE_SIZE: u32 = 8192;
 
 /// How much WAL a connection lets grow before it checkpoints, in bytes
 /// (`wal_autocheckpoint` counts pages: set from the store's page size).
-const SQLITE_WAL_BYTES: u32 = 40 << 20;
+/// A server checkpoints from a thread of its own, well before this
+/// (`ingest::commit`); a writer's commit copies pages only when that thread
+/// falls behind.
+pub const SQLITE_WAL_BYTES: u32 = 160 << 20;
 
 /// A store's page size, as `PRAGMA page_size` answers it.
 #[derive(diesel::QueryableByName)]
@@ -222,8 +225,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
              PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
         ))
         .map_err(diesel::r2d2::Error::QueryError)?;
-        // A sync batch writes ~1.5 MB of WAL: checkpoint every ~40 MB, not
-        // every third commit.
+        // A sync batch writes ~1.5 MB of WAL: a writer checkpoints only
+        // when the checkpoint thread has fallen far behind.
         let PageSize { page_size } = diesel::sql_query("PRAGMA page_size")
             .get_result(conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
@@ -389,9 +392,9 @@ mod tests {
         );
     }
 
-    /// A new store is made with 8 KiB pages and checkpoints every 40 MiB of
-    /// WAL; a store made with 4 KiB pages keeps them, and checkpoints every
-    /// 40 MiB as well.
+    /// A new store is made with 8 KiB pages and lets a writer checkpoint at
+    /// 160 MiB of WAL; a store made with 4 KiB pages keeps them, with the
+    /// same mark in bytes.
     #[test]
     fn new_stores_get_the_page_size_and_old_ones_keep_theirs() {
         use diesel::sql_types::Integer;
@@ -418,9 +421,10 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let new = dir.path().join("new.db");
-        assert_eq!(read(&new), (8192, 5120));
+        assert_eq!(SQLITE_WAL_BYTES, 160 << 20);
+        assert_eq!(read(&new), (8192, 20_480));
         // Opened again: as it was made.
-        assert_eq!(read(&new), (8192, 5120));
+        assert_eq!(read(&new), (8192, 20_480));
         // A store made before, with SQLite's default page size.
         let old = dir.path().join("old.db");
         let mut c =
@@ -428,7 +432,7 @@ mod tests {
         c.batch_execute("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
             .unwrap();
         drop(c);
-        assert_eq!(read(&old), (4096, 10240));
+        assert_eq!(read(&old), (4096, 40_960));
     }
 
     #[test]

@@ -65,6 +65,8 @@ struct Job {
 #[derive(Debug)]
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
+    /// Dropped with the writer: ends the checkpointer ([`checkpoint_behind`]).
+    _checkpointer: mpsc::Sender<()>,
     /// Batches submitted and not yet taken under the writer lock.
     waiting: Arc<AtomicUsize>,
     /// The writer thread's id (Linux), for the tests to find it.
@@ -79,6 +81,7 @@ impl GroupCommit {
     /// ([`yield_to_writer`]): a thread inherits its creator's priority.
     pub fn start(pool: SqlitePool, writer: Arc<Mutex<()>>) -> GroupCommit {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let checkpointer = checkpoint_behind(pool.clone());
         let waiting = Arc::new(AtomicUsize::new(0));
         let counted = waiting.clone();
         #[cfg(all(test, target_os = "linux"))]
@@ -113,6 +116,7 @@ impl GroupCommit {
             .expect("the writer thread");
         GroupCommit {
             jobs,
+            _checkpointer: checkpointer,
             waiting,
             #[cfg(all(test, target_os = "linux"))]
             thread: thread.recv().unwrap(),
@@ -149,6 +153,66 @@ impl GroupCommit {
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
+}
+
+/// How often the checkpointer copies the WAL's new pages into the database
+/// file. At a storm's pace (~100 MB of WAL a second) that is a
+/// checkpoint per ~50 MB, as often as a writer's own would come
+/// ([`crate::db::SQLITE_WAL_BYTES`]).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoint the store's WAL from a thread of its own, behind the writer:
+/// every [`CHECKPOINT_EVERY`], a `PASSIVE` checkpoint (it waits for no
+/// reader and no writer, and copies what it can). A writer that reaches
+/// the connection's `wal_autocheckpoint` checkpoints in its own commit, and
+/// every push in the queue waits through that copy and its fsync; the WAL
+/// now reaches that mark only when this thread falls behind. It ends when
+/// the returned sender is dropped.
+fn checkpoint_behind(pool: SqlitePool) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("gridsync-checkpoint".into())
+        .spawn(move || {
+            use diesel::connection::SimpleConnection;
+            // Copying pages is work the writer's commits go before.
+            yield_to_writer();
+            // A connection of its own, so that no request waits for one
+            // while a checkpoint runs. An in-memory store has no WAL.
+            let Some(file) = store_file(&pool) else {
+                return;
+            };
+            drop(pool);
+            let mut conn = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if conn.is_none() {
+                    conn = SqliteConnection::establish(&file).ok();
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    conn = None;
+                }
+            }
+        })
+        .expect("the checkpoint thread");
+    stop
+}
+
+/// The file `pool` opens; none for an in-memory store.
+fn store_file(pool: &SqlitePool) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Attached {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        file: String,
+    }
+    use diesel::RunQueryDsl;
+    let attached: Vec<Attached> = diesel::sql_query("PRAGMA database_list")
+        .load(&mut pool.get().ok()?)
+        .ok()?;
+    Some(attached.into_iter().find(|a| a.name == "main")?.file).filter(|f| !f.is_empty())
 }
 
 /// How far request work stands back from the writer (a nice value).
@@ -307,5 +371,50 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use diesel::connection::SimpleConnection;
+
+    use super::GroupCommit;
+    use crate::db::{Database, Pool};
+
+    /// Pages written to the WAL reach the database file without a writer
+    /// checkpointing (its mark is far off): the writer's checkpoint thread
+    /// copies them. Without it the file would stay at its first size.
+    #[test]
+    fn the_wal_is_checkpointed_behind_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.db");
+        let Pool::Sqlite(pool, writer) = Pool::open(&Database::Sqlite(file.clone()), 2).unwrap()
+        else {
+            unreachable!("an SQLite pool")
+        };
+        let group = GroupCommit::start(pool.clone(), Arc::clone(&writer));
+        let mut c = pool.get().unwrap();
+        c.batch_execute("CREATE TABLE t (v TEXT NOT NULL)").unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        // 4 MB in the WAL, far below the writers' own checkpoint mark.
+        c.batch_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) \
+             INSERT INTO t SELECT printf('%01000d', i) FROM n",
+        )
+        .unwrap();
+        assert!(std::fs::metadata(&file).unwrap().len() < 1 << 20);
+        let t = Instant::now();
+        while std::fs::metadata(&file).unwrap().len() < 3 << 20 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the database file stayed at {} bytes (it was {before})",
+                std::fs::metadata(&file).unwrap().len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(group);
     }
 }
