@@ -368,11 +368,12 @@ fn versions(v: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// The bundled SQLite is built with its planner stability guarantee
-    /// (`.cargo/config.toml`): a cached statement with a bound LIMIT is
-    /// not planned again at every run.
+    /// The bundled SQLite is built as `.cargo/config.toml` says: with its
+    /// planner stability guarantee (a cached statement with a bound LIMIT
+    /// is not planned again at every run), and without the global mutexes
+    /// of its serialized mode, memory statistics and shared page cache.
     #[test]
-    fn the_bundled_sqlite_plans_without_bound_values() {
+    fn the_bundled_sqlite_is_built_as_the_server_uses_it() {
         use diesel::sql_types::Integer;
         #[derive(diesel::QueryableByName)]
         struct Used {
@@ -384,12 +385,22 @@ mod tests {
         let Conn::Sqlite(mut c) = pool.get().unwrap() else {
             unreachable!("an SQLite pool")
         };
-        let q = diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used");
-        let used: Vec<Used> = diesel::RunQueryDsl::load(q, &mut *c).unwrap();
-        assert_eq!(
-            used[0].used, 1,
-            "build with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_QPSG"
-        );
+        // The build's options (.cargo/config.toml): each on, or off.
+        for (option, on) in [
+            ("ENABLE_QPSG", 1),
+            ("THREADSAFE=2", 1),
+            ("DEFAULT_MEMSTATUS=0", 1),
+            ("ENABLE_MEMORY_MANAGEMENT", 0),
+        ] {
+            let q = diesel::sql_query(format!(
+                "SELECT sqlite_compileoption_used('{option}') AS used"
+            ));
+            let used: Vec<Used> = diesel::RunQueryDsl::load(q, &mut *c).unwrap();
+            assert_eq!(
+                used[0].used, on,
+                "{option}: build with LIBSQLITE3_FLAGS as .cargo/config.toml sets it"
+            );
+        }
     }
 
     /// A new store is made with 8 KiB pages and lets a writer checkpoint at
