@@ -2,8 +2,8 @@
 -- it as it was). As a rowid table, a grid's stock rows lay wherever they
 -- were first made, across the whole table, beside a separate index of the
 -- key: a group commit that moved the stock of a few grids rewrote about
--- sixteen pages of it (PERFORMANCE.md, "The storm's pages"). WITHOUT ROWID,
--- the rows are the key's b-tree: a grid's stock sits in a page or two.
+-- sixteen pages of it (PERFORMANCE.md, "Where the storm's pages go"). WITHOUT
+-- ROWID, the rows are the key's b-tree: a grid's stock sits in a page or two.
 CREATE TABLE report_stock_in_grid_order (
     grid TEXT NOT NULL,
     collection TEXT NOT NULL,
