@@ -191,9 +191,8 @@ pub const SQLITE_PAGE_SIZE: u32 = 8192;
 
 /// How much WAL a connection lets grow before it checkpoints, in bytes
 /// (`wal_autocheckpoint` counts pages: set from the store's page size).
-/// A server checkpoints from a thread of its own, well before this
-/// (`ingest::commit`); a writer's commit copies pages only when that thread
-/// falls behind.
+/// A server also checkpoints from a thread of its own (`ingest::commit`),
+/// so that a writer reaching this mark has only the rest to copy.
 pub const SQLITE_WAL_BYTES: u32 = 160 << 20;
 
 /// A store's page size, as `PRAGMA page_size` answers it.
@@ -225,8 +224,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
              PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
         ))
         .map_err(diesel::r2d2::Error::QueryError)?;
-        // A sync batch writes ~1.5 MB of WAL: a writer checkpoints only
-        // when the checkpoint thread has fallen far behind.
+        // A sync batch writes ~1.5 MB of WAL: a writer checkpoints every
+        // 160 MiB, after the checkpoint thread has copied most of it.
         let PageSize { page_size } = diesel::sql_query("PRAGMA page_size")
             .get_result(conn)
             .map_err(diesel::r2d2::Error::QueryError)?;

@@ -165,9 +165,12 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// every [`CHECKPOINT_EVERY`], a `PASSIVE` checkpoint (it waits for no
 /// reader and no writer, and copies what it can). A writer that reaches
 /// the connection's `wal_autocheckpoint` checkpoints in its own commit, and
-/// every push in the queue waits through that copy and its fsync; the WAL
-/// now reaches that mark only when this thread falls behind. It ends when
-/// the returned sender is dropped.
+/// every push in the queue waits through that copy and its fsync. While
+/// the writer keeps appending, a passive checkpoint never copies the last
+/// frames, so the WAL still reaches that mark and only a writer's
+/// checkpoint lets it start over; by then this thread has copied most of
+/// it, and the writer's share is the short rest. It ends when the returned
+/// sender is dropped.
 fn checkpoint_behind(pool: SqlitePool) -> mpsc::Sender<()> {
     let (stop, stopped) = mpsc::channel::<()>();
     std::thread::Builder::new()
